@@ -17,6 +17,12 @@ source "$root/deploy/dev/versions.env"
 cache=${FLOTILLA_CACHE:-$HOME/.cache/flotilla}
 mkdir -p "$cache/bin"
 
+# Each build's wall time is recorded for bench/RESULTS.md (cold build time of the infrastructure).
+record_build() { # name version seconds
+  local f="$cache/build-times.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc) cores" >> "$f"
+}
+
 die() { echo "install-infra: $*" >&2; exit 1; }
 say() { echo "install-infra: $*"; }
 
@@ -36,8 +42,10 @@ go_install() { # name version package
   if [[ -x "$dir/$name" ]]; then say "$name $version: cached"; return; fi
   say "$name $version: building (go install $pkg@$version)"
   mkdir -p "$dir.tmp"
+  local t0=$SECONDS
   GOBIN="$dir.tmp" go install "${goflags[@]}" "$pkg@$version"
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  record_build "$name" "$version" $((SECONDS - t0))
 }
 
 build_kube() {
@@ -45,8 +53,10 @@ build_kube() {
   if [[ -x "$dir/kube" ]]; then say "kubernetes $KUBERNETES_VERSION: cached"; return; fi
   say "kubernetes $KUBERNETES_VERSION: building apiserver, controller-manager, scheduler (several minutes on 2 cores)"
   mkdir -p "$dir"
+  local t0=$SECONDS
   (cd "$root/deploy/dev/kube" && go build "${goflags[@]}" -o "$dir/kube.tmp" .)
   mv "$dir/kube.tmp" "$dir/kube"
+  record_build kubernetes "$KUBERNETES_VERSION" $((SECONDS - t0))
 }
 
 install_etcd() {

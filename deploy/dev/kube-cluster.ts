@@ -247,7 +247,7 @@ async function createFakeNode(core: CoreV1Api, name: string): Promise<void> {
 }
 
 function isAlreadyExists(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 409;
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === 409;
 }
 
 export function clusterExists(dir: string): boolean {

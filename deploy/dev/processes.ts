@@ -21,12 +21,15 @@ export interface ProcessSpec {
 }
 
 export class ManagedProcess {
-  private exited = false;
-  private exitCode: number | null = null;
-  private readonly exitPromise: Promise<void>;
+  private constructor(
+    readonly spec: ProcessSpec,
+    readonly pid: number,
+    private readonly exitPromise: Promise<void>,
+    private readonly state: { exited: boolean; exitCode: number | null },
+  ) {}
 
-  private constructor(readonly spec: ProcessSpec, readonly pid: number, exitPromise: Promise<void>) {
-    this.exitPromise = exitPromise;
+  private get exited(): boolean {
+    return this.state.exited;
   }
 
   static start(spec: ProcessSpec): ManagedProcess {
@@ -40,16 +43,17 @@ export class ManagedProcess {
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`${spec.name}: failed to start ${spec.command}`);
     const pid = child.pid;
-    let proc: ManagedProcess | undefined;
+    const state = { exited: false, exitCode: null as number | null };
     const exitPromise = new Promise<void>((resolveExit) => {
       child.on('exit', (code) => {
-        if (proc) { proc.exited = true; proc.exitCode = code; }
+        state.exited = true;
+        state.exitCode = code;
         live.delete(pid);
         resolveExit();
       });
       child.on('error', () => { resolveExit(); });
     });
-    proc = new ManagedProcess(spec, pid, exitPromise);
+    const proc = new ManagedProcess(spec, pid, exitPromise, state);
     if (spec.detached) child.unref();
     else live.add(pid);
     return proc;
@@ -68,7 +72,7 @@ export class ManagedProcess {
   /** Throws with the log tail if the process has already exited. */
   assertRunning(): void {
     if (this.exited) {
-      throw new Error(`${this.spec.name} exited (code ${this.exitCode}); last log lines from ${this.spec.logFile}:\n${this.logTail()}`);
+      throw new Error(`${this.spec.name} exited (code ${String(this.state.exitCode)}); last log lines from ${this.spec.logFile}:\n${this.logTail()}`);
     }
   }
 

@@ -1,0 +1,56 @@
+// Records a benchmark's figures: bench/results/<name>.json and its own section of
+// bench/RESULTS.md (between markers, so each benchmark rewrites only its part).
+import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../deploy/dev/binaries.js';
+
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly node: string;
+}
+
+export function machine(): Machine {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
+
+export function recordResults(name: string, figures: Record<string, unknown>, markdownBody: string): void {
+  const date = new Date().toISOString();
+  const m = machine();
+  const dir = join(repoRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ name, date, machine: m, ...figures }, null, 2)}\n`);
+
+  const file = join(repoRoot, 'bench', 'RESULTS.md');
+  const header = '# Benchmark results\n\nEach section is rewritten by `npm run bench -- <name>`; the JSON is in `bench/results/`.\n';
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : header;
+  const begin = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const section = `${begin}\n## ${name}\n\n${date.slice(0, 10)} on ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}\n\n${markdownBody.trim()}\n${end}`;
+  const start = current.indexOf(begin);
+  const stop = current.indexOf(end);
+  const next = start >= 0 && stop > start
+    ? current.slice(0, start) + section + current.slice(stop + end.length)
+    : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+}
+
+/** Resident set size of one process, from /proc (Linux). */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m?.[1] ? Number(m[1]) / 1024 : 0;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
