@@ -28,6 +28,10 @@ function num(v: unknown, fallback = 0): number {
   return typeof v === 'number' ? v : fallback;
 }
 
+function str(v: unknown, fallback: string): string {
+  return typeof v === 'string' ? v : fallback;
+}
+
 function conditions(status: Record<string, unknown>): Condition[] {
   const list = status.conditions;
   if (!Array.isArray(list)) return [];
@@ -60,7 +64,7 @@ export function assessHealth(obj: unknown): Health {
     case 'Job': return jobHealth(status);
     case 'Pod': return podHealth(status);
     case 'PersistentVolumeClaim':
-      return status.phase === 'Bound' ? current('PVC is Bound') : inProgress('NotBound', `PVC is ${String(status.phase ?? 'Pending')}`);
+      return status.phase === 'Bound' ? current('PVC is Bound') : inProgress('NotBound', `PVC is ${str(status.phase, 'Pending')}`);
     case 'Service': return serviceHealth(spec, status);
     case 'CustomResourceDefinition': return crdHealth(status);
     default: return genericHealth(status);
@@ -140,7 +144,7 @@ function podHealth(status: Record<string, unknown>): Health {
   }
   const ready = condition(status, 'Ready');
   if (phase === 'Running' && ready?.status === 'True') return current('pod running and ready');
-  return inProgress('PodNotReady', `pod is ${String(phase ?? 'Pending')}`);
+  return inProgress('PodNotReady', `pod is ${str(phase, 'Pending')}`);
 }
 
 function serviceHealth(spec: Record<string, unknown>, status: Record<string, unknown>): Health {
