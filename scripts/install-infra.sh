@@ -54,7 +54,15 @@ build_kube() {
   say "kubernetes $KUBERNETES_VERSION: building apiserver, controller-manager, scheduler (several minutes on 2 cores)"
   mkdir -p "$dir"
   local t0=$SECONDS
-  (cd "$root/deploy/dev/kube" && go build "${goflags[@]}" -o "$dir/kube.tmp" .)
+  # Stamp the version as Kubernetes' own build does: clients (kubectl, helm's
+  # .Capabilities.KubeVersion) read it from /version.
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local stamp="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    stamp+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    stamp+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$root/deploy/dev/kube" && go build -trimpath -ldflags="-s -w$stamp" -o "$dir/kube.tmp" .)
   mv "$dir/kube.tmp" "$dir/kube"
   record_build kubernetes "$KUBERNETES_VERSION" $((SECONDS - t0))
 }
