@@ -101,7 +101,14 @@ export class Applier {
     const first = await this.dryRunAll(now);
     if (first.errors.length > 0) return this.report(deployment, 'Invalid', [], [], first.errors);
     const prerequisiteIds = new Set(stages.prerequisites.map((p) => p.id));
-    await this.inventories.save(pending);
+    let stored = previous;
+    const record = async (inv: StoredInventory): Promise<void> => {
+      // An unchanged re-apply must not write, not even its inventory.
+      if (JSON.stringify(inv) === JSON.stringify(stored)) return;
+      await this.inventories.save(inv);
+      stored = inv;
+    };
+    await record(pending);
 
     // 4. Prerequisites (CRDs, Namespaces, ClusterRoles...), then wait for CRDs.
     results.push(...await this.applyChanged(first.checked.filter((c) => prerequisiteIds.has(c.planned.id)), previous, opts));
@@ -119,7 +126,7 @@ export class Applier {
 
     // 6. Prune what left the set, then record the new inventory.
     const pruned = prune && previous ? await pruneStale(this.client, previous, next, deployment.name) : [];
-    await this.inventories.save(next);
+    await record(next);
     return this.report(deployment, 'Applied', results, pruned, []);
   }
 
