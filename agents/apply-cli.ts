@@ -68,8 +68,8 @@ async function main(): Promise<number> {
     burst: positiveInt('burst', values.burst, DEFAULT_LIMITS.burst),
     concurrency: positiveInt('concurrency', values.concurrency, DEFAULT_LIMITS.concurrency),
   };
-  const applier = new Applier(ClusterClient.fromKubeconfigFile(kubeconfig, limits));
   const client = ClusterClient.fromKubeconfigFile(kubeconfig, limits);
+  const applier = new Applier(client);
 
   if (values.delete) {
     const pruned = await applier.delete(values.name, { prune: !values['no-prune'] });
@@ -95,7 +95,8 @@ async function main(): Promise<number> {
     health = await waitForHealth(client, live, positiveInt('wait', values.wait, 60) * 1000);
   }
   if (values.output === 'json') {
-    console.log(JSON.stringify({ ...report, objects: report.objects.map(({ live: _live, ...o }) => o), health }, null, 2));
+    const stats = { ...applier.stats, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+    console.log(JSON.stringify({ ...report, objects: report.objects.map(({ live: _live, ...o }) => o), health, stats }, null, 2));
   } else printReport(report, health);
   return report.phase === 'Applied' && (health?.healthy ?? true) ? 0 : 1;
 }

@@ -8,7 +8,7 @@ import { changedPaths } from '../../core/drift.js';
 import { inventoryOf } from '../../core/inventory.js';
 import { isRecord } from '../../core/manifests.js';
 import { describeObject, groupOf, objectId, type KubeObject } from '../../core/objects.js';
-import { KubeApiError, type ClusterClient } from './cluster-client.js';
+import { KubeApiError, type ClusterClient, type RequestStats } from './cluster-client.js';
 import { InventoryStore, type StoredEntry, type StoredInventory } from './inventory-store.js';
 import { pruneStale, type PruneResult } from './prune.js';
 import { mapLimited } from './rate-limit.js';
@@ -76,6 +76,11 @@ export class Applier {
     this.inventories = new InventoryStore(client, opts.agentNamespace);
   }
 
+  /** Requests this applier's client has sent (reads, dry-runs, writes). */
+  get stats(): RequestStats {
+    return this.client.stats;
+  }
+
   async apply(deployment: Deployment, opts: ApplyOptions = {}): Promise<ApplyReport> {
     const prune = opts.prune ?? true;
     const previous = await this.inventories.load(deployment.name);
@@ -98,7 +103,8 @@ export class Applier {
     //    or CRD this very set creates. Any error: nothing is applied.
     const later = stages.rest.filter((p) => dependsOnSet(p.object));
     const now = [...stages.prerequisites, ...stages.rest.filter((p) => !dependsOnSet(p.object))];
-    const first = await this.dryRunAll(now);
+    const managed = new Set(previous?.entries.map((e) => e.id) ?? []);
+    const first = await this.dryRunAll(now, managed, opts);
     if (first.errors.length > 0) return this.report(deployment, 'Invalid', [], [], first.errors);
     const prerequisiteIds = new Set(stages.prerequisites.map((p) => p.id));
     let stored = previous;
@@ -119,7 +125,7 @@ export class Applier {
     }
 
     // 5. Everything else; objects that needed this set's prerequisites are validated now.
-    const second = await this.dryRunAll(later);
+    const second = await this.dryRunAll(later, managed, opts);
     if (second.errors.length > 0) return this.report(deployment, 'Invalid', results, [], second.errors);
     const rest = [...first.checked.filter((c) => !prerequisiteIds.has(c.planned.id)), ...second.checked];
     results.push(...await this.applyChanged(rest, previous, opts));
@@ -197,13 +203,28 @@ export class Applier {
     return { planned, errors, dependsOnSet };
   }
 
-  /** Server-side dry-run of `objects`, next to their live state. */
-  private async dryRunAll(objects: readonly Planned[]): Promise<{ checked: Checked[]; errors: ObjectError[] }> {
+  /**
+   * Server-side dry-run of `objects`, next to their live state. A field conflict on an
+   * object this deployment already manages means someone changed our fields behind our
+   * back (kubectl edit/patch/scale): that is drift, and correcting it takes the fields
+   * back, so it is dry-run (and later applied) with force. On objects we do not manage yet,
+   * conflicts are errors unless the caller asked for force.
+   */
+  private async dryRunAll(objects: readonly Planned[], managed: ReadonlySet<string>, opts: ApplyOptions): Promise<{ checked: Checked[]; errors: ObjectError[] }> {
     const errors: ObjectError[] = [];
+    const force = opts.force ?? false;
     const checked = await mapLimited(objects, this.client.limits.concurrency, async (p): Promise<Checked | undefined> => {
       try {
-        const [live, dry] = await Promise.all([this.client.get(p.object), this.client.apply(p.object, { dryRun: true })]);
-        return { planned: p, live, dry };
+        const [live, dry] = await Promise.all([
+          this.client.get(p.object),
+          this.client.apply(p.object, { dryRun: true, force }).then(
+            (d) => ({ d, forced: force }),
+            async (err: unknown) => {
+              if (!(err instanceof KubeApiError && err.code === 409 && managed.has(p.id))) throw err;
+              return { d: await this.client.apply(p.object, { dryRun: true, force: true }), forced: true };
+            }),
+        ]);
+        return { planned: p, live, dry: dry.d, force: dry.forced };
       } catch (err) {
         errors.push({ object: describeObject(p.object), message: errorMessage(err) });
         return undefined;
@@ -214,7 +235,7 @@ export class Applier {
 
   private async applyChanged(checked: readonly Checked[], previous: StoredInventory | undefined, opts: ApplyOptions): Promise<ObjectResult[]> {
     const lastDigest = new Map(previous?.entries.map((e) => [e.id, e.digest]) ?? []);
-    return mapLimited(checked, this.client.limits.concurrency, async ({ planned, live, dry }): Promise<ObjectResult> => {
+    return mapLimited(checked, this.client.limits.concurrency, async ({ planned, live, dry, force }): Promise<ObjectResult> => {
       const base = { id: planned.id, object: describeObject(planned.object) };
       const unchangedManifest = lastDigest.get(planned.id) === planned.digest;
       if (!live) {
@@ -228,7 +249,7 @@ export class Applier {
       }
       const drift = unchangedManifest ? diff : undefined;
       if (drift && opts.correctDrift === false) return { ...base, action: 'skipped', drift, live };
-      const applied = await this.client.apply(planned.object, { force: opts.force ?? false });
+      const applied = await this.client.apply(planned.object, { force });
       return { ...base, action: 'configured', live: applied, ...(drift ? { drift } : {}) };
     });
   }
@@ -251,6 +272,8 @@ interface Checked {
   readonly planned: Planned;
   readonly live: KubeObject | undefined;
   readonly dry: KubeObject;
+  /** Apply with force: asked for, or taking back fields of a managed object. */
+  readonly force: boolean;
 }
 
 function mergeEntries(a: readonly StoredEntry[], b: readonly StoredEntry[]): StoredEntry[] {
