@@ -95,9 +95,11 @@ async function main(): Promise<number> {
     health = await waitForHealth(client, live, positiveInt('wait', values.wait, 60) * 1000);
   }
   if (values.output === 'json') {
-    const stats = { ...applier.stats, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+    const usage = process.resourceUsage();
+    const stats = { ...applier.stats, maxRssMiB: usage.maxRSS / 1024, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, heapUsedMiB: process.memoryUsage().heapUsed / 2 ** 20 };
     console.log(JSON.stringify({ ...report, objects: report.objects.map(({ live: _live, ...o }) => o), health, stats }, null, 2));
   } else printReport(report, health);
+  client.close();
   return report.phase === 'Applied' && (health?.healthy ?? true) ? 0 : 1;
 }
 

@@ -38,3 +38,18 @@ function walk(a: unknown, b: unknown, path: string, out: string[], limit: number
   }
   if (a !== b) out.push(path || '.');
 }
+
+/**
+ * Does `live` already hold everything `desired` sets? Maps may carry extra keys (defaults,
+ * other managers' fields); lists must match element by element. Used to skip the
+ * server-side dry-run of objects whose manifest did not change since the last apply.
+ */
+export function containsManifest(desired: unknown, live: unknown): boolean {
+  if (Array.isArray(desired)) {
+    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => containsManifest(d, live[i]));
+  }
+  if (isRecord(desired)) {
+    return isRecord(live) && Object.entries(desired).every(([k, v]) => containsManifest(v, live[k]));
+  }
+  return desired === live;
+}

@@ -4,7 +4,7 @@
 // inventory in the cluster, prune what left the set, report drift.
 import { createHash } from 'node:crypto';
 import { applyStages, isCrd } from '../../core/apply-order.js';
-import { changedPaths } from '../../core/drift.js';
+import { changedPaths, containsManifest } from '../../core/drift.js';
 import { inventoryOf } from '../../core/inventory.js';
 import { isRecord } from '../../core/manifests.js';
 import { describeObject, groupOf, objectId, type KubeObject } from '../../core/objects.js';
@@ -15,6 +15,8 @@ import { mapLimited } from './rate-limit.js';
 import { waitForCrds } from './health.js';
 
 export const DEPLOYMENT_ANNOTATION = 'flotilla.dev/deployment';
+/** Groups (kind + namespace) of at least this many objects are read with one LIST. */
+const LIST_THRESHOLD = 4;
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 
 export interface Deployment {
@@ -103,8 +105,8 @@ export class Applier {
     //    or CRD this very set creates. Any error: nothing is applied.
     const later = stages.rest.filter((p) => dependsOnSet(p.object));
     const now = [...stages.prerequisites, ...stages.rest.filter((p) => !dependsOnSet(p.object))];
-    const managed = new Set(previous?.entries.map((e) => e.id) ?? []);
-    const first = await this.dryRunAll(now, managed, opts);
+    const lastDigests = new Map(previous?.entries.map((e) => [e.id, e.digest]) ?? []);
+    const first = await this.dryRunAll(now, lastDigests, opts);
     if (first.errors.length > 0) return this.report(deployment, 'Invalid', [], [], first.errors);
     const prerequisiteIds = new Set(stages.prerequisites.map((p) => p.id));
     let stored = previous;
@@ -125,7 +127,7 @@ export class Applier {
     }
 
     // 5. Everything else; objects that needed this set's prerequisites are validated now.
-    const second = await this.dryRunAll(later, managed, opts);
+    const second = await this.dryRunAll(later, lastDigests, opts);
     if (second.errors.length > 0) return this.report(deployment, 'Invalid', results, [], second.errors);
     const rest = [...first.checked.filter((c) => !prerequisiteIds.has(c.planned.id)), ...second.checked];
     results.push(...await this.applyChanged(rest, previous, opts));
@@ -204,26 +206,33 @@ export class Applier {
   }
 
   /**
-   * Server-side dry-run of `objects`, next to their live state. A field conflict on an
-   * object this deployment already manages means someone changed our fields behind our
-   * back (kubectl edit/patch/scale): that is drift, and correcting it takes the fields
-   * back, so it is dry-run (and later applied) with force. On objects we do not manage yet,
-   * conflicts are errors unless the caller asked for force.
+   * Server-side dry-run of `objects`, next to their live state.
+   *
+   * Skipped for an object whose manifest is the one last applied and whose live state
+   * still holds every field of it: nothing would change, so nothing is sent. Anything else
+   * (new, edited manifest, drift) goes through the dry-run.
+   *
+   * A field conflict on an object this deployment already manages means someone changed
+   * our fields behind our back (kubectl edit/patch/scale): that is drift, and correcting it
+   * takes the fields back, so it is dry-run (and later applied) with force. On objects we
+   * do not manage yet, conflicts are errors unless the caller asked for force.
    */
-  private async dryRunAll(objects: readonly Planned[], managed: ReadonlySet<string>, opts: ApplyOptions): Promise<{ checked: Checked[]; errors: ObjectError[] }> {
+  private async dryRunAll(objects: readonly Planned[], lastDigests: ReadonlyMap<string, string>, opts: ApplyOptions): Promise<{ checked: Checked[]; errors: ObjectError[] }> {
     const errors: ObjectError[] = [];
     const force = opts.force ?? false;
+    const liveState = await this.readLive(objects);
     const checked = await mapLimited(objects, this.client.limits.concurrency, async (p): Promise<Checked | undefined> => {
       try {
-        const [live, dry] = await Promise.all([
-          this.client.get(p.object),
-          this.client.apply(p.object, { dryRun: true, force }).then(
-            (d) => ({ d, forced: force }),
-            async (err: unknown) => {
-              if (!(err instanceof KubeApiError && err.code === 409 && managed.has(p.id))) throw err;
-              return { d: await this.client.apply(p.object, { dryRun: true, force: true }), forced: true };
-            }),
-        ]);
+        const live = liveState.has(p.id) ? liveState.get(p.id) : await this.client.get(p.object);
+        if (live && lastDigests.get(p.id) === p.digest && containsManifest(p.object, live)) {
+          return { planned: p, live, dry: live, force: false };
+        }
+        const dry = await this.client.apply(p.object, { dryRun: true, force }).then(
+          (d) => ({ d, forced: force }),
+          async (err: unknown) => {
+            if (!(err instanceof KubeApiError && err.code === 409 && lastDigests.has(p.id))) throw err;
+            return { d: await this.client.apply(p.object, { dryRun: true, force: true }), forced: true };
+          });
         return { planned: p, live, dry: dry.d, force: dry.forced };
       } catch (err) {
         errors.push({ object: describeObject(p.object), message: errorMessage(err) });
@@ -231,6 +240,33 @@ export class Applier {
       }
     });
     return { checked: checked.filter((c): c is Checked => c !== undefined), errors };
+  }
+
+  /**
+   * Live state of many objects at once: one LIST per kind and namespace with several
+   * objects (absent ids map to undefined). Small groups are left to per-object GETs.
+   */
+  private async readLive(objects: readonly Planned[]): Promise<Map<string, KubeObject | undefined>> {
+    const groups = new Map<string, Planned[]>();
+    for (const p of objects) {
+      const key = `${p.object.apiVersion}|${p.object.kind}|${p.object.metadata.namespace ?? ''}`;
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+    const live = new Map<string, KubeObject | undefined>();
+    await mapLimited([...groups.values()].filter((g) => g.length >= LIST_THRESHOLD), this.client.limits.concurrency, async (group) => {
+      const first = group[0];
+      if (!first) return;
+      const { apiVersion, kind, metadata } = first.object;
+      let items: KubeObject[];
+      try {
+        items = await this.client.list(apiVersion, kind, metadata.namespace ? { namespace: metadata.namespace } : {});
+      } catch {
+        return; // e.g. the namespace or kind does not exist yet: per-object reads will say why
+      }
+      const byId = new Map(items.map((i) => [objectId(i), i]));
+      for (const p of group) live.set(p.id, byId.get(p.id));
+    });
+    return live;
   }
 
   private async applyChanged(checked: readonly Checked[], previous: StoredInventory | undefined, opts: ApplyOptions): Promise<ObjectResult[]> {

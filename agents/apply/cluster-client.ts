@@ -16,6 +16,7 @@ import {
 import { describeObject, type KubeObject } from '../../core/objects.js';
 import { isRecord } from '../../core/manifests.js';
 import { DEFAULT_LIMITS, Semaphore, TokenBucket, type Limits } from './rate-limit.js';
+import { PooledAuthentication } from './connection-pool.js';
 
 export const FIELD_MANAGER = 'flotilla';
 
@@ -75,8 +76,10 @@ export class ClusterClient {
   readonly stats: RequestStats = { requests: 0, writes: 0, dryRuns: 0, byMethod: {} };
   private readonly api: RawObjectApi;
   private readonly semaphore: Semaphore;
+  private readonly auth: PooledAuthentication;
 
   constructor(readonly kubeConfig: KubeConfig, readonly limits: Limits = DEFAULT_LIMITS) {
+    this.auth = new PooledAuthentication(kubeConfig, limits.concurrency);
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const bucket = new TokenBucket(limits.qps, limits.burst);
@@ -84,7 +87,7 @@ export class ClusterClient {
     this.semaphore = new Semaphore(limits.concurrency);
     this.api = new RawObjectApi(createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kubeConfig },
+      authMethods: { default: this.auth },
       promiseMiddleware: [{
         async pre(ctx: RequestContext): Promise<RequestContext> {
           await bucket.take();
@@ -105,6 +108,11 @@ export class ClusterClient {
     const kc = new KubeConfig();
     kc.loadFromFile(path);
     return new ClusterClient(kc, limits);
+  }
+
+  /** Closes pooled connections (idle keep-alive sockets would otherwise hold the process). */
+  close(): void {
+    this.auth.close();
   }
 
   /** Is this kind namespaced? undefined when the cluster does not serve it. */

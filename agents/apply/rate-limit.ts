@@ -11,7 +11,7 @@ export interface Limits {
   readonly concurrency: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { qps: 100, burst: 200, concurrency: 16 };
+export const DEFAULT_LIMITS: Limits = { qps: 200, burst: 400, concurrency: 16 };
 
 export class TokenBucket {
   private tokens: number;

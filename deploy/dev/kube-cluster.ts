@@ -115,6 +115,12 @@ export async function startCluster(opts: ClusterOptions): Promise<KubeCluster> {
         '--cluster-name=' + opts.name,
         // No cloud and no real nodes: skip controllers that would only log errors.
         '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ephemeral-volume,-pvc-protection,-pv-protection',
+        // kwok's simulated heartbeats can lag on a busy 2-core machine; without this the node
+        // lifecycle controller marks the node NotReady and Deployments lose availability.
+        '--node-monitor-grace-period=5m',
+        // The default client limit (20 qps) makes 1,000-object fleets take minutes to settle.
+        '--kube-api-qps=300',
+        '--kube-api-burst=600',
         '--concurrent-deployment-syncs=10',
         '--concurrent-replicaset-syncs=10',
       ],
@@ -124,7 +130,7 @@ export async function startCluster(opts: ClusterOptions): Promise<KubeCluster> {
     processes.push(ManagedProcess.start({
       name: `kube-scheduler[${opts.name}]`,
       command: bin('kube'),
-      args: ['scheduler', ...common],
+      args: ['scheduler', ...common, '--kube-api-qps=300', '--kube-api-burst=600'],
       logFile: join(dir, 'kube-scheduler.log'),
       detached,
     }));
@@ -211,7 +217,7 @@ async function probeReady(server: string, token: string): Promise<true | undefin
 }
 
 async function createFakeNode(core: CoreV1Api, name: string): Promise<void> {
-  const resources = { cpu: '32', memory: '256Gi', pods: '250' };
+  const resources = { cpu: '1000', memory: '4Ti', pods: '2000' };
   try {
     await core.createNode({
       body: {
