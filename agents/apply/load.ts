@@ -6,6 +6,8 @@ import { findDuplicates, parseManifests, type ManifestError } from '../../core/m
 import type { KubeObject } from '../../core/objects.js';
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+/** Kustomize build files are instructions for kustomize, not objects for the cluster. */
+const KUSTOMIZE_FILES = new Set(['kustomization.yaml', 'kustomization.yml', 'Kustomization']);
 /** Files larger than this are refused before parsing (a whole release is far smaller). */
 const MAX_FILE_BYTES = 32 * 2 ** 20;
 
@@ -22,7 +24,7 @@ function listFiles(path: string): string[] {
     if (entry.name.startsWith('.')) continue;
     const full = join(path, entry.name);
     if (entry.isDirectory()) out.push(...listFiles(full));
-    else if (entry.isFile() && MANIFEST_EXTENSIONS.has(extname(entry.name))) out.push(full);
+    else if (entry.isFile() && MANIFEST_EXTENSIONS.has(extname(entry.name)) && !KUSTOMIZE_FILES.has(entry.name)) out.push(full);
   }
   return out;
 }

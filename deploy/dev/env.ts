@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { cacheDir } from './binaries.js';
 import { startEnvironment } from './environment.js';
@@ -95,6 +95,7 @@ function down(): void {
 async function check(): Promise<void> {
   const state = readState();
   if (!state) throw new Error("no dev environment is running: start it with 'npm run dev:up'");
+  quietWorkerLogs();
   const taskQueue = 'flotilla-dev-check';
   const nativeConnection = await NativeConnection.connect({ address: state.temporal.address });
   const worker = await Worker.create({
@@ -150,3 +151,11 @@ main().catch((err: unknown) => {
   console.error(`dev environment: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });
+
+let runtimeInstalled = false;
+/** The worker's lifecycle chatter at INFO drowns the output; warnings and errors remain. */
+function quietWorkerLogs(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}

@@ -1,7 +1,7 @@
 // Test harness: one real local environment (Temporal + named clusters) per test file,
 // started once in before() and always stopped in after(), even when tests fail.
 import { after, before } from 'node:test';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { startEnvironment, type EnvironmentOptions, type LocalEnvironment } from '../../deploy/dev/environment.js';
 
@@ -40,6 +40,7 @@ export async function startWorker(
   env: LocalEnvironment,
   opts: Omit<WorkerOptions, 'connection' | 'namespace'>,
 ): Promise<RunningWorker> {
+  quietWorkerLogs();
   const server = env.temporalServer();
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const worker = await Worker.create({ ...opts, connection: nativeConnection, namespace: server.namespace });
@@ -58,4 +59,12 @@ export async function startWorker(
       await nativeConnection.close();
     },
   };
+}
+
+let runtimeInstalled = false;
+/** The worker's lifecycle chatter at INFO drowns the output; warnings and errors remain. */
+function quietWorkerLogs(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
 }

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { Applier, type ApplyReport } from '../../agents/apply/applier.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import { waitForHealth } from '../../agents/apply/health.js';
-import { bin } from '../../deploy/dev/binaries.js';
+import { bin, repoRoot } from '../../deploy/dev/binaries.js';
 import type { KubeObject } from '../../core/objects.js';
 import { useEnvironment } from '../harness/index.js';
 
@@ -22,6 +22,10 @@ const applyCli = fileURLToPath(new URL('../../agents/apply-cli.js', import.meta.
 
 function client(): ClusterClient {
   return new ClusterClient(env().cluster('apply').kubeConfig());
+}
+
+async function kubectlJson(...args: string[]): Promise<KubeObject & { data?: Record<string, string>; spec?: Record<string, unknown> }> {
+  return JSON.parse(await kubectl(...args, '-o', 'json')) as KubeObject;
 }
 
 async function kubectl(...args: string[]): Promise<string> {
@@ -136,14 +140,14 @@ describe('apply engine', () => {
     const observed = await applier.apply({ name: 'drift', generation: 1, objects: set }, { correctDrift: false });
     const byObject = Object.fromEntries(observed.objects.map((o) => [o.object, o]));
     assert.equal(byObject['ConfigMap/drift/conf']?.action, 'skipped');
-    assert.deepEqual(byObject['ConfigMap/drift/conf']?.drift, ['data.level']);
+    assert.deepEqual(byObject['ConfigMap/drift/conf'].drift, ['data.level']);
     assert.deepEqual(byObject['Deployment/drift/api']?.drift, ['spec.replicas']);
-    assert.equal(JSON.parse(await kubectl('get', 'configmap', 'conf', '-n', 'drift', '-o', 'json')).data.level, 'debug', 'not reverted when disabled');
+    assert.equal((await kubectlJson('get', 'configmap', 'conf', '-n', 'drift')).data?.level, 'debug', 'not reverted when disabled');
 
     const corrected = await applier.apply({ name: 'drift', generation: 1, objects: set });
     assert.equal(corrected.objects.find((o) => o.object === 'ConfigMap/drift/conf')?.action, 'configured');
-    assert.equal(JSON.parse(await kubectl('get', 'configmap', 'conf', '-n', 'drift', '-o', 'json')).data.level, 'info');
-    assert.equal(JSON.parse(await kubectl('get', 'deployment', 'api', '-n', 'drift', '-o', 'json')).spec.replicas, 2);
+    assert.equal((await kubectlJson('get', 'configmap', 'conf', '-n', 'drift')).data?.level, 'info');
+    assert.equal((await kubectlJson('get', 'deployment', 'api', '-n', 'drift')).spec?.replicas, 2);
 
     await kubectl('delete', 'configmap', 'conf', '-n', 'drift');
     const recreated = await applier.apply({ name: 'drift', generation: 1, objects: set });
@@ -181,8 +185,8 @@ describe('apply engine', () => {
     assert.equal(byObject['Deployment/health/ok']?.status, 'Current');
     assert.equal(byObject['Namespace/health']?.status, 'Current');
     assert.equal(byObject['Deployment/health/broken']?.status, 'InProgress');
-    assert.equal(byObject['Deployment/health/broken']?.reason, 'ErrImagePull');
-    assert.match(byObject['Deployment/health/broken']?.message ?? '', /simulated ErrImagePull/);
+    assert.equal(byObject['Deployment/health/broken'].reason, 'ErrImagePull');
+    assert.match(byObject['Deployment/health/broken'].message, /simulated ErrImagePull/);
   });
 
   it('bounds the request rate it puts on the API server', async () => {
@@ -198,6 +202,18 @@ describe('apply engine', () => {
 });
 
 describe('flotilla-apply command', () => {
+  it('applies the real podinfo manifests and waits for them to be healthy', async () => {
+    const fixture = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'kustomize');
+    assert.ok(existsSync(fixture), `the podinfo fixture is missing at ${fixture} (shared/fixtures must sit beside the repository)`);
+    const { stdout } = await run('node', [applyCli, '--kubeconfig', env().cluster('apply').kubeconfigPath, '--name', 'podinfo',
+      '--namespace', 'default', '--wait', '60', '-o', 'json', fixture]);
+    const report = JSON.parse(stdout) as ApplyReport & { health: { healthy: boolean } };
+    assert.equal(report.phase, 'Applied');
+    assert.deepEqual(report.objects.map((o) => o.object).sort(),
+      ['Deployment/default/podinfo', 'HorizontalPodAutoscaler/default/podinfo', 'Service/default/podinfo']);
+    assert.equal(report.health.healthy, true);
+  });
+
   it('rejects bad files with one error per document and changes nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-bad-'));
     try {
@@ -207,7 +223,7 @@ describe('flotilla-apply command', () => {
       writeFileSync(join(dir, 'd-dup.yaml'), stringify(cm('good', 'default')));
       writeFileSync(join(dir, 'e-huge.yaml'), stringify(cm('huge', 'default', { blob: 'x'.repeat(10 * 2 ** 20) })));
       const result = await run('node', [applyCli, '--kubeconfig', env().cluster('apply').kubeconfigPath, '--name', 'bad-input', dir])
-        .then(() => ({ code: 0, stderr: '' }), (err: { code: number; stderr: string }) => err);
+        .then(() => ({ code: 0, stderr: '' }), (err: unknown) => err as { code: number; stderr: string });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /b-broken\.yaml#1: malformed YAML/);
       assert.match(result.stderr, /c-nokind\.yaml#1 \(kind\): missing kind/);
