@@ -84,7 +84,12 @@ describe('local clusters', () => {
     assert.equal(progressing?.reason, 'ProgressDeadlineExceeded');
     assert.ok(!d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True'));
     assert.equal(d.status?.availableReplicas ?? 0, 0);
-    const pods = await core.listNamespacedPod({ namespace: 'broken', labelSelector: 'app=web' });
+    let pods = await core.listNamespacedPod({ namespace: 'broken', labelSelector: 'app=web' });
+    const deadline = Date.now() + 60_000;
+    while (pods.items.some((p) => !p.status?.containerStatuses) && Date.now() < deadline) {
+      await sleep(200); // kwok may not have reported every pod yet on a busy machine
+      pods = await core.listNamespacedPod({ namespace: 'broken', labelSelector: 'app=web' });
+    }
     assert.ok(pods.items.length > 0);
     for (const pod of pods.items) {
       const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
