@@ -14,7 +14,7 @@ const bannedInWorkflows = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'eslint.config.js', 'proto/gen/**'] },
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
+echo "== generated code is up to date"
+bash scripts/gen-proto.sh --check
 echo "== typecheck and build"
 rm -rf dist
 npx tsc -p tsconfig.json

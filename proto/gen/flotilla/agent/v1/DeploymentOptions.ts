@@ -1,0 +1,18 @@
+// Original file: proto/flotilla/agent/v1/agent.proto
+
+
+export interface DeploymentOptions {
+  'prune'?: (boolean);
+  'force'?: (boolean);
+  'disable_drift_correction'?: (boolean);
+  'default_namespace'?: (string);
+  'health_timeout_seconds'?: (number);
+}
+
+export interface DeploymentOptions__Output {
+  'prune': (boolean);
+  'force': (boolean);
+  'disable_drift_correction': (boolean);
+  'default_namespace': (string);
+  'health_timeout_seconds': (number);
+}
