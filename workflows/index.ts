@@ -1,2 +1,3 @@
 // Every workflow the hub's worker serves. The worker bundles this file.
 export { environmentCheckWorkflow } from './environment-check.js';
+export { clusterWorkflow } from './cluster.js';

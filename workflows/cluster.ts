@@ -1,0 +1,97 @@
+// The cluster actor: one long-lived workflow per registered cluster (`cluster/<name>`).
+// It owns the cluster's desired state (set by deployment workflows through updates), and
+// records what the agent gateway tells it: connection changes and deployment reports.
+// Every change of the desired state is pushed to the agent through an activity.
+import {
+  condition, continueAsNew, proxyActivities, setHandler, workflowInfo,
+} from '@temporalio/workflow';
+import type { DeliveryActivities } from '../activities/agent-delivery.js';
+import { quick } from './activity-profiles.js';
+import {
+  agentConnectedSignal, agentDisconnectedSignal, clearDeploymentUpdate, clusterStatusQuery,
+  deploymentReportSignal, desiredStateQuery, setDeploymentUpdate,
+  type ClusterStatus, type DesiredDeployment, type DesiredState,
+} from './messages.js';
+
+const { pushDesiredState } = proxyActivities<DeliveryActivities>(quick);
+
+export interface ClusterInput {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Carried over continue-as-new. */
+  readonly status?: ClusterStatus;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+function validateDeployment(d: DesiredDeployment, current: DesiredState): void {
+  if (!d.name) throw new Error('deployment name is empty');
+  if (!Number.isInteger(d.generation) || d.generation < 1) throw new Error(`deployment ${d.name}: generation must be a positive integer, got ${d.generation}`);
+  if (!DIGEST.test(d.artifactDigest)) throw new Error(`deployment ${d.name}: artifactDigest must be sha256:<64 hex>, got "${d.artifactDigest}"`);
+  const existing = current.deployments.find((e) => e.name === d.name);
+  if (existing && existing.generation > d.generation) {
+    throw new Error(`deployment ${d.name}: generation ${d.generation} is older than the desired generation ${existing.generation}`);
+  }
+}
+
+export async function clusterWorkflow(input: ClusterInput): Promise<void> {
+  let status: ClusterStatus = input.status ?? {
+    name: input.name,
+    labels: input.labels,
+    connection: 'NeverConnected',
+    connectionSince: workflowInfo().startTime.getTime(),
+    agentVersion: '',
+    kubernetesVersion: '',
+    apiResources: 0,
+    desired: { version: 0, deployments: [] },
+    reports: [],
+  };
+  let pushedVersion = status.desired.version;
+
+  const setDesired = (deployments: readonly DesiredDeployment[]): DesiredState => {
+    const sorted = [...deployments].sort((a, b) => a.name.localeCompare(b.name));
+    status = { ...status, desired: { version: status.desired.version + 1, deployments: sorted } };
+    return status.desired;
+  };
+
+  setHandler(clusterStatusQuery, () => status);
+  setHandler(desiredStateQuery, () => status.desired);
+  setHandler(agentConnectedSignal, (c) => {
+    status = { ...status, connection: 'Connected', connectionSince: c.at, agentVersion: c.agentVersion, kubernetesVersion: c.kubernetesVersion, apiResources: c.apiResources };
+  });
+  setHandler(agentDisconnectedSignal, (d) => {
+    if (status.connection !== 'Connected') return;
+    status = { ...status, connection: d.unreachable ? 'Unreachable' : 'Disconnected', connectionSince: d.at };
+  });
+  setHandler(deploymentReportSignal, (r) => {
+    const others = status.reports.filter((e) => e.name !== r.name);
+    const previous = status.reports.find((e) => e.name === r.name);
+    // Reports can arrive out of order across reconnects: keep the newest generation.
+    const keep = previous && previous.generation > r.generation ? previous : r;
+    status = { ...status, reports: [...others, keep].sort((a, b) => a.name.localeCompare(b.name)) };
+  });
+  setHandler(setDeploymentUpdate, (d) => {
+    const same = status.desired.deployments.find((e) => e.name === d.name);
+    if (same && same.generation === d.generation && same.artifactDigest === d.artifactDigest
+      && JSON.stringify(same.options) === JSON.stringify(d.options)) return status.desired; // idempotent
+    return setDesired([...status.desired.deployments.filter((e) => e.name !== d.name), d]);
+  }, { validator: (d: DesiredDeployment) => { validateDeployment(d, status.desired); } });
+  setHandler(clearDeploymentUpdate, (name) => {
+    if (!status.desired.deployments.some((e) => e.name === name)) return status.desired;
+    return setDesired(status.desired.deployments.filter((e) => e.name !== name));
+  }, { validator: (name) => { if (!name) throw new Error('deployment name is empty'); } });
+
+  for (;;) {
+    await condition(() => status.desired.version !== pushedVersion || workflowInfo().continueAsNewSuggested);
+    if (status.desired.version !== pushedVersion) {
+      const version = status.desired.version;
+      // Tells the connected agent, if any; an agent that connects later gets it on Hello.
+      await pushDesiredState({ cluster: status.name, desired: status.desired });
+      pushedVersion = version;
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(() => true); // let pending handlers finish first
+      await continueAsNew<typeof clusterWorkflow>({ name: status.name, labels: status.labels, status });
+    }
+  }
+}
