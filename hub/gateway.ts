@@ -1,0 +1,236 @@
+// The agent gateway: the hub's gRPC server. Agents register, hold one stream each, and
+// download artifacts. Every call after registration is authenticated by the cluster's
+// credential, and a credential only ever speaks for its own cluster.
+import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type { AgentMessage__Output } from '../proto/gen/flotilla/agent/v1/AgentMessage.js';
+import type { HubMessage } from '../proto/gen/flotilla/agent/v1/HubMessage.js';
+import type { AgentGatewayHandlers } from '../proto/gen/flotilla/agent/v1/AgentGateway.js';
+import type { Deployment as WireDeployment } from '../proto/gen/flotilla/agent/v1/Deployment.js';
+import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
+import type { AgentStreams } from '../activities/agent-delivery.js';
+import type { AgentConnected, AgentDisconnected, DesiredState, ReportSummary } from '../workflows/messages.js';
+import { RegistrationError, type RegistrationStore } from './registration.js';
+import type { ArtifactStore } from './artifact-store.js';
+import type { TlsMaterial } from './tls.js';
+
+/** What the gateway needs from the fleet's actors (implemented over Temporal in hub/fleet.ts). */
+export interface FleetHooks {
+  desiredState(cluster: string): Promise<DesiredState>;
+  connected(cluster: string, info: AgentConnected): Promise<void>;
+  disconnected(cluster: string, info: AgentDisconnected): Promise<void>;
+  report(cluster: string, report: ReportSummary): Promise<void>;
+}
+
+export interface GatewayOptions {
+  readonly registration: RegistrationStore;
+  readonly artifacts: ArtifactStore;
+  readonly fleet: FleetHooks;
+  readonly heartbeatIntervalSeconds?: number;
+  readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Session {
+  readonly cluster: string;
+  readonly call: ServerDuplexStream<AgentMessage__Output, HubMessage>;
+  lastSeen: number;
+  unreachable: boolean;
+  /** Artifacts this cluster may download: those of its desired state. */
+  allowed: Set<string>;
+}
+
+const CHUNK = 256 * 1024;
+
+export function toWireDesiredState(desired: DesiredState): HubMessage {
+  const deployments: WireDeployment[] = desired.deployments.map((d) => ({
+    name: d.name,
+    generation: String(d.generation),
+    artifact_digest: d.artifactDigest,
+    options: {
+      prune: d.options.prune,
+      force: d.options.force,
+      disable_drift_correction: !d.options.correctDrift,
+      default_namespace: d.options.defaultNamespace,
+      health_timeout_seconds: d.options.healthTimeoutSeconds,
+    },
+  }));
+  return { desired_state: { version: String(desired.version), deployments } };
+}
+
+export class AgentGateway implements AgentStreams {
+  private readonly server = new Server();
+  private readonly sessions = new Map<string, Session>();
+  private readonly heartbeatSeconds: number;
+  private livenessTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.heartbeatSeconds = opts.heartbeatIntervalSeconds ?? 10;
+    const handlers: AgentGatewayHandlers = {
+      Register: (call, callback) => {
+        const { token, cluster } = call.request;
+        try {
+          const { credential, labels } = opts.registration.register(token, cluster);
+          this.log('cluster registered', { cluster });
+          callback(null, { cluster, credential, labels });
+        } catch (err) {
+          callback(grpcError(err));
+        }
+      },
+      Connect: (call) => { this.connect(call); },
+      FetchArtifact: (call) => {
+        void (async () => {
+          try {
+            const cluster = this.authenticate(call.metadata);
+            const digest = call.request.digest;
+            const session = this.sessions.get(cluster);
+            const allowed = session?.allowed.has(digest) ?? (await opts.fleet.desiredState(cluster)).deployments.some((d) => d.artifactDigest === digest);
+            if (!allowed) throw Object.assign(new Error(`artifact ${digest} is not part of cluster ${cluster}'s desired state`), { code: status.PERMISSION_DENIED });
+            const data = await opts.artifacts.get(digest);
+            if (!data) throw Object.assign(new Error(`artifact ${digest} not found`), { code: status.NOT_FOUND });
+            for (let offset = 0; offset < data.length || offset === 0; offset += CHUNK) {
+              call.write({ data: data.subarray(offset, offset + CHUNK), total_size: offset === 0 ? String(data.length) : '0' });
+              if (data.length === 0) break;
+            }
+            call.end();
+          } catch (err) {
+            call.destroy(grpcError(err));
+          }
+        })();
+      },
+    };
+    this.server.addService(agentProto().AgentGateway.service, handlers);
+  }
+
+  /** Listens on host:port (port 0: any free port) and returns the port. */
+  async listen(address: string, tls: TlsMaterial): Promise<number> {
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(address, ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false),
+        (err, p) => { if (err) reject(err); else resolve(p); });
+    });
+    this.livenessTimer = setInterval(() => { this.checkLiveness(); }, this.heartbeatSeconds * 1000);
+    this.livenessTimer.unref();
+    return port;
+  }
+
+  async stop(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    for (const s of this.sessions.values()) s.call.end();
+    await new Promise<void>((resolve) => { this.server.tryShutdown(() => { resolve(); }); setTimeout(() => { this.server.forceShutdown(); resolve(); }, 3000).unref(); });
+  }
+
+  connectedClusters(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  sendDesiredState(cluster: string, desired: DesiredState): boolean {
+    const session = this.sessions.get(cluster);
+    if (!session) return false;
+    session.allowed = new Set(desired.deployments.map((d) => d.artifactDigest));
+    session.call.write(toWireDesiredState(desired));
+    return true;
+  }
+
+  private connect(call: ServerDuplexStream<AgentMessage__Output, HubMessage>): void {
+    let cluster: string;
+    try {
+      cluster = this.authenticate(call.metadata);
+    } catch (err) {
+      call.destroy(grpcError(err));
+      return;
+    }
+    let session: Session | undefined;
+    call.on('data', (msg: AgentMessage__Output) => {
+      void this.onMessage(cluster, call, msg, session).then((s) => { session = s ?? session; }).catch((err: unknown) => {
+        this.log('agent message failed', { cluster, error: err instanceof Error ? err.message : String(err) });
+      });
+    });
+    const closed = (): void => {
+      const current = this.sessions.get(cluster);
+      if (!session || current !== session) return;
+      this.sessions.delete(cluster);
+      this.log('agent disconnected', { cluster });
+      void this.opts.fleet.disconnected(cluster, { at: Date.now(), unreachable: false }).catch(() => undefined);
+    };
+    call.on('end', () => { closed(); call.end(); });
+    call.on('error', closed);
+    call.on('cancelled', closed);
+  }
+
+  private async onMessage(cluster: string, call: ServerDuplexStream<AgentMessage__Output, HubMessage>, msg: AgentMessage__Output, session: Session | undefined): Promise<Session | undefined> {
+    if (!session) {
+      const hello = msg.hello;
+      if (msg.body !== 'hello' || !hello) {
+        call.destroy(Object.assign(new Error('the first message on the stream must be Hello'), { code: status.INVALID_ARGUMENT }) as ServiceError);
+        return undefined;
+      }
+      if (hello.cluster !== cluster) {
+        call.destroy(Object.assign(new Error(`Hello names cluster "${hello.cluster}" but the credential is for "${cluster}"`), { code: status.PERMISSION_DENIED }) as ServiceError);
+        return undefined;
+      }
+      const previous = this.sessions.get(cluster);
+      const created: Session = { cluster, call, lastSeen: Date.now(), unreachable: false, allowed: new Set() };
+      this.sessions.set(cluster, created);
+      previous?.call.end(); // a reconnect replaces the old stream
+      call.write({ welcome: { cluster, heartbeat_interval_seconds: this.heartbeatSeconds } });
+      await this.opts.fleet.connected(cluster, {
+        at: Date.now(), agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version, apiResources: hello.api_resources.length,
+      });
+      const desired = await this.opts.fleet.desiredState(cluster);
+      created.allowed = new Set(desired.deployments.map((d) => d.artifactDigest));
+      if (BigInt(hello.desired_state_version) < BigInt(desired.version) || desired.version === 0) call.write(toWireDesiredState(desired));
+      this.log('agent connected', { cluster, agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version });
+      return created;
+    }
+    session.lastSeen = Date.now();
+    if (session.unreachable) {
+      session.unreachable = false;
+      const hello = { at: session.lastSeen, agentVersion: '', kubernetesVersion: '', apiResources: 0 };
+      await this.opts.fleet.connected(cluster, hello);
+    }
+    if (msg.body === 'report' && msg.report) {
+      const r = msg.report;
+      const inv = r.inventory;
+      await this.opts.fleet.report(cluster, {
+        name: r.name, generation: Number(r.generation), phase: r.phase.replace(/^PHASE_/, ''), message: r.message,
+        counts: inv ? { objects: inv.objects, created: inv.created, configured: inv.configured, unchanged: inv.unchanged, pruned: inv.pruned, drifted: inv.drifted } : {},
+        finishedAt: Number(r.finished_at_unix_ms),
+      });
+    }
+    return session;
+  }
+
+  private checkLiveness(): void {
+    const limit = 3 * this.heartbeatSeconds * 1000;
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      if (!s.unreachable && now - s.lastSeen > limit) {
+        s.unreachable = true;
+        this.log('agent unreachable', { cluster: s.cluster });
+        void this.opts.fleet.disconnected(s.cluster, { at: now, unreachable: true }).catch(() => undefined);
+      }
+    }
+  }
+
+  private authenticate(metadata: Metadata): string {
+    const auth = metadata.get('authorization')[0];
+    const cluster = metadata.get(CLUSTER_METADATA)[0];
+    if (typeof auth !== 'string' || !auth.startsWith('Bearer ')) throw new RegistrationError('unauthenticated', 'missing credential (authorization: Bearer <credential>)');
+    if (typeof cluster !== 'string' || cluster === '') throw new RegistrationError('unauthenticated', `missing ${CLUSTER_METADATA} metadata`);
+    return this.opts.registration.authenticate(cluster, auth.slice('Bearer '.length)).name;
+  }
+
+  private log(message: string, fields: Record<string, unknown> = {}): void {
+    this.opts.log?.(message, fields);
+  }
+}
+
+function grpcError(err: unknown): ServiceError {
+  if (err instanceof RegistrationError) {
+    const code = { 'invalid-token': status.UNAUTHENTICATED, unauthenticated: status.UNAUTHENTICATED, 'permission-denied': status.PERMISSION_DENIED, 'invalid-argument': status.INVALID_ARGUMENT }[err.kind];
+    return Object.assign(new Error(err.message), { code, details: err.message, metadata: undefined }) as unknown as ServiceError;
+  }
+  if (err instanceof Error && 'code' in err && typeof err.code === 'number') {
+    return Object.assign(err, { details: err.message }) as unknown as ServiceError;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return Object.assign(new Error(message), { code: status.INTERNAL, details: message }) as unknown as ServiceError;
+}
