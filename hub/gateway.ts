@@ -159,11 +159,11 @@ export class AgentGateway implements AgentStreams {
     if (!session) {
       const hello = msg.hello;
       if (msg.body !== 'hello' || !hello) {
-        call.destroy(Object.assign(new Error('the first message on the stream must be Hello'), { code: status.INVALID_ARGUMENT }) as ServiceError);
+        call.destroy(Object.assign(new Error('the first message on the stream must be Hello'), { code: status.INVALID_ARGUMENT }));
         return undefined;
       }
       if (hello.cluster !== cluster) {
-        call.destroy(Object.assign(new Error(`Hello names cluster "${hello.cluster}" but the credential is for "${cluster}"`), { code: status.PERMISSION_DENIED }) as ServiceError);
+        call.destroy(Object.assign(new Error(`Hello names cluster "${hello.cluster}" but the credential is for "${cluster}"`), { code: status.PERMISSION_DENIED }));
         return undefined;
       }
       const previous = this.sessions.get(cluster);
