@@ -1,0 +1,314 @@
+// The in-cluster agent: dials the hub, registers once (keeping its credential in a Secret
+// of its own cluster), holds one stream, applies each desired deployment with the apply
+// engine and reports per generation. Its last desired state lives in its cluster too, and
+// it keeps correcting drift on its own while the hub is away.
+import { credentials as grpcCredentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { verifyDigest } from '../core/digest.js';
+import { parseManifests, findDuplicates } from '../core/manifests.js';
+import type { AgentGatewayClient } from '../proto/gen/flotilla/agent/v1/AgentGateway.js';
+import type { AgentMessage } from '../proto/gen/flotilla/agent/v1/AgentMessage.js';
+import type { HubMessage__Output } from '../proto/gen/flotilla/agent/v1/HubMessage.js';
+import type { DeploymentReport } from '../proto/gen/flotilla/agent/v1/DeploymentReport.js';
+import type { Deployment__Output } from '../proto/gen/flotilla/agent/v1/Deployment.js';
+import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
+import { Applier, errorMessage, type ApplyReport } from './apply/applier.js';
+import { ClusterClient } from './apply/cluster-client.js';
+import { waitForHealth } from './apply/health.js';
+import { AGENT_NAMESPACE } from './apply/inventory-store.js';
+import { AgentStateStore, type AgentState, type DesiredDeploymentWire } from './agent-state.js';
+import { Backoff } from './backoff.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentOptions {
+  readonly hubAddress: string;
+  /** PEM the hub's certificate must chain to. */
+  readonly hubCa: Buffer;
+  readonly cluster: string;
+  /** Registration token, needed only until the credential Secret exists. */
+  readonly token?: string;
+  readonly kubeConfig: KubeConfig;
+  /** Re-apply everything this often to correct drift (default 60 s; 0 disables). */
+  readonly driftIntervalMs?: number;
+  readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+type Stream = ClientDuplexStream<AgentMessage, HubMessage__Output>;
+
+export class Agent {
+  private readonly client: ClusterClient;
+  private readonly applier: Applier;
+  private readonly state: AgentStateStore;
+  private stopped = false;
+  private stream: Stream | undefined;
+  private grpc: AgentGatewayClient | undefined;
+  private credential: string | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly artifacts = new Map<string, string>();
+  private readonly reports = new Map<string, DeploymentReport>();
+  private current: AgentState = { desired: { version: '0', deployments: [] }, applied: {} };
+  private driftTimer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly opts: AgentOptions) {
+    this.client = new ClusterClient(opts.kubeConfig);
+    this.applier = new Applier(this.client);
+    this.state = new AgentStateStore(this.client, AGENT_NAMESPACE);
+  }
+
+  /** Starts the connection loop and the drift loop in the background. */
+  async start(): Promise<void> {
+    this.current = await this.state.load();
+    this.loop = this.connectLoop();
+    const every = this.opts.driftIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.driftTimer = setInterval(() => { this.enqueue(() => this.correctDrift()); }, every);
+      this.driftTimer.unref();
+    }
+    // Converge on what was last desired even before the hub answers.
+    this.enqueue(() => this.reconcile(false));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    if (this.driftTimer) clearInterval(this.driftTimer);
+    (this.stream)?.cancel();
+    this.grpc?.close();
+    await this.loop;
+    await this.queue;
+    this.client.close();
+  }
+
+  /** Resolves when every queued reconcile has finished (for tests and shutdown). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private log(message: string, fields: Record<string, unknown> = {}): void {
+    this.opts.log?.(message, { cluster: this.opts.cluster, ...fields });
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch((err: unknown) => { this.log('agent task failed', { error: errorMessage(err) }); });
+  }
+
+  private async connectLoop(): Promise<void> {
+    const backoff = new Backoff(1000, 60_000);
+    while (!this.stopped) {
+      try {
+        await this.session(() => { backoff.reset(); });
+      } catch (err) {
+        this.log('hub connection failed', { error: errorMessage(err) });
+      }
+      // Jittered, growing pauses: a fleet of agents must not reconnect in lockstep.
+      await sleep(backoff.next(), undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    }
+  }
+
+  private gatewayClient(): AgentGatewayClient {
+    if (!this.grpc) {
+      const Ctor = agentProto().AgentGateway;
+      this.grpc = new Ctor(this.opts.hubAddress, grpcCredentials.createSsl(this.opts.hubCa));
+    }
+    return this.grpc;
+  }
+
+  private metadata(): Metadata {
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${this.credential ?? ''}`);
+    md.set(CLUSTER_METADATA, this.opts.cluster);
+    return md;
+  }
+
+  private async ensureCredential(): Promise<string> {
+    this.credential ??= await this.state.loadCredential();
+    if (this.credential) return this.credential;
+    if (!this.opts.token) throw new Error('no credential stored in the cluster and no registration token given (--token)');
+    const token = this.opts.token;
+    const response = await new Promise<{ credential: string }>((resolve, reject) => {
+      this.gatewayClient().Register({ token, cluster: this.opts.cluster, agent_version: AGENT_VERSION }, (err, res) => {
+        if (err || !res) reject(new Error(`registration refused: ${err?.details ?? 'no response'}`)); else resolve(res);
+      });
+    });
+    await this.state.saveCredential(response.credential);
+    this.credential = response.credential;
+    this.log('registered with the hub');
+    return response.credential;
+  }
+
+  private async session(onConnected: () => void): Promise<void> {
+    await this.ensureCredential();
+    const kubernetesVersion = (await this.opts.kubeConfig.makeApiClient(VersionApi).getCode()).gitVersion;
+    const stream = this.gatewayClient().Connect(this.metadata());
+    this.stream = stream;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let sequence = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (msg: HubMessage__Output) => {
+          if (msg.body === 'welcome' && msg.welcome) {
+            onConnected();
+            this.log('connected to the hub');
+            const every = Math.max(1, msg.welcome.heartbeat_interval_seconds) * 1000;
+            heartbeat = setInterval(() => { stream.write({ heartbeat: { sequence: String(++sequence), sent_at_unix_ms: String(Date.now()) } }); }, every);
+            for (const report of this.reports.values()) stream.write({ report }); // the hub may have missed them
+          } else if (msg.body === 'desired_state' && msg.desired_state) {
+            const desired = msg.desired_state;
+            this.enqueue(async () => {
+              this.current = { ...this.current, desired: { version: desired.version, deployments: desired.deployments.map(toStored) } };
+              await this.state.save(this.current);
+              stream.write({ ack: { desired_state_version: desired.version } });
+              await this.reconcile(true);
+            });
+          }
+        });
+        stream.on('error', reject);
+        stream.on('end', resolve);
+        stream.write({ hello: {
+          cluster: this.opts.cluster, agent_version: AGENT_VERSION, kubernetes_version: kubernetesVersion,
+          api_resources: [], desired_state_version: this.current.desired.version,
+        } });
+      });
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
+      this.stream = undefined;
+    }
+  }
+
+  private send(report: DeploymentReport): void {
+    this.reports.set(report.name ?? '', report);
+    this.stream?.write({ report });
+  }
+
+  /** Applies every desired deployment whose generation is not applied yet; deletes the rest. */
+  private async reconcile(fromHub: boolean): Promise<void> {
+    const desired = this.current.desired.deployments;
+    for (const d of desired) {
+      if (this.current.applied[d.name] === d.generation) continue;
+      const ok = await this.applyDeployment(d, fromHub);
+      if (ok) {
+        this.current = { ...this.current, applied: { ...this.current.applied, [d.name]: d.generation } };
+        await this.state.save(this.current);
+      }
+    }
+    for (const name of Object.keys(this.current.applied)) {
+      if (desired.some((d) => d.name === name)) continue;
+      await this.applier.delete(name, { prune: true });
+      const { [name]: _gone, ...rest } = this.current.applied;
+      this.current = { ...this.current, applied: rest };
+      await this.state.save(this.current);
+      this.send({ name, generation: '0', phase: 'PHASE_DELETED', message: 'removed from the desired state', finished_at_unix_ms: String(Date.now()) });
+    }
+  }
+
+  private async applyDeployment(d: DesiredDeploymentWire, fromHub: boolean): Promise<boolean> {
+    const base = { name: d.name, generation: d.generation };
+    this.send({ ...base, phase: 'PHASE_APPLYING', message: 'applying' });
+    let manifests: string;
+    try {
+      manifests = await this.artifact(d.artifactDigest);
+    } catch (err) {
+      this.send({ ...base, phase: 'PHASE_FAILED', message: errorMessage(err), finished_at_unix_ms: String(Date.now()) });
+      return false;
+    }
+    const parsed = parseManifests(manifests, d.artifactDigest);
+    const problems = [...parsed.errors, ...findDuplicates(parsed.objects)];
+    if (problems.length > 0) {
+      this.send({ ...base, phase: 'PHASE_INVALID', message: problems.map((e) => `${e.source}${e.object ? ` ${e.object}` : ''}: ${e.message}`).join('; '), finished_at_unix_ms: String(Date.now()) });
+      return false;
+    }
+    const report = await this.applier.apply(
+      { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
+      { prune: d.options.prune, force: d.options.force, correctDrift: d.options.correctDrift, defaultNamespace: d.options.defaultNamespace || 'default' },
+    );
+    if (report.phase === 'Invalid') {
+      this.send({ ...base, ...summarize(report), phase: 'PHASE_INVALID', message: report.errors.map((e) => `${e.object}: ${e.message}`).join('; ') });
+      return false;
+    }
+    let phase: 'PHASE_READY' | 'PHASE_UNHEALTHY' = 'PHASE_READY';
+    let message = `applied: ${report.counts.created} created, ${report.counts.configured} configured, ${report.counts.unchanged} unchanged, ${report.counts.pruned} pruned`;
+    if (d.options.healthTimeoutSeconds > 0) {
+      const health = await waitForHealth(this.client, report.objects.map((o) => o.live).filter((o) => o !== undefined), d.options.healthTimeoutSeconds * 1000);
+      if (!health.healthy) {
+        phase = 'PHASE_UNHEALTHY';
+        message = health.objects.filter((o) => o.status !== 'Current').map((o) => `${o.object}: ${o.reason ?? o.status} ${o.message}`).join('; ');
+      }
+    }
+    this.send({ ...base, ...summarize(report), phase, message });
+    this.log(fromHub ? 'deployment applied' : 'deployment re-applied from local state', { deployment: d.name, generation: d.generation, phase });
+    return phase === 'PHASE_READY';
+  }
+
+  /** Re-applies applied deployments; the apply engine only writes what drifted. */
+  private async correctDrift(): Promise<void> {
+    for (const d of this.current.desired.deployments) {
+      if (!d.options.correctDrift || this.current.applied[d.name] !== d.generation) continue;
+      let manifests: string;
+      try {
+        manifests = await this.artifact(d.artifactDigest);
+      } catch {
+        continue; // neither cached nor reachable: try again next round
+      }
+      const parsed = parseManifests(manifests, d.artifactDigest);
+      const report = await this.applier.apply(
+        { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
+        { prune: d.options.prune, force: d.options.force, correctDrift: true, defaultNamespace: d.options.defaultNamespace || 'default' },
+      );
+      const drifted = report.objects.filter((o) => o.drift);
+      if (drifted.length > 0) {
+        this.log('drift corrected', { deployment: d.name, objects: drifted.map((o) => o.object) });
+        this.send({ name: d.name, generation: d.generation, ...summarize(report), phase: 'PHASE_READY',
+          message: `drift corrected: ${drifted.map((o) => `${o.object} (${(o.drift ?? []).join(', ')})`).join('; ')}` });
+      }
+    }
+  }
+
+  /** The manifests of a digest: from the local cache, the cluster, or the hub; always verified. */
+  private async artifact(digest: string): Promise<string> {
+    const cached = this.artifacts.get(digest) ?? await this.state.loadArtifact(digest);
+    if (cached !== undefined) {
+      verifyDigest(cached, digest);
+      this.artifacts.set(digest, cached);
+      return cached;
+    }
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = this.gatewayClient().FetchArtifact({ digest }, this.metadata());
+      call.on('data', (chunk: { data: Buffer }) => { chunks.push(chunk.data); });
+      call.on('error', (err: Error & { details?: string }) => { reject(new Error(`cannot download artifact ${digest}: ${err.details ?? err.message}`)); });
+      call.on('end', resolve);
+    });
+    const data = Buffer.concat(chunks);
+    verifyDigest(data, digest);
+    const text = data.toString('utf8');
+    this.artifacts.set(digest, text);
+    await this.state.saveArtifact(digest, text);
+    return text;
+  }
+}
+
+function toStored(d: Deployment__Output): DesiredDeploymentWire {
+  return {
+    name: d.name, generation: d.generation, artifactDigest: d.artifact_digest,
+    options: {
+      prune: d.options?.prune ?? true, force: d.options?.force ?? false,
+      correctDrift: !(d.options?.disable_drift_correction ?? false),
+      defaultNamespace: d.options?.default_namespace ?? '', healthTimeoutSeconds: d.options?.health_timeout_seconds ?? 0,
+    },
+  };
+}
+
+function summarize(report: ApplyReport): Pick<DeploymentReport, 'objects' | 'inventory' | 'finished_at_unix_ms'> {
+  return {
+    objects: report.objects.map((o) => ({ id: o.id, action: o.action, drift: [...(o.drift ?? [])] })),
+    inventory: {
+      objects: report.objects.length, created: report.counts.created, configured: report.counts.configured,
+      unchanged: report.counts.unchanged, pruned: report.counts.pruned, drifted: report.objects.filter((o) => o.drift).length,
+    },
+    finished_at_unix_ms: String(Date.now()),
+  };
+}
