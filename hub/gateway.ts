@@ -92,7 +92,7 @@ export class AgentGateway implements AgentStreams {
             }
             call.end();
           } catch (err) {
-            call.destroy(grpcError(err));
+            call.emit('error', grpcError(err));
           }
         })();
       },
@@ -134,7 +134,7 @@ export class AgentGateway implements AgentStreams {
     try {
       cluster = this.authenticate(call.metadata);
     } catch (err) {
-      call.destroy(grpcError(err));
+      call.emit('error', grpcError(err));
       return;
     }
     let session: Session | undefined;
@@ -159,11 +159,11 @@ export class AgentGateway implements AgentStreams {
     if (!session) {
       const hello = msg.hello;
       if (msg.body !== 'hello' || !hello) {
-        call.destroy(Object.assign(new Error('the first message on the stream must be Hello'), { code: status.INVALID_ARGUMENT }));
+        call.emit('error', Object.assign(new Error('the first message on the stream must be Hello'), { code: status.INVALID_ARGUMENT }));
         return undefined;
       }
       if (hello.cluster !== cluster) {
-        call.destroy(Object.assign(new Error(`Hello names cluster "${hello.cluster}" but the credential is for "${cluster}"`), { code: status.PERMISSION_DENIED }));
+        call.emit('error', Object.assign(new Error(`Hello names cluster "${hello.cluster}" but the credential is for "${cluster}"`), { code: status.PERMISSION_DENIED }));
         return undefined;
       }
       const previous = this.sessions.get(cluster);

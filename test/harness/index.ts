@@ -12,14 +12,24 @@ export type { KubeCluster } from '../../deploy/dev/kube-cluster.js';
  * Registers before/after hooks that start and stop one environment for the calling test
  * file. Returns an accessor valid inside tests.
  */
-export function useEnvironment(opts: EnvironmentOptions): () => LocalEnvironment {
+export function useEnvironment(
+  opts: EnvironmentOptions,
+  hooks: { afterStart?: (env: LocalEnvironment) => Promise<void>; beforeStop?: () => Promise<void> } = {},
+): () => LocalEnvironment {
   let env: LocalEnvironment | undefined;
+  // One hook each way, so that whatever a file builds on the environment (a hub, agents)
+  // starts after it and stops before it.
   before(async () => {
     env = await startEnvironment(opts);
-  }, { timeout: 240_000 });
+    await hooks.afterStart?.(env);
+  }, { timeout: 300_000 });
   after(async () => {
-    await env?.stop();
-  }, { timeout: 60_000 });
+    try {
+      await hooks.beforeStop?.();
+    } finally {
+      await env?.stop();
+    }
+  }, { timeout: 120_000 });
   return () => {
     if (!env) throw new Error('environment not started (use the accessor inside a test, after before() ran)');
     return env;
