@@ -1,7 +1,7 @@
 // The gateway's view of the cluster actors, over Temporal: signals for what agents say,
 // a query for what they should hold. signalWithStart makes the actor exist whenever a
 // registered cluster's agent speaks, even if it was never started (or was lost).
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { clusterWorkflow } from '../workflows/cluster.js';
 import {
   agentConnectedSignal, agentDisconnectedSignal, clusterWorkflowId, deploymentReportSignal, desiredStateQuery,
@@ -13,34 +13,35 @@ import type { RegistrationStore } from './registration.js';
 export class TemporalFleet implements FleetHooks {
   constructor(private readonly client: Client, private readonly taskQueue: string, private readonly registration: RegistrationStore) {}
 
-  async ensureCluster(cluster: string): Promise<void> {
+  private startOptions(cluster: string): { taskQueue: string; workflowId: string; args: [{ name: string; labels: Record<string, string> }] } {
     const labels = this.registration.clusters().find((c) => c.name === cluster)?.labels ?? {};
-    try {
-      await this.client.workflow.start(clusterWorkflow, { taskQueue: this.taskQueue, workflowId: clusterWorkflowId(cluster), args: [{ name: cluster, labels }] });
-    } catch (err) {
-      if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) throw err;
-    }
+    return { taskQueue: this.taskQueue, workflowId: clusterWorkflowId(cluster), args: [{ name: cluster, labels }] };
   }
 
   async desiredState(cluster: string): Promise<DesiredState> {
-    await this.ensureCluster(cluster);
-    return this.client.workflow.getHandle(clusterWorkflowId(cluster)).query(desiredStateQuery);
+    const handle = this.client.workflow.getHandle(clusterWorkflowId(cluster));
+    try {
+      return await handle.query(desiredStateQuery);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    try {
+      await this.client.workflow.start(clusterWorkflow, this.startOptions(cluster));
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // started meanwhile: fine
+    }
+    return handle.query(desiredStateQuery);
   }
 
   async connected(cluster: string, info: AgentConnected): Promise<void> {
-    await this.signal(cluster, (h) => h.signal(agentConnectedSignal, info));
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: agentConnectedSignal, signalArgs: [info] });
   }
 
   async disconnected(cluster: string, info: AgentDisconnected): Promise<void> {
-    await this.signal(cluster, (h) => h.signal(agentDisconnectedSignal, info));
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: agentDisconnectedSignal, signalArgs: [info] });
   }
 
   async report(cluster: string, report: ReportSummary): Promise<void> {
-    await this.signal(cluster, (h) => h.signal(deploymentReportSignal, report));
-  }
-
-  private async signal(cluster: string, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<void>): Promise<void> {
-    await this.ensureCluster(cluster);
-    await send(this.client.workflow.getHandle(clusterWorkflowId(cluster)));
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: deploymentReportSignal, signalArgs: [report] });
   }
 }

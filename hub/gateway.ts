@@ -138,8 +138,12 @@ export class AgentGateway implements AgentStreams {
       return;
     }
     let session: Session | undefined;
+    // One message at a time, in order: Hello must be fully handled before what follows it.
+    let chain: Promise<void> = Promise.resolve();
     call.on('data', (msg: AgentMessage__Output) => {
-      void this.onMessage(cluster, call, msg, session).then((s) => { session = s ?? session; }).catch((err: unknown) => {
+      chain = chain.then(async () => {
+        session = (await this.onMessage(cluster, call, msg, session)) ?? session;
+      }).catch((err: unknown) => {
         this.log('agent message failed', { cluster, error: err instanceof Error ? err.message : String(err) });
       });
     });

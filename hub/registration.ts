@@ -2,7 +2,7 @@
 // hashes in one JSON file (written atomically). Secrets are random 256-bit values and are
 // returned exactly once, when created; nothing here logs them.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { checkToken, tokenRefusal, type TokenRecord } from '../core/registration.js';
@@ -41,10 +41,21 @@ function sameHash(a: string, b: string): boolean {
 }
 
 export class RegistrationStore {
-  private data: StoreFile;
+  private cache: { data: StoreFile; mtimeMs: number } | undefined;
 
-  constructor(private readonly file: string, private readonly clock: () => number = Date.now) {
-    this.data = existsSync(file) ? StoreFile.parse(JSON.parse(readFileSync(file, 'utf8'))) : { tokens: [], clusters: [] };
+  /**
+   * The file is the truth: it is re-read when it changed, so `flotilla-hub token create`
+   * (another process) can add tokens while the hub runs.
+   */
+  constructor(private readonly file: string, private readonly clock: () => number = Date.now) {}
+
+  private get data(): StoreFile {
+    const mtimeMs = existsSync(this.file) ? statSync(this.file).mtimeMs : 0;
+    if (!this.cache || this.cache.mtimeMs !== mtimeMs) {
+      const data = mtimeMs ? StoreFile.parse(JSON.parse(readFileSync(this.file, 'utf8'))) : { tokens: [], clusters: [] };
+      this.cache = { data, mtimeMs };
+    }
+    return this.cache.data;
   }
 
   /** A new registration token; the returned secret is not stored anywhere. */
@@ -76,9 +87,10 @@ export class RegistrationStore {
       throw new RegistrationError('permission-denied', `cluster "${cluster}" is already registered; revoke it first (flotilla cluster revoke ${cluster}) to register it again`);
     }
     const credential = `${CREDENTIAL_PREFIX}${randomBytes(32).toString('base64url')}`;
-    this.data.tokens[index] = { ...record, usesLeft: record.usesLeft - 1 };
-    this.data.clusters = this.data.clusters.filter((c) => c.name !== cluster);
-    this.data.clusters.push({ name: cluster, credentialHash: sha256(credential), labels: { ...record.labels }, registeredAt: this.clock() });
+    const data = this.data;
+    data.tokens[index] = { ...record, usesLeft: record.usesLeft - 1 };
+    data.clusters = data.clusters.filter((c) => c.name !== cluster);
+    data.clusters.push({ name: cluster, credentialHash: sha256(credential), labels: { ...record.labels }, registeredAt: this.clock() });
     this.save();
     return { credential, labels: { ...record.labels } };
   }
@@ -106,9 +118,11 @@ export class RegistrationStore {
   }
 
   private save(): void {
+    const data = this.data;
     mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.data, null, 2), { mode: 0o600 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(data, null, 2), { mode: 0o600 });
     renameSync(tmp, this.file);
+    this.cache = { data, mtimeMs: statSync(this.file).mtimeMs };
   }
 }

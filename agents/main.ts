@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// flotilla-agent: runs in (or next to) a cluster, dials the hub and converges the cluster
+// to the desired state the hub holds for it.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Agent } from './agent.js';
+
+const usage = `usage: flotilla-agent --hub <host:port> --hub-ca <pem file> --cluster <name> [options]
+
+Registers with the hub once (with a registration token from 'flotilla-hub token create'),
+keeps the credential in the Secret flotilla-system/flotilla-agent-credential of its cluster,
+and from then on holds one stream to the hub.
+
+options:
+  --token <token>        registration token (or FLOTILLA_TOKEN); only needed the first time
+  --kubeconfig <file>    cluster to manage (default: KUBECONFIG, then in-cluster config)
+  --drift-interval <s>   re-apply to correct drift this often (default 60; 0 disables)
+  -h, --help             this help`;
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), component: 'agent', message, ...fields }));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' },
+      kubeconfig: { type: 'string' }, 'drift-interval': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) { console.log(usage); return; }
+  if (!values.hub || !values['hub-ca'] || !values.cluster) {
+    console.error(`flotilla-agent: --hub, --hub-ca and --cluster are required\n\n${usage}`);
+    process.exit(2);
+  }
+  const drift = Number(values['drift-interval'] ?? '60');
+  if (!Number.isFinite(drift) || drift < 0) {
+    console.error('flotilla-agent: --drift-interval must be a number of seconds >= 0');
+    process.exit(2);
+  }
+  const kubeConfig = new KubeConfig();
+  const kubeconfigFile = values.kubeconfig ?? process.env.KUBECONFIG;
+  if (kubeconfigFile) kubeConfig.loadFromFile(kubeconfigFile);
+  else kubeConfig.loadFromCluster();
+  const token = values.token ?? process.env.FLOTILLA_TOKEN;
+  const agent = new Agent({
+    hubAddress: values.hub, hubCa: readFileSync(values['hub-ca']), cluster: values.cluster,
+    ...(token ? { token } : {}), kubeConfig, driftIntervalMs: drift * 1000, log,
+  });
+  await agent.start();
+  log('agent started', { cluster: values.cluster, hub: values.hub });
+  const stop = (): void => { void agent.stop().then(() => process.exit(0)); };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`flotilla-agent: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

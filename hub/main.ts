@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// flotilla-hub: the hub process. One Temporal worker (the actors) and the agent gateway,
+// with the registration store, artifact store and TLS material in one data directory.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createDeliveryActivities } from '../activities/agent-delivery.js';
+import { parseDuration, parseLabels } from '../core/registration.js';
+import { FileArtifactStore } from './artifact-store.js';
+import { TemporalFleet } from './fleet.js';
+import { AgentGateway } from './gateway.js';
+import { RegistrationStore } from './registration.js';
+import { ensureSelfSignedTls, loadTls } from './tls.js';
+
+const usage = `usage:
+  flotilla-hub serve --data-dir <dir> [--listen 127.0.0.1:7443] [--temporal 127.0.0.1:7233]
+                     [--namespace default] [--task-queue flotilla-hub] [--heartbeat 10]
+                     [--tls-cert <file> --tls-key <file>] [--host <name>...]
+  flotilla-hub token create --data-dir <dir> [--ttl 1h] [--labels env=prod,region=eu] [--uses 1]
+  flotilla-hub cluster revoke <name> --data-dir <dir>
+
+serve      runs the agent gateway (gRPC over TLS) and the Temporal worker of the actors.
+           Without --tls-cert/--tls-key a self-signed certificate is made on first start in
+           <data-dir>/tls/hub.crt; give that file to agents as their --hub-ca.
+token      prints a one-time registration token for an agent (stored only as a hash).
+revoke     refuses a cluster's credential from now on; it must register again.`;
+
+class UsageError extends Error {}
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), component: 'hub', message, ...fields }));
+}
+
+async function serve(values: Record<string, string | boolean | string[] | undefined>): Promise<void> {
+  const dataDir = requireString(values['data-dir'], '--data-dir');
+  const registration = new RegistrationStore(join(dataDir, 'registration.json'));
+  const artifacts = new FileArtifactStore(join(dataDir, 'artifacts'));
+  const hosts = Array.isArray(values.host) ? values.host : [];
+  const tls = typeof values['tls-cert'] === 'string' && typeof values['tls-key'] === 'string'
+    ? loadTls(values['tls-cert'], values['tls-key'])
+    : await ensureSelfSignedTls(join(dataDir, 'tls'), hosts);
+  const address = typeof values.temporal === 'string' ? values.temporal : '127.0.0.1:7233';
+  const namespace = typeof values.namespace === 'string' ? values.namespace : 'default';
+  const taskQueue = typeof values['task-queue'] === 'string' ? values['task-queue'] : 'flotilla-hub';
+  const heartbeat = Number(typeof values.heartbeat === 'string' ? values.heartbeat : '10');
+  if (!Number.isInteger(heartbeat) || heartbeat < 1) throw new UsageError('--heartbeat must be a whole number of seconds >= 1');
+
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  const late: { gateway?: AgentGateway } = {};
+  const worker = await Worker.create({
+    connection: await NativeConnection.connect({ address }),
+    namespace,
+    taskQueue,
+    workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
+    activities: createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
+  });
+  const gateway = new AgentGateway({ registration, artifacts, fleet: new TemporalFleet(client, taskQueue, registration), heartbeatIntervalSeconds: heartbeat, log });
+  late.gateway = gateway;
+  const listen = typeof values.listen === 'string' ? values.listen : '127.0.0.1:7443';
+  const port = await gateway.listen(listen, tls);
+  log('hub ready', { grpc: `${listen.replace(/:\d+$/, '')}:${port}`, temporal: address, namespace, taskQueue, dataDir });
+
+  const stop = async (): Promise<void> => {
+    log('hub stopping');
+    await gateway.stop();
+    worker.shutdown();
+  };
+  process.once('SIGTERM', () => { void stop(); });
+  process.once('SIGINT', () => { void stop(); });
+  await worker.run();
+  await connection.close();
+}
+
+function requireString(value: unknown, flag: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      'data-dir': { type: 'string' }, listen: { type: 'string' }, temporal: { type: 'string' },
+      namespace: { type: 'string' }, 'task-queue': { type: 'string' }, heartbeat: { type: 'string' },
+      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, host: { type: 'string', multiple: true },
+      ttl: { type: 'string' }, labels: { type: 'string' }, uses: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || command === undefined) { console.log(usage); return; }
+  if (command === 'serve') return serve(values);
+  const store = new RegistrationStore(join(requireString(values['data-dir'], '--data-dir'), 'registration.json'));
+  if (command === 'token' && sub === 'create') {
+    const uses = Number(values.uses ?? '1');
+    if (!Number.isInteger(uses) || uses < 1) throw new UsageError('--uses must be a whole number >= 1');
+    const { token, id, expiresAt } = store.createToken({ ttlMs: parseDuration(values.ttl ?? '1h'), labels: parseLabels(values.labels ?? ''), uses });
+    console.error(`token ${id} expires ${new Date(expiresAt).toISOString()}; it is shown once:`);
+    console.log(token);
+    return;
+  }
+  if (command === 'cluster' && sub === 'revoke' && arg) {
+    if (!store.revoke(arg)) throw new UsageError(`no registered cluster "${arg}"`);
+    console.log(`cluster ${arg}: credential revoked`);
+    return;
+  }
+  throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    console.error(`flotilla-hub: ${err.message}\n\n${usage}`);
+    process.exit(2);
+  }
+  console.error(`flotilla-hub: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
