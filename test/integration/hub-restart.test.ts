@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +45,7 @@ const env = useEnvironment({ clusters: CLUSTERS }, {
 const hubMain = join(repoRoot, 'dist', 'hub', 'main.js');
 const agentMain = join(repoRoot, 'dist', 'agents', 'main.js');
 let hubStarts = 0;
+const secrets: string[] = [];
 
 async function startHub(): Promise<void> {
   const temporal = env().temporalServer();
@@ -101,6 +102,7 @@ describe('hub and agent processes', () => {
     await startHub();
     for (const cluster of CLUSTERS) {
       const { stdout } = await run(process.execPath, [hubMain, 'token', 'create', '--data-dir', state.dir, '--ttl', '10m', '--labels', `name=${cluster}`]);
+      secrets.push(stdout.trim());
       startAgent(cluster, stdout.trim());
     }
     for (const [i, cluster] of CLUSTERS.entries()) {
@@ -145,5 +147,33 @@ describe('hub and agent processes', () => {
     const cms = await configMapsIn('two');
     assert.equal(cms.length, 150, 'exactly the desired set, no duplicates or orphans');
     assert.ok(cms.every((c) => (c.data as Record<string, string>).generation === '2'));
+  });
+
+  it('marks a silent agent Unreachable and clears it when it speaks again', async () => {
+    const agent = state.agents.get('three');
+    assert.ok(agent);
+    const status = (): Promise<ClusterStatus> => client().workflow.getHandle(clusterWorkflowId('three')).query(clusterStatusQuery);
+    process.kill(agent.pid, 'SIGSTOP'); // frozen: the stream stays open, heartbeats stop
+    try {
+      await waitFor('three to be Unreachable', async () => ((await status()).connection === 'Unreachable' ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+    } finally {
+      process.kill(agent.pid, 'SIGCONT');
+    }
+    await waitFor('three to be Connected again', async () => ((await status()).connection === 'Connected' ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+  });
+
+  it('never writes tokens or credentials to a log or a workflow history', async () => {
+    for (const cluster of CLUSTERS) {
+      const secret = await new ClusterClient(env().cluster(cluster).kubeConfig()).get({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'flotilla-agent-credential', namespace: 'flotilla-system' } });
+      secrets.push(Buffer.from(String((secret?.data as Record<string, string> | undefined)?.credential), 'base64').toString('utf8'));
+    }
+    assert.equal(secrets.length, 6);
+    const logs = readdirSync(state.dir).filter((f) => f.endsWith('.log')).map((f) => readFileSync(join(state.dir, f), 'utf8')).join('\n');
+    const histories = await Promise.all(CLUSTERS.map(async (c) => JSON.stringify(await client().workflow.getHandle(clusterWorkflowId(c)).fetchHistory())));
+    for (const s of secrets) {
+      assert.ok(s.length > 40);
+      assert.ok(!logs.includes(s), 'a secret appeared in a log');
+      assert.ok(!histories.some((h) => h.includes(s)), 'a secret appeared in a workflow history');
+    }
   });
 });
