@@ -156,6 +156,8 @@ export class Agent {
             const every = Math.max(1, msg.welcome.heartbeat_interval_seconds) * 1000;
             heartbeat = setInterval(() => { stream.write({ heartbeat: { sequence: String(++sequence), sent_at_unix_ms: String(Date.now()) } }); }, every);
             for (const report of this.reports.values()) stream.write({ report }); // the hub may have missed them
+            // Retry what is not applied yet (an earlier attempt may have failed with the hub).
+            this.enqueue(() => this.reconcile(true));
           } else if (msg.body === 'desired_state' && msg.desired_state) {
             const desired = msg.desired_state;
             this.enqueue(async () => {
@@ -243,8 +245,12 @@ export class Agent {
     return phase === 'PHASE_READY';
   }
 
-  /** Re-applies applied deployments; the apply engine only writes what drifted. */
+  /**
+   * Retries desired generations not applied yet, then re-applies applied deployments; the
+   * apply engine only writes what drifted.
+   */
   private async correctDrift(): Promise<void> {
+    await this.reconcile(false);
     for (const d of this.current.desired.deployments) {
       if (!d.options.correctDrift || this.current.applied[d.name] !== d.generation) continue;
       let manifests: string;

@@ -82,7 +82,9 @@ export class AgentGateway implements AgentStreams {
             const cluster = this.authenticate(call.metadata);
             const digest = call.request.digest;
             const session = this.sessions.get(cluster);
-            const allowed = session?.allowed.has(digest) ?? (await opts.fleet.desiredState(cluster)).deployments.some((d) => d.artifactDigest === digest);
+            // The session's cached set first; the actor's state when a push is still on its way.
+            const allowed = (session?.allowed.has(digest) ?? false)
+              || (await opts.fleet.desiredState(cluster)).deployments.some((d) => d.artifactDigest === digest);
             if (!allowed) throw Object.assign(new Error(`artifact ${digest} is not part of cluster ${cluster}'s desired state`), { code: status.PERMISSION_DENIED });
             const data = await opts.artifacts.get(digest);
             if (!data) throw Object.assign(new Error(`artifact ${digest} not found`), { code: status.NOT_FOUND });

@@ -64,7 +64,10 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
   const port = await gateway.listen(listen, tls);
   log('hub ready', { grpc: `${listen.replace(/:\d+$/, '')}:${port}`, temporal: address, namespace, taskQueue, dataDir });
 
+  let stopping = false;
   const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
     log('hub stopping');
     await gateway.stop();
     worker.shutdown();
