@@ -143,6 +143,7 @@ export class Agent {
   private async session(onConnected: () => void): Promise<void> {
     await this.ensureCredential();
     const kubernetesVersion = (await this.opts.kubeConfig.makeApiClient(VersionApi).getCode()).gitVersion;
+    const apiResources = (await this.client.servedResources()).map((r) => ({ group_version: r.groupVersion, kind: r.kind, namespaced: r.namespaced }));
     const stream = this.gatewayClient().Connect(this.metadata());
     this.stream = stream;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -172,7 +173,7 @@ export class Agent {
         stream.on('end', resolve);
         stream.write({ hello: {
           cluster: this.opts.cluster, agent_version: AGENT_VERSION, kubernetes_version: kubernetesVersion,
-          api_resources: [], desired_state_version: this.current.desired.version,
+          api_resources: apiResources, desired_state_version: this.current.desired.version,
         } });
       });
     } finally {

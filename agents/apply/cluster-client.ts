@@ -165,6 +165,39 @@ export class ClusterClient {
     return items.map((item) => ({ ...item, apiVersion, kind }));
   }
 
+  /**
+   * Every kind the API server serves, at each group's preferred version (what Helm's
+   * .Capabilities.APIVersions needs). Subresources are left out.
+   */
+  async servedResources(): Promise<{ groupVersion: string; kind: string; namespaced: boolean }[]> {
+    const discovery: KubeObject = { apiVersion: 'v1', kind: 'APIGroupList', metadata: { name: '' } };
+    const groups = await this.call(discovery, () => this.api.send(HttpMethod.GET, '/apis', {}));
+    const versions = ['v1'];
+    if (isRecord(groups) && Array.isArray(groups.groups)) {
+      for (const g of groups.groups) {
+        if (isRecord(g) && isRecord(g.preferredVersion) && typeof g.preferredVersion.groupVersion === 'string') versions.push(g.preferredVersion.groupVersion);
+      }
+    }
+    const lists = await Promise.all(versions.map(async (gv) => {
+      const path = gv === 'v1' ? '/api/v1' : `/apis/${gv}`;
+      try {
+        return { gv, list: await this.call(discovery, () => this.api.send(HttpMethod.GET, path, {})) };
+      } catch {
+        return { gv, list: undefined }; // an aggregated API that is down must not hide the rest
+      }
+    }));
+    const out: { groupVersion: string; kind: string; namespaced: boolean }[] = [];
+    for (const { gv, list } of lists) {
+      if (!isRecord(list) || !Array.isArray(list.resources)) continue;
+      for (const r of list.resources) {
+        if (isRecord(r) && typeof r.name === 'string' && !r.name.includes('/') && typeof r.kind === 'string') {
+          out.push({ groupVersion: gv, kind: r.kind, namespaced: r.namespaced === true });
+        }
+      }
+    }
+    return out;
+  }
+
   /** Collection path of a kind, e.g. /apis/apps/v1/namespaces/web/deployments (for watches). */
   listPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {
     return this.api.pathFor({ apiVersion, kind, metadata: { name: '', ...(namespace ? { namespace } : {}) } }, 'list');

@@ -148,6 +148,7 @@ describe('agents', () => {
       const s = await waitForStatus(cluster, (st) => st.reports.some((r) => r.name === 'apps' && r.generation === 1 && r.phase === 'READY'));
       assert.equal(s.labels.region, cluster);
       assert.equal(s.kubernetesVersion, 'v1.30.14');
+      assert.ok(s.apiResources > 40, `Hello listed the served kinds (${s.apiResources})`);
       const live = await new ClusterClient(env().cluster(cluster).kubeConfig()).get(configMap('settings', 'apps', {}));
       assert.equal((live?.data as Record<string, string> | undefined)?.region, cluster, `${cluster} holds its own desired state`);
     }
