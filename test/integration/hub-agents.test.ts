@@ -156,20 +156,11 @@ describe('agents', () => {
 
   it('refuses a credential used for another cluster, for the stream and for artifacts', async () => {
     const eastCredential = await credentialOf('east');
-    const md = new Metadata();
-    md.set('authorization', `Bearer ${eastCredential}`);
-    md.set(CLUSTER_METADATA, 'west');
-    const stream = rawClient().Connect(md);
-    const refused = new Promise<ServiceError>((resolve) => { stream.on('error', resolve); });
-    stream.write({ hello: { cluster: 'west', agent_version: 'x', kubernetes_version: 'x', api_resources: [], desired_state_version: '0' } });
-    refusedWith(status.PERMISSION_DENIED, /another cluster/)(await refused);
+    refusedWith(status.PERMISSION_DENIED, /another cluster/)(await connectRefusal(eastCredential, 'west'));
 
     const westDigest = (await waitForStatus('west', () => true)).desired.deployments[0]?.artifactDigest ?? '';
-    const asEast = new Metadata();
-    asEast.set('authorization', `Bearer ${eastCredential}`);
-    asEast.set(CLUSTER_METADATA, 'east');
     const fetchRefused = await new Promise<ServiceError>((resolve) => {
-      rawClient().FetchArtifact({ digest: westDigest }, asEast).on('error', resolve).on('data', () => undefined);
+      rawClient().FetchArtifact({ digest: westDigest }, agentMetadata(eastCredential, 'east')).on('error', resolve).on('data', () => undefined);
     });
     refusedWith(status.PERMISSION_DENIED, /not part of cluster east's desired state/)(fetchRefused);
   });
@@ -188,13 +179,7 @@ describe('agents', () => {
   it('refuses a revoked cluster on its next connection', async () => {
     const credential = await credentialOf('west');
     assert.equal(theHub().registration.revoke('west'), true);
-    const md = new Metadata();
-    md.set('authorization', `Bearer ${credential}`);
-    md.set(CLUSTER_METADATA, 'west');
-    const stream = rawClient().Connect(md);
-    const refused = new Promise<ServiceError>((resolve) => { stream.on('error', resolve); });
-    stream.write({ hello: { cluster: 'west', agent_version: 'x', kubernetes_version: 'x', api_resources: [], desired_state_version: '0' } });
-    refusedWith(status.UNAUTHENTICATED, /revoked: register again/)(await refused);
+    refusedWith(status.UNAUTHENTICATED, /revoked: register again/)(await connectRefusal(credential, 'west'));
   });
 
   it('restores a deleted object while the hub is down', async () => {
@@ -212,6 +197,21 @@ describe('agents', () => {
   });
 
 });
+
+function agentMetadata(credential: string, cluster: string): Metadata {
+  const md = new Metadata();
+  md.set('authorization', `Bearer ${credential}`);
+  md.set(CLUSTER_METADATA, cluster);
+  return md;
+}
+
+/** Opens a stream as `cluster` with `credential`, says Hello, and returns the refusal. */
+async function connectRefusal(credential: string, cluster: string): Promise<ServiceError> {
+  const stream = rawClient().Connect(agentMetadata(credential, cluster));
+  const refused = new Promise<ServiceError>((resolve) => { stream.on('error', resolve); });
+  stream.write({ hello: { cluster, agent_version: 'x', kubernetes_version: 'x', api_resources: [], desired_state_version: '0' } });
+  return refused;
+}
 
 async function credentialOf(cluster: string): Promise<string> {
   const secret = await new ClusterClient(env().cluster(cluster).kubeConfig()).get({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'flotilla-agent-credential', namespace: 'flotilla-system' } });
