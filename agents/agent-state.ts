@@ -29,8 +29,6 @@ const CREDENTIAL_SECRET = 'flotilla-agent-credential';
 const STATE_CONFIGMAP = 'flotilla-agent-state';
 
 export class AgentStateStore {
-  private namespaceReady = false;
-
   constructor(private readonly client: ClusterClient, private readonly namespace: string) {}
 
   async loadCredential(): Promise<string | undefined> {
@@ -40,7 +38,7 @@ export class AgentStateStore {
   }
 
   async saveCredential(credential: string): Promise<void> {
-    await this.ensureNamespace();
+    await this.client.ensureNamespace(this.namespace);
     await this.client.apply({ ...this.header('Secret', CREDENTIAL_SECRET), type: 'Opaque', data: { credential: Buffer.from(credential).toString('base64') } }, { force: true });
   }
 
@@ -52,7 +50,7 @@ export class AgentStateStore {
   }
 
   async save(state: AgentState): Promise<void> {
-    await this.ensureNamespace();
+    await this.client.ensureNamespace(this.namespace);
     await this.client.apply({ ...this.header('ConfigMap', STATE_CONFIGMAP), data: { state: JSON.stringify(state) } }, { force: true });
   }
 
@@ -65,19 +63,12 @@ export class AgentStateStore {
   /** Keeps an artifact in the cluster (up to the ConfigMap size limit; larger ones stay in memory only). */
   async saveArtifact(digest: string, manifests: string): Promise<void> {
     if (manifests.length > 900_000) return;
-    await this.ensureNamespace();
+    await this.client.ensureNamespace(this.namespace);
     await this.client.apply({ ...this.header('ConfigMap', artifactName(digest)), data: { manifests } }, { force: true });
   }
 
   private header(kind: string, name: string): KubeObject {
     return { apiVersion: 'v1', kind, metadata: { name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'flotilla-agent' } } };
-  }
-
-  private async ensureNamespace(): Promise<void> {
-    if (this.namespaceReady) return;
-    const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: this.namespace } };
-    if (!(await this.client.get(ns))) await this.client.apply(ns);
-    this.namespaceReady = true;
   }
 }
 

@@ -77,6 +77,7 @@ export class ClusterClient {
   private readonly api: RawObjectApi;
   private readonly semaphore: Semaphore;
   private readonly auth: PooledAuthentication;
+  private readonly namespacesReady = new Set<string>();
 
   constructor(readonly kubeConfig: KubeConfig, readonly limits: Limits = DEFAULT_LIMITS) {
     this.auth = new PooledAuthentication(kubeConfig, limits.concurrency);
@@ -113,6 +114,14 @@ export class ClusterClient {
   /** Closes pooled connections (idle keep-alive sockets would otherwise hold the process). */
   close(): void {
     this.auth.close();
+  }
+
+  /** Creates a Namespace unless it exists (once per namespace per client). */
+  async ensureNamespace(name: string): Promise<void> {
+    if (this.namespacesReady.has(name)) return;
+    const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
+    if (!(await this.get(ns))) await this.apply(ns);
+    this.namespacesReady.add(name);
   }
 
   /** Is this kind namespaced? undefined when the cluster does not serve it. */

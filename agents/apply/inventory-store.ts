@@ -26,8 +26,6 @@ export function inventoryName(deployment: string): string {
 }
 
 export class InventoryStore {
-  private namespaceReady = false;
-
   constructor(private readonly client: ClusterClient, readonly namespace = AGENT_NAMESPACE) {}
 
   async load(deployment: string): Promise<StoredInventory | undefined> {
@@ -41,7 +39,7 @@ export class InventoryStore {
   }
 
   async save(inventory: StoredInventory): Promise<void> {
-    await this.ensureNamespace();
+    await this.client.ensureNamespace(this.namespace);
     const cm: KubeObject = {
       ...this.header(inventory.deployment),
       data: { inventory: JSON.stringify(inventory) },
@@ -63,12 +61,5 @@ export class InventoryStore {
 
   private header(deployment: string): KubeObject {
     return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: inventoryName(deployment), namespace: this.namespace } };
-  }
-
-  private async ensureNamespace(): Promise<void> {
-    if (this.namespaceReady) return;
-    const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: this.namespace } };
-    if (!(await this.client.get(ns))) await this.client.apply(ns);
-    this.namespaceReady = true;
   }
 }
