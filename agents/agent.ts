@@ -30,6 +30,8 @@ export interface AgentOptions {
   /** Registration token, needed only until the credential Secret exists. */
   readonly token?: string;
   readonly kubeConfig: KubeConfig;
+  /** Namespace for the agent's own state: credential, desired state, inventories (default flotilla-system). */
+  readonly namespace?: string;
   /** Re-apply everything this often to correct drift (default 60 s; 0 disables). */
   readonly driftIntervalMs?: number;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -55,8 +57,9 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.client = new ClusterClient(opts.kubeConfig);
-    this.applier = new Applier(this.client);
-    this.state = new AgentStateStore(this.client, AGENT_NAMESPACE);
+    const namespace = opts.namespace ?? AGENT_NAMESPACE;
+    this.applier = new Applier(this.client, { agentNamespace: namespace });
+    this.state = new AgentStateStore(this.client, namespace);
   }
 
   /** Starts the connection loop and the drift loop in the background. */

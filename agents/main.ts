@@ -15,6 +15,7 @@ and from then on holds one stream to the hub.
 options:
   --token <token>        registration token (or FLOTILLA_TOKEN); only needed the first time
   --kubeconfig <file>    cluster to manage (default: KUBECONFIG, then in-cluster config)
+  --namespace <ns>       namespace for the agent's own state (default flotilla-system)
   --drift-interval <s>   re-apply to correct drift this often (default 60; 0 disables)
   -h, --help             this help`;
 
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' },
-      kubeconfig: { type: 'string' }, 'drift-interval': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(usage); return; }
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   const token = values.token ?? process.env.FLOTILLA_TOKEN;
   const agent = new Agent({
     hubAddress: values.hub, hubCa: readFileSync(values['hub-ca']), cluster: values.cluster,
-    ...(token ? { token } : {}), kubeConfig, driftIntervalMs: drift * 1000, log,
+    ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log,
   });
   await agent.start();
   log('agent started', { cluster: values.cluster, hub: values.hub });
