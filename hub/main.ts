@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createDeliveryActivities } from '../activities/agent-delivery.js';
-import { parseDuration, parseLabels } from '../core/registration.js';
 import { FileArtifactStore } from './artifact-store.js';
 import { TemporalFleet } from './fleet.js';
 import { AgentGateway } from './gateway.js';
@@ -18,14 +17,11 @@ const usage = `usage:
   flotilla-hub serve --data-dir <dir> [--listen 127.0.0.1:7443] [--temporal 127.0.0.1:7233]
                      [--namespace default] [--task-queue flotilla-hub] [--heartbeat 10]
                      [--tls-cert <file> --tls-key <file>] [--host <name>...]
-  flotilla-hub token create --data-dir <dir> [--ttl 1h] [--labels env=prod,region=eu] [--uses 1]
-  flotilla-hub cluster revoke <name> --data-dir <dir>
 
 serve      runs the agent gateway (gRPC over TLS) and the Temporal worker of the actors.
            Without --tls-cert/--tls-key a self-signed certificate is made on first start in
            <data-dir>/tls/hub.crt; give that file to agents as their --hub-ca.
-token      prints a one-time registration token for an agent (stored only as a hash).
-revoke     refuses a cluster's credential from now on; it must register again.`;
+Tokens and revocation: flotilla cluster token create|revoke --hub-data <data-dir>.`;
 
 class UsageError extends Error {}
 
@@ -90,26 +86,12 @@ async function main(): Promise<void> {
       'data-dir': { type: 'string' }, listen: { type: 'string' }, temporal: { type: 'string' },
       namespace: { type: 'string' }, 'task-queue': { type: 'string' }, heartbeat: { type: 'string' },
       'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, host: { type: 'string', multiple: true },
-      ttl: { type: 'string' }, labels: { type: 'string' }, uses: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
-  const [command, sub, arg] = positionals;
+  const [command] = positionals;
   if (values.help || command === undefined) { console.log(usage); return; }
   if (command === 'serve') return serve(values);
-  const store = new RegistrationStore(join(requireString(values['data-dir'], '--data-dir'), 'registration.json'));
-  if (command === 'token' && sub === 'create') {
-    const uses = Number(values.uses ?? '1');
-    if (!Number.isInteger(uses) || uses < 1) throw new UsageError('--uses must be a whole number >= 1');
-    const { token, id, expiresAt } = store.createToken({ ttlMs: parseDuration(values.ttl ?? '1h'), labels: parseLabels(values.labels ?? ''), uses });
-    console.error(`token ${id} expires ${new Date(expiresAt).toISOString()}; it is shown once:`);
-    console.log(token);
-    return;
-  }
-  if (command === 'cluster' && sub === 'revoke' && arg) {
-    if (!store.revoke(arg)) throw new UsageError(`no registered cluster "${arg}"`);
-    console.log(`cluster ${arg}: credential revoked`);
-    return;
-  }
   throw new UsageError(`unknown command "${positionals.join(' ')}"`);
 }
 

@@ -44,6 +44,7 @@ const env = useEnvironment({ clusters: CLUSTERS }, {
 
 const hubMain = join(repoRoot, 'dist', 'hub', 'main.js');
 const agentMain = join(repoRoot, 'dist', 'agents', 'main.js');
+const cliMain = join(repoRoot, 'dist', 'cli', 'main.js');
 let hubStarts = 0;
 const secrets: string[] = [];
 
@@ -90,7 +91,8 @@ async function deliver(cluster: string, generation: number, configMaps: number):
 
 function appliedLines(cluster: string, generation: number): number {
   return readFileSync(join(state.dir, `agent-${cluster}.log`), 'utf8').split('\n')
-    .filter((l) => l.includes('"deployment applied"') && l.includes('"deployment":"apps"') && l.includes(`"generation":"${generation}"`)).length;
+        // Either form: applied as the hub delivered it, or retried by the agent from its own state.
+    .filter((l) => /"message":"deployment (applied|re-applied from local state)"/.test(l) && l.includes('"deployment":"apps"') && l.includes(`"generation":"${generation}"`)).length;
 }
 
 async function configMapsIn(cluster: string): Promise<KubeObject[]> {
@@ -101,7 +103,7 @@ describe('hub and agent processes', () => {
   it('three agents register with tokens from the CLI and apply their own desired state', async () => {
     await startHub();
     for (const cluster of CLUSTERS) {
-      const { stdout } = await run(process.execPath, [hubMain, 'token', 'create', '--data-dir', state.dir, '--ttl', '10m', '--labels', `name=${cluster}`]);
+      const { stdout } = await run(process.execPath, [cliMain, 'cluster', 'token', 'create', '--hub-data', state.dir, '--ttl', '10m', '--labels', `name=${cluster}`]);
       secrets.push(stdout.trim());
       startAgent(cluster, stdout.trim());
     }
