@@ -86,11 +86,6 @@ export class Agent {
     this.client.close();
   }
 
-  /** Resolves when every queued reconcile has finished (for tests and shutdown). */
-  idle(): Promise<void> {
-    return this.queue;
-  }
-
   private log(message: string, fields: Record<string, unknown> = {}): void {
     this.opts.log?.(message, { cluster: this.opts.cluster, ...fields });
   }

@@ -36,6 +36,8 @@ interface Session {
   unreachable: boolean;
   /** Artifacts this cluster may download: those of its desired state. */
   allowed: Set<string>;
+  /** What the agent said in Hello, told to the actor again when a silent agent speaks. */
+  readonly agent: Omit<AgentConnected, 'at'>;
 }
 
 const CHUNK = 256 * 1024;
@@ -119,9 +121,6 @@ export class AgentGateway implements AgentStreams {
     await new Promise<void>((resolve) => { this.server.tryShutdown(() => { resolve(); }); setTimeout(() => { this.server.forceShutdown(); resolve(); }, 3000).unref(); });
   }
 
-  connectedClusters(): string[] {
-    return [...this.sessions.keys()];
-  }
 
   sendDesiredState(cluster: string, desired: DesiredState): boolean {
     const session = this.sessions.get(cluster);
@@ -173,13 +172,12 @@ export class AgentGateway implements AgentStreams {
         return undefined;
       }
       const previous = this.sessions.get(cluster);
-      const created: Session = { cluster, call, lastSeen: Date.now(), unreachable: false, allowed: new Set() };
+      const agent = { agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version, apiResources: hello.api_resources.length };
+      const created: Session = { cluster, call, lastSeen: Date.now(), unreachable: false, allowed: new Set(), agent };
       this.sessions.set(cluster, created);
       previous?.call.end(); // a reconnect replaces the old stream
       call.write({ welcome: { cluster, heartbeat_interval_seconds: this.heartbeatSeconds } });
-      await this.opts.fleet.connected(cluster, {
-        at: Date.now(), agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version, apiResources: hello.api_resources.length,
-      });
+      await this.opts.fleet.connected(cluster, { at: Date.now(), ...agent });
       const desired = await this.opts.fleet.desiredState(cluster);
       created.allowed = new Set(desired.deployments.map((d) => d.artifactDigest));
       if (BigInt(hello.desired_state_version) < BigInt(desired.version) || desired.version === 0) call.write(toWireDesiredState(desired));
@@ -189,8 +187,7 @@ export class AgentGateway implements AgentStreams {
     session.lastSeen = Date.now();
     if (session.unreachable) {
       session.unreachable = false;
-      const hello = { at: session.lastSeen, agentVersion: '', kubernetesVersion: '', apiResources: 0 };
-      await this.opts.fleet.connected(cluster, hello);
+      await this.opts.fleet.connected(cluster, { at: session.lastSeen, ...session.agent });
     }
     if (msg.body === 'report' && msg.report) {
       const r = msg.report;

@@ -3,7 +3,7 @@
 // scripts/install-infra.sh), on a shared etcd, with kwok standing in for kubelets so that
 // pods are "run" by a simulated node and Deployments really roll out.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -256,6 +256,3 @@ function isAlreadyExists(err: unknown): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && err.code === 409;
 }
 
-export function clusterExists(dir: string): boolean {
-  return existsSync(join(dir, 'kubeconfig'));
-}

@@ -162,6 +162,7 @@ describe('hub and agent processes', () => {
       process.kill(agent.pid, 'SIGCONT');
     }
     await waitFor('three to be Connected again', async () => ((await status()).connection === 'Connected' ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+    assert.equal((await status()).kubernetesVersion, 'v1.30.14', 'coming back keeps what the agent said in Hello');
   });
 
   it('never writes tokens or credentials to a log or a workflow history', async () => {
