@@ -1,13 +1,21 @@
 #!/usr/bin/env node
-// flotilla: the operator's command. For now the cluster verbs, working on the hub's data
-// directory (the embedded default runs hub and operator on one machine).
+// flotilla: the operator's command. GitOps verbs (apply, get, reconcile, …) talk to the hub's
+// actors through Temporal; cluster verbs work on the hub's data directory (the embedded
+// default runs hub and operator on one machine).
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseLabels } from '../core/registration.js';
 import { RegistrationStore } from '../hub/registration.js';
+import {
+  applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, gitopsUsage, parseTarget, reconcileCommand,
+  suspendCommand, UsageError, type GlobalOptions,
+} from './gitops.js';
 
-const usage = `usage: flotilla cluster <verb> [options]
+const usage = `usage: flotilla <command> [options]
 
+${gitopsUsage}
+
+Cluster commands:
   flotilla cluster token create [--ttl 1h] [--labels env=prod,region=eu] [--uses 1]
       prints a one-time registration token for an agent (the hub keeps only its hash);
       --uses N lets N clusters register with it
@@ -17,23 +25,73 @@ const usage = `usage: flotilla cluster <verb> [options]
       registered clusters with their labels
 
 global options:
-  --hub-data <dir>   the hub's data directory (default: FLOTILLA_HUB_DATA)
-  -h, --help         this help`;
+  --temporal <host:port>      the hub's Temporal (default: FLOTILLA_TEMPORAL or 127.0.0.1:7233)
+  --temporal-namespace <ns>   (default: FLOTILLA_TEMPORAL_NAMESPACE or default)
+  --task-queue <name>         the hub's task queue (default: flotilla-hub)
+  --hub-data <dir>            the hub's data directory, for cluster commands, ConfigMaps and
+                              Secrets (default: FLOTILLA_HUB_DATA)
+  -n, --namespace <ns>        namespace of the object (default: flux-system)
+  -A, --all-namespaces        get: every namespace
+  -o, --output table|json     get: output format (default: table)
+  -h, --help                  this help
 
-class UsageError extends Error {}
+exit codes: 0 success, 1 the operation failed (not ready, not found, unreachable), 2 usage error`;
 
-function main(): void {
+async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
       'hub-data': { type: 'string' }, ttl: { type: 'string' }, labels: { type: 'string' }, uses: { type: 'string' },
+      temporal: { type: 'string' }, 'temporal-namespace': { type: 'string' }, 'task-queue': { type: 'string' },
+      namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' },
+      output: { type: 'string', short: 'o' }, file: { type: 'string', short: 'f', multiple: true },
+      'dry-run': { type: 'boolean' }, 'with-source': { type: 'boolean' }, timeout: { type: 'string' },
+      url: { type: 'string' }, path: { type: 'string' }, branch: { type: 'string' }, interval: { type: 'string' },
+      'secret-ref': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const [noun, verb, ...rest] = positionals;
-  if (values.help || noun === undefined) { console.log(usage); return; }
-  if (noun !== 'cluster') throw new UsageError(`unknown command "${noun}"`);
-  const dataDir = values['hub-data'] ?? process.env.FLOTILLA_HUB_DATA;
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined) { console.log(usage); return; }
+  const output = values.output ?? 'table';
+  if (output !== 'table' && output !== 'json') throw new UsageError(`-o must be table or json, got "${output}"`);
+  const hubData = values['hub-data'] ?? process.env.FLOTILLA_HUB_DATA;
+  const g: GlobalOptions = {
+    temporal: values.temporal ?? process.env.FLOTILLA_TEMPORAL ?? '127.0.0.1:7233',
+    temporalNamespace: values['temporal-namespace'] ?? process.env.FLOTILLA_TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: values['task-queue'] ?? 'flotilla-hub',
+    ...(hubData ? { hubData } : {}),
+    namespace: values.namespace ?? 'flux-system',
+    allNamespaces: values['all-namespaces'] ?? false,
+    output,
+  };
+  const timeoutMs = parseDuration(values.timeout ?? '5m');
+  switch (command) {
+    case 'cluster': return clusterCommand(rest, values, hubData);
+    case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g);
+    case 'delete': return deleteCommand(parseTarget(rest, g.namespace), g);
+    case 'suspend': return suspendCommand(parseTarget(rest, g.namespace), true, g);
+    case 'resume': return suspendCommand(parseTarget(rest, g.namespace), false, g);
+    case 'reconcile': return reconcileCommand(parseTarget(rest, g.namespace), values['with-source'] ?? false, timeoutMs, g);
+    case 'get': {
+      const what = rest[0];
+      if (what === 'sources' || what === 'source' || what === 'gitrepositories') return getCommand('GitRepository', g);
+      if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand('Kustomization', g);
+      throw new UsageError(`get what? "sources" or "kustomizations", got "${rest.join(' ')}"`);
+    }
+    case 'bootstrap': {
+      if (!values.url || !values.path) throw new UsageError('bootstrap needs --url <git-url> and --path <dir>');
+      return bootstrapCommand({
+        url: values.url, path: values.path, branch: values.branch ?? 'main', interval: values.interval ?? '1m',
+        ...(values['secret-ref'] ? { secretRef: values['secret-ref'] } : {}),
+      }, g);
+    }
+    default: throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function clusterCommand(words: readonly string[], values: { ttl?: string; labels?: string; uses?: string }, dataDir: string | undefined): void {
+  const [verb, ...rest] = words;
   if (!dataDir) throw new UsageError('--hub-data (or FLOTILLA_HUB_DATA) is required: the directory given to flotilla-hub serve --data-dir');
   const store = new RegistrationStore(join(dataDir, 'registration.json'));
   if (verb === 'token' && rest[0] === 'create') {
@@ -43,7 +101,7 @@ function main(): void {
     console.error(`token ${id} expires ${new Date(expiresAt).toISOString()}; it is shown once:`);
     console.log(token);
   } else if (verb === 'revoke' && rest[0]) {
-    if (!store.revoke(rest[0])) throw new UsageError(`no registered cluster "${rest[0]}"`);
+    if (!store.revoke(rest[0])) throw new CommandFailed(`no registered cluster "${rest[0]}"`);
     console.log(`cluster ${rest[0]}: credential revoked`);
   } else if (verb === 'list') {
     for (const c of store.clusters()) {
@@ -51,17 +109,15 @@ function main(): void {
       console.log(`${c.name.padEnd(24)} ${c.revokedAt === undefined ? 'registered' : 'revoked   '} ${new Date(c.registeredAt).toISOString()}  ${labels}`);
     }
   } else {
-    throw new UsageError(`unknown command "cluster ${[verb, ...rest].join(' ')}"`);
+    throw new UsageError(`unknown command "cluster ${words.join(' ')}"`);
   }
 }
 
-try {
-  main();
-} catch (err) {
+main().catch((err: unknown) => {
   if (err instanceof UsageError) {
-    console.error(`flotilla: ${err.message}\n\n${usage}`);
+    console.error(`flotilla: ${err.message}\n\nrun "flotilla --help" for usage`);
     process.exit(2);
   }
   console.error(`flotilla: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
-}
+});

@@ -3,14 +3,9 @@
 // with the registration store, artifact store and TLS material in one data directory.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createDeliveryActivities } from '../activities/agent-delivery.js';
-import { FileArtifactStore } from './artifact-store.js';
-import { TemporalFleet } from './fleet.js';
-import { AgentGateway } from './gateway.js';
-import { RegistrationStore } from './registration.js';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { assembleHub } from './assemble.js';
 import { ensureSelfSignedTls, loadTls } from './tls.js';
 
 const usage = `usage:
@@ -31,8 +26,6 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
 
 async function serve(values: Record<string, string | boolean | string[] | undefined>): Promise<void> {
   const dataDir = requireString(values['data-dir'], '--data-dir');
-  const registration = new RegistrationStore(join(dataDir, 'registration.json'));
-  const artifacts = new FileArtifactStore(join(dataDir, 'artifacts'));
   const hosts = Array.isArray(values.host) ? values.host : [];
   const tls = typeof values['tls-cert'] === 'string' && typeof values['tls-key'] === 'string'
     ? loadTls(values['tls-cert'], values['tls-key'])
@@ -46,16 +39,10 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
-  const late: { gateway?: AgentGateway } = {};
-  const worker = await Worker.create({
-    connection: await NativeConnection.connect({ address }),
-    namespace,
-    taskQueue,
-    workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
-    activities: createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
+  const { worker, gateway } = await assembleHub({
+    connection: await NativeConnection.connect({ address }), client, namespace, taskQueue, dataDir,
+    heartbeatIntervalSeconds: heartbeat, log,
   });
-  const gateway = new AgentGateway({ registration, artifacts, fleet: new TemporalFleet(client, taskQueue, registration), heartbeatIntervalSeconds: heartbeat, log });
-  late.gateway = gateway;
   const listen = typeof values.listen === 'string' ? values.listen : '127.0.0.1:7443';
   const port = await gateway.listen(listen, tls);
   log('hub ready', { grpc: `${listen.replace(/:\d+$/, '')}:${port}`, temporal: address, namespace, taskQueue, dataDir });

@@ -7,8 +7,9 @@ import {
 } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/agent-delivery.js';
 import { quick } from './activity-profiles.js';
+import { Outbox } from './outbox.js';
 import {
-  agentConnectedSignal, agentDisconnectedSignal, clearDeploymentUpdate, clusterStatusQuery,
+  agentConnectedSignal, agentDisconnectedSignal, clearDeploymentUpdate, clusterReportSignal, clusterStatusQuery,
   deploymentReportSignal, desiredStateQuery, setDeploymentUpdate,
   type ClusterStatus, type DesiredDeployment, type DesiredState,
 } from './messages.js';
@@ -20,6 +21,8 @@ export interface ClusterInput {
   readonly labels: Readonly<Record<string, string>>;
   /** Carried over continue-as-new. */
   readonly status?: ClusterStatus;
+  /** Deployment name → owner workflow id, kept after a deployment is cleared (its deletion report goes there too). */
+  readonly owners?: Readonly<Record<string, string>>;
 }
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -47,6 +50,10 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     reports: [],
   };
   let pushedVersion = status.desired.version;
+  const owners: Record<string, string> = { ...input.owners };
+  // Reports go on to the deployment's owner; an owner that is gone just misses them.
+  const outbox = new Outbox();
+  void outbox.run();
 
   const setDesired = (deployments: readonly DesiredDeployment[]): DesiredState => {
     const sorted = [...deployments].sort((a, b) => a.name.localeCompare(b.name));
@@ -69,11 +76,14 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     // Reports can arrive out of order across reconnects: keep the newest generation.
     const keep = previous && previous.generation > r.generation ? previous : r;
     status = { ...status, reports: [...others, keep].sort((a, b) => a.name.localeCompare(b.name)) };
+    const owner = owners[r.name];
+    if (owner !== undefined) outbox.signal(owner, clusterReportSignal, { cluster: status.name, report: r });
   });
   setHandler(setDeploymentUpdate, (d) => {
     const same = status.desired.deployments.find((e) => e.name === d.name);
     if (same && same.generation === d.generation && same.artifactDigest === d.artifactDigest
       && JSON.stringify(same.options) === JSON.stringify(d.options)) return status.desired; // idempotent
+    if (d.owner !== undefined) owners[d.name] = d.owner;
     return setDesired([...status.desired.deployments.filter((e) => e.name !== d.name), d]);
   }, { validator: (d: DesiredDeployment) => { validateDeployment(d, status.desired); } });
   setHandler(clearDeploymentUpdate, (name) => {
@@ -90,8 +100,8 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
       pushedVersion = version;
     }
     if (workflowInfo().continueAsNewSuggested) {
-      await condition(() => true); // let pending handlers finish first
-      await continueAsNew<typeof clusterWorkflow>({ name: status.name, labels: status.labels, status });
+      await condition(() => outbox.idle()); // let pending handlers and forwards finish first
+      await continueAsNew<typeof clusterWorkflow>({ name: status.name, labels: status.labels, status, owners });
     }
   }
 }

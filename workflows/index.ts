@@ -1,3 +1,5 @@
 // Every workflow the hub's worker serves. The worker bundles this file.
 export { environmentCheckWorkflow } from './environment-check.js';
 export { clusterWorkflow } from './cluster.js';
+export { gitRepositoryWorkflow } from './git-repository.js';
+export { kustomizationWorkflow } from './kustomization.js';

@@ -1,5 +1,7 @@
 // Every signal, update and query of the actors, declared in one place.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Condition } from '../core/conditions.js';
+import type { ActorDeclaration } from '../core/declarations/types.js';
 
 export interface DeploymentOptions {
   readonly prune: boolean;
@@ -12,6 +14,8 @@ export interface DeploymentOptions {
 /** One entry of a cluster's desired state. Manifests travel by digest, never inline. */
 export interface DesiredDeployment {
   readonly name: string;
+  /** The workflow id of the actor that set it (e.g. kustomization/apps/web); reports are forwarded to it. */
+  readonly owner?: string;
   readonly generation: number;
   readonly artifactDigest: string;
   readonly options: DeploymentOptions;
@@ -63,6 +67,13 @@ export const agentConnectedSignal = defineSignal<[AgentConnected]>('agentConnect
 export const agentDisconnectedSignal = defineSignal<[AgentDisconnected]>('agentDisconnected');
 export const deploymentReportSignal = defineSignal<[ReportSummary]>('deploymentReport');
 
+/** A deployment report, forwarded by a cluster actor to the deployment's owner. */
+export interface ClusterReport {
+  readonly cluster: string;
+  readonly report: ReportSummary;
+}
+export const clusterReportSignal = defineSignal<[ClusterReport]>('clusterReport');
+
 export const setDeploymentUpdate = defineUpdate<DesiredState, [DesiredDeployment]>('setDeployment');
 export const clearDeploymentUpdate = defineUpdate<DesiredState, [string]>('clearDeployment');
 
@@ -72,3 +83,106 @@ export const desiredStateQuery = defineQuery<DesiredState>('desiredState');
 export function clusterWorkflowId(name: string): string {
   return `cluster/${name}`;
 }
+
+// ---- Declaration actors (GitRepository, Kustomization) -------------------------------
+
+export type { Condition } from '../core/conditions.js';
+
+/** What a source actor tells its subscribers when its revision changes (and on subscribe). */
+export interface SourceArtifactEvent {
+  readonly source: string;
+  readonly revision: string;
+  readonly artifactDigest: string;
+}
+
+/** What a Kustomization tells its dependents whenever its readiness changes (and on subscribe). */
+export interface DependencyStatus {
+  readonly id: string;
+  readonly ready: boolean;
+  readonly readyClusters: readonly string[];
+  readonly revision: string;
+  readonly deleted: boolean;
+}
+
+export interface Subscription {
+  /** Workflow id of the subscriber. */
+  readonly subscriber: string;
+}
+
+/** A new or changed declaration (from `flotilla apply` or a bootstrap Kustomization). */
+export const specSignal = defineSignal<[ActorDeclaration]>('spec');
+/** `flotilla reconcile`: the token comes back in status.lastHandledReconcileAt. */
+export const reconcileSignal = defineSignal<[string]>('reconcile');
+/** `flotilla suspend|resume` (independent of spec.suspend, which stays as declared). */
+export const suspendSignal = defineSignal<[boolean]>('suspend');
+/** The declaration was deleted: clean up (prune if the spec says so) and finish. */
+export const deleteSignal = defineSignal('delete');
+export const subscribeSignal = defineSignal<[Subscription]>('subscribe');
+export const unsubscribeSignal = defineSignal<[Subscription]>('unsubscribe');
+export const sourceArtifactSignal = defineSignal<[SourceArtifactEvent]>('sourceArtifact');
+export const dependencyStatusSignal = defineSignal<[DependencyStatus]>('dependencyStatus');
+
+export interface SourceArtifact {
+  readonly revision: string;
+  readonly artifactDigest: string;
+  readonly fileCount: number;
+  readonly bytes: number;
+  /** ms since epoch */
+  readonly fetchedAt: number;
+}
+
+interface ActorStatusBase {
+  readonly id: string;
+  readonly generation: number;
+  readonly observedGeneration: number;
+  readonly conditions: readonly Condition[];
+  /** spec.suspend, or suspended by `flotilla suspend`. */
+  readonly suspended: boolean;
+  readonly suspendedByCli: boolean;
+  readonly lastHandledReconcileAt: string;
+  /** ms since epoch of the last finished reconcile. */
+  readonly lastReconciledAt: number;
+}
+
+export interface GitRepositoryStatus extends ActorStatusBase {
+  readonly url: string;
+  readonly artifact?: SourceArtifact;
+  readonly subscribers: readonly string[];
+  /** Revisions of the included repositories (spec.include) in the current artifact. */
+  readonly includedRevisions?: Readonly<Record<string, string>>;
+}
+
+export interface ClusterDeploymentStatus {
+  readonly cluster: string;
+  readonly ready: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+  /** The cluster deployment's generation this Kustomization last set. */
+  readonly generation: number;
+  readonly revision: string;
+  readonly artifactDigest: string;
+  readonly counts: Readonly<Record<string, number>>;
+  /** ms since epoch of the last report. */
+  readonly updatedAt: number;
+}
+
+export interface KustomizationBuild {
+  readonly revision: string;
+  readonly artifactDigest: string;
+  readonly objectCount: number;
+}
+
+export interface KustomizationStatus extends ActorStatusBase {
+  readonly source: string;
+  readonly lastAppliedRevision: string;
+  readonly lastAttemptedRevision: string;
+  readonly lastBuild?: KustomizationBuild;
+  readonly placed: readonly string[];
+  readonly clusters: readonly ClusterDeploymentStatus[];
+  /** Hub declarations this Kustomization manages (placement.hub, e.g. bootstrap). */
+  readonly declarations: readonly string[];
+}
+
+export const gitRepositoryStatusQuery = defineQuery<GitRepositoryStatus>('gitRepositoryStatus');
+export const kustomizationStatusQuery = defineQuery<KustomizationStatus>('kustomizationStatus');
+export const declarationQuery = defineQuery<ActorDeclaration>('declaration');

@@ -1,0 +1,665 @@
+// The git side of Flux's GitRepository: fetch the declared ref into a persistent checkout,
+// copy in the included artifacts, and store the filtered tree as a deterministic tarball.
+// Plain async functions; the hub wraps them as Temporal activities.
+//
+// Safety rules kept here: credentials reach git only through the child's environment (never
+// argv, never .git/config, never an error message); the remote URL is not persisted either
+// (the checkout records only its hash); a checkout holding a symlink that leaves the
+// repository fails with IllegalPath; git runs without the user's global config, credential
+// helpers or terminal prompts.
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import ignore from 'ignore';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import type { GitRepositorySpec } from '../core/declarations/types.js';
+import { describeGitRef, formatRevision, gitRefKind, selectSemverTag, type GitRefKind } from '../core/git-ref.js';
+import type { ArtifactStore } from '../hub/artifact-store.js';
+import { assertSymlinksConfined, extractTarball, packTree, UnsafePathError } from './tarball.js';
+
+export type GitCredentials =
+  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
+  | { readonly kind: 'bearer'; readonly token: string }
+  | { readonly kind: 'ssh'; readonly identity: string; readonly knownHosts?: string };
+
+export interface FetchGitInput {
+  /** e.g. gitrepository/flux-system/podinfo (names the checkout directory, appears in messages). */
+  readonly id: string;
+  readonly spec: GitRepositorySpec;
+  readonly credentials?: GitCredentials;
+  readonly includes?: readonly { readonly artifactDigest: string; readonly fromPath: string; readonly toPath: string }[];
+  /** With lastArtifactDigest: when the new revision equals it and the artifact is still stored, packing is skipped. */
+  readonly lastRevision?: string;
+  readonly lastArtifactDigest?: string;
+}
+
+export interface GitArtifact {
+  readonly revision: string;
+  readonly artifactDigest: string;
+  readonly commit: string;
+  /** Regular files in the artifact. */
+  readonly fileCount: number;
+  /** Size of the tarball. */
+  readonly bytes: number;
+  /** False when revision and artifact are those of lastRevision/lastArtifactDigest. */
+  readonly changed: boolean;
+}
+
+export type GitSourceReason = 'GitOperationFailed' | 'RefNotFound' | 'InvalidRef' | 'IllegalPath' | 'AuthenticationFailed';
+
+export class GitSourceError extends Error {
+  override readonly name = 'GitSourceError';
+  constructor(
+    message: string,
+    readonly reason: GitSourceReason,
+  ) {
+    super(message);
+  }
+}
+
+export interface GitSourceEnv {
+  /** Persistent checkouts live here, one directory per id. */
+  readonly workDir: string;
+  readonly artifacts: ArtifactStore;
+  readonly heartbeat?: () => void;
+}
+
+/** Flux's secret keys: username+password, bearerToken, identity(+known_hosts). Throws naming the missing/conflicting key. */
+export function gitCredentialsFromSecret(secretName: string, data: Readonly<Record<string, string>>): GitCredentials {
+  const has = (key: string): boolean => (data[key] ?? '') !== '';
+  const where = `secret "${secretName}"`;
+  if (has('bearerToken')) {
+    for (const other of ['username', 'password', 'identity']) {
+      if (has(other)) throw new Error(`${where} has both "bearerToken" and "${other}"; keep only one kind of git credentials`);
+    }
+    return { kind: 'bearer', token: data.bearerToken ?? '' };
+  }
+  if (has('identity')) {
+    if (has('password')) {
+      throw new Error(`${where} has "identity" and "password": passphrase-protected SSH keys are not supported; use an unencrypted key`);
+    }
+    const knownHosts = data.known_hosts;
+    return knownHosts ? { kind: 'ssh', identity: data.identity ?? '', knownHosts } : { kind: 'ssh', identity: data.identity ?? '' };
+  }
+  if (has('username') || has('password')) {
+    const missing = has('username') ? 'password' : 'username';
+    if (!has(missing)) throw new Error(`${where} has no "${missing}" (basic auth needs both "username" and "password")`);
+    return { kind: 'basic', username: data.username ?? '', password: data.password ?? '' };
+  }
+  throw new Error(`${where} holds no git credentials: expected "username" and "password", "bearerToken", or "identity" (with "known_hosts")`);
+}
+
+/** Flux's default exclusions; VCS files are excluded even when spec.ignore is set. */
+const VCS_PATTERNS = ['.git/', '.gitignore', '.gitmodules', '.gitattributes'];
+const DEFAULT_PATTERNS = [
+  ...['*.jpg', '*.jpeg', '*.gif', '*.png', '*.wmv', '*.flv', '*.tar.gz', '*.zip'],
+  ...['.github/', '.circleci/', '.travis.yml', '.gitlab-ci.yml', 'appveyor.yml', '.drone.yml', 'cloudbuild.yaml'],
+  ...['codeship-services.yml', 'codeship-steps.yml'],
+  ...['**/.goreleaser.yml', '**/.sops.yaml', '**/.flux.yaml'],
+];
+const SOURCE_IGNORE_FILE = '.sourceignore';
+/** The local ref every fetch writes to; the checkout then detaches at its commit. */
+const FETCHED_REF = 'refs/flotilla/fetched';
+
+/**
+ * The archive filter of Flux's GitRepository, in Flux's order (a later rule overrules an
+ * earlier one, as in one .gitignore): VCS files; the default exclusions unless `specIgnore`
+ * is set; every .sourceignore file in the tree, scoped to its directory; then `specIgnore`.
+ * Returns true for the paths to keep.
+ */
+export async function loadSourceIgnoreFilter(root: string, specIgnore?: string): Promise<(relPath: string, isDir: boolean) => boolean> {
+  const layers: { readonly base: string; readonly rules: ignore.Ignore }[] = [{ base: '', rules: ignore().add(VCS_PATTERNS) }];
+  if (specIgnore === undefined) layers.push({ base: '', rules: ignore().add(DEFAULT_PATTERNS) });
+  for (const file of await findSourceIgnoreFiles(root, '')) {
+    layers.push({ base: file.dir, rules: ignore().add(file.text) });
+  }
+  if (specIgnore !== undefined) layers.push({ base: '', rules: ignore().add(specIgnore) });
+
+  return (relPath, isDir) => {
+    let excluded = false;
+    for (const { base, rules } of layers) {
+      if (base !== '' && !relPath.startsWith(`${base}/`)) continue;
+      const local = base === '' ? relPath : relPath.slice(base.length + 1);
+      const result = rules.test(isDir ? `${local}/` : local);
+      if (result.ignored) excluded = true;
+      else if (result.unignored) excluded = false;
+    }
+    return !excluded;
+  };
+}
+
+/** Fetches `spec.ref`, packs the tree (plus includes) and stores the tarball in env.artifacts. */
+export async function fetchGitRepository(input: FetchGitInput, env: GitSourceEnv): Promise<GitArtifact> {
+  const dir = join(env.workDir, checkoutDirName(input.id));
+  return withLock(dir, () => fetchLocked(input, env, dir));
+}
+
+async function fetchLocked(input: FetchGitInput, env: GitSourceEnv, dir: string): Promise<GitArtifact> {
+  const { spec } = input;
+  const heartbeat = (): void => env.heartbeat?.();
+  const url = checkedUrl(spec.url);
+  const ref = checkedRef(spec, url);
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ ignore: spec.ignore ?? null, includes: input.includes ?? [] }))
+    .digest('hex');
+  const recordPath = join(dir, '.git', 'flotilla-artifact.json');
+
+  const session = await openSession(dir, url, input.credentials, spec.timeoutSeconds);
+  let commit: string;
+  let revision: string;
+  try {
+    await ensureCheckout(session, dir);
+    heartbeat();
+    const fetched = await fetchRef(session, ref, spec, heartbeat);
+    commit = fetched.commit;
+    revision = formatRevision(spec.ref, fetched);
+    heartbeat();
+    const last = await reuseLastArtifact(input, env.artifacts, recordPath, revision, fingerprint);
+    if (last) return { ...last, commit, changed: false };
+    await checkoutCommit(session, commit, spec);
+    heartbeat();
+  } finally {
+    await session.close();
+  }
+  for (const include of input.includes ?? []) {
+    await copyInclude(include, dir, env);
+    heartbeat();
+  }
+
+  let packed;
+  try {
+    await assertSymlinksConfined(dir);
+    packed = await packTree(dir, { filter: await loadSourceIgnoreFilter(dir, spec.ignore) });
+  } catch (err) {
+    if (err instanceof UnsafePathError) {
+      throw new GitSourceError(`${describeGitRef(spec.ref)} of ${url.display} (${revision}): ${err.message}`, 'IllegalPath');
+    }
+    throw err;
+  }
+  heartbeat();
+  const artifactDigest = await env.artifacts.put(packed.data);
+  const record: ArtifactRecord = { revision, fingerprint, artifactDigest, fileCount: packed.files, bytes: packed.data.length };
+  await writeFile(recordPath, JSON.stringify(record));
+  const changed = revision !== input.lastRevision || artifactDigest !== input.lastArtifactDigest;
+  return { revision, artifactDigest, commit, fileCount: packed.files, bytes: packed.data.length, changed };
+}
+
+// ---------------------------------------------------------------------------------------
+// Input checks
+
+function checkedRef(spec: GitRepositorySpec, url: CheckedUrl): GitRefKind {
+  let ref: GitRefKind;
+  try {
+    ref = gitRefKind(spec.ref);
+  } catch (err) {
+    throw new GitSourceError(`invalid ref for ${url.display}: ${errorText(err)}`, 'InvalidRef');
+  }
+  const invalid = (why: string): never => {
+    throw new GitSourceError(`invalid ${describeGitRef(spec.ref)} for ${url.display}: ${why}`, 'InvalidRef');
+  };
+  switch (ref.kind) {
+    case 'branch':
+    case 'tag': {
+      const why = refNameProblem(ref.kind === 'branch' ? ref.branch : ref.tag);
+      if (why !== undefined) invalid(why);
+      break;
+    }
+    case 'name': {
+      const why = refNameProblem(ref.name);
+      if (why !== undefined) invalid(why);
+      if (!ref.name.startsWith('refs/') && ref.name !== 'HEAD') invalid('a ref name must start with "refs/" (e.g. refs/heads/main)');
+      break;
+    }
+    case 'semver':
+      try {
+        selectSemverTag([], ref.range);
+      } catch (err) {
+        invalid(errorText(err));
+      }
+      break;
+    case 'commit': {
+      if (ref.branch !== undefined) {
+        const why = refNameProblem(ref.branch);
+        if (why !== undefined) invalid(why);
+        if (!/^[0-9a-f]{7,64}$/i.test(ref.commit)) invalid('a commit is 7 to 64 hexadecimal digits');
+      } else if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/i.test(ref.commit)) {
+        invalid('a commit without a branch must be the full 40 (or 64) hexadecimal digit hash');
+      }
+      break;
+    }
+  }
+  return ref;
+}
+
+/** Why `name` is not a valid git ref name (git check-ref-format, simplified), or undefined. */
+function refNameProblem(name: string): string | undefined {
+  if (name === '') return 'empty name';
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return 'contains a space, control character or one of ~ ^ : ? * [ \\';
+  if (name.startsWith('-') || name.startsWith('/') || name.endsWith('/') || name.endsWith('.')) {
+    return 'must not start with "-" or "/", nor end with "/" or "."';
+  }
+  if (name.includes('..') || name.includes('//') || name.includes('@{') || name.endsWith('.lock')) {
+    return 'must not contain "..", "//" or "@{", nor end with ".lock"';
+  }
+  return undefined;
+}
+
+interface CheckedUrl {
+  readonly url: string;
+  /** Safe to show: any password in the URL replaced. */
+  readonly display: string;
+  /** Strings to scrub from every message: the URL's own password, if any. */
+  readonly secrets: readonly string[];
+}
+
+function checkedUrl(raw: string): CheckedUrl {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    const shown = raw.replace(/\/\/[^/@]*@/, '//***@');
+    throw new GitSourceError(`invalid git URL "${shown}": want https://, http://, ssh:// or file://`, 'GitOperationFailed');
+  }
+  if (!['https:', 'http:', 'ssh:', 'file:', 'git:'].includes(parsed.protocol)) {
+    throw new GitSourceError(`unsupported git URL scheme "${parsed.protocol}" in ${raw}: want https://, http://, ssh:// or file://`, 'GitOperationFailed');
+  }
+  if (parsed.password === '') return { url: raw, display: raw, secrets: [] };
+  const password = parsed.password;
+  parsed.password = '***';
+  return { url: raw, display: parsed.toString(), secrets: [password, decodeURIComponent(password)] };
+}
+
+// ---------------------------------------------------------------------------------------
+// Running git
+
+interface Session {
+  readonly git: SimpleGit;
+  readonly url: CheckedUrl;
+  readonly scrub: (text: string) => string;
+  /** The timeout fired. */
+  readonly timedOut: () => boolean;
+  readonly timeoutSeconds: number;
+  close(): Promise<void>;
+}
+
+/** Environment variables passed through to git (all else, including the user's GIT_*, is dropped). */
+const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'];
+
+async function openSession(dir: string, url: CheckedUrl, credentials: GitCredentials | undefined, timeoutSeconds: number): Promise<Session> {
+  await mkdir(dir, { recursive: true });
+  const secrets = [...url.secrets];
+  const config: [string, string][] = [
+    ['credential.helper', ''], // never ask a helper (or a person) for credentials
+    ['advice.detachedHead', 'false'],
+    ['gc.autoDetach', 'false'],
+  ];
+  const env: Record<string, string> = { LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null' };
+  for (const key of PASSED_ENV) {
+    for (const k of [key, key.toLowerCase()]) {
+      const value = process.env[k];
+      if (value !== undefined) env[k] = value;
+    }
+  }
+  let sshDir: string | undefined;
+  if (credentials?.kind === 'basic') {
+    const encoded = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+    config.push(['http.extraHeader', `Authorization: Basic ${encoded}`]);
+    secrets.push(credentials.password, encoded);
+  } else if (credentials?.kind === 'bearer') {
+    config.push(['http.extraHeader', `Authorization: Bearer ${credentials.token}`]);
+    secrets.push(credentials.token);
+  } else if (credentials?.kind === 'ssh') {
+    sshDir = await mkdtemp(join(tmpdir(), 'flotilla-ssh-'));
+    const identity = join(sshDir, 'identity');
+    const knownHosts = join(sshDir, 'known_hosts');
+    await writeFile(identity, credentials.identity.endsWith('\n') ? credentials.identity : `${credentials.identity}\n`, { mode: 0o600 });
+    await writeFile(knownHosts, credentials.knownHosts ?? '', { mode: 0o600 });
+    const strict = credentials.knownHosts ? 'yes' : 'accept-new';
+    env.GIT_SSH_COMMAND = [
+      'ssh -F /dev/null',
+      `-i ${shellQuote(identity)}`,
+      '-o IdentitiesOnly=yes',
+      `-o UserKnownHostsFile=${shellQuote(knownHosts)}`,
+      `-o StrictHostKeyChecking=${strict}`,
+      '-o BatchMode=yes',
+    ].join(' ');
+    secrets.push(...credentials.identity.split('\n').filter((line) => line.trim().length > 8 && !line.startsWith('-----')));
+  }
+  env.GIT_CONFIG_COUNT = String(config.length);
+  config.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+
+  const abort = new AbortController();
+  const seconds = timeoutSeconds > 0 ? timeoutSeconds : 60;
+  const timer = setTimeout(() => {
+    abort.abort();
+  }, seconds * 1000);
+  const git = simpleGit({
+    baseDir: dir,
+    abort: abort.signal,
+    allowEnvironment: Object.keys(env).filter((k) => k.toUpperCase().startsWith('GIT_')),
+    unsafe: {
+      // Everything below is set by this file from validated values, never from user text.
+      allowUnsafeConfigEnvCount: true,
+      allowUnsafeCredentialHelper: true,
+      allowUnsafeConfigPaths: true,
+      allowUnsafeSshCommand: true,
+    },
+  }).env(env);
+  const nonEmpty = secrets.filter((s) => s !== '').sort((a, b) => b.length - a.length);
+  return {
+    git,
+    url,
+    scrub: (text) => nonEmpty.reduce((t, s) => t.split(s).join('***'), text),
+    timedOut: () => abort.signal.aborted,
+    timeoutSeconds: seconds,
+    close: async () => {
+      clearTimeout(timer);
+      if (sshDir !== undefined) await rm(sshDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Runs git; failures become GitSourceError with `what` and git's own (scrubbed) words. */
+async function run(session: Session, args: string[], what: string, refMissing: GitSourceReason = 'GitOperationFailed'): Promise<string> {
+  try {
+    return await session.git.raw(args);
+  } catch (err) {
+    throw gitFailure(session, err, what, refMissing);
+  }
+}
+
+function gitFailure(session: Session, err: unknown, what: string, refMissing: GitSourceReason): GitSourceError {
+  if (session.timedOut()) {
+    return new GitSourceError(`${what}: timed out after ${session.timeoutSeconds}s`, 'GitOperationFailed');
+  }
+  const text = session.scrub(gitMessage(errorText(err)));
+  let reason: GitSourceReason = 'GitOperationFailed';
+  if (AUTH_FAILURE.test(text)) reason = 'AuthenticationFailed';
+  else if (REF_MISSING.test(text)) reason = refMissing;
+  return new GitSourceError(`${what}: ${text}`, reason);
+}
+
+const AUTH_FAILURE =
+  /authentication failed|could not read (username|password)|terminal prompts disabled|access denied|requested URL returned error: 40[13]|permission denied \(publickey|host key verification failed|no matching host key/i;
+const REF_MISSING = /couldn't find remote ref|not our ref|unadvertised object|no such remote ref|remote ref does not exist/i;
+
+/** git's stderr as one line: hints dropped, lines joined. */
+function gitMessage(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('hint:'));
+  return lines.join('; ').slice(0, 2000) || 'git failed without a message';
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---------------------------------------------------------------------------------------
+// Checkout steps
+
+/** The per-id checkout: reused when it was made for the same URL, re-initialised otherwise. */
+async function ensureCheckout(session: Session, dir: string): Promise<void> {
+  const marker = join(dir, '.git', 'flotilla-source');
+  const wanted = createHash('sha256').update(session.url.url).digest('hex');
+  let current = '';
+  try {
+    current = (await readFile(marker, 'utf8')).trim();
+  } catch {
+    // no marker: not one of our checkouts yet
+  }
+  if (current === wanted) return;
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await run(session, ['init', '--quiet', '--initial-branch=flotilla'], `cannot create the checkout of ${session.url.display}`);
+  await writeFile(marker, `${wanted}\n`);
+}
+
+async function isShallow(session: Session): Promise<boolean> {
+  return (await run(session, ['rev-parse', '--is-shallow-repository'], 'cannot inspect the checkout')).trim() === 'true';
+}
+
+async function fetchInto(session: Session, source: string, opts: { shallow: boolean }, what: string, refMissing: GitSourceReason): Promise<void> {
+  const args = ['fetch', '--quiet', '--no-tags', '--no-recurse-submodules', '--no-write-fetch-head'];
+  if (opts.shallow) args.push('--depth=1');
+  else if (await isShallow(session)) args.push('--unshallow');
+  await run(session, [...args, session.url.url, `+${source}:${FETCHED_REF}`], what, refMissing);
+}
+
+async function fetchedCommit(session: Session): Promise<string> {
+  return (await run(session, ['rev-parse', '--verify', `${FETCHED_REF}^{commit}`], 'cannot read the fetched commit')).trim();
+}
+
+async function fetchRef(
+  session: Session,
+  ref: GitRefKind,
+  spec: GitRepositorySpec,
+  heartbeat: () => void,
+): Promise<{ readonly commit: string; readonly tag?: string }> {
+  const from = `from ${session.url.display}`;
+  switch (ref.kind) {
+    case 'branch':
+      await fetchInto(session, `refs/heads/${ref.branch}`, { shallow: true }, `cannot fetch branch "${ref.branch}" ${from}`, 'RefNotFound');
+      return { commit: await fetchedCommit(session) };
+    case 'tag':
+      await fetchInto(session, `refs/tags/${ref.tag}`, { shallow: true }, `cannot fetch tag "${ref.tag}" ${from}`, 'RefNotFound');
+      return { commit: await fetchedCommit(session) };
+    case 'name':
+      await fetchInto(session, ref.name, { shallow: true }, `cannot fetch ref "${ref.name}" ${from}`, 'RefNotFound');
+      return { commit: await fetchedCommit(session) };
+    case 'semver': {
+      const listing = await run(session, ['ls-remote', '--tags', session.url.url], `cannot list the tags of ${session.url.display}`);
+      const tags = listing
+        .split('\n')
+        .map((line) => line.split('\t')[1] ?? '')
+        .filter((name) => name.startsWith('refs/tags/'))
+        .map((name) => name.slice('refs/tags/'.length).replace(/\^\{\}$/, ''));
+      const tag = selectSemverTag(tags, ref.range);
+      if (tag === undefined) {
+        throw new GitSourceError(`no tag of ${session.url.display} matches semver range "${ref.range}"`, 'RefNotFound');
+      }
+      heartbeat();
+      await fetchInto(session, `refs/tags/${tag}`, { shallow: true }, `cannot fetch tag "${tag}" (semver range "${ref.range}") ${from}`, 'RefNotFound');
+      return { commit: await fetchedCommit(session), tag };
+    }
+    case 'commit':
+      return { commit: await fetchCommit(session, ref, spec, heartbeat) };
+  }
+}
+
+/** A commit alone: fetched by hash (or with all branches and tags when the server refuses that); with a branch: from that branch's history. */
+async function fetchCommit(
+  session: Session,
+  ref: { readonly commit: string; readonly branch?: string },
+  spec: GitRepositorySpec,
+  heartbeat: () => void,
+): Promise<string> {
+  const from = `from ${session.url.display}`;
+  const notFound = (): GitSourceError => new GitSourceError(`${describeGitRef(spec.ref)} not found ${from}`, 'RefNotFound');
+  if (ref.branch !== undefined) {
+    const what = `cannot fetch branch "${ref.branch}" ${from}`;
+    await fetchInto(session, `refs/heads/${ref.branch}`, { shallow: true }, what, 'RefNotFound');
+    const tip = await fetchedCommit(session);
+    if (tip.startsWith(ref.commit.toLowerCase())) return tip;
+    heartbeat();
+    await fetchInto(session, `refs/heads/${ref.branch}`, { shallow: false }, what, 'RefNotFound');
+    const commit = await resolveLocalCommit(session, ref.commit);
+    if (commit === undefined) throw notFound();
+    try {
+      await session.git.raw(['merge-base', '--is-ancestor', commit, FETCHED_REF]);
+    } catch {
+      throw notFound();
+    }
+    return commit;
+  }
+  const what = `cannot fetch commit "${ref.commit}" ${from}`;
+  try {
+    await fetchInto(session, ref.commit, { shallow: true }, what, 'RefNotFound');
+  } catch (err) {
+    if (!(err instanceof GitSourceError) || err.reason !== 'RefNotFound') throw err;
+    heartbeat(); // this server does not serve commits by hash: fetch all branches and tags instead
+    const args = ['fetch', '--quiet', '--no-recurse-submodules', '--no-write-fetch-head'];
+    if (await isShallow(session)) args.push('--unshallow');
+    await run(session, [...args, session.url.url, '+refs/heads/*:refs/flotilla/heads/*', '+refs/tags/*:refs/flotilla/tags/*'], what);
+  }
+  const commit = await resolveLocalCommit(session, ref.commit);
+  if (commit === undefined) throw notFound();
+  return commit;
+}
+
+async function resolveLocalCommit(session: Session, commit: string): Promise<string | undefined> {
+  try {
+    return (await session.git.raw(['rev-parse', '--verify', '--quiet', `${commit}^{commit}`])).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The working tree becomes exactly `commit`: local changes and untracked files (old includes) go. */
+async function checkoutCommit(session: Session, commit: string, spec: GitRepositorySpec): Promise<void> {
+  const what = `cannot check out ${describeGitRef(spec.ref)} (${commit}) of ${session.url.display}`;
+  await run(session, ['clean', '-ffdxq'], what);
+  await run(session, ['checkout', '--quiet', '--force', '--detach', commit], what);
+  await run(session, ['clean', '-ffdxq'], what);
+}
+
+// ---------------------------------------------------------------------------------------
+// Includes, reuse of the last artifact
+
+async function copyInclude(
+  include: { readonly artifactDigest: string; readonly fromPath: string; readonly toPath: string },
+  root: string,
+  env: GitSourceEnv,
+): Promise<void> {
+  const fromPath = includePath(include.fromPath, 'fromPath', include.artifactDigest);
+  const toPath = includePath(include.toPath, 'toPath', include.artifactDigest);
+  const data = await env.artifacts.get(include.artifactDigest);
+  if (data === undefined) throw new Error(`included artifact ${include.artifactDigest} is not in the artifact store`);
+  const staging = await mkdtemp(join(env.workDir, '.include-'));
+  try {
+    await extractTarball(data, staging);
+    const source = fromPath === '.' ? staging : join(staging, fromPath);
+    try {
+      await lstat(source);
+    } catch {
+      throw new Error(`include fromPath "${include.fromPath}" does not exist in artifact ${include.artifactDigest}`);
+    }
+    await copyEntry(source, root, toPath === '.' ? '' : toPath);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** A relative path that stays inside its root and out of .git, normalised ("." for the root). */
+function includePath(raw: string, field: string, digest: string): string {
+  const normal = posix.normalize(raw === '' ? '.' : raw).replace(/\/+$/, '');
+  const parts = normal.split('/');
+  if (posix.isAbsolute(raw) || parts[0] === '..' || parts.includes('.git')) {
+    throw new GitSourceError(`include ${field} "${raw}" (artifact ${digest}) must stay inside the repository and out of .git`, 'IllegalPath');
+  }
+  return normal === '' ? '.' : normal;
+}
+
+/** Copies `source` to `root/destRel`, replacing what is there, never writing through a symlink. */
+async function copyEntry(source: string, root: string, destRel: string): Promise<void> {
+  const parts = destRel === '' ? [] : destRel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    const st = await lstat(join(root, prefix)).catch(() => undefined);
+    if (st === undefined) await mkdir(join(root, prefix));
+    else if (!st.isDirectory()) {
+      throw new GitSourceError(`include toPath "${destRel}" goes through "${prefix}", which is not a directory`, 'IllegalPath');
+    }
+  }
+  const dest = destRel === '' ? root : join(root, destRel);
+  const st = await lstat(source);
+  const existing = await lstat(dest).catch(() => undefined);
+  if (st.isDirectory()) {
+    if (existing !== undefined && !existing.isDirectory()) await rm(dest, { force: true });
+    if (existing === undefined || !existing.isDirectory()) await mkdir(dest);
+    for (const name of (await readdir(source)).sort()) {
+      if (name === '.git') continue;
+      await copyEntry(join(source, name), root, destRel === '' ? name : `${destRel}/${name}`);
+    }
+  } else if (st.isSymbolicLink()) {
+    if (existing !== undefined) await rm(dest, { recursive: true, force: true });
+    await symlink(await readlink(source), dest);
+  } else if (st.isFile()) {
+    if (existing !== undefined) await rm(dest, { recursive: true, force: true });
+    await copyFile(source, dest);
+    await chmod(dest, st.mode & 0o777);
+  }
+}
+
+interface ArtifactRecord {
+  readonly revision: string;
+  readonly fingerprint: string;
+  readonly artifactDigest: string;
+  readonly fileCount: number;
+  readonly bytes: number;
+}
+
+/** The last artifact, when it was packed from this revision with these ignore rules and includes and is still stored. */
+async function reuseLastArtifact(
+  input: FetchGitInput,
+  artifacts: ArtifactStore,
+  recordPath: string,
+  revision: string,
+  fingerprint: string,
+): Promise<Omit<GitArtifact, 'commit' | 'changed'> | undefined> {
+  if (input.lastRevision !== revision || input.lastArtifactDigest === undefined) return undefined;
+  let record: Partial<ArtifactRecord>;
+  try {
+    record = JSON.parse(await readFile(recordPath, 'utf8')) as Partial<ArtifactRecord>;
+  } catch {
+    return undefined;
+  }
+  if (record.revision !== revision || record.fingerprint !== fingerprint || record.artifactDigest !== input.lastArtifactDigest) return undefined;
+  if (typeof record.fileCount !== 'number' || typeof record.bytes !== 'number') return undefined;
+  if (!(await artifacts.has(input.lastArtifactDigest))) return undefined;
+  return { revision, artifactDigest: input.lastArtifactDigest, fileCount: record.fileCount, bytes: record.bytes };
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+/** Readable and unique: `gitrepository_flux-system_podinfo-1a2b3c4d`. */
+function checkoutDirName(id: string): string {
+  const readable = id.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_').slice(0, 100);
+  return `${readable}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+}
+
+async function findSourceIgnoreFiles(root: string, rel: string): Promise<{ dir: string; text: string }[]> {
+  const abs = rel === '' ? root : join(root, rel);
+  const found: { dir: string; text: string }[] = [];
+  const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const file = entries.find((e) => e.name === SOURCE_IGNORE_FILE && e.isFile());
+  if (file) found.push({ dir: rel, text: await readFile(join(abs, file.name), 'utf8') });
+  for (const e of entries) {
+    if (e.isDirectory() && e.name !== '.git') found.push(...(await findSourceIgnoreFiles(root, rel === '' ? e.name : `${rel}/${e.name}`)));
+  }
+  return found;
+}
+
+const locks = new Map<string, Promise<unknown>>();
+
+/** One fetch at a time per checkout directory (a retried activity may overlap its first attempt). */
+async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(key) ?? Promise.resolve();
+  const current = previous.catch(() => undefined).then(fn);
+  locks.set(key, current);
+  try {
+    return await current;
+  } finally {
+    if (locks.get(key) === current) locks.delete(key);
+  }
+}

@@ -1,0 +1,186 @@
+// The hub's activities for the declaration actors: cluster placement and desired state
+// (through the cluster actors), git fetches, kustomize builds and the hub's own
+// declarations. Created by the hub process around its Temporal client and data directory.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { formatDeclarationError, parseDeclarations } from '../core/declarations/parse.js';
+import { declarationId, type KustomizationSpec } from '../core/declarations/types.js';
+import { digestOf } from '../core/digest.js';
+import type { ArtifactStore } from '../hub/artifact-store.js';
+import type { DataObjectStore } from '../hub/data-objects.js';
+import { DeclarationClient } from '../hub/declarations.js';
+import { TemporalFleet } from '../hub/fleet.js';
+import type { RegistrationStore } from '../hub/registration.js';
+import { clearDeploymentUpdate, clusterWorkflowId, setDeploymentUpdate } from '../workflows/messages.js';
+import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from './git-source.js';
+import { BuildError, buildKustomization } from './kustomize-build.js';
+import { extractTarball } from './tarball.js';
+import type { HubActivities } from './hub-types.js';
+
+export interface HubActivityContext {
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly registration: RegistrationStore;
+  readonly artifacts: ArtifactStore;
+  readonly data: DataObjectStore;
+  /** Where git checkouts and the build cache live (the hub's data directory). */
+  readonly dataDir: string;
+}
+
+export function createHubActivities(ctx: HubActivityContext): HubActivities {
+  const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);
+  const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
+  const heartbeat = (): void => {
+    try { Context.current().heartbeat(); } catch { /* outside an activity (tests) */ }
+  };
+
+  return {
+    listClusters() {
+      return Promise.resolve(ctx.registration.clusters()
+        .filter((c) => c.revokedAt === undefined)
+        .map((c) => ({ name: c.name, labels: c.labels })));
+    },
+
+    async setClusterDeployment(input) {
+      // The cluster actor may not exist yet (agent never connected): desiredState starts it.
+      const desired = await fleet.desiredState(input.cluster);
+      const existing = desired.deployments.find((d) => d.name === input.name);
+      if (existing && existing.artifactDigest === input.artifactDigest && JSON.stringify(existing.options) === JSON.stringify(input.options)) {
+        return { generation: existing.generation, changed: false };
+      }
+      const generation = (existing?.generation ?? 0) + 1;
+      await ctx.client.workflow.getHandle(clusterWorkflowId(input.cluster)).executeUpdate(setDeploymentUpdate, {
+        args: [{ name: input.name, owner: input.owner, generation, artifactDigest: input.artifactDigest, options: input.options }],
+      });
+      return { generation, changed: true };
+    },
+
+    async clearClusterDeployment(input) {
+      await fleet.desiredState(input.cluster);
+      await ctx.client.workflow.getHandle(clusterWorkflowId(input.cluster)).executeUpdate(clearDeploymentUpdate, { args: [input.name] });
+    },
+
+    async fetchGitSource(input) {
+      let credentials: GitCredentials | undefined;
+      if (input.spec.secretRef !== undefined) {
+        const secret = ctx.data.get('Secret', input.namespace, input.spec.secretRef);
+        if (!secret) {
+          throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: `secret '${input.namespace}/${input.spec.secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)` });
+        }
+        try {
+          credentials = gitCredentialsFromSecret(`${input.namespace}/${input.spec.secretRef}`, secret);
+        } catch (err) {
+          throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: errorMessage(err) });
+        }
+      }
+      try {
+        const result = await fetchGitRepository(
+          { id: input.id, spec: input.spec, includes: input.includes, ...(credentials ? { credentials } : {}),
+            ...(input.lastRevision !== undefined ? { lastRevision: input.lastRevision } : {}),
+            ...(input.lastArtifactDigest !== undefined ? { lastArtifactDigest: input.lastArtifactDigest } : {}) },
+          { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat },
+        );
+        return { revision: result.revision, artifactDigest: result.artifactDigest, fileCount: result.fileCount, bytes: result.bytes, changed: result.changed };
+      } catch (err) {
+        if (err instanceof GitSourceError) {
+          throw ApplicationFailure.create({ type: err.reason, message: err.message, nonRetryable: err.reason !== 'GitOperationFailed' });
+        }
+        throw err;
+      }
+    },
+
+    async buildKustomization(input) {
+      const vars = substitutionVariables(input.spec, input.namespace, ctx.data);
+      const key = digestOf(JSON.stringify({ source: input.sourceDigest, build: buildFields(input.spec), vars: digestOf(JSON.stringify(vars)) }));
+      const cacheFile = join(ctx.dataDir, 'builds', `${key.slice('sha256:'.length)}.json`);
+      const cached = await readCache(cacheFile);
+      if (cached && await ctx.artifacts.has(cached.artifactDigest)) return { ...cached, cached: true };
+
+      const source = await ctx.artifacts.get(input.sourceDigest);
+      if (!source) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `source artifact ${input.sourceDigest} of revision ${input.revision} is missing from the artifact store` });
+      const dir = await mkdtemp(join(tmpdir(), 'flotilla-build-'));
+      try {
+        await extractTarball(source, dir);
+        heartbeat();
+        const built = await buildKustomization(dir, input.spec, vars);
+        const artifactDigest = await ctx.artifacts.put(built.yaml);
+        await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
+        await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
+        return { artifactDigest, objectCount: built.objectCount, cached: false };
+      } catch (err) {
+        if (err instanceof BuildError) throw ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message });
+        throw err;
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+
+    async applyHubDeclarations(input) {
+      const text = await ctx.artifacts.get(input.artifactDigest);
+      if (!text) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `build artifact ${input.artifactDigest} is missing from the artifact store` });
+      const parsed = parseDeclarations(text.toString('utf8'), `build of ${input.owner}`);
+      if (parsed.errors.length > 0) {
+        // All or nothing, as Flux validates a whole build before applying any of it.
+        throw ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: parsed.errors.map(formatDeclarationError).join('; ') });
+      }
+      const counts = { created: 0, configured: 0, unchanged: 0, deleted: 0 };
+      const ids: string[] = [];
+      for (const d of parsed.declarations) {
+        const id = declarationId(d);
+        if (id === input.owner) continue; // a Kustomization does not re-declare itself from its own build
+        counts[await declarations.apply(d)] += 1;
+        ids.push(id);
+        heartbeat();
+      }
+      if (input.prune) {
+        for (const gone of input.previous.filter((id) => !ids.includes(id))) {
+          if (await declarations.delete(gone)) counts.deleted += 1;
+        }
+      }
+      return { declarations: ids.sort(), ...counts };
+    },
+
+    async deleteHubDeclarations(input) {
+      for (const id of input.ids) await declarations.delete(id);
+    },
+  };
+}
+
+/** The Kustomization fields that change a build (interval, placement and the like do not). */
+function buildFields(spec: KustomizationSpec): unknown {
+  return {
+    path: spec.path, targetNamespace: spec.targetNamespace, namePrefix: spec.namePrefix, nameSuffix: spec.nameSuffix,
+    patches: spec.patches, images: spec.images, commonMetadata: spec.commonMetadata, postBuild: spec.postBuild,
+  };
+}
+
+/** postBuild.substituteFrom values (in order), then postBuild.substitute over them, as Flux merges them. */
+function substitutionVariables(spec: KustomizationSpec, namespace: string, data: DataObjectStore): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const from of spec.postBuild?.substituteFrom ?? []) {
+    const values = data.get(from.kind, namespace, from.name);
+    if (!values) {
+      if (from.optional) continue;
+      throw ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: `postBuild.substituteFrom: ${from.kind} '${namespace}/${from.name}' not found (apply it to the hub, or mark it optional: true)` });
+    }
+    Object.assign(vars, values);
+  }
+  return Object.assign(vars, spec.postBuild?.substitute ?? {});
+}
+
+async function readCache(file: string): Promise<{ artifactDigest: string; objectCount: number } | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { artifactDigest?: unknown; objectCount?: unknown };
+    if (typeof parsed.artifactDigest === 'string' && typeof parsed.objectCount === 'number') return { artifactDigest: parsed.artifactDigest, objectCount: parsed.objectCount };
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,997 @@
+// Flux YAML → the typed, validated, defaulted declarations of core/declarations/types.ts.
+//
+// The flow for one file: parseManifests (core/manifests.ts) splits the YAML into objects;
+// each object's apiVersion/kind is classified (read, skipped as a Flux kind Flotilla does not
+// reconcile yet, or refused); a zod schema checks its shape like Flux's CRDs do (unknown
+// fields are errors, durations/URLs/refs/paths are checked where they are); then a builder
+// fills in Flux's defaults. Every problem becomes a DeclarationError naming the file, the
+// object (Kind/namespace/name) and the field (spec.patches[1].target.kind).
+//
+// Defaults, as Flux applies them unless noted:
+// - metadata.namespace: "default", what kubectl would use for an object without one.
+// - GitRepository: ref = branch "master"; timeout 60s; suspend false; include fromPath "."
+//   and toPath = the included repository's name.
+// - Kustomization: retryInterval and timeout = interval; path "." (the source root);
+//   wait/force/suspend false; sourceRef, dependsOn and healthChecks namespaces = the
+//   Kustomization's own; placement (Flotilla's) = every registered cluster.
+// - Durations are Go durations rounded up to whole seconds (core/declarations/duration.ts).
+//
+// Flux fields Flotilla accepts but does not act on yet (e.g. verify, decryption) are listed
+// in *_IGNORED below and reported as warnings, so nobody believes they took effect.
+// Pure (no Node built-ins): workflow code may import it.
+import semver from 'semver';
+import { z } from 'zod';
+import { isRecord, parseManifests } from '../manifests.js';
+import { parseGoDurationSeconds } from './duration.js';
+import type {
+  CommonMetadata, DataDeclaration, Declaration, DeclarationKind, GitRef, GitRepositoryDeclaration,
+  KustomizationDeclaration, KustomizePatch, LabelSelector, Placement, PostBuild,
+} from './types.js';
+import { declarationId } from './types.js';
+
+export interface DeclarationError {
+  readonly file: string;
+  /** 1-based YAML document in the file, when known. */
+  readonly document?: number;
+  /** e.g. Kustomization/flux-system/apps */
+  readonly object?: string;
+  /** e.g. spec.interval */
+  readonly field?: string;
+  readonly message: string;
+}
+
+export interface ParsedDeclarations {
+  readonly declarations: readonly Declaration[];
+  readonly errors: readonly DeclarationError[];
+  /** Objects of kinds Flotilla does not reconcile yet, e.g. "HelmRelease/x/y". */
+  readonly ignored: readonly string[];
+  /** Fields that were accepted but have no effect yet (same shape as errors; nothing is refused). */
+  readonly warnings: readonly DeclarationError[];
+}
+
+/** A declaration with where it was declared (for duplicate reports and messages). */
+export interface SourcedDeclaration {
+  readonly declaration: Declaration;
+  readonly file: string;
+  readonly document?: number;
+}
+
+/** One file's result before duplicates across files are looked for (see mergeParsed). */
+export interface ParsedFile {
+  readonly declarations: readonly SourcedDeclaration[];
+  readonly errors: readonly DeclarationError[];
+  readonly ignored: readonly string[];
+  readonly warnings: readonly DeclarationError[];
+}
+
+/** "apps.yaml: Kustomization/flux-system/apps: spec.interval: invalid duration ..." */
+export function formatDeclarationError(e: DeclarationError): string {
+  // Without an object name, the document number is the only way to find the place.
+  const where = e.object === undefined && e.document !== undefined ? `${e.file}#${e.document}` : e.file;
+  return [where, e.object, e.field, e.message].filter((part) => part !== undefined && part !== '').join(': ');
+}
+
+/** Parses one file's text (YAML or JSON, several documents allowed). */
+export function parseDeclarations(text: string, file: string): ParsedDeclarations {
+  return mergeParsed([parseDeclarationFile(text, file)]);
+}
+
+/** Like parseDeclarations, but keeps where each declaration came from and does not look for duplicates. */
+export function parseDeclarationFile(text: string, file: string): ParsedFile {
+  const manifests = parseManifests(text, file);
+  const errors: DeclarationError[] = manifests.errors.map((e) => ({
+    file, document: documentOf(e.source, file), object: e.object, field: e.field, message: e.message,
+  }));
+  const declarations: SourcedDeclaration[] = [];
+  const ignored: string[] = [];
+  const warnings: DeclarationError[] = [];
+  for (const { object, source } of manifests.objects) {
+    const document = documentOf(source, file);
+    const result = parseObject(object, file, document);
+    switch (result.outcome) {
+      case 'declaration':
+        declarations.push({ declaration: result.declaration, file, document });
+        warnings.push(...result.warnings);
+        break;
+      case 'ignored':
+        ignored.push(result.description);
+        break;
+      case 'invalid':
+        errors.push(...result.errors);
+        break;
+    }
+  }
+  return { declarations, errors, ignored, warnings };
+}
+
+/**
+ * Joins several files' results. An object declared twice (same kind, namespace and name) is
+ * an error naming both places; the first declaration is kept.
+ */
+export function mergeParsed(files: readonly ParsedFile[]): ParsedDeclarations {
+  const seen = new Map<string, SourcedDeclaration>();
+  const declarations: Declaration[] = [];
+  const errors: DeclarationError[] = [];
+  for (const f of files) {
+    errors.push(...f.errors);
+    for (const item of f.declarations) {
+      const id = declarationId(item.declaration);
+      const first = seen.get(id);
+      if (first === undefined) {
+        seen.set(id, item);
+        declarations.push(item.declaration);
+      } else {
+        const firstPlace = first.document === undefined ? first.file : `${first.file}#${first.document}`;
+        errors.push({
+          file: item.file, document: item.document, object: describe(item.declaration),
+          message: `declared twice: also in ${firstPlace} (each object may be declared once)`,
+        });
+      }
+    }
+  }
+  return {
+    declarations,
+    errors,
+    ignored: files.flatMap((f) => f.ignored),
+    warnings: files.flatMap((f) => f.warnings),
+  };
+}
+
+/**
+ * Validates and defaults one object. Objects of kinds Flotilla skips (HelmRelease, ...) are
+ * an error here, since the caller asked for a declaration; parseDeclarations lists them in
+ * `ignored` instead. Warnings about accepted-but-unused fields are only reported by
+ * parseDeclarations.
+ */
+export function parseDeclarationObject(obj: Record<string, unknown>, file: string): Declaration | DeclarationError[] {
+  const result = parseObject(obj, file, undefined);
+  switch (result.outcome) {
+    case 'declaration': return result.declaration;
+    case 'ignored': return [{ file, object: result.description, message: 'Flotilla does not reconcile this kind yet' }];
+    case 'invalid': return result.errors;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Kinds and versions
+
+/** The kinds Flotilla reads, with the apiVersions accepted (the first is the one to write). */
+const SUPPORTED: Readonly<Record<DeclarationKind, readonly string[]>> = {
+  GitRepository: ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'],
+  Kustomization: ['kustomize.toolkit.fluxcd.io/v1', 'kustomize.toolkit.fluxcd.io/v1beta2'],
+  ConfigMap: ['v1'],
+  Secret: ['v1'],
+};
+
+/** Flux kinds that are valid input but not reconciled yet, with their API group (any version). */
+const SKIPPED_FLUX_KINDS: Readonly<Record<string, string>> = {
+  HelmRepository: 'source.toolkit.fluxcd.io',
+  HelmChart: 'source.toolkit.fluxcd.io',
+  OCIRepository: 'source.toolkit.fluxcd.io',
+  Bucket: 'source.toolkit.fluxcd.io',
+  ExternalArtifact: 'source.toolkit.fluxcd.io',
+  HelmRelease: 'helm.toolkit.fluxcd.io',
+  ImageRepository: 'image.toolkit.fluxcd.io',
+  ImagePolicy: 'image.toolkit.fluxcd.io',
+  ImageUpdateAutomation: 'image.toolkit.fluxcd.io',
+  Provider: 'notification.toolkit.fluxcd.io',
+  Alert: 'notification.toolkit.fluxcd.io',
+  Receiver: 'notification.toolkit.fluxcd.io',
+};
+
+/** kustomize's own build file (kustomization.yaml): input to a build, not an object to reconcile. */
+const KUSTOMIZE_BUILD_GROUP = 'kustomize.config.k8s.io';
+
+type Classified =
+  | { readonly kind: 'supported'; readonly declarationKind: DeclarationKind }
+  | { readonly kind: 'skipped'; readonly note?: string }
+  | { readonly kind: 'refused'; readonly field: string; readonly message: string };
+
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+function isDeclarationKind(kind: string): kind is DeclarationKind {
+  return Object.hasOwn(SUPPORTED, kind);
+}
+
+function classify(apiVersion: string, kind: string): Classified {
+  const group = groupOf(apiVersion);
+  if (group === KUSTOMIZE_BUILD_GROUP) return { kind: 'skipped', note: `${apiVersion}: a kustomize build file, not a Flux object` };
+  if (isDeclarationKind(kind)) {
+    const versions = SUPPORTED[kind];
+    if (versions.includes(apiVersion)) return { kind: 'supported', declarationKind: kind };
+    if (versions.some((v) => groupOf(v) === group)) {
+      return {
+        kind: 'refused', field: 'apiVersion',
+        message: `${kind} ${apiVersion} is not supported: use ${versions.join(' (or ')}${versions.length > 1 ? ')' : ''}`,
+      };
+    }
+  }
+  if (SKIPPED_FLUX_KINDS[kind] === group) return { kind: 'skipped' };
+  const supported = Object.entries(SUPPORTED).map(([k, versions]) => `${versions[0] ?? ''} ${k}`).join(', ');
+  return {
+    kind: 'refused', field: 'kind',
+    message: `unsupported object ${apiVersion} ${kind}: Flotilla reads ${supported} ` +
+      `(Flux's ${Object.keys(SKIPPED_FLUX_KINDS).join(', ')} are accepted and skipped for now)`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// One object
+
+type ObjectResult =
+  | { readonly outcome: 'declaration'; readonly declaration: Declaration; readonly warnings: DeclarationError[] }
+  | { readonly outcome: 'ignored'; readonly description: string }
+  | { readonly outcome: 'invalid'; readonly errors: DeclarationError[] };
+
+/** Namespace of objects that do not name one: kubectl's default namespace. */
+const DEFAULT_NAMESPACE = 'default';
+
+function parseObject(input: Record<string, unknown>, file: string, document: number | undefined): ObjectResult {
+  // Kubernetes drops null fields of a CRD before validating (`ref:` with nothing under it).
+  const obj = dropNulls(input) as Record<string, unknown>;
+  const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
+  const kind = typeof obj.kind === 'string' ? obj.kind : '';
+  const meta = isRecord(obj.metadata) ? obj.metadata : {};
+  const namespace = typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE;
+  const objectName = typeof meta.name === 'string' ? `${kind}/${namespace}/${meta.name}` : kind || undefined;
+  const at = { file, document, object: objectName };
+  if (apiVersion === '' || kind === '') {
+    return { outcome: 'invalid', errors: [{ ...at, field: apiVersion === '' ? 'apiVersion' : 'kind', message: 'required field is missing' }] };
+  }
+
+  const classified = classify(apiVersion, kind);
+  switch (classified.kind) {
+    case 'skipped': {
+      const description = objectName ?? kind;
+      return { outcome: 'ignored', description: classified.note === undefined ? description : `${description} (${classified.note})` };
+    }
+    case 'refused':
+      return { outcome: 'invalid', errors: [{ ...at, field: classified.field, message: classified.message }] };
+    case 'supported':
+      break;
+  }
+
+  const ctx: BuildContext = { namespace, apiVersion };
+  const v1beta2 = apiVersion.endsWith('/v1beta2');
+  let built: { declaration: Declaration; ignoredFields: readonly IgnoredField[] } | z.core.$ZodIssue[];
+  switch (classified.declarationKind) {
+    case 'GitRepository': {
+      const r = (v1beta2 ? GitRepositoryV1beta2 : GitRepositoryV1).safeParse(obj);
+      built = r.success ? { declaration: buildGitRepository(r.data, ctx), ignoredFields: GIT_REPOSITORY_IGNORED } : r.error.issues;
+      break;
+    }
+    case 'Kustomization': {
+      const r = (v1beta2 ? KustomizationV1beta2 : KustomizationV1).safeParse(obj);
+      built = r.success ? { declaration: buildKustomization(r.data, ctx), ignoredFields: KUSTOMIZATION_IGNORED } : r.error.issues;
+      break;
+    }
+    case 'ConfigMap': {
+      const r = ConfigMapObject.safeParse(obj);
+      built = r.success ? { declaration: buildConfigMap(r.data, ctx), ignoredFields: CONFIGMAP_IGNORED } : r.error.issues;
+      break;
+    }
+    case 'Secret': {
+      const r = SecretObject.safeParse(obj);
+      built = r.success ? { declaration: buildSecret(r.data, ctx), ignoredFields: [] } : r.error.issues;
+      break;
+    }
+  }
+  if (Array.isArray(built)) {
+    return { outcome: 'invalid', errors: built.flatMap((issue) => issueToErrors(issue, obj, at)) };
+  }
+  return { outcome: 'declaration', declaration: built.declaration, warnings: ignoredFieldWarnings(obj, built.ignoredFields, at) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Field checks shared by the schemas
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+/** postBuild variable names, as kustomize-controller checks them. */
+const VAR_NAME = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+
+/** A string schema with a check that returns an error message, or undefined when fine. */
+function checkedString(check: (value: string) => string | undefined) {
+  return z.string().superRefine((value, ctx) => {
+    const message = check(value);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', message });
+  });
+}
+
+function dnsLabelProblem(value: string): string | undefined {
+  return value.length <= 63 && DNS_LABEL.test(value) ? undefined
+    : `invalid name ${JSON.stringify(value)}: must be a DNS label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)`;
+}
+
+function dnsSubdomainProblem(value: string): string | undefined {
+  return value.length <= 253 && DNS_SUBDOMAIN.test(value) ? undefined
+    : `invalid name ${JSON.stringify(value)}: must be a DNS subdomain (at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)`;
+}
+
+function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  const prefixOk = prefix === undefined || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
+  return prefixOk && name.length <= 63 && LABEL_NAME.test(name) ? undefined
+    : `invalid key ${JSON.stringify(key)}: want an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' and '.'`;
+}
+
+function labelValueProblem(value: string): string | undefined {
+  return value === '' || (value.length <= 63 && LABEL_NAME.test(value)) ? undefined
+    : `invalid label value ${JSON.stringify(value)}: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit`;
+}
+
+const dnsLabel = checkedString(dnsLabelProblem);
+const dnsSubdomain = checkedString(dnsSubdomainProblem);
+const nonEmpty = z.string().min(1);
+
+const labelMap = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  for (const [key, value] of Object.entries(labels)) {
+    const message = labelKeyProblem(key) ?? labelValueProblem(value);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', message, path: [key] });
+  }
+});
+
+const annotationMap = z.record(z.string(), z.string()).superRefine((annotations, ctx) => {
+  for (const key of Object.keys(annotations)) {
+    const message = labelKeyProblem(key);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', message, path: [key] });
+  }
+});
+
+/** A Go duration, as whole seconds (rounded up) greater than zero. */
+const duration = z.string().transform((text, ctx) => {
+  try {
+    return parseGoDurationSeconds(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    return z.NEVER;
+  }
+});
+
+/**
+ * A path inside a source, normalised: "./apps/" → "apps", "" or "./" → ".". Absolute paths
+ * and paths that climb out of the source root with ".." are refused. Returns the normalised
+ * path or an Error.
+ */
+export function normalizeSourcePath(path: string): string | Error {
+  if (path.startsWith('/')) return new Error(`path ${JSON.stringify(path)} must be relative to the source root (drop the leading '/')`);
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (parts.pop() === undefined) return new Error(`path ${JSON.stringify(path)} leaves the source root ('..' climbs above it)`);
+    } else parts.push(part);
+  }
+  return parts.length === 0 ? '.' : parts.join('/');
+}
+
+const sourcePath = z.string().transform((text, ctx) => {
+  const result = normalizeSourcePath(text);
+  if (result instanceof Error) {
+    ctx.addIssue({ code: 'custom', message: result.message });
+    return z.NEVER;
+  }
+  return result;
+});
+
+/** An object under metadata: the fields users write are checked, the ones servers add are allowed. */
+const Metadata = z.strictObject({
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+  labels: labelMap.optional(),
+  annotations: annotationMap.optional(),
+  // Written by the API server; present in `kubectl get -o yaml` output, meaningless here.
+  generateName: z.unknown().optional(),
+  uid: z.unknown().optional(),
+  resourceVersion: z.unknown().optional(),
+  generation: z.unknown().optional(),
+  creationTimestamp: z.unknown().optional(),
+  deletionTimestamp: z.unknown().optional(),
+  deletionGracePeriodSeconds: z.unknown().optional(),
+  finalizers: z.unknown().optional(),
+  ownerReferences: z.unknown().optional(),
+  managedFields: z.unknown().optional(),
+  selfLink: z.unknown().optional(),
+});
+type Metadata = z.infer<typeof Metadata>;
+
+/** A reference to an object in the same namespace: `{ name }`. */
+const LocalRef = z.strictObject({ name: dnsSubdomain });
+
+// ---------------------------------------------------------------------------------------
+// GitRepository (source.toolkit.fluxcd.io)
+
+/** https://, http://, ssh://, file:// (Flotilla's addition, for local repositories) or scp-like user@host:path. */
+function gitUrlProblem(url: string): string | undefined {
+  if (/^(https?|ssh):\/\/[^\s/]+(\/\S*)?$/.test(url)) return undefined;
+  if (/^file:\/\/\S+$/.test(url)) return undefined;
+  if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!\/\/)\S+$/.test(url)) return undefined;
+  return `unsupported URL ${JSON.stringify(url)}: use https://, http://, ssh://, git@host:path or file://`;
+}
+
+/** git check-ref-format, the parts that matter for a written reference. */
+function refNameProblem(name: string): string | undefined {
+  const ok = name.startsWith('refs/') && !/[\s~^:?*[\\]|\.\.|@\{|\/\/|\/$|\.lock$|\.$/.test(name);
+  return ok ? undefined : `invalid reference ${JSON.stringify(name)}: want a full reference name such as refs/heads/main or refs/pull/1/head`;
+}
+
+/** Masterminds/semver (Flux's) separates AND-ed constraints with commas; node-semver with spaces. */
+function toNodeSemverRange(range: string): string {
+  return range.replace(/,/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+const GitRefSchema = z.strictObject({
+  branch: z.string().optional(),
+  tag: z.string().optional(),
+  semver: z.string().optional(),
+  name: z.string().optional(),
+  commit: z.string().optional(),
+}).superRefine((ref, ctx) => {
+  // An empty string is "not set", as Flux's omitempty fields treat it.
+  const set = (['tag', 'semver', 'name', 'commit'] as const).filter((k) => (ref[k] ?? '') !== '');
+  if (set.length > 1) {
+    ctx.addIssue({ code: 'custom', message: `set only one of tag, semver, name and commit (found ${set.join(' and ')})` });
+  }
+  if ((ref.branch ?? '') !== '' && set.some((k) => k !== 'commit')) {
+    ctx.addIssue({ code: 'custom', message: `branch can only be combined with commit (found branch and ${set.join(' and ')})` });
+  }
+  if (ref.commit !== undefined && ref.commit !== '' && !/^[0-9a-fA-F]{40}$/.test(ref.commit)) {
+    ctx.addIssue({ code: 'custom', path: ['commit'], message: `invalid commit ${JSON.stringify(ref.commit)}: want the full 40-character SHA` });
+  }
+  if (ref.semver !== undefined && ref.semver !== '' && semver.validRange(toNodeSemverRange(ref.semver)) === null) {
+    ctx.addIssue({ code: 'custom', path: ['semver'], message: `invalid semver range ${JSON.stringify(ref.semver)}` });
+  }
+  if (ref.name !== undefined && ref.name !== '') {
+    const message = refNameProblem(ref.name);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message });
+  }
+});
+
+const GitRepositoryInclude = z.strictObject({
+  repository: LocalRef,
+  fromPath: sourcePath.optional(),
+  toPath: sourcePath.optional(),
+});
+
+const GitRepositorySpecV1 = z.strictObject({
+  url: checkedString(gitUrlProblem),
+  secretRef: LocalRef.optional(),
+  interval: duration,
+  timeout: duration.optional(),
+  ref: GitRefSchema.optional(),
+  ignore: z.string().optional(),
+  suspend: z.boolean().optional(),
+  include: z.array(GitRepositoryInclude).optional(),
+  // Accepted, not acted on yet (see GIT_REPOSITORY_IGNORED).
+  provider: z.enum(['generic', 'aws', 'azure', 'github']).optional(),
+  serviceAccountName: z.string().optional(),
+  verify: z.unknown().optional(),
+  proxySecretRef: z.unknown().optional(),
+  recurseSubmodules: z.boolean().optional(),
+  sparseCheckout: z.array(z.string()).optional(),
+});
+
+/** v1beta2 had two more fields, both without effect here (and removed in v1). */
+const GitRepositorySpecV1beta2 = GitRepositorySpecV1.extend({
+  gitImplementation: z.unknown().optional(),
+  accessFrom: z.unknown().optional(),
+});
+
+function fluxObject<S extends z.ZodType>(spec: S) {
+  return z.strictObject({ apiVersion: z.string(), kind: z.string(), metadata: Metadata, spec, status: z.unknown().optional() });
+}
+
+const GitRepositoryV1 = fluxObject(GitRepositorySpecV1);
+const GitRepositoryV1beta2 = fluxObject(GitRepositorySpecV1beta2);
+type GitRepositoryInput = z.infer<typeof GitRepositoryV1>;
+
+interface BuildContext {
+  readonly namespace: string;
+  readonly apiVersion: string;
+}
+
+function base(meta: Metadata, ctx: BuildContext) {
+  return {
+    apiVersion: ctx.apiVersion,
+    namespace: ctx.namespace,
+    name: meta.name,
+    labels: meta.labels ?? {},
+    annotations: meta.annotations ?? {},
+  };
+}
+
+function buildGitRepository(obj: GitRepositoryInput, ctx: BuildContext): GitRepositoryDeclaration {
+  const { spec } = obj;
+  return {
+    kind: 'GitRepository',
+    ...base(obj.metadata, ctx),
+    spec: {
+      url: spec.url,
+      intervalSeconds: spec.interval,
+      timeoutSeconds: spec.timeout ?? 60,
+      ref: buildRef(spec.ref),
+      ignore: spec.ignore,
+      include: (spec.include ?? []).map((inc) => ({
+        repository: { namespace: ctx.namespace, name: inc.repository.name },
+        fromPath: inc.fromPath ?? '.',
+        toPath: inc.toPath ?? inc.repository.name,
+      })),
+      secretRef: spec.secretRef?.name,
+      suspend: spec.suspend ?? false,
+    },
+  };
+}
+
+/** Only the fields that are set; branch "master" when none is (Flux's default). */
+function buildRef(ref: z.infer<typeof GitRefSchema> | undefined): GitRef {
+  const given = (value: string | undefined): string | undefined => (value === '' ? undefined : value);
+  const out: { -readonly [K in keyof GitRef]: GitRef[K] } = {};
+  const branch = given(ref?.branch);
+  const tag = given(ref?.tag);
+  const range = given(ref?.semver);
+  const name = given(ref?.name);
+  const commit = given(ref?.commit);
+  if (branch !== undefined) out.branch = branch;
+  if (tag !== undefined) out.tag = tag;
+  if (range !== undefined) out.semver = toNodeSemverRange(range);
+  if (name !== undefined) out.name = name;
+  if (commit !== undefined) out.commit = commit.toLowerCase();
+  return Object.keys(out).length === 0 ? { branch: 'master' } : out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Kustomization (kustomize.toolkit.fluxcd.io)
+
+const SOURCE_API_VERSIONS = SUPPORTED.GitRepository;
+
+const SourceRef = z.strictObject({
+  apiVersion: checkedString((v) => (SOURCE_API_VERSIONS.includes(v) ? undefined
+    : `unsupported apiVersion ${JSON.stringify(v)}: use ${SOURCE_API_VERSIONS.join(' or ')}, or leave it out`)).optional(),
+  kind: z.string().transform((kind, ctx) => {
+    if (kind === 'GitRepository') return 'GitRepository' as const;
+    const fluxKinds = ['OCIRepository', 'Bucket', 'ExternalArtifact'];
+    ctx.addIssue({
+      code: 'custom',
+      message: fluxKinds.includes(kind)
+        ? `${kind} sources are not supported yet: Flotilla builds Kustomizations from a GitRepository`
+        : `invalid source kind ${JSON.stringify(kind)}: must be GitRepository (Flux's ${fluxKinds.join(', ')} are not supported yet)`,
+    });
+    return z.NEVER;
+  }),
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+});
+
+/** Which objects a patch applies to (kustomize's selector). */
+const PatchSelector = z.strictObject({
+  group: z.string().optional(),
+  version: z.string().optional(),
+  kind: z.string().optional(),
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  labelSelector: z.string().optional(),
+  annotationSelector: z.string().optional(),
+});
+
+const Patch = z.strictObject({ patch: nonEmpty, target: PatchSelector.optional() });
+
+const Image = z.strictObject({
+  name: nonEmpty,
+  newName: z.string().optional(),
+  newTag: z.string().optional(),
+  digest: z.string().optional(),
+});
+
+const Dependency = z.strictObject({
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+  readyExpr: z.string().optional(), // accepted, not acted on yet
+});
+
+const HealthCheck = z.strictObject({
+  apiVersion: z.string().optional(),
+  kind: nonEmpty,
+  name: nonEmpty,
+  namespace: dnsLabel.optional(),
+});
+
+const PostBuildSchema = z.strictObject({
+  substitute: z.record(z.string(), z.string()).superRefine((vars, ctx) => {
+    for (const key of Object.keys(vars)) {
+      if (!VAR_NAME.test(key)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `invalid variable name ${JSON.stringify(key)}: letters, digits and '_', not starting with a digit` });
+      }
+    }
+  }).optional(),
+  substituteFrom: z.array(z.strictObject({
+    kind: z.enum(['ConfigMap', 'Secret']),
+    name: dnsSubdomain,
+    optional: z.boolean().optional(),
+  })).optional(),
+});
+
+const CommonMetadataSchema = z.strictObject({ labels: labelMap.optional(), annotations: annotationMap.optional() });
+
+const SelectorRequirement = z.strictObject({
+  key: checkedString(labelKeyProblem),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+  values: z.array(z.string()).optional(),
+}).superRefine((req, ctx) => {
+  const values = req.values ?? [];
+  if ((req.operator === 'In' || req.operator === 'NotIn') && values.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['values'], message: `operator ${req.operator} needs at least one value` });
+  }
+  if ((req.operator === 'Exists' || req.operator === 'DoesNotExist') && values.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['values'], message: `operator ${req.operator} takes no values` });
+  }
+});
+
+const LabelSelectorSchema = z.strictObject({
+  matchLabels: labelMap.optional(),
+  matchExpressions: z.array(SelectorRequirement).optional(),
+});
+
+/** Flotilla's addition: which registered clusters receive the build (see types.ts Placement). */
+const PlacementSchema = z.strictObject({
+  clusters: z.array(dnsLabel).optional(),
+  clusterSelector: LabelSelectorSchema.optional(),
+  hub: z.boolean().optional(),
+}).superRefine((p, ctx) => {
+  if (p.hub === true && ((p.clusters ?? []).length > 0 || p.clusterSelector !== undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['hub'], message: 'hub: true places the build on the hub; it cannot be combined with clusters or clusterSelector' });
+  }
+});
+
+const KustomizationSpecV1 = z.strictObject({
+  sourceRef: SourceRef,
+  path: sourcePath.optional(),
+  interval: duration,
+  retryInterval: duration.optional(),
+  timeout: duration.optional(),
+  prune: z.boolean(),
+  wait: z.boolean().optional(),
+  force: z.boolean().optional(),
+  suspend: z.boolean().optional(),
+  healthChecks: z.array(HealthCheck).optional(),
+  dependsOn: z.array(Dependency).optional(),
+  targetNamespace: dnsLabel.optional(),
+  namePrefix: z.string().min(1).max(200).optional(),
+  nameSuffix: z.string().min(1).max(200).optional(),
+  patches: z.array(Patch).optional(),
+  images: z.array(Image).optional(),
+  commonMetadata: CommonMetadataSchema.optional(),
+  postBuild: PostBuildSchema.optional(),
+  placement: PlacementSchema.optional(),
+  // Accepted, not acted on yet (see KUSTOMIZATION_IGNORED).
+  decryption: z.unknown().optional(),
+  serviceAccountName: z.string().optional(),
+  kubeConfig: z.unknown().optional(),
+  components: z.array(z.string()).optional(),
+  ignoreMissingComponents: z.boolean().optional(),
+  deletionPolicy: z.enum(['MirrorPrune', 'Delete', 'WaitForTermination', 'Orphan']).optional(),
+  healthCheckExprs: z.unknown().optional(),
+  driftIgnoreRules: z.unknown().optional(),
+});
+
+/** v1beta2's patch fields (removed in v1) are converted to `patches`; `validation` had no effect since Flux 0.x. */
+const KustomizationSpecV1beta2 = KustomizationSpecV1.extend({
+  patchesStrategicMerge: z.array(z.record(z.string(), z.unknown())).optional(),
+  patchesJson6902: z.array(z.strictObject({
+    target: PatchSelector,
+    patch: z.array(z.record(z.string(), z.unknown())),
+  })).optional(),
+  validation: z.unknown().optional(),
+});
+
+const KustomizationV1 = fluxObject(KustomizationSpecV1);
+const KustomizationV1beta2 = fluxObject(KustomizationSpecV1beta2);
+type KustomizationInput = z.infer<typeof KustomizationV1> | z.infer<typeof KustomizationV1beta2>;
+
+function buildKustomization(obj: KustomizationInput, ctx: BuildContext): KustomizationDeclaration {
+  const { spec } = obj;
+  const ns = ctx.namespace;
+  const patches: KustomizePatch[] = (spec.patches ?? []).map((p) => ({ patch: p.patch, target: p.target }));
+  if ('patchesStrategicMerge' in spec) {
+    for (const p of spec.patchesStrategicMerge ?? []) patches.push({ patch: JSON.stringify(p) });
+    for (const p of spec.patchesJson6902 ?? []) patches.push({ patch: JSON.stringify(p.patch), target: p.target });
+  }
+  return {
+    kind: 'Kustomization',
+    ...base(obj.metadata, ctx),
+    spec: {
+      sourceRef: { kind: spec.sourceRef.kind, namespace: spec.sourceRef.namespace ?? ns, name: spec.sourceRef.name },
+      path: spec.path ?? '.',
+      intervalSeconds: spec.interval,
+      retryIntervalSeconds: spec.retryInterval ?? spec.interval,
+      timeoutSeconds: spec.timeout ?? spec.interval,
+      prune: spec.prune,
+      wait: spec.wait ?? false,
+      healthChecks: (spec.healthChecks ?? []).map((h) => ({ apiVersion: h.apiVersion ?? '', kind: h.kind, name: h.name, namespace: h.namespace ?? ns })),
+      dependsOn: (spec.dependsOn ?? []).map((d) => ({ namespace: d.namespace ?? ns, name: d.name })),
+      targetNamespace: spec.targetNamespace,
+      namePrefix: spec.namePrefix,
+      nameSuffix: spec.nameSuffix,
+      patches,
+      images: spec.images ?? [],
+      commonMetadata: spec.commonMetadata === undefined ? undefined : buildCommonMetadata(spec.commonMetadata),
+      postBuild: spec.postBuild === undefined ? undefined : buildPostBuild(spec.postBuild),
+      force: spec.force ?? false,
+      suspend: spec.suspend ?? false,
+      placement: buildPlacement(spec.placement),
+    },
+  };
+}
+
+function buildCommonMetadata(m: z.infer<typeof CommonMetadataSchema>): CommonMetadata {
+  return { labels: m.labels ?? {}, annotations: m.annotations ?? {} };
+}
+
+function buildPostBuild(p: z.infer<typeof PostBuildSchema>): PostBuild {
+  return {
+    substitute: p.substitute ?? {},
+    substituteFrom: (p.substituteFrom ?? []).map((s) => ({ kind: s.kind, name: s.name, optional: s.optional ?? false })),
+  };
+}
+
+/** No placement = every registered cluster (no names, no selector, not the hub). */
+function buildPlacement(p: z.infer<typeof PlacementSchema> | undefined): Placement {
+  const selector: LabelSelector | undefined = p?.clusterSelector === undefined ? undefined : {
+    matchLabels: p.clusterSelector.matchLabels ?? {},
+    matchExpressions: (p.clusterSelector.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),
+  };
+  return { clusters: p?.clusters ?? [], clusterSelector: selector, hub: p?.hub ?? false };
+}
+
+// ---------------------------------------------------------------------------------------
+// ConfigMap and Secret (core v1)
+
+/** Kubernetes' rule for ConfigMap and Secret data keys. */
+const dataKeys = (ctxName: string) => (data: Record<string, string>, ctx: z.core.$RefinementCtx) => {
+  for (const key of Object.keys(data)) {
+    if (key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `invalid ${ctxName} key ${JSON.stringify(key)}: letters, digits, '-', '_' and '.'` });
+    }
+  }
+};
+
+const ConfigMapObject = z.strictObject({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: Metadata,
+  data: z.record(z.string(), z.string()).superRefine(dataKeys('ConfigMap')).optional(),
+  binaryData: z.record(z.string(), z.string()).optional(), // accepted, not used (Flux substitutes from data only)
+  immutable: z.boolean().optional(),
+});
+
+const SecretObject = z.strictObject({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: Metadata,
+  type: z.string().optional(),
+  /** Values are base64; decoded here, refusing anything that is not valid base64 of UTF-8 text. */
+  data: z.record(z.string(), z.string().transform((encoded, ctx) => {
+    const decoded = decodeBase64Text(encoded);
+    if (decoded instanceof Error) {
+      ctx.addIssue({ code: 'custom', message: decoded.message });
+      return z.NEVER;
+    }
+    return decoded;
+  })).superRefine(dataKeys('Secret')).optional(),
+  stringData: z.record(z.string(), z.string()).superRefine(dataKeys('Secret')).optional(),
+  immutable: z.boolean().optional(),
+});
+
+function buildConfigMap(obj: z.infer<typeof ConfigMapObject>, ctx: BuildContext): DataDeclaration {
+  return { kind: 'ConfigMap', ...base(obj.metadata, ctx), spec: { data: obj.data ?? {} } };
+}
+
+/** stringData wins over data for the same key, as the API server merges them. */
+function buildSecret(obj: z.infer<typeof SecretObject>, ctx: BuildContext): DataDeclaration {
+  return { kind: 'Secret', ...base(obj.metadata, ctx), spec: { data: { ...obj.data, ...obj.stringData } } };
+}
+
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Standard padded base64 (what Kubernetes writes and accepts; line breaks are skipped, as
+ * Go's decoder does) to UTF-8 text. Written out here because Buffer is Node-only.
+ */
+export function decodeBase64Text(encoded: string): string | Error {
+  const text = encoded.replace(/[\r\n]/g, '');
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+    return new Error('invalid base64 (Secret data values are base64; put plain text under stringData)');
+  }
+  const body = text.replace(/=+$/, '');
+  const bytes = new Uint8Array(Math.floor((body.length * 6) / 8));
+  let bits = 0;
+  let buffer = 0;
+  let out = 0;
+  for (const char of body) {
+    buffer = (buffer << 6) | BASE64_ALPHABET.indexOf(char);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[out++] = (buffer >> bits) & 0xff;
+    }
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return new Error('value is not UTF-8 text once decoded (Flotilla holds Secret values as text)');
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Accepted-but-ignored fields → warnings
+
+interface IgnoredField {
+  /** Path in the object, e.g. ['spec', 'verify']; '*' stands for every element of a list. */
+  readonly path: readonly string[];
+  /** Values that mean "off", so writing them is not worth a warning. */
+  readonly harmless?: readonly unknown[];
+  readonly note: string;
+}
+
+const NOT_YET = 'accepted but not acted on by Flotilla yet';
+
+const GIT_REPOSITORY_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'verify'], note: `${NOT_YET}: commit signatures are NOT verified` },
+  { path: ['spec', 'provider'], harmless: ['generic'], note: `${NOT_YET}: only secretRef credentials are used` },
+  { path: ['spec', 'serviceAccountName'], note: NOT_YET },
+  { path: ['spec', 'proxySecretRef'], note: `${NOT_YET}: the repository is fetched without the proxy` },
+  { path: ['spec', 'recurseSubmodules'], harmless: [false], note: `${NOT_YET}: submodules are not fetched` },
+  { path: ['spec', 'sparseCheckout'], note: `${NOT_YET}: the whole repository is fetched` },
+  { path: ['spec', 'gitImplementation'], note: 'has no effect (removed in source.toolkit.fluxcd.io/v1)' },
+  { path: ['spec', 'accessFrom'], note: 'has no effect (never implemented by Flux)' },
+];
+
+const KUSTOMIZATION_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'decryption'], note: `${NOT_YET}: SOPS-encrypted files are applied as they are` },
+  { path: ['spec', 'serviceAccountName'], note: `${NOT_YET}: objects are applied with the agent's own identity` },
+  { path: ['spec', 'kubeConfig'], note: `${NOT_YET}: use spec.placement to choose clusters` },
+  { path: ['spec', 'components'], note: NOT_YET },
+  { path: ['spec', 'ignoreMissingComponents'], harmless: [false], note: NOT_YET },
+  { path: ['spec', 'deletionPolicy'], harmless: ['MirrorPrune'], note: `${NOT_YET}: deletion follows spec.prune` },
+  { path: ['spec', 'healthCheckExprs'], note: NOT_YET },
+  { path: ['spec', 'driftIgnoreRules'], note: NOT_YET },
+  { path: ['spec', 'dependsOn', '*', 'readyExpr'], note: `${NOT_YET}: a dependency is ready when its Ready condition is True` },
+  { path: ['spec', 'validation'], note: 'has no effect (removed in kustomize.toolkit.fluxcd.io/v1)' },
+];
+
+const CONFIGMAP_IGNORED: readonly IgnoredField[] = [
+  { path: ['binaryData'], note: 'not used: postBuild.substituteFrom reads data only, as in Flux' },
+];
+
+function ignoredFieldWarnings(obj: unknown, fields: readonly IgnoredField[], at: Omit<DeclarationError, 'message'>): DeclarationError[] {
+  const warnings: DeclarationError[] = [];
+  const visit = (value: unknown, rest: readonly string[], path: (string | number)[], field: IgnoredField): void => {
+    const [head, ...tail] = rest;
+    if (head === undefined) {
+      const empty = Array.isArray(value) && value.length === 0;
+      if (value !== undefined && !empty && !(field.harmless ?? []).includes(value)) {
+        warnings.push({ ...at, field: formatPath(path), message: field.note });
+      }
+    } else if (head === '*') {
+      if (Array.isArray(value)) value.forEach((item: unknown, i) => { visit(item, tail, [...path, i], field); });
+    } else if (isRecord(value)) {
+      visit(value[head], tail, [...path, head], field);
+    }
+  };
+  for (const field of fields) visit(obj, field.path, [], field);
+  return warnings;
+}
+
+// ---------------------------------------------------------------------------------------
+// zod issues → DeclarationErrors
+
+/** Hints for required fields whose absence deserves more than "required". */
+const REQUIRED_HINTS: Readonly<Record<string, string>> = {
+  'spec.prune': 'required: Flux requires prune (true deletes objects removed from the source, false leaves them)',
+  'spec.interval': 'required: how often to reconcile, e.g. 10m',
+  'spec.url': 'required: the Git repository URL',
+  'spec.sourceRef': 'required: the GitRepository to build from, e.g. {kind: GitRepository, name: flux-system}',
+  spec: 'required: the object has no spec',
+};
+
+/** Fields earlier Flux versions had, with what to write instead. */
+const REMOVED_FIELD_HINTS: Readonly<Record<string, string>> = {
+  'spec.patchesStrategicMerge': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches)',
+  'spec.patchesJson6902': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches with a target)',
+  'spec.validation': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1)',
+  'spec.gitImplementation': 'unknown field (removed in source.toolkit.fluxcd.io/v1)',
+};
+
+const EXPECTED: Readonly<Record<string, string>> = {
+  string: 'a string', boolean: 'true or false', number: 'a number', array: 'a list', object: 'a mapping', record: 'a mapping',
+};
+
+function issueToErrors(issue: z.core.$ZodIssue, obj: unknown, at: Omit<DeclarationError, 'message' | 'field'>): DeclarationError[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const field = formatPath([...issue.path, key]);
+      return { ...at, field, message: REMOVED_FIELD_HINTS[field] ?? 'unknown field' };
+    });
+  }
+  const field = formatPath(issue.path);
+  const value = valueAt(obj, issue.path);
+  let message: string;
+  switch (issue.code) {
+    case 'invalid_type':
+      message = value === undefined
+        ? REQUIRED_HINTS[field] ?? 'required field is missing'
+        : `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(value)}`;
+      break;
+    case 'invalid_value':
+      message = `must be one of ${issue.values.map(String).join(', ')} (got ${describeValue(value)})`;
+      break;
+    case 'too_small':
+      message = issue.origin === 'string' && Number(issue.minimum) === 1 ? 'must not be empty' : `must be at least ${String(issue.minimum)} long`;
+      break;
+    case 'too_big':
+      message = `must be at most ${String(issue.maximum)} ${issue.origin === 'string' ? 'characters' : 'long'}`;
+      break;
+    default:
+      message = issue.message;
+  }
+  return [{ ...at, field: field === '' ? undefined : field, message }];
+}
+
+/** ['spec', 'patches', 1, 'target'] → "spec.patches[1].target"; odd keys are quoted: labels["app.kubernetes.io/name"]. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else {
+      const s = String(segment);
+      out += /^[A-Za-z_$][\w$]*$/.test(s) ? (out === '' ? s : `.${s}`) : `[${JSON.stringify(s)}]`;
+    }
+  }
+  return out;
+}
+
+function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+  let current = obj;
+  for (const segment of path) {
+    if (Array.isArray(current) && typeof segment === 'number') current = current[segment] as unknown;
+    else if (isRecord(current) && typeof segment === 'string') current = current[segment];
+    else return undefined;
+  }
+  return current;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value;
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+/** Removes null-valued keys from mappings, recursively (lists keep their elements). */
+function dropNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (!isRecord(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== null) out[key] = dropNulls(v);
+  return out;
+}
+
+/** parseManifests names documents "<file>#<n>". */
+function documentOf(source: string, file: string): number | undefined {
+  const n = Number(source.slice(file.length + 1));
+  return source.startsWith(`${file}#`) && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+function describe(d: Declaration): string {
+  return `${d.kind}/${d.namespace}/${d.name}`;
+}

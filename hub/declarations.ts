@@ -1,0 +1,132 @@
+// The hub's declarations, as the CLI and the bootstrap Kustomization change them: a
+// GitRepository or Kustomization is an actor workflow (its id is `<kind>/<ns>/<name>`),
+// started on first apply and signalled with each new version; ConfigMaps and Secrets go to
+// the DataObjectStore. Applying the same declaration twice changes nothing.
+import {
+  WorkflowNotFoundError, type Client, type WorkflowHandle,
+} from '@temporalio/client';
+import { declarationId, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
+import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
+import { kustomizationWorkflow } from '../workflows/kustomization.js';
+import {
+  declarationQuery, deleteSignal, gitRepositoryStatusQuery, kustomizationStatusQuery, reconcileSignal, specSignal, suspendSignal,
+  type GitRepositoryStatus, type KustomizationStatus,
+} from '../workflows/messages.js';
+import type { ApplyAction, DataObjectStore } from './data-objects.js';
+
+export type ActorKind = 'GitRepository' | 'Kustomization';
+export const ACTOR_WORKFLOW_TYPES: Readonly<Record<ActorKind, string>> = {
+  GitRepository: 'gitRepositoryWorkflow',
+  Kustomization: 'kustomizationWorkflow',
+};
+
+export type ActorStatus =
+  | { readonly kind: 'GitRepository'; readonly declaration: ActorDeclaration; readonly status: GitRepositoryStatus }
+  | { readonly kind: 'Kustomization'; readonly declaration: ActorDeclaration; readonly status: KustomizationStatus };
+
+export class NotFoundError extends Error {}
+
+export class DeclarationClient {
+  constructor(private readonly client: Client, private readonly taskQueue: string, private readonly data?: DataObjectStore) {}
+
+  /** What apply() would do. */
+  async plan(d: Declaration): Promise<ApplyAction> {
+    if (d.kind === 'ConfigMap' || d.kind === 'Secret') return this.dataStore().plan(d);
+    const current = await this.current(declarationId(d));
+    if (!current) return 'created';
+    return JSON.stringify(current) === JSON.stringify(d) ? 'unchanged' : 'configured';
+  }
+
+  async apply(d: Declaration): Promise<ApplyAction> {
+    if (d.kind === 'ConfigMap' || d.kind === 'Secret') return this.dataStore().put(d);
+    const action = await this.plan(d);
+    if (action === 'unchanged') return action;
+    const id = declarationId(d);
+    const memory = { declaration: d, generation: 1, suspendedByCli: false, subscribers: [] };
+    if (d.kind === 'GitRepository') {
+      await this.client.workflow.signalWithStart(gitRepositoryWorkflow, {
+        workflowId: id, taskQueue: this.taskQueue, args: [{ ...memory, declaration: d }], signal: specSignal, signalArgs: [d],
+      });
+    } else if (d.kind === 'Kustomization') {
+      await this.client.workflow.signalWithStart(kustomizationWorkflow, {
+        workflowId: id, taskQueue: this.taskQueue, args: [{ ...memory, declaration: d }], signal: specSignal, signalArgs: [d],
+      });
+    }
+    return action;
+  }
+
+  /** Deletes a declaration by id (`kustomization/ns/name`, `secret/ns/name`, …); false when absent. */
+  async delete(id: string): Promise<boolean> {
+    const [kind = '', namespace = '', name = ''] = id.split('/');
+    if (kind === 'configmap' || kind === 'secret') return this.dataStore().delete(kind === 'secret' ? 'Secret' : 'ConfigMap', namespace, name);
+    try {
+      await this.client.workflow.getHandle(id).signal(deleteSignal);
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async status(id: string): Promise<ActorStatus> {
+    const handle = this.client.workflow.getHandle(id);
+    try {
+      const declaration = await handle.query(declarationQuery);
+      if (declaration.kind === 'GitRepository') return { kind: 'GitRepository', declaration, status: await handle.query(gitRepositoryStatusQuery) };
+      return { kind: 'Kustomization', declaration, status: await handle.query(kustomizationStatusQuery) };
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`);
+      throw err;
+    }
+  }
+
+  /** Ids of the running actors of one kind, sorted. */
+  async list(kind: ActorKind): Promise<string[]> {
+    const ids: string[] = [];
+    const query = `WorkflowType = '${ACTOR_WORKFLOW_TYPES[kind]}' AND ExecutionStatus = 'Running'`;
+    for await (const w of this.client.workflow.list({ query })) ids.push(w.workflowId);
+    return [...new Set(ids)].sort();
+  }
+
+  /** Asks for a reconcile now; the token returns in status.lastHandledReconcileAt. */
+  async requestReconcile(id: string, token: string): Promise<void> {
+    await this.runningHandle(id).then((h) => h.signal(reconcileSignal, token));
+  }
+
+  async suspend(id: string, suspend: boolean): Promise<void> {
+    await this.runningHandle(id).then((h) => h.signal(suspendSignal, suspend));
+  }
+
+  private async runningHandle(id: string): Promise<WorkflowHandle> {
+    const handle = this.client.workflow.getHandle(id);
+    try {
+      const d = await handle.describe();
+      if (d.status.name !== 'RUNNING') throw new NotFoundError(`${id} not found (it was deleted)`);
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`);
+      throw err;
+    }
+    return handle;
+  }
+
+  private async current(id: string): Promise<ActorDeclaration | undefined> {
+    try {
+      const handle = this.client.workflow.getHandle(id);
+      const d = await handle.describe();
+      if (d.status.name !== 'RUNNING') return undefined;
+      return await handle.query(declarationQuery);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private dataStore(): DataObjectStore {
+    if (!this.data) throw new Error('ConfigMaps and Secrets are stored in the hub\'s data directory: give --hub-data (or FLOTILLA_HUB_DATA)');
+    return this.data;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || err instanceof NotFoundError;
+}

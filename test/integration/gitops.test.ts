@@ -1,0 +1,251 @@
+// Flux's core loop across a fleet, end to end with real parts: git repositories on disk, the
+// hub process (`flotilla-hub serve`) on a real Temporal server, an agent process per real
+// cluster, and the `flotilla` CLI as the trigger. Every reconcile is started with
+// `flotilla reconcile ... --with-source`, so nothing depends on interval timing.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { ClusterClient } from '../../agents/apply/cluster-client.js';
+import type { KubeObject } from '../../core/objects.js';
+import { conditionOf, isReady } from '../../core/conditions.js';
+import { repoRoot } from '../../deploy/dev/binaries.js';
+import { waitFor } from '../../deploy/dev/processes.js';
+import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
+import { useEnvironment } from '../harness/index.js';
+import { TestFleet } from '../harness/fleet.js';
+import { configMap, GitRepo } from '../harness/git.js';
+
+const CLUSTERS: Record<string, Record<string, string>> = { dev: { env: 'dev' }, 'prod-eu': { env: 'prod' }, 'prod-us': { env: 'prod' } };
+const PROD = ['prod-eu', 'prod-us'];
+const podinfoFixture = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'kustomize');
+
+const state: { fleet?: TestFleet; dir: string } = { dir: '' };
+const env = useEnvironment({ clusters: Object.keys(CLUSTERS) }, {
+  afterStart: async (e) => {
+    state.dir = mkdtempSync(join(tmpdir(), 'flotilla-gitops-'));
+    const fleet = await TestFleet.create(e);
+    state.fleet = fleet;
+    await fleet.startHub();
+    for (const [name, labels] of Object.entries(CLUSTERS)) await fleet.startAgent(name, labels);
+  },
+  beforeStop: async () => {
+    await state.fleet?.stop();
+    rmSync(state.dir, { recursive: true, force: true });
+  },
+});
+
+function fleet(): TestFleet {
+  if (!state.fleet) throw new Error('fleet not started');
+  return state.fleet;
+}
+
+function kube(cluster: string): ClusterClient {
+  return new ClusterClient(env().cluster(cluster).kubeConfig());
+}
+
+async function getObject(cluster: string, apiVersion: string, kind: string, name: string, namespace: string): Promise<KubeObject | undefined> {
+  return kube(cluster).get({ apiVersion, kind, metadata: { name, namespace } });
+}
+
+async function configMapNames(cluster: string, namespace: string): Promise<string[]> {
+  const list = await kube(cluster).list('v1', 'ConfigMap', { namespace, labelSelector: 'app.kubernetes.io/managed-by=flotilla' });
+  return list.map((o) => o.metadata.name).sort();
+}
+
+/** Writes declarations to a file and applies them with the CLI. */
+async function applyDeclarations(name: string, objects: readonly unknown[]): Promise<string> {
+  const file = join(state.dir, `${name}.yaml`);
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
+  const r = await fleet().cli('apply', '-f', file);
+  assert.equal(r.code, 0, `flotilla apply failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+const gitRepository = (name: string, url: string, ref: Record<string, string> = { branch: 'main' }): Record<string, unknown> => ({
+  apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: 'flux-system' },
+  spec: { url, interval: '10m', ref },
+});
+
+const kustomization = (name: string, spec: Record<string, unknown>): Record<string, unknown> => ({
+  apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace: 'flux-system' },
+  spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, ...spec },
+});
+
+const fleetRepo: { repo?: GitRepo } = {};
+function repo(): GitRepo {
+  if (!fleetRepo.repo) {
+    fleetRepo.repo = new GitRepo(join(state.dir, 'fleet'));
+  }
+  return fleetRepo.repo;
+}
+
+describe('GitRepository and Kustomization actors across the fleet', () => {
+  let firstCommit = '';
+  let secondCommit = '';
+
+  it('a commit reaches the two placed clusters and not the third; applying again changes nothing', async () => {
+    repo().writeObjects('web/namespace.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } }])
+      .writeObjects('web/config.yaml', [configMap('web-a', 'web', { v: '1' }), configMap('web-b', 'web', { v: '1' })])
+      .write('web/README.md', 'not a manifest\n');
+    firstCommit = repo().commit('web v1');
+    const decls = [
+      gitRepository('fleet', repo().url),
+      kustomization('web', { path: './web', placement: { clusterSelector: { matchLabels: { env: 'prod' } } } }),
+    ];
+    const out = await applyDeclarations('web', decls);
+    assert.match(out, /GitRepository\/flux-system\/fleet created/);
+    assert.match(out, /Kustomization\/flux-system\/web created/);
+
+    const r = await fleet().cli('reconcile', 'kustomization', 'web', '--with-source');
+    assert.equal(r.code, 0, r.stderr);
+    const s = await fleet().waitForReadyAt('kustomization/flux-system/web', `main@sha1:${firstCommit}`);
+    assert.deepEqual(s.placed, PROD);
+    assert.equal(s.lastAttemptedRevision, `main@sha1:${firstCommit}`);
+    assert.equal(s.lastBuild?.objectCount, 3);
+    for (const c of PROD) assert.deepEqual(await configMapNames(c, 'web'), ['web-a', 'web-b'], c);
+    assert.deepEqual(await kube('dev').list('v1', 'Namespace', { labelSelector: 'app.kubernetes.io/managed-by=flotilla' }).then((l) => l.map((o) => o.metadata.name)).then((n) => n.filter((x) => x === 'web')), []);
+
+    const again = await applyDeclarations('web', decls);
+    assert.match(again, /GitRepository\/flux-system\/fleet unchanged/);
+    assert.match(again, /Kustomization\/flux-system\/web unchanged/);
+
+    const get = await fleet().cli('get', 'kustomizations', '-A');
+    assert.equal(get.code, 0, get.stderr);
+    assert.match(get.stdout, /flux-system\s+web\s+main@sha1:[0-9a-f]{40}\s+false\s+2\/2\s+True/);
+  });
+
+  it('a second commit removing a manifest prunes it from every placed cluster', async () => {
+    repo().writeObjects('web/config.yaml', [configMap('web-a', 'web', { v: '2' })]);
+    secondCommit = repo().commit('web v2: drop web-b');
+    const r = await fleet().cli('reconcile', 'kustomization', 'web', '--with-source');
+    assert.equal(r.code, 0, r.stderr);
+    const s = await fleet().waitForReadyAt('kustomization/flux-system/web', `main@sha1:${secondCommit}`);
+    for (const c of s.clusters) assert.equal(c.counts.pruned, 1, `${c.cluster} pruned count`);
+    for (const c of PROD) {
+      assert.deepEqual(await configMapNames(c, 'web'), ['web-a'], c);
+      const cm = await getObject(c, 'v1', 'ConfigMap', 'web-a', 'web');
+      assert.deepEqual(cm?.data, { v: '2' });
+    }
+  });
+
+  it('a broken kustomization stalls with kustomize\'s message while the last good revision stays applied', async () => {
+    repo().write('web/kustomization.yaml', stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['namespace.yaml', 'config.yaml', 'missing.yaml'] }));
+    const broken = repo().commit('web v3: broken kustomization');
+    const r = await fleet().cli('reconcile', 'kustomization', 'web', '--with-source');
+    assert.equal(r.code, 1, 'reconcile of a broken build exits 1');
+    assert.match(r.stderr, /BuildFailed/);
+    const s = await fleet().kustomization('kustomization/flux-system/web');
+    assert.equal(conditionOf(s.conditions, 'Stalled')?.status, 'True');
+    assert.match(conditionOf(s.conditions, 'Ready')?.message ?? '', /missing\.yaml/);
+    assert.equal(s.lastAttemptedRevision, `main@sha1:${broken}`);
+    assert.equal(s.lastAppliedRevision, `main@sha1:${secondCommit}`);
+    for (const c of PROD) assert.deepEqual(await configMapNames(c, 'web'), ['web-a'], `${c} keeps the last good revision`);
+
+    repo().remove('web/kustomization.yaml');
+    const fixed = repo().commit('web v4: fixed');
+    assert.equal((await fleet().cli('reconcile', 'kustomization', 'web', '--with-source')).code, 0);
+    const after = await fleet().waitForReadyAt('kustomization/flux-system/web', `main@sha1:${fixed}`);
+    assert.equal(conditionOf(after.conditions, 'Stalled')?.status, 'False');
+  });
+
+  it('dependsOn holds a Kustomization until its dependency is Ready on the same clusters', async () => {
+    repo().writeObjects('team/namespace.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } }])
+      .writeObjects('team-apps/config.yaml', [configMap('team-config', 'team', { owner: 'team' })]);
+    repo().commit('team infra and apps');
+    const placement = { clusters: ['dev', 'prod-eu'] };
+    await applyDeclarations('team', [
+      { ...kustomization('team-infra', { path: './team', placement }), spec: { ...kustomization('x', { path: './team', placement }).spec as object, suspend: true } },
+      kustomization('team-apps', { path: './team-apps', placement, dependsOn: [{ name: 'team-infra' }] }),
+    ]);
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'fleet')).code, 0);
+    const waiting = await fleet().waitForKustomization('kustomization/flux-system/team-apps',
+      (s) => conditionOf(s.conditions, 'Ready')?.reason === 'DependencyNotReady', 'held by dependsOn');
+    assert.match(conditionOf(waiting.conditions, 'Ready')?.message ?? '', /team-infra/);
+    for (const c of placement.clusters) assert.deepEqual(await configMapNames(c, 'team'), [], `${c}: nothing applied before the dependency is ready`);
+
+    // The dependency becoming Ready wakes its dependent: no reconcile request needed.
+    await applyDeclarations('team', [
+      kustomization('team-infra', { path: './team', placement }),
+      kustomization('team-apps', { path: './team-apps', placement, dependsOn: [{ name: 'team-infra' }] }),
+    ]);
+    const infra = await fleet().waitForKustomization('kustomization/flux-system/team-infra', (s) => isReady(s.conditions), 'Ready');
+    const apps = await fleet().waitForKustomization('kustomization/flux-system/team-apps', (s) => isReady(s.conditions), 'Ready');
+    const infraReadyAt = conditionOf(infra.conditions, 'Ready')?.lastTransitionTime ?? Infinity;
+    const appsReadyAt = conditionOf(apps.conditions, 'Ready')?.lastTransitionTime ?? 0;
+    assert.ok(appsReadyAt >= infraReadyAt, 'apps became Ready after infra');
+    for (const c of placement.clusters) assert.deepEqual(await configMapNames(c, 'team'), ['team-config'], c);
+    assert.deepEqual(await configMapNames('prod-us', 'team'), []);
+  });
+
+  it('a semver range over tags picks the highest matching tag', async () => {
+    const tagged = new GitRepo(join(state.dir, 'tagged'));
+    for (const version of ['1.0.0', '1.2.0', '2.0.0']) {
+      tagged.writeObjects('app/config.yaml', [configMap('versioned', 'default', { version })]);
+      tagged.commit(`release ${version}`);
+      tagged.tag(`v${version}`);
+    }
+    const want = tagged.git('rev-parse', 'v1.2.0^{commit}');
+    await applyDeclarations('tagged', [
+      gitRepository('tagged', tagged.url, { semver: '>=1.0.0 <2.0.0' }),
+      { ...kustomization('tagged', { path: './app', placement: { clusters: ['dev'] } }), spec: { ...kustomization('tagged', { path: './app', placement: { clusters: ['dev'] } }).spec as object, sourceRef: { kind: 'GitRepository', name: 'tagged' } } },
+    ]);
+    assert.equal((await fleet().cli('reconcile', 'kustomization', 'tagged', '--with-source')).code, 0);
+    const s = await fleet().waitForReadyAt('kustomization/flux-system/tagged', 'v1.2.0@sha1:');
+    assert.equal(s.lastAppliedRevision, `v1.2.0@sha1:${want}`);
+    const cm = await getObject('dev', 'v1', 'ConfigMap', 'versioned', 'default');
+    assert.deepEqual(cm?.data, { version: '1.2.0' });
+  });
+
+  it('podinfo\'s real kustomize directory deploys to the placed clusters', async () => {
+    repo().copy(podinfoFixture, 'podinfo')
+      .writeObjects('podinfo-namespace/namespace.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'podinfo' } }]);
+    const commit = repo().commit('podinfo from its upstream kustomize directory');
+    await applyDeclarations('podinfo', [
+      kustomization('podinfo-namespace', { path: './podinfo-namespace', placement: { clusters: PROD } }),
+      kustomization('podinfo', { path: './podinfo', targetNamespace: 'podinfo', wait: true, timeout: '2m', placement: { clusters: PROD }, dependsOn: [{ name: 'podinfo-namespace' }] }),
+    ]);
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'fleet')).code, 0);
+    const s = await fleet().waitForReadyAt('kustomization/flux-system/podinfo', `main@sha1:${commit}`, 180_000);
+    assert.equal(s.lastBuild?.objectCount, 3);
+    for (const c of PROD) {
+      assert.ok(await getObject(c, 'apps/v1', 'Deployment', 'podinfo', 'podinfo'), `${c}: Deployment`);
+      assert.ok(await getObject(c, 'v1', 'Service', 'podinfo', 'podinfo'), `${c}: Service`);
+      assert.ok(await getObject(c, 'autoscaling/v2', 'HorizontalPodAutoscaler', 'podinfo', 'podinfo'), `${c}: HPA`);
+    }
+    assert.equal(await getObject('dev', 'apps/v1', 'Deployment', 'podinfo', 'podinfo'), undefined);
+  });
+
+  it('a hub killed mid-reconcile finishes the reconcile exactly once after restart', async () => {
+    const before = await desiredGeneration('prod-eu', 'kustomization/flux-system/web');
+    // prod-eu's agent is down, so the reconcile is still waiting for its report when the hub dies.
+    await fleet().agents.get('prod-eu')?.stop();
+    repo().writeObjects('web/config.yaml', [configMap('web-a', 'web', { v: '5' })]);
+    const commit = repo().commit('web v5');
+    const reconcile = fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '4m');
+    await fleet().waitForKustomization('kustomization/flux-system/web',
+      (s) => s.lastAttemptedRevision === `main@sha1:${commit}` && conditionOf(s.conditions, 'Reconciling')?.status === 'True'
+        && s.clusters.some((c) => c.cluster === 'prod-us' && c.revision.endsWith(commit)), 'waiting for reports mid-reconcile');
+    await fleet().killHub();
+    await fleet().startHub();
+    await fleet().startAgent('prod-eu', CLUSTERS['prod-eu']);
+    const r = await reconcile;
+    assert.equal(r.code, 0, r.stderr);
+    await fleet().waitForReadyAt('kustomization/flux-system/web', `main@sha1:${commit}`);
+    assert.equal(await desiredGeneration('prod-eu', 'kustomization/flux-system/web'), before + 1, 'one new generation for one new revision');
+    for (const c of PROD) assert.deepEqual((await getObject(c, 'v1', 'ConfigMap', 'web-a', 'web'))?.data, { v: '5' }, c);
+    const applied = readFileSync(join(fleet().dir, 'agent-prod-us.log'), 'utf8').split('\n')
+      .filter((l) => l.includes('"deployment applied"') && l.includes('kustomization/flux-system/web') && l.includes(`"generation":"${before + 1}"`));
+    assert.equal(applied.length, 1, 'prod-us applied the new generation once');
+  });
+});
+
+async function desiredGeneration(cluster: string, name: string): Promise<number> {
+  return waitFor(`${cluster} desired state`, async () => {
+    const s = await fleet().client.workflow.getHandle(clusterWorkflowId(cluster)).query(clusterStatusQuery);
+    return s.desired.deployments.find((d) => d.name === name)?.generation;
+  }, { timeoutMs: 30_000 });
+}

@@ -1,0 +1,107 @@
+// What every declaration actor (GitRepository, Kustomization) shares: its declaration and
+// generation, `flotilla reconcile|suspend|resume|delete`, subscribers, and the wait between
+// reconciles. Each actor workflow creates one DeclarationActor and runs its own loop.
+import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ActorDeclaration } from '../core/declarations/types.js';
+import {
+  declarationQuery, deleteSignal, reconcileSignal, specSignal, subscribeSignal, suspendSignal, unsubscribeSignal,
+} from './messages.js';
+
+/** What an actor carries over continue-as-new besides its own status. */
+export interface ActorMemory<D extends ActorDeclaration> {
+  readonly declaration: D;
+  readonly generation: number;
+  readonly suspendedByCli: boolean;
+  readonly subscribers: readonly string[];
+  readonly pendingReconcile?: string;
+}
+
+/** Continue-as-new well before Temporal's limits (50k events), so replays stay cheap. */
+const HISTORY_LIMIT = 2_000;
+
+export class DeclarationActor<D extends ActorDeclaration> {
+  declaration: D;
+  generation: number;
+  suspendedByCli: boolean;
+  readonly subscribers: Set<string>;
+  /** Subscribers that have not yet been told the current state. */
+  readonly newSubscribers = new Set<string>();
+  pendingReconcile: string | undefined;
+  deleted = false;
+  specChanged = false;
+  private woken = false;
+
+  constructor(memory: ActorMemory<D>, private readonly kind: D['kind']) {
+    this.declaration = memory.declaration;
+    this.generation = memory.generation;
+    this.suspendedByCli = memory.suspendedByCli;
+    this.subscribers = new Set(memory.subscribers);
+    this.pendingReconcile = memory.pendingReconcile;
+    setHandler(declarationQuery, () => this.declaration);
+    setHandler(specSignal, (next) => {
+      if (next.kind !== this.kind) return; // a misrouted declaration is not ours
+      const changed = JSON.stringify(next.spec) !== JSON.stringify(this.declaration.spec);
+      this.declaration = next as D;
+      if (changed) {
+        this.generation += 1;
+        this.specChanged = true;
+        this.wake();
+      }
+    });
+    setHandler(reconcileSignal, (token) => { this.pendingReconcile = token; this.wake(); });
+    setHandler(suspendSignal, (suspend) => { this.suspendedByCli = suspend; this.wake(); });
+    setHandler(deleteSignal, () => { this.deleted = true; this.wake(); });
+    setHandler(subscribeSignal, ({ subscriber }) => {
+      this.subscribers.add(subscriber);
+      this.newSubscribers.add(subscriber);
+      this.wake();
+    });
+    setHandler(unsubscribeSignal, ({ subscriber }) => {
+      this.subscribers.delete(subscriber);
+      this.newSubscribers.delete(subscriber);
+    });
+  }
+
+  get id(): string {
+    return workflowInfo().workflowId;
+  }
+
+  get suspended(): boolean {
+    return this.declaration.spec.suspend || this.suspendedByCli;
+  }
+
+  wake(): void {
+    this.woken = true;
+  }
+
+  /**
+   * Sleeps until a signal wakes the actor ('woken'), `seconds` pass ('timer'), or `alsoWhen`
+   * or a due continue-as-new ends the wait ('other').
+   */
+  async sleep(seconds: number, alsoWhen: () => boolean = () => false): Promise<'woken' | 'timer' | 'other'> {
+    const ended = await condition(() => this.woken || alsoWhen() || this.shouldContinueAsNew(), seconds * 1000);
+    const woken = this.woken;
+    this.woken = false;
+    if (!ended) return 'timer';
+    return woken ? 'woken' : 'other';
+  }
+
+  shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
+  }
+
+  /** Takes the pending `flotilla reconcile` token, if any. */
+  takeReconcileRequest(): string | undefined {
+    const token = this.pendingReconcile;
+    this.pendingReconcile = undefined;
+    return token;
+  }
+
+  memory(): ActorMemory<D> {
+    return {
+      declaration: this.declaration, generation: this.generation, suspendedByCli: this.suspendedByCli,
+      subscribers: [...this.subscribers].sort(), ...(this.pendingReconcile === undefined ? {} : { pendingReconcile: this.pendingReconcile }),
+    };
+  }
+}

@@ -1,0 +1,302 @@
+// The Kustomization actor (`kustomization/<namespace>/<name>`): Flux's kustomize-controller
+// loop, for every cluster its placement selects. On a new source revision, its interval, a
+// dependency becoming Ready or `flotilla reconcile`, it builds the manifests once (an
+// activity, cached by revision + path + options), sets the deployment on each placed
+// cluster actor, and waits for the agents' reports. A build error stalls it with
+// kustomize's message while the clusters keep the last good revision.
+import { ApplicationFailure, condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
+import { setCondition, type Condition } from '../core/conditions.js';
+import type { KustomizationDeclaration } from '../core/declarations/types.js';
+import { placedClusters } from '../core/placement.js';
+import { DeclarationActor, type ActorMemory } from './actor.js';
+import { quick } from './activity-profiles.js';
+import { workflowNow } from './clock.js';
+import {
+  clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, sourceArtifactSignal, subscribeSignal,
+  unsubscribeSignal,
+  type ClusterDeploymentStatus, type DependencyStatus, type DeploymentOptions, type KustomizationStatus,
+  type ReportSummary, type SourceArtifactEvent,
+} from './messages.js';
+import { Outbox } from './outbox.js';
+
+/** What the Kustomization set on one cluster. */
+interface Deployed {
+  readonly generation: number;
+  readonly artifactDigest: string;
+  readonly revision: string;
+}
+
+export interface KustomizationInput extends ActorMemory<KustomizationDeclaration> {
+  readonly status?: KustomizationStatus;
+  readonly source?: SourceArtifactEvent;
+  readonly dependencies?: Readonly<Record<string, DependencyStatus>>;
+  readonly reports?: Readonly<Record<string, ReportSummary>>;
+  readonly deployed?: Readonly<Record<string, Deployed>>;
+}
+
+const { listClusters, setClusterDeployment, clearClusterDeployment, applyHubDeclarations, deleteHubDeclarations } =
+  proxyActivities<HubActivities>(quick);
+const { buildKustomization } = proxyActivities<HubActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['BuildFailed'] },
+});
+
+const TERMINAL = new Set(['READY', 'UNHEALTHY', 'INVALID', 'FAILED']);
+/** Extra time, beyond the health timeout, for an agent to fetch, apply and report. */
+const REPORT_GRACE_SECONDS = 60;
+
+export function kustomizationId(namespace: string, name: string): string {
+  return `kustomization/${namespace}/${name}`;
+}
+
+export async function kustomizationWorkflow(input: KustomizationInput): Promise<void> {
+  const actor = new DeclarationActor(input, 'Kustomization');
+  const now = workflowNow;
+  const spec = (): KustomizationDeclaration['spec'] => actor.declaration.spec;
+  const sourceId = (): string => `gitrepository/${spec().sourceRef.namespace}/${spec().sourceRef.name}`;
+  const dependencyIds = (): string[] => spec().dependsOn.map((d) => kustomizationId(d.namespace, d.name));
+
+  let status: KustomizationStatus = input.status ?? {
+    id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,
+    lastHandledReconcileAt: '', lastReconciledAt: 0, source: sourceId(), lastAppliedRevision: '', lastAttemptedRevision: '',
+    placed: [], clusters: [], declarations: [],
+  };
+  let source = input.source;
+  let sourceMissing = false;
+  const dependencies = new Map(Object.entries(input.dependencies ?? {}));
+  const reports = new Map(Object.entries(input.reports ?? {}));
+  const deployed = new Map(Object.entries(input.deployed ?? {}));
+  /** Set while a reconcile waits on dependencies: a dependency's change then wakes us. */
+  let waitingOnDependencies = false;
+  let told: DependencyStatus | undefined;
+
+  const outbox = new Outbox((target) => {
+    if (target === sourceId()) sourceMissing = true;
+    actor.subscribers.delete(target);
+  });
+  void outbox.run();
+
+  const current = (): KustomizationStatus => ({
+    ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli, source: sourceId(),
+  });
+  const setCond = (c: Omit<Condition, 'lastTransitionTime'>): void => {
+    status = { ...status, conditions: setCondition(status.conditions, c, now()) };
+  };
+  const readyClusters = (): string[] => status.clusters.filter((c) => c.ready === 'True').map((c) => c.cluster);
+  const dependencyStatus = (): DependencyStatus => ({
+    id: actor.id, ready: isReady(), readyClusters: readyClusters(), revision: status.lastAppliedRevision, deleted: false,
+  });
+  const isReady = (): boolean => status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  /** Tells dependents when readiness changed, and new subscribers in any case. */
+  const tellDependents = (): void => {
+    const next = dependencyStatus();
+    const changed = JSON.stringify(next) !== JSON.stringify(told);
+    for (const s of changed ? actor.subscribers : actor.newSubscribers) outbox.signal(s, dependencyStatusSignal, next);
+    actor.newSubscribers.clear();
+    told = next;
+  };
+  const subscribe = (): void => {
+    sourceMissing = false;
+    outbox.signal(sourceId(), subscribeSignal, { subscriber: actor.id });
+    for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
+  };
+
+  setHandler(kustomizationStatusQuery, current);
+  setHandler(sourceArtifactSignal, (e) => {
+    if (e.source !== sourceId()) return;
+    source = e;
+    if (e.revision !== status.lastAttemptedRevision || status.observedGeneration !== actor.generation) actor.wake();
+  });
+  setHandler(dependencyStatusSignal, (d) => {
+    dependencies.set(d.id, d);
+    if (waitingOnDependencies) actor.wake();
+  });
+  setHandler(clusterReportSignal, ({ cluster, report }) => {
+    const previous = reports.get(cluster);
+    if (previous && previous.generation > report.generation) return;
+    reports.set(cluster, report);
+    // Reports after the reconcile (drift corrected, agent re-applied after a restart) keep the status current.
+    const d = deployed.get(cluster);
+    if (d && report.generation === d.generation && TERMINAL.has(report.phase) && status.placed.includes(cluster)) {
+      updateClusters(status.placed);
+      tellDependents();
+    }
+  });
+
+  subscribe();
+  for (let first = true; ; first = false) {
+    let due = first;
+    if (!first) {
+      const woke = await actor.sleep(nextInterval(), () => actor.newSubscribers.size > 0);
+      due = woke === 'timer' || woke === 'woken';
+    }
+    if (actor.deleted) return finalize();
+    if (actor.specChanged) {
+      actor.specChanged = false;
+      subscribe();
+      due = true;
+    }
+    if (sourceMissing) subscribe(); // the source may exist by now
+    tellDependents();
+    const token = actor.takeReconcileRequest();
+    if ((due || token !== undefined) && !actor.suspended) {
+      await reconcile();
+      tellDependents();
+    }
+    if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
+    if (actor.shouldContinueAsNew()) {
+      await condition(() => outbox.idle());
+      await continueAsNew<typeof kustomizationWorkflow>({
+        ...actor.memory(), status: current(), ...(source ? { source } : {}),
+        dependencies: Object.fromEntries(dependencies), reports: Object.fromEntries(reports), deployed: Object.fromEntries(deployed),
+      });
+    }
+  }
+
+  function nextInterval(): number {
+    return isReady() ? spec().intervalSeconds : spec().retryIntervalSeconds;
+  }
+
+  async function reconcile(): Promise<void> {
+    const generation = actor.generation;
+    setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'reconciliation in progress' });
+    const done = (ok: boolean, reason: string, message: string, stalled = false): void => {
+      setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
+      setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : `retrying in ${spec().retryIntervalSeconds}s` });
+      setCond({ type: 'Stalled', status: stalled ? 'True' : 'False', reason, message: stalled ? message : '' });
+      status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
+    };
+    waitingOnDependencies = false;
+
+    if (!source) {
+      done(false, 'ArtifactFailed', `Source artifact not found: GitRepository/${spec().sourceRef.namespace}/${spec().sourceRef.name} ${sourceMissing ? 'does not exist' : 'has no artifact yet'}`);
+      return;
+    }
+    const revision = source.revision;
+    const hub = spec().placement.hub;
+    const placed = hub ? [] : placedClusters(spec().placement, await listClusters());
+
+    const blocking = blockingDependencies(placed);
+    if (blocking.length > 0) {
+      waitingOnDependencies = true;
+      done(false, 'DependencyNotReady', `dependencies not ready: ${blocking.join('; ')}`);
+      return;
+    }
+
+    status = { ...status, lastAttemptedRevision: revision };
+    let build: BuildKustomizationResult;
+    try {
+      build = await buildKustomization({ id: actor.id, namespace: actor.declaration.namespace, sourceDigest: source.artifactDigest, revision, spec: spec() });
+    } catch (err) {
+      done(false, 'BuildFailed', failureMessage(err), true);
+      return;
+    }
+    status = { ...status, lastBuild: { revision, artifactDigest: build.artifactDigest, objectCount: build.objectCount } };
+
+    if (hub) {
+      try {
+        const applied = await applyHubDeclarations({ owner: actor.id, artifactDigest: build.artifactDigest, previous: status.declarations, prune: spec().prune });
+        status = { ...status, declarations: applied.declarations, lastAppliedRevision: revision };
+        done(true, 'ReconciliationSucceeded', `Applied revision: ${revision} (${applied.declarations.length} declarations: ${applied.created} created, ${applied.configured} configured, ${applied.unchanged} unchanged, ${applied.deleted} deleted)`);
+      } catch (err) {
+        done(false, 'ReconciliationFailed', failureMessage(err));
+      }
+      return;
+    }
+
+    // Clusters that left the placement lose the deployment (the agent prunes when spec.prune).
+    for (const cluster of [...deployed.keys()].filter((c) => !placed.includes(c))) {
+      await clearClusterDeployment({ cluster, name: actor.id });
+      deployed.delete(cluster);
+    }
+    const options = deploymentOptions();
+    const results = await Promise.all(placed.map((cluster) => setClusterDeployment({
+      cluster, name: actor.id, owner: actor.id, artifactDigest: build.artifactDigest, options,
+    })));
+    placed.forEach((cluster, i) => {
+      const r = results[i];
+      if (r) deployed.set(cluster, { generation: r.generation, artifactDigest: build.artifactDigest, revision });
+    });
+    status = { ...status, placed };
+
+    const waitSeconds = (options.healthTimeoutSeconds > 0 ? options.healthTimeoutSeconds : spec().timeoutSeconds) + REPORT_GRACE_SECONDS;
+    await condition(() => placed.every(settled) || actor.deleted, waitSeconds * 1000);
+    updateClusters(placed);
+    const notReady = status.clusters.filter((c) => c.ready !== 'True');
+    if (notReady.length === 0) {
+      status = { ...status, lastAppliedRevision: revision };
+      const where = placed.length === 0 ? 'no cluster matches the placement' : `${placed.length} cluster${placed.length === 1 ? '' : 's'}`;
+      done(true, 'ReconciliationSucceeded', `Applied revision: ${revision} (${where})`);
+    } else {
+      const reason = notReady.every((c) => c.reason === 'HealthCheckFailed') ? 'HealthCheckFailed'
+        : notReady.every((c) => c.reason === 'ClusterUnreachable') ? 'ClusterUnreachable' : 'ReconciliationFailed';
+      done(false, reason, notReady.map((c) => `${c.cluster}: ${c.message}`).join('; '));
+    }
+  }
+
+  function settled(cluster: string): boolean {
+    const d = deployed.get(cluster);
+    const r = reports.get(cluster);
+    return d !== undefined && r !== undefined && r.generation >= d.generation && TERMINAL.has(r.phase);
+  }
+
+  function updateClusters(placed: readonly string[]): void {
+    const clusters = placed.map((cluster): ClusterDeploymentStatus => {
+      const d = deployed.get(cluster);
+      const r = reports.get(cluster);
+      const base = { cluster, generation: d?.generation ?? 0, revision: d?.revision ?? '', artifactDigest: d?.artifactDigest ?? '' };
+      if (!d || !r || r.generation < d.generation || !TERMINAL.has(r.phase)) {
+        const previous = status.clusters.find((c) => c.cluster === cluster);
+        return { ...base, ready: 'Unknown', reason: 'ClusterUnreachable', message: `no report for generation ${d?.generation ?? 0} yet (agent disconnected or still applying)`, counts: previous?.counts ?? {}, updatedAt: previous?.updatedAt ?? 0 };
+      }
+      const ready = r.phase === 'READY';
+      const reason = ready ? 'ReconciliationSucceeded' : r.phase === 'UNHEALTHY' ? 'HealthCheckFailed' : 'ReconciliationFailed';
+      return { ...base, ready: ready ? 'True' : 'False', reason, message: r.message, counts: r.counts, updatedAt: r.finishedAt };
+    });
+    status = { ...status, clusters };
+    // A cluster that turned unhealthy after the reconcile makes the Kustomization not Ready.
+    if (!clusters.every((c) => c.ready === 'True') && isReady()) {
+      const bad = clusters.filter((c) => c.ready !== 'True');
+      setCond({ type: 'Ready', status: 'False', reason: bad[0]?.reason ?? 'ReconciliationFailed', message: bad.map((c) => `${c.cluster}: ${c.message}`).join('; ') });
+    }
+  }
+
+  function blockingDependencies(placed: readonly string[]): string[] {
+    return dependencyIds().flatMap((id) => {
+      const d = dependencies.get(id);
+      const name = id.replace(/^kustomization\//, '');
+      if (!d || d.deleted) return [`'${name}' not found`];
+      if (!d.ready) return [`'${name}' is not ready`];
+      const missing = placed.filter((c) => !d.readyClusters.includes(c));
+      return missing.length > 0 ? [`'${name}' is not ready on ${missing.join(', ')}`] : [];
+    });
+  }
+
+  function deploymentOptions(): DeploymentOptions {
+    const s = spec();
+    const wait = s.wait || s.healthChecks.length > 0;
+    return {
+      prune: s.prune, force: s.force, correctDrift: true, defaultNamespace: s.targetNamespace ?? 'default',
+      healthTimeoutSeconds: wait ? s.timeoutSeconds : 0,
+    };
+  }
+
+  async function finalize(): Promise<void> {
+    if (spec().prune) {
+      for (const cluster of deployed.keys()) await clearClusterDeployment({ cluster, name: actor.id });
+      if (status.declarations.length > 0) await deleteHubDeclarations({ ids: status.declarations });
+    }
+    outbox.signal(sourceId(), unsubscribeSignal, { subscriber: actor.id });
+    for (const d of dependencyIds()) outbox.signal(d, unsubscribeSignal, { subscriber: actor.id });
+    for (const s of actor.subscribers) outbox.signal(s, dependencyStatusSignal, { ...dependencyStatus(), ready: false, deleted: true });
+    await condition(() => outbox.idle());
+  }
+}
+
+/** The message of an activity failure: the ApplicationFailure's own, not "Activity task failed". */
+function failureMessage(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
