@@ -166,9 +166,9 @@ export async function extractTarball(data: Buffer, dir: string, limits: ExtractL
     }
     entry.resume();
   });
-  let sawEnd = false;
+  const seen = { end: false }; // (an object: set in a callback, which narrowing cannot see)
   parser.on('eof', () => {
-    sawEnd = true;
+    seen.end = true;
   });
   parser.end(data);
   try {
@@ -176,7 +176,7 @@ export async function extractTarball(data: Buffer, dir: string, limits: ExtractL
   } catch (err) {
     // node-tar calls an archive without entries "unrecognized"; a well-formed empty one is fine.
     if (refusal !== undefined) throw refusal;
-    const empty = paths.length === 0 && sawEnd && (err as { tarCode?: unknown }).tarCode === 'TAR_BAD_ARCHIVE';
+    const empty = paths.length === 0 && seen.end && (err as { tarCode?: unknown }).tarCode === 'TAR_BAD_ARCHIVE';
     if (!empty) throw new Error(`cannot read the tarball: ${err instanceof Error ? err.message : String(err)}`);
     await mkdir(dir, { recursive: true });
     return;

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   };
   const timeoutMs = parseDuration(values.timeout ?? '5m');
   switch (command) {
-    case 'cluster': return clusterCommand(rest, values, hubData);
+    case 'cluster': clusterCommand(rest, values, hubData); return;
     case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g);
     case 'delete': return deleteCommand(parseTarget(rest, g.namespace), g);
     case 'suspend': return suspendCommand(parseTarget(rest, g.namespace), true, g);

@@ -16,7 +16,7 @@
 //   ${var#glob} ${var##glob} ${var%glob} ${var%%glob}   strip shortest/longest prefix/suffix
 //   ${var/from/to} ${var//from/to} ${var/#from/to} ${var/%from/to}   replace (first/all/prefix/suffix)
 // Anything else that starts with `${` is an error, as in Flux: for example `${var-d}` (missing
-// closing brace) or `${a / 2}` (unable to parse variable name).
+// closing brace), `${a / 2}` (missing closing brace) or `${ a}` (unable to parse variable name).
 import { parseDocument } from 'yaml';
 
 /** The label or annotation with which an object opts out of substitution (value `disabled`). */

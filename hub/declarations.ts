@@ -5,7 +5,7 @@
 import {
   WorkflowNotFoundError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
-import { declarationId, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
+import { declarationId, isDataDeclaration, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
 import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
 import {
@@ -31,26 +31,26 @@ export class DeclarationClient {
 
   /** What apply() would do. */
   async plan(d: Declaration): Promise<ApplyAction> {
-    if (d.kind === 'ConfigMap' || d.kind === 'Secret') return this.dataStore().plan(d);
+    if (isDataDeclaration(d)) return this.dataStore().plan(d);
     const current = await this.current(declarationId(d));
     if (!current) return 'created';
     return JSON.stringify(current) === JSON.stringify(d) ? 'unchanged' : 'configured';
   }
 
   async apply(d: Declaration): Promise<ApplyAction> {
-    if (d.kind === 'ConfigMap' || d.kind === 'Secret') return this.dataStore().put(d);
+    if (isDataDeclaration(d)) return this.dataStore().put(d);
+    return this.applyActor(d);
+  }
+
+  private async applyActor(d: ActorDeclaration): Promise<ApplyAction> {
     const action = await this.plan(d);
     if (action === 'unchanged') return action;
-    const id = declarationId(d);
-    const memory = { declaration: d, generation: 1, suspendedByCli: false, subscribers: [] };
+    const options = { workflowId: declarationId(d), taskQueue: this.taskQueue, signal: specSignal, signalArgs: [d] as [ActorDeclaration] };
+    const memory = { generation: 1, suspendedByCli: false, subscribers: [] };
     if (d.kind === 'GitRepository') {
-      await this.client.workflow.signalWithStart(gitRepositoryWorkflow, {
-        workflowId: id, taskQueue: this.taskQueue, args: [{ ...memory, declaration: d }], signal: specSignal, signalArgs: [d],
-      });
-    } else if (d.kind === 'Kustomization') {
-      await this.client.workflow.signalWithStart(kustomizationWorkflow, {
-        workflowId: id, taskQueue: this.taskQueue, args: [{ ...memory, declaration: d }], signal: specSignal, signalArgs: [d],
-      });
+      await this.client.workflow.signalWithStart(gitRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] });
+    } else {
+      await this.client.workflow.signalWithStart(kustomizationWorkflow, { ...options, args: [{ ...memory, declaration: d }] });
     }
     return action;
   }

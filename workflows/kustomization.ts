@@ -63,7 +63,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     placed: [], clusters: [], declarations: [],
   };
   let source = input.source;
-  let sourceMissing = false;
+  /** Set by the outbox when the source actor does not exist (yet): re-subscribe on the next pass. */
+  const source$ = { missing: false };
   const dependencies = new Map(Object.entries(input.dependencies ?? {}));
   const reports = new Map(Object.entries(input.reports ?? {}));
   const deployed = new Map(Object.entries(input.deployed ?? {}));
@@ -72,7 +73,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   let told: DependencyStatus | undefined;
 
   const outbox = new Outbox((target) => {
-    if (target === sourceId()) sourceMissing = true;
+    if (target === sourceId()) source$.missing = true;
     actor.subscribers.delete(target);
   });
   void outbox.run();
@@ -97,7 +98,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     told = next;
   };
   const subscribe = (): void => {
-    sourceMissing = false;
+    source$.missing = false;
     outbox.signal(sourceId(), subscribeSignal, { subscriber: actor.id });
     for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
   };
@@ -137,7 +138,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       subscribe();
       due = true;
     }
-    if (sourceMissing) subscribe(); // the source may exist by now
+    if (source$.missing) subscribe(); // the source may exist by now
     tellDependents();
     const token = actor.takeReconcileRequest();
     if ((due || token !== undefined) && !actor.suspended) {
@@ -170,7 +171,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     waitingOnDependencies = false;
 
     if (!source) {
-      done(false, 'ArtifactFailed', `Source artifact not found: GitRepository/${spec().sourceRef.namespace}/${spec().sourceRef.name} ${sourceMissing ? 'does not exist' : 'has no artifact yet'}`);
+      done(false, 'ArtifactFailed', `Source artifact not found: GitRepository/${spec().sourceRef.namespace}/${spec().sourceRef.name} ${source$.missing ? 'does not exist' : 'has no artifact yet'}`);
       return;
     }
     const revision = source.revision;

@@ -163,3 +163,7 @@ export type ActorDeclaration = GitRepositoryDeclaration | KustomizationDeclarati
 export function declarationId(d: Pick<Declaration, 'kind' | 'namespace' | 'name'>): string {
   return `${d.kind.toLowerCase()}/${d.namespace}/${d.name}`;
 }
+
+export function isDataDeclaration(d: Declaration): d is DataDeclaration {
+  return d.kind === 'ConfigMap' || d.kind === 'Secret';
+}

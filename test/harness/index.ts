@@ -73,7 +73,7 @@ export async function startWorker(
 
 let runtimeInstalled = false;
 /** The worker's lifecycle chatter at INFO drowns the output; warnings and errors remain. */
-function quietWorkerLogs(): void {
+export function quietWorkerLogs(): void {
   if (runtimeInstalled) return;
   Runtime.install({ logger: new DefaultLogger('WARN') });
   runtimeInstalled = true;

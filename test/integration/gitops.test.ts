@@ -16,6 +16,7 @@ import { waitFor } from '../../deploy/dev/processes.js';
 import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
 import { useEnvironment } from '../harness/index.js';
 import { TestFleet } from '../harness/fleet.js';
+import { replayLive } from '../harness/replay.js';
 import { configMap, GitRepo } from '../harness/git.js';
 
 const CLUSTERS: Record<string, Record<string, string>> = { dev: { env: 'dev' }, 'prod-eu': { env: 'prod' }, 'prod-us': { env: 'prod' } };
@@ -240,6 +241,11 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     const applied = readFileSync(join(fleet().dir, 'agent-prod-us.log'), 'utf8').split('\n')
       .filter((l) => l.includes('"deployment applied"') && l.includes('kustomization/flux-system/web') && l.includes(`"generation":"${before + 1}"`));
     assert.equal(applied.length, 1, 'prod-us applied the new generation once');
+  });
+
+  it('the actors\' histories replay deterministically on the current code', async () => {
+    // FLOTILLA_RECORD_HISTORIES=1 also records them as test/fixtures/histories for test/unit/replay.test.ts.
+    await replayLive(fleet().client, ['gitrepository/flux-system/fleet', 'kustomization/flux-system/web', 'kustomization/flux-system/team-apps', 'cluster/prod-eu']);
   });
 });
 

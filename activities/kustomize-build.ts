@@ -1,0 +1,515 @@
+// Builds a Flux Kustomization's manifests the way Flux's kustomize-controller does, with the
+// real kustomize binary:
+//   1. resolve spec.path inside the extracted source;
+//   2. write the kustomization file Flux would write there: generated from the directory's
+//      manifests when it has none, then edited with the spec's targetNamespace, namePrefix,
+//      nameSuffix, patches and images (fluxcd/pkg kustomize.Generator.GenerateManifest);
+//   3. `kustomize build` it, loading files from anywhere inside the source (not just below the
+//      kustomization), never outside it;
+//   4. per built object: postBuild variable substitution (core/substitute.ts), then
+//      commonMetadata labels and annotations (Flux sets those just before applying).
+// The result is one multi-document YAML string in kustomize's output order.
+import { execFile } from 'node:child_process';
+import { readFile, readdir, lstat, realpath, stat, writeFile } from 'node:fs/promises';
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { parseAllDocuments, parseDocument, stringify, type Tags } from 'yaml';
+import type { KustomizationSpec, KustomizePatch } from '../core/declarations/types.js';
+import { isRecord } from '../core/manifests.js';
+import { SubstitutionError, substituteObject } from '../core/substitute.js';
+
+/** A build that fails because of the source or the spec; the message says which step and why. */
+export class BuildError extends Error {
+  override name = 'BuildError';
+}
+
+export interface BuildResult {
+  readonly yaml: string;
+  readonly objectCount: number;
+}
+
+export interface BuildOptions {
+  /** Kills kustomize after this long; defaults to the Kustomization's timeout. */
+  readonly timeoutMs?: number;
+  /** Defaults to bin('kustomize') from deploy/dev/binaries.ts. */
+  readonly kustomizeBin?: string;
+  /**
+   * Remote resources (git or HTTP URLs) are refused unless this is true; that is Flux's
+   * hardened `--no-remote-bases` mode. When allowed, what a remote base reads is not confined.
+   */
+  readonly allowRemoteBases?: boolean;
+}
+
+/** The file names kustomize recognises, in the order it looks for them. */
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const;
+
+/** sourceRoot is an extracted source artifact (a temp dir the function may modify). */
+export async function buildKustomization(
+  sourceRoot: string,
+  spec: KustomizationSpec,
+  vars: Readonly<Record<string, string>>,
+  opts: BuildOptions = {},
+): Promise<BuildResult> {
+  const root = await realpath(sourceRoot);
+  const dir = await resolveKustomizationPath(root, spec.path);
+  await writeKustomizationFile(root, dir, spec);
+  const allowRemote = opts.allowRemoteBases ?? false;
+  await checkReferences(root, dir, allowRemote);
+  const kustomize = opts.kustomizeBin ?? (await import('../deploy/dev/binaries.js')).bin('kustomize');
+  const timeoutMs = opts.timeoutMs ?? Math.max(spec.timeoutSeconds, 1) * 1000;
+  const output = await runKustomize(kustomize, dir, spec.path, timeoutMs, allowRemote);
+  return postBuild(output, spec, vars);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The path.
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** Flux's SecureJoin would turn `../x` into `<root>/x`; we refuse a path (or symlink) that leaves the root. */
+async function resolveKustomizationPath(root: string, path: string): Promise<string> {
+  const target = resolve(root, path);
+  if (!isInside(root, target)) throw new BuildError(`kustomization path escapes the source root: ${path}`);
+  let real: string;
+  try {
+    real = await realpath(target);
+  } catch {
+    throw new BuildError(`kustomization path not found: ${path}`);
+  }
+  if (!isInside(root, real)) throw new BuildError(`kustomization path escapes the source root through a symlink: ${path}`);
+  if (!(await stat(real)).isDirectory()) throw new BuildError(`kustomization path is not a directory: ${path}`);
+  return real;
+}
+
+async function findKustomizationFile(dir: string): Promise<string | undefined> {
+  for (const name of KUSTOMIZATION_FILES) {
+    try {
+      if (!(await stat(join(dir, name))).isDirectory()) return name;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The kustomization file Flux writes.
+
+/**
+ * The fields of kustomize's Kustomization type. Flux reads the user's file into that type and
+ * writes it back, so any other top-level field is dropped; so do we.
+ */
+const KUSTOMIZATION_FIELDS = new Set([
+  'apiVersion', 'kind', 'metadata', 'openapi', 'namePrefix', 'nameSuffix', 'namespace', 'commonLabels', 'labels',
+  'commonAnnotations', 'patchesStrategicMerge', 'patchesJson6902', 'patches', 'images', 'imageTags', 'replacements',
+  'replicas', 'vars', 'sortOptions', 'resources', 'components', 'crds', 'bases', 'configMapGenerator', 'secretGenerator',
+  'helmGlobals', 'helmCharts', 'helmChartInflationGenerator', 'generatorOptions', 'configurations', 'generators',
+  'transformers', 'validators', 'buildMetadata',
+]);
+
+type Kustomization = Record<string, unknown>;
+
+async function writeKustomizationFile(root: string, dir: string, spec: KustomizationSpec): Promise<void> {
+  const existing = await findKustomizationFile(dir);
+  const step = `generating the kustomization file for path "${spec.path}" failed`;
+  let file: string;
+  let k: Kustomization;
+  if (existing !== undefined) {
+    file = join(dir, existing);
+    const doc = parseDocument(await readFile(file, 'utf8'));
+    const error = doc.errors[0];
+    if (error) throw new BuildError(`${step}: ${relative(root, file)}: ${firstLine(error.message)}`);
+    const value: unknown = plainData(doc) ?? {};
+    if (!isRecord(value)) throw new BuildError(`${step}: ${relative(root, file)} is not a YAML mapping`);
+    k = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' };
+    for (const [key, v] of Object.entries(value)) if (KUSTOMIZATION_FIELDS.has(key)) k[key] = v;
+    // Flux's guard against kustomize's "kustomization.yaml is empty" error.
+    if (!Array.isArray(k.resources) || k.resources.length === 0) k.buildMetadata = ['originAnnotations'];
+  } else {
+    file = join(dir, 'kustomization.yaml');
+    const resources = await scanManifests(root, dir, step);
+    k = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' };
+    // An empty directory builds to nothing; Flux sets a placeholder namespace to keep kustomize happy.
+    if (resources.length > 0) k.resources = resources;
+    else k.namespace = '_placeholder';
+  }
+  applySpec(k, spec);
+  await writeFile(file, stringify(k, { lineWidth: 0 }));
+}
+
+/**
+ * Flux's generated resources: every .yaml/.yml file under dir (recursively, in directory-walk
+ * order), except that a directory holding its own kustomization file is listed as a whole and
+ * not entered. Every such file must hold Kubernetes objects: Flux fails the build on one that
+ * does not (a Helm values file, say) rather than skipping it.
+ */
+async function scanManifests(root: string, dir: string, step: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (current: string): Promise<void> => {
+    const names = (await readdir(current)).sort(compareBytes);
+    for (const name of names) {
+      const path = join(current, name);
+      const info = await lstat(path); // like Go's filepath.Walk: symlinked directories are not entered
+      if (info.isDirectory()) {
+        if ((await findKustomizationFile(path)) !== undefined) found.push(path);
+        else await walk(path);
+        continue;
+      }
+      const ext = extname(name);
+      if (ext !== '.yaml' && ext !== '.yml') continue;
+      const real = await realpath(path).catch(() => path);
+      if (!isInside(root, real)) throw new BuildError(`${step}: ${relative(root, path)} is a symlink to outside the source root`);
+      let text: string;
+      try {
+        text = await readFile(real, 'utf8');
+      } catch (err) {
+        throw new BuildError(`${step}: cannot read ${relative(root, path)}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const problem = manifestProblem(text);
+      if (problem !== undefined) throw new BuildError(`${step}: failed to decode Kubernetes YAML from ${relative(root, path)}: ${problem}`);
+      found.push(path);
+    }
+  };
+  await walk(dir);
+  return found.map((path) => `./${relative(dir, path).split(sep).join('/')}`);
+}
+
+/** Go sorts directory entries by their bytes. */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Why kustomize's resource reader would reject this file, as Flux checks it; undefined when fine. */
+function manifestProblem(text: string): string | undefined {
+  for (const doc of parseAllDocuments(text)) {
+    const error = doc.errors[0];
+    if (error) return `MalformedYAMLError: ${firstLine(error.message)}`;
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+    if (value === null || value === undefined || isEmptyCollection(value)) continue;
+    if (!isRecord(value)) return 'missing Resource metadata';
+    const meta = isRecord(value.metadata) ? value.metadata : {};
+    const present = (v: unknown): boolean => v !== null && v !== undefined && !isEmptyCollection(v);
+    const hasMeta = [value.apiVersion, value.kind, meta.name, meta.namespace, meta.labels, meta.annotations].some(present);
+    if (!hasMeta) return 'missing Resource metadata';
+    const kind = typeof value.kind === 'string' ? value.kind : '';
+    if (kind === '') return 'missing kind in object';
+    if (!kind.endsWith('List') && (typeof meta.name !== 'string' || meta.name === '')) return `missing metadata.name in ${kind} object`;
+  }
+  return undefined;
+}
+
+/** A parsed document as plain data; undefined when yaml refuses to expand it (too many aliases). */
+function plainData(doc: { toJS(): unknown }): unknown {
+  try {
+    return doc.toJS();
+  } catch {
+    return undefined;
+  }
+}
+
+function isEmptyCollection(v: unknown): boolean {
+  return (Array.isArray(v) && v.length === 0) || (isRecord(v) && Object.keys(v).length === 0);
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}
+
+/** The spec's fields, set on the kustomization as Flux's generator sets them. */
+function applySpec(k: Kustomization, spec: KustomizationSpec): void {
+  if (spec.targetNamespace) k.namespace = spec.targetNamespace;
+  if (spec.namePrefix) k.namePrefix = spec.namePrefix;
+  if (spec.nameSuffix) k.nameSuffix = spec.nameSuffix;
+  if (spec.patches.length > 0) k.patches = [...asList(k.patches), ...spec.patches.map(kustomizePatch)];
+  if (spec.images.length > 0) {
+    const images = asList(k.images);
+    for (const image of spec.images) {
+      const same = images.find((i): i is Record<string, unknown> => isRecord(i) && i.name === image.name);
+      if (same) {
+        // Merged into the file's entry; newTag and digest are replaced together (either pins the version).
+        if (image.newName) same.newName = image.newName;
+        if (image.newTag || image.digest) {
+          delete same.newTag;
+          delete same.digest;
+          Object.assign(same, withoutEmpty({ newTag: image.newTag, digest: image.digest }));
+        }
+      } else {
+        images.push(withoutEmpty({ name: image.name, newName: image.newName, newTag: image.newTag, digest: image.digest }));
+      }
+    }
+    k.images = images;
+  }
+}
+
+function kustomizePatch(p: KustomizePatch): Record<string, unknown> {
+  if (!p.target) return { patch: p.patch };
+  const t = p.target;
+  return {
+    patch: p.patch,
+    target: withoutEmpty({
+      group: t.group, version: t.version, kind: t.kind, name: t.name, namespace: t.namespace,
+      labelSelector: t.labelSelector, annotationSelector: t.annotationSelector,
+    }),
+  };
+}
+
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? [...(value as unknown[])] : [];
+}
+
+function withoutEmpty(fields: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(fields)) if (value) out[key] = value;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Confinement, then kustomize.
+//
+// Flux builds in-process on a filesystem that refuses any path outside the source root, with
+// kustomize's load restrictor off (LoadRestrictionsNone), so `../base` or `../common/patch.yaml`
+// work anywhere inside the repository. The kustomize CLI has no such filesystem: with
+// LoadRestrictionsNone it would read any file on the hub (`configMapGenerator: files:
+// [/etc/...]`), and with the default LoadRestrictionsRootOnly it would refuse files Flux reads.
+// So we run it with LoadRestrictionsNone and first check, ourselves, every local path that the
+// kustomizations of this build name (resources, components, bases, patches, generators and
+// their files, transformers, validators, crds, configurations, replacements, openapi): each
+// must resolve, symlinks followed, inside the source root. Helm charts and exec/KRM plugins
+// stay disabled, as in Flux (kustomize's defaults).
+
+interface Reference {
+  readonly field: string;
+  readonly value: string;
+  /** kustomization: may be a directory holding a kustomization; plugin: a generator/transformer config; file: read as is. */
+  readonly kind: 'kustomization' | 'plugin' | 'file';
+}
+
+const REMOTE_PREFIXES = ['git::', 'gh:', 'ssh://', 'https://', 'http://', 'git@', 'github.com:', 'github.com/'];
+
+function isRemote(value: string): boolean {
+  const lower = value.toLowerCase();
+  return REMOTE_PREFIXES.some((p) => lower.startsWith(p) && lower.length > p.length);
+}
+
+async function checkReferences(root: string, dir: string, allowRemote: boolean): Promise<void> {
+  const visited = new Set<string>();
+
+  const visitKustomization = async (kdir: string): Promise<void> => {
+    if (visited.has(kdir)) return;
+    visited.add(kdir);
+    const name = await findKustomizationFile(kdir);
+    if (name === undefined) return; // kustomize reports it
+    const file = join(kdir, name);
+    const real = await realpath(file);
+    if (!isInside(root, real)) throw new BuildError(`${relative(root, file)} is a symlink to outside the source root`);
+    const doc = parseDocument(await readFile(real, 'utf8'));
+    if (doc.errors.length > 0) return; // kustomize reports it
+    const k = plainData(doc);
+    if (isRecord(k)) for (const ref of kustomizationReferences(k)) await check(kdir, file, ref);
+  };
+
+  const check = async (kdir: string, file: string, ref: Reference): Promise<void> => {
+    const where = `${relative(root, file)}: ${ref.field} "${ref.value}"`;
+    if (isRemote(ref.value)) {
+      if (allowRemote) return;
+      throw new BuildError(`${where} is a remote resource; remote bases are disabled (Flux's --no-remote-bases): vendor it into the source`);
+    }
+    const local = ref.value.toLowerCase().startsWith('file://') ? ref.value.slice('file://'.length) : ref.value;
+    let real: string;
+    try {
+      real = await realpath(resolve(kdir, local));
+    } catch {
+      return; // missing: kustomize reports it with its own message
+    }
+    if (!isInside(root, real)) throw new BuildError(`${where} points outside the source root; Flux only reads files inside the source`);
+    const isDir = (await stat(real)).isDirectory();
+    if (isDir && ref.kind !== 'file') return visitKustomization(real);
+    if (!isDir && ref.kind === 'plugin') {
+      for (const doc of parseAllDocuments(await readFile(real, 'utf8'))) {
+        const config = doc.errors.length === 0 ? plainData(doc) : undefined;
+        if (isRecord(config)) for (const r of pluginReferences(config, ref.field)) await check(kdir, file, r);
+      }
+    }
+  };
+
+  await visitKustomization(dir);
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : typeof value === 'string' ? [value] : [];
+}
+
+function records(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value) ? value.filter(isRecord) : [];
+}
+
+/** `files:` entries are `path` or `key=path`. */
+function filePath(entry: string): string {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? entry : entry.slice(eq + 1);
+}
+
+function kustomizationReferences(k: Record<string, unknown>): Reference[] {
+  const refs: Reference[] = [];
+  const add = (field: string, kind: Reference['kind'], values: string[]): void => {
+    for (const value of values) if (value !== '' && !value.includes('\n')) refs.push({ field, value, kind });
+  };
+  for (const field of ['resources', 'components', 'bases']) add(field, 'kustomization', strings(k[field]));
+  for (const field of ['generators', 'transformers', 'validators']) {
+    add(field, 'plugin', strings(k[field]));
+    // Inline plugin configurations (YAML text in the list) may name files too.
+    for (const inline of strings(k[field]).filter((v) => v.includes('\n'))) {
+      for (const doc of parseAllDocuments(inline)) {
+        const config = doc.errors.length === 0 ? plainData(doc) : undefined;
+        if (isRecord(config)) refs.push(...pluginReferences(config, field));
+      }
+    }
+  }
+  for (const field of ['crds', 'configurations', 'patchesStrategicMerge']) add(field, 'file', strings(k[field]));
+  for (const field of ['patches', 'patchesJson6902', 'replacements']) {
+    add(`${field}.path`, 'file', records(k[field]).flatMap((p) => strings(p.path)));
+  }
+  if (isRecord(k.openapi)) add('openapi.path', 'file', strings(k.openapi.path));
+  for (const field of ['configMapGenerator', 'secretGenerator']) {
+    for (const g of records(k[field])) {
+      add(`${field}.files`, 'file', strings(g.files).map(filePath));
+      add(`${field}.envs`, 'file', [...strings(g.envs), ...strings(g.env)]);
+    }
+  }
+  return refs;
+}
+
+/** Files named by a builtin generator or transformer configuration (ConfigMapGenerator, PatchTransformer, ...). */
+function pluginReferences(config: Record<string, unknown>, field: string): Reference[] {
+  const values = [
+    ...strings(config.path), ...strings(config.paths), ...strings(config.files).map(filePath), ...strings(config.envs),
+    ...strings(config.env), ...records(config.replacements).flatMap((r) => strings(r.path)),
+  ];
+  return values.filter((v) => v !== '').map((value) => ({ field, value, kind: 'file' as const }));
+}
+
+interface ExecFailure {
+  readonly code?: number | string;
+  readonly killed?: boolean;
+  readonly signal?: string | null;
+  readonly stderr?: string;
+  readonly message: string;
+}
+
+function runKustomize(kustomize: string, dir: string, path: string, timeoutMs: number, allowRemote: boolean): Promise<string> {
+  // --reorder none: Flux's kustomizer does not re-sort, so objects come out in resource order
+  // (unless the kustomization sets sortOptions).
+  const args = ['build', dir, '--load-restrictor', 'LoadRestrictionsNone', '--reorder', 'none'];
+  // Without remote bases kustomize gets no PATH, so it cannot fall back to `git clone` for a
+  // resource that looks local but is not (e.g. gitlab.com/org/repo).
+  const env = allowRemote ? { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/' } : { PATH: '', HOME: '/nonexistent' };
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      kustomize,
+      args,
+      { cwd: dir, env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 512 * 2 ** 20, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (!error) {
+          resolvePromise(stdout);
+          return;
+        }
+        const failure = error as ExecFailure;
+        if (failure.code === 'ENOENT' || failure.code === 'EACCES') {
+          reject(new Error(`cannot run kustomize at ${kustomize}: ${failure.message}`));
+        } else if (failure.killed === true || failure.signal === 'SIGKILL') {
+          reject(new BuildError(`kustomize build timed out after ${timeoutMs} ms for path "${path}"`));
+        } else {
+          const message = stderr
+            .split('\n')
+            .filter((line) => !line.startsWith('Flag --reorder has been deprecated'))
+            .join('\n')
+            .trim();
+          reject(new BuildError(`kustomize build failed for path "${path}": ${message || failure.message}`));
+        }
+      },
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Per object: substitution, then common metadata.
+
+/**
+ * How Flux reads an object after substitution: YAML 1.1 scalars (so a value `yes` or `on` is a
+ * boolean, as in Go's yaml.v2) but without 1.1's sexagesimal numbers and timestamps, which
+ * Go's YAML-to-JSON conversion leaves as strings.
+ */
+const YAML_11 = {
+  version: '1.1' as const,
+  customTags: (tags: Tags): Tags =>
+    tags.filter((t) => typeof t !== 'object' || (t.format !== 'TIME' && t.tag !== 'tag:yaml.org,2002:timestamp')),
+};
+
+function postBuild(output: string, spec: KustomizationSpec, vars: Readonly<Record<string, string>>): BuildResult {
+  const texts = output.split(/^---$\n?/m).filter((t) => t.trim() !== '');
+  const labels = Object.entries(spec.commonMetadata?.labels ?? {});
+  const annotations = Object.entries(spec.commonMetadata?.annotations ?? {});
+  const docs = texts.map((text) => {
+    const built = plainData(parseDocument(text));
+    const id = checkObject(built, text);
+    let object: Record<string, unknown> | undefined; // set when the text has to be rewritten
+    if (spec.postBuild) {
+      let substituted: string;
+      try {
+        substituted = substituteObject(text, vars);
+      } catch (err) {
+        if (err instanceof SubstitutionError) throw new BuildError(`post build failed for '${id}': envsubst error: ${err.message}`);
+        throw err;
+      }
+      if (substituted !== text) object = parseSubstituted(substituted, id);
+    }
+    if (labels.length > 0 || annotations.length > 0) {
+      object ??= built as Record<string, unknown>;
+      const metadata = object.metadata as Record<string, unknown>;
+      for (const [field, entries] of [['labels', labels], ['annotations', annotations]] as const) {
+        if (entries.length === 0) continue;
+        const current = isRecord(metadata[field]) ? metadata[field] : {};
+        metadata[field] = { ...current, ...Object.fromEntries(entries) };
+      }
+    }
+    return object ? stringify(object, { lineWidth: 0 }) : text.endsWith('\n') ? text : `${text}\n`;
+  });
+  return { yaml: docs.join('---\n'), objectCount: docs.length };
+}
+
+/** Flux's check on each built object; returns its id as Flux prints it: Kind.version.group/name. */
+function checkObject(value: unknown, text: string): string {
+  const meta = isRecord(value) && isRecord(value.metadata) ? value.metadata : undefined;
+  const ok = (v: unknown): v is string => typeof v === 'string' && v !== '';
+  if (!isRecord(value) || !ok(value.apiVersion) || !ok(value.kind) || !ok(meta?.name)) {
+    throw new BuildError(`failed to decode Kubernetes apiVersion, kind and name from: ${text.slice(0, 300)}`);
+  }
+  const slash = value.apiVersion.indexOf('/');
+  const group = slash < 0 ? '[noGrp]' : value.apiVersion.slice(0, slash);
+  const version = value.apiVersion.slice(slash + 1);
+  return `${value.kind}.${version}.${group}/${meta.name}`;
+}
+
+function parseSubstituted(text: string, id: string): Record<string, unknown> {
+  const doc = parseDocument(text, YAML_11);
+  const error = doc.errors[0];
+  if (error) throw new BuildError(`post build failed for '${id}': the YAML does not parse after variable substitution: ${firstLine(error.message)}`);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    throw new BuildError(`post build failed for '${id}': ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const meta = isRecord(value) && isRecord(value.metadata) ? value.metadata : undefined;
+  if (!isRecord(value) || typeof value.apiVersion !== 'string' || typeof value.kind !== 'string' || typeof meta?.name !== 'string' || meta.name === '') {
+    throw new BuildError(`post build failed for '${id}': after variable substitution it is no longer an object with apiVersion, kind and metadata.name`);
+  }
+  return value;
+}
