@@ -159,6 +159,9 @@ export async function reconcileCommand(target: ActorTarget, withSource: boolean,
 async function reconcileOne(client: DeclarationClient, target: ActorTarget, deadline: number): Promise<ActorStatus> {
   const token = new Date().toISOString();
   const tty = process.stderr.isTTY;
+  if ((await client.status(target.id)).status.suspended) {
+    throw new CommandFailed(`${target.id} is suspended; resume it first (flotilla resume ...)`);
+  }
   await client.requestReconcile(target.id, token);
   console.error(`► annotating ${target.id} for reconciliation`);
   let last = '';
@@ -174,7 +177,6 @@ async function reconcileOne(client: DeclarationClient, target: ActorTarget, dead
       console.error(`${ready?.status === 'True' ? '✔' : '✗'} ${target.id}: ${ready?.message ?? 'no Ready condition'}`);
       return s;
     }
-    if (s.status.suspended) throw new CommandFailed(`${target.id} is suspended; resume it first (flotilla resume ...)`);
     if (Date.now() > deadline) throw new CommandFailed(`timed out waiting for ${target.id} to reconcile (last: ${progress})`);
     await sleep(500);
   }

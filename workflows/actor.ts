@@ -14,10 +14,12 @@ export interface ActorMemory<D extends ActorDeclaration> {
   readonly suspendedByCli: boolean;
   readonly subscribers: readonly string[];
   readonly pendingReconcile?: string;
+  /** History length after which the actor continues as new (default 2000; tests lower it). */
+  readonly historyLimit?: number;
 }
 
 /** Continue-as-new well before Temporal's limits (50k events), so replays stay cheap. */
-const HISTORY_LIMIT = 2_000;
+export const HISTORY_LIMIT = 2_000;
 
 export class DeclarationActor<D extends ActorDeclaration> {
   declaration: D;
@@ -27,6 +29,7 @@ export class DeclarationActor<D extends ActorDeclaration> {
   /** Subscribers that have not yet been told the current state. */
   readonly newSubscribers = new Set<string>();
   pendingReconcile: string | undefined;
+  readonly historyLimit: number;
   deleted = false;
   specChanged = false;
   private woken = false;
@@ -37,6 +40,7 @@ export class DeclarationActor<D extends ActorDeclaration> {
     this.suspendedByCli = memory.suspendedByCli;
     this.subscribers = new Set(memory.subscribers);
     this.pendingReconcile = memory.pendingReconcile;
+    this.historyLimit = memory.historyLimit ?? HISTORY_LIMIT;
     setHandler(declarationQuery, () => this.declaration);
     setHandler(specSignal, (next) => {
       if (next.kind !== this.kind) return; // a misrouted declaration is not ours
@@ -88,7 +92,7 @@ export class DeclarationActor<D extends ActorDeclaration> {
 
   shouldContinueAsNew(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
+    return info.continueAsNewSuggested || info.historyLength > this.historyLimit;
   }
 
   /** Takes the pending `flotilla reconcile` token, if any. */
@@ -102,6 +106,7 @@ export class DeclarationActor<D extends ActorDeclaration> {
     return {
       declaration: this.declaration, generation: this.generation, suspendedByCli: this.suspendedByCli,
       subscribers: [...this.subscribers].sort(), ...(this.pendingReconcile === undefined ? {} : { pendingReconcile: this.pendingReconcile }),
+      ...(this.historyLimit === HISTORY_LIMIT ? {} : { historyLimit: this.historyLimit }),
     };
   }
 }

@@ -77,6 +77,8 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
     if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
 
     if (actor.shouldContinueAsNew()) {
+      if (status.artifact) for (const s of actor.newSubscribers) tell(s, status.artifact);
+      actor.newSubscribers.clear();
       await waitIdle(outbox);
       await continueAsNew<typeof gitRepositoryWorkflow>({ ...actor.memory(), status: current(), included: Object.fromEntries(included) });
     }

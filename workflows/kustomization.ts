@@ -147,6 +147,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     }
     if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
     if (actor.shouldContinueAsNew()) {
+      tellDependents(); // subscribers that arrived during the reconcile
       await condition(() => outbox.idle());
       await continueAsNew<typeof kustomizationWorkflow>({
         ...actor.memory(), status: current(), ...(source ? { source } : {}),

@@ -5,7 +5,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
 import { Worker } from '@temporalio/worker';
 import { quietWorkerLogs } from './index.js';
 
@@ -23,15 +25,16 @@ export async function replayLive(client: Client, workflowIds: readonly string[],
   for (const id of workflowIds) {
     const history = await client.workflow.getHandle(id).fetchHistory();
     await replay(history, id);
-    if (record) writeFileSync(join(HISTORIES_DIR, `${id.replaceAll('/', '_')}.json`), historyToJSON(history));
+    // Binary protobuf: exact, and independent of the JSON mapping's protobufjs instance.
+    if (record) writeFileSync(join(HISTORIES_DIR, `${id.replaceAll('/', '_')}.binpb`), temporal.api.history.v1.History.encode(history).finish());
   }
 }
 
 /** The recorded fixtures: file name → parsed history. */
 export function recordedHistories(): { name: string; workflowId: string; history: unknown }[] {
-  return readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort().map((name) => ({
+  return readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.binpb')).sort().map((name) => ({
     name,
-    workflowId: name.replace(/\.json$/, '').replaceAll('_', '/'),
-    history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, name), 'utf8'))),
+    workflowId: name.replace(/\.binpb$/, '').replaceAll('_', '/'),
+    history: temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES_DIR, name))),
   }));
 }

@@ -4,18 +4,20 @@
 // `flotilla reconcile ... --with-source`, so nothing depends on interval timing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
+import { parseDeclarationObject } from '../../core/declarations/parse.js';
+import { kustomizationWorkflow } from '../../workflows/kustomization.js';
 import { conditionOf, isReady } from '../../core/conditions.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
 import { useEnvironment } from '../harness/index.js';
-import { TestFleet } from '../harness/fleet.js';
+import { TASK_QUEUE, TestFleet } from '../harness/fleet.js';
 import { replayLive } from '../harness/replay.js';
 import { configMap, GitRepo } from '../harness/git.js';
 
@@ -59,7 +61,6 @@ async function configMapNames(cluster: string, namespace: string): Promise<strin
 /** Writes declarations to a file and applies them with the CLI. */
 async function applyDeclarations(name: string, objects: readonly unknown[]): Promise<string> {
   const file = join(state.dir, `${name}.yaml`);
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
   const r = await fleet().cli('apply', '-f', file);
   assert.equal(r.code, 0, `flotilla apply failed: ${r.stderr}`);
@@ -220,6 +221,100 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     assert.equal(await getObject('dev', 'apps/v1', 'Deployment', 'podinfo', 'podinfo'), undefined);
   });
 
+  it('flotilla apply validates before applying anything and --dry-run changes nothing', async () => {
+    const bad = join(state.dir, 'bad.yaml');
+    writeFileSync(bad, [
+      stringify(gitRepository('never-applied', repo().url)),
+      stringify(kustomization('bad', { path: './web', interval: '5x' })),
+    ].join('---\n'));
+    const r = await fleet().cli('apply', '-f', bad);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.yaml.*Kustomization\/flux-system\/bad.*spec\.interval/);
+    assert.match(r.stderr, /nothing applied/);
+    assert.deepEqual((await fleet().declarations.list('GitRepository')).filter((id) => id.includes('never-applied')), []);
+
+    const changed = join(state.dir, 'changed.yaml');
+    writeFileSync(changed, stringify(kustomization('web', { path: './web', interval: '20m', placement: { clusterSelector: { matchLabels: { env: 'prod' } } } })));
+    const generation = (await fleet().kustomization('kustomization/flux-system/web')).generation;
+    const dry = await fleet().cli('apply', '-f', changed, '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /Kustomization\/flux-system\/web configured \(dry run\)/);
+    assert.equal((await fleet().kustomization('kustomization/flux-system/web')).generation, generation);
+  });
+
+  it('flotilla suspend holds a Kustomization until resume', async () => {
+    assert.equal((await fleet().cli('suspend', 'kustomization', 'web')).code, 0);
+    const get = await fleet().cli('get', 'kustomizations');
+    assert.match(get.stdout, /web\s+main@sha1:[0-9a-f]{40}\s+true/);
+    repo().writeObjects('web/config.yaml', [configMap('web-a', 'web', { v: 'while-suspended' })]);
+    const commit = repo().commit('web: change while suspended');
+    const held = await fleet().cli('reconcile', 'kustomization', 'web', '--with-source');
+    assert.equal(held.code, 1);
+    assert.match(held.stderr, /suspended/);
+    assert.deepEqual((await getObject('prod-eu', 'v1', 'ConfigMap', 'web-a', 'web'))?.data, { v: '2' }, 'nothing applied while suspended');
+    assert.equal((await fleet().cli('resume', 'kustomization', 'web')).code, 0);
+    assert.equal((await fleet().cli('reconcile', 'kustomization', 'web')).code, 0);
+    await fleet().waitForReadyAt('kustomization/flux-system/web', `main@sha1:${commit}`);
+  });
+
+  it('an unreachable repository is reported on its GitRepository and breaks nothing else', async () => {
+    await applyDeclarations('unreachable', [gitRepository('unreachable', `file://${join(state.dir, 'no-such-repo')}`)]);
+    const r = await fleet().cli('reconcile', 'source', 'git', 'unreachable');
+    assert.equal(r.code, 1);
+    const s = await fleet().status('gitrepository/flux-system/unreachable');
+    const ready = conditionOf(s.status.conditions, 'Ready');
+    assert.ok(ready);
+    assert.equal(ready.status, 'False');
+    assert.equal(ready.reason, 'GitOperationFailed');
+    assert.match(ready.message, /no-such-repo/);
+    assert.ok(isReady((await fleet().kustomization('kustomization/flux-system/web')).conditions), 'web stays Ready');
+  });
+
+  it('flotilla bootstrap makes the hub reconcile its own declarations from git, and prunes them', async () => {
+    const hubRepo = new GitRepo(join(state.dir, 'hub-config'));
+    repo().writeObjects('boot/config.yaml', [configMap('from-bootstrap', 'default', { via: 'bootstrap' })]);
+    repo().commit('app for the bootstrapped Kustomization');
+    hubRepo.writeObjects('clusters/fleet/boot.yaml', [kustomization('boot', { path: './boot', placement: { clusters: ['dev'] } })]);
+    hubRepo.commit('declare boot');
+    const r = await fleet().cli('bootstrap', '--url', hubRepo.url, '--path', 'clusters/fleet', '--branch', 'main');
+    assert.equal(r.code, 0, r.stderr);
+    const root = await fleet().kustomization('kustomization/flotilla-system/flotilla-system');
+    assert.deepEqual(root.declarations, ['kustomization/flux-system/boot']);
+    assert.equal((await fleet().cli('reconcile', 'kustomization', 'boot', '--with-source')).code, 0);
+    assert.deepEqual((await getObject('dev', 'v1', 'ConfigMap', 'from-bootstrap', 'default'))?.data, { via: 'bootstrap' });
+
+    hubRepo.remove('clusters/fleet/boot.yaml').write('clusters/fleet/.keep', '');
+    hubRepo.commit('remove boot');
+    const again = await fleet().cli('reconcile', 'kustomization', 'flotilla-system', '-n', 'flotilla-system', '--with-source');
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual((await fleet().kustomization('kustomization/flotilla-system/flotilla-system')).declarations, []);
+    await waitFor('boot pruned from dev', async () => (await getObject('dev', 'v1', 'ConfigMap', 'from-bootstrap', 'default')) === undefined ? true : undefined, { timeoutMs: 60_000 });
+    assert.deepEqual((await fleet().declarations.list('Kustomization')).filter((id) => id.endsWith('/boot')), []);
+  });
+
+  it('an actor continues as new before its history grows large, and its status survives', async () => {
+    const id = 'kustomization/flux-system/long-lived';
+    const spec = parseDeclarationObject(kustomization('long-lived', { path: './web', placement: { clusters: ['dev'] } }), 'test');
+    assert.ok(!Array.isArray(spec) && spec.kind === 'Kustomization');
+    const handle = await fleet().client.workflow.start(kustomizationWorkflow, {
+      workflowId: id, taskQueue: TASK_QUEUE, args: [{ declaration: spec, generation: 1, suspendedByCli: false, subscribers: [], historyLimit: 60 }],
+    });
+    const firstRun = handle.firstExecutionRunId;
+    let runs = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      assert.equal((await fleet().cli('reconcile', 'kustomization', 'long-lived')).code, 0, `reconcile ${i}`);
+      runs.add((await fleet().client.workflow.getHandle(id).describe()).runId);
+    }
+    runs = new Set([...runs, firstRun]);
+    assert.ok(runs.size >= 3, `continued as new at least twice (runs: ${runs.size})`);
+    const s = await fleet().kustomization(id);
+    assert.ok(isReady(s.conditions));
+    assert.equal(s.generation, 1);
+    assert.match(s.lastAppliedRevision, /^main@sha1:/);
+    const history = await fleet().client.workflow.getHandle(id).fetchHistory();
+    assert.ok((history.events?.length ?? 0) <= 60 + 40, 'the current run stays near its limit');
+  });
+
   it('a hub killed mid-reconcile finishes the reconcile exactly once after restart', async () => {
     const before = await desiredGeneration('prod-eu', 'kustomization/flux-system/web');
     // prod-eu's agent is down, so the reconcile is still waiting for its report when the hub dies.
@@ -245,7 +340,10 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
 
   it('the actors\' histories replay deterministically on the current code', async () => {
     // FLOTILLA_RECORD_HISTORIES=1 also records them as test/fixtures/histories for test/unit/replay.test.ts.
-    await replayLive(fleet().client, ['gitrepository/flux-system/fleet', 'kustomization/flux-system/web', 'kustomization/flux-system/team-apps', 'cluster/prod-eu']);
+    await replayLive(fleet().client, [
+      'gitrepository/flux-system/fleet', 'kustomization/flux-system/web', 'kustomization/flux-system/team-apps',
+      'kustomization/flotilla-system/flotilla-system', 'cluster/prod-eu',
+    ]);
   });
 });
 
