@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     writeDeclarations(declDir, repo.url, count);
     const ids = Array.from({ length: count }, (_, i) => `kustomization/flux-system/${appName(i + 1)}`);
 
+    const hubRssBeforeMiB = rssMiB(hub.pid);
     const sampler = new RssSampler({ hub: hub.pid, temporal: temporal.pid, agent: agent.pid });
     const cpu0 = { hub: cpuSeconds(hub.pid), temporal: cpuSeconds(temporal.pid), agent: cpuSeconds(agent.pid) };
     const t0 = performance.now();
@@ -177,14 +178,14 @@ async function main(): Promise<void> {
     const ratio = allReadySeconds / FLUX_BASELINE_SECONDS;
     const figures = {
       kustomizations: count, clusters: 1, applySeconds, allReadySeconds, hubClockAllReadySeconds, firstReadySeconds,
-      hubPeakRssMiB: peak.hub ?? 0, temporalPeakRssMiB: peak.temporal ?? 0, agentPeakRssMiB: peak.agent ?? 0,
+      hubPeakRssMiB: peak.hub ?? 0, hubRssBeforeMiB, temporalPeakRssMiB: peak.temporal ?? 0, agentPeakRssMiB: peak.agent ?? 0,
       cpuSeconds: cpu,
       fluxBaselineSeconds: FLUX_BASELINE_SECONDS, fluxBaselineCores: FLUX_BASELINE_CORES, ratioVsFlux: ratio,
       fluxBaselineNote: `Flux's published figure (${FLUX_BASELINE_CORES}-core runner), not measured here; this run had ${cores} cores`,
     };
     const f = (n: number): string => n.toFixed(1);
     console.log(`all ${count} Ready: ${f(allReadySeconds)} s (hub clock ${f(hubClockAllReadySeconds)} s; first Ready at ${f(firstReadySeconds)} s; apply command ${f(applySeconds)} s)`);
-    console.log(`peak RSS: hub ${f(figures.hubPeakRssMiB)} MiB, Temporal ${f(figures.temporalPeakRssMiB)} MiB, agent ${f(figures.agentPeakRssMiB)} MiB`);
+    console.log(`peak RSS: hub ${f(figures.hubPeakRssMiB)} MiB (${f(hubRssBeforeMiB)} MiB before the apply), Temporal ${f(figures.temporalPeakRssMiB)} MiB, agent ${f(figures.agentPeakRssMiB)} MiB`);
     console.log(`CPU during the run: hub ${f(cpu.hub)} s, Temporal ${f(cpu.temporal)} s, agent ${f(cpu.agent)} s`);
     console.log(`vs Flux's published ${FLUX_BASELINE_SECONDS} s (${FLUX_BASELINE_CORES} cores; here ${cores}): ${ratio.toFixed(2)}×${count === 100 ? '' : ` (only ${count} Kustomizations: not comparable)`}`);
     if (smoke) {
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
       `| — by the hub's clock (last Ready transition) | ${f(hubClockAllReadySeconds)} s |`,
       `| — first Ready | ${f(firstReadySeconds)} s |`,
       `| — \`flotilla apply\` itself | ${f(applySeconds)} s |`,
-      `| hub peak RSS (sampled every ${SAMPLE_MS} ms; git and kustomize child processes not included) | ${f(figures.hubPeakRssMiB)} MiB |`,
+      `| hub peak RSS (sampled every ${SAMPLE_MS} ms; git and kustomize child processes not included) | ${f(figures.hubPeakRssMiB)} MiB (${f(hubRssBeforeMiB)} MiB just before the apply) |`,
       `| Temporal dev server peak RSS | ${f(figures.temporalPeakRssMiB)} MiB |`,
       `| agent peak RSS | ${f(figures.agentPeakRssMiB)} MiB |`,
       `| CPU during the run: hub / Temporal / agent | ${f(cpu.hub)} / ${f(cpu.temporal)} / ${f(cpu.agent)} s |`,

@@ -145,7 +145,16 @@ export async function reconcileCommand(target: ActorTarget, withSource: boolean,
       const s = await client.status(target.id);
       if (s.declaration.kind === 'Kustomization') {
         const src = s.declaration.spec.sourceRef;
-        await reconcileOne(client, { kind: 'GitRepository', id: `gitrepository/${src.namespace}/${src.name}` }, deadline);
+        const source = await reconcileOne(client, { kind: 'GitRepository', id: `gitrepository/${src.namespace}/${src.name}` }, deadline);
+        const revision = source.kind === 'GitRepository' ? source.status.artifact?.revision : undefined;
+        // The source tells its subscribers on its own; wait until this one has heard, so the
+        // reconcile below builds the revision just fetched.
+        while (revision !== undefined) {
+          const k = await client.status(target.id);
+          if (k.kind !== 'Kustomization' || k.status.sourceRevision === revision) break;
+          if (Date.now() > deadline) throw new CommandFailed(`timed out waiting for ${target.id} to receive revision ${revision}`);
+          await sleep(200);
+        }
       }
     }
     const final = await reconcileOne(client, target, deadline);

@@ -172,7 +172,10 @@ export class AgentGateway implements AgentStreams {
         return undefined;
       }
       const previous = this.sessions.get(cluster);
-      const agent = { agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version, apiResources: hello.api_resources.length };
+      // The API list is kept as an artifact (large, and needed only to render charts with the
+      // cluster's .Capabilities); the actor holds its digest.
+      const capabilitiesDigest = await this.opts.artifacts.put(capabilitiesOf(hello.api_resources));
+      const agent = { agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version, apiResources: hello.api_resources.length, capabilitiesDigest };
       const created: Session = { cluster, call, lastSeen: Date.now(), unreachable: false, allowed: new Set(), agent };
       this.sessions.set(cluster, created);
       previous?.call.end(); // a reconnect replaces the old stream
@@ -236,4 +239,14 @@ function grpcError(err: unknown): ServiceError {
   }
   const message = err instanceof Error ? err.message : String(err);
   return Object.assign(new Error(message), { code: status.INTERNAL, details: message }) as unknown as ServiceError;
+}
+
+/** `group/version` and `group/version/Kind` strings, sorted: what helm's --api-versions takes. */
+export function capabilitiesOf(resources: readonly { group_version: string; kind: string }[]): string {
+  const versions = new Set<string>();
+  for (const r of resources) {
+    versions.add(r.group_version);
+    versions.add(`${r.group_version}/${r.kind}`);
+  }
+  return JSON.stringify({ apiVersions: [...versions].sort() });
 }

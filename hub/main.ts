@@ -53,7 +53,8 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
     stopping = true;
     log('hub stopping');
     await gateway.stop();
-    worker.shutdown();
+    // The Temporal runtime may already be shutting the worker down on the same signal.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
   };
   process.once('SIGTERM', () => { void stop(); });
   process.once('SIGINT', () => { void stop(); });

@@ -64,7 +64,10 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
   setHandler(clusterStatusQuery, () => status);
   setHandler(desiredStateQuery, () => status.desired);
   setHandler(agentConnectedSignal, (c) => {
-    status = { ...status, connection: 'Connected', connectionSince: c.at, agentVersion: c.agentVersion, kubernetesVersion: c.kubernetesVersion, apiResources: c.apiResources };
+    status = {
+      ...status, connection: 'Connected', connectionSince: c.at, agentVersion: c.agentVersion, kubernetesVersion: c.kubernetesVersion,
+      apiResources: c.apiResources, ...(c.capabilitiesDigest === undefined ? {} : { capabilitiesDigest: c.capabilitiesDigest }),
+    };
   });
   setHandler(agentDisconnectedSignal, (d) => {
     if (status.connection !== 'Connected') return;

@@ -59,7 +59,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
 
   let status: KustomizationStatus = input.status ?? {
     id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,
-    lastHandledReconcileAt: '', lastReconciledAt: 0, source: sourceId(), lastAppliedRevision: '', lastAttemptedRevision: '',
+    lastHandledReconcileAt: '', lastReconciledAt: 0, source: sourceId(), sourceRevision: '', lastAppliedRevision: '', lastAttemptedRevision: '',
     placed: [], clusters: [], declarations: [],
   };
   let source = input.source;
@@ -80,6 +80,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
 
   const current = (): KustomizationStatus => ({
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli, source: sourceId(),
+    sourceRevision: source?.revision ?? '',
   });
   const setCond = (c: Omit<Condition, 'lastTransitionTime'>): void => {
     status = { ...status, conditions: setCondition(status.conditions, c, now()) };

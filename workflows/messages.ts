@@ -33,6 +33,8 @@ export interface AgentConnected {
   readonly agentVersion: string;
   readonly kubernetesVersion: string;
   readonly apiResources: number;
+  /** Artifact digest of the cluster's API versions (JSON `{apiVersions: string[]}`), for chart rendering. */
+  readonly capabilitiesDigest?: string;
 }
 
 export interface AgentDisconnected {
@@ -59,6 +61,7 @@ export interface ClusterStatus {
   readonly agentVersion: string;
   readonly kubernetesVersion: string;
   readonly apiResources: number;
+  readonly capabilitiesDigest?: string;
   readonly desired: DesiredState;
   readonly reports: readonly ReportSummary[];
 }
@@ -174,6 +177,8 @@ export interface KustomizationBuild {
 
 export interface KustomizationStatus extends ActorStatusBase {
   readonly source: string;
+  /** The latest revision its source announced (applied or not). */
+  readonly sourceRevision: string;
   readonly lastAppliedRevision: string;
   readonly lastAttemptedRevision: string;
   readonly lastBuild?: KustomizationBuild;
