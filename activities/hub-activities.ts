@@ -14,7 +14,7 @@ import type { DataObjectStore } from '../hub/data-objects.js';
 import { DeclarationClient } from '../hub/declarations.js';
 import { TemporalFleet } from '../hub/fleet.js';
 import type { RegistrationStore } from '../hub/registration.js';
-import { clearDeploymentUpdate, clusterWorkflowId, setDeploymentUpdate } from '../workflows/messages.js';
+import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from '../workflows/messages.js';
 import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from './git-source.js';
 import { BuildError, buildKustomization } from './kustomize-build.js';
 import { extractTarball } from './tarball.js';
@@ -45,21 +45,16 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     },
 
     async setClusterDeployment(input) {
-      // The cluster actor may not exist yet (agent never connected): desiredState starts it.
-      const desired = await fleet.desiredState(input.cluster);
-      const existing = desired.deployments.find((d) => d.name === input.name);
-      if (existing && existing.artifactDigest === input.artifactDigest && JSON.stringify(existing.options) === JSON.stringify(input.options)) {
-        return { generation: existing.generation, changed: false };
-      }
-      const generation = (existing?.generation ?? 0) + 1;
-      await ctx.client.workflow.getHandle(clusterWorkflowId(input.cluster)).executeUpdate(setDeploymentUpdate, {
-        args: [{ name: input.name, owner: input.owner, generation, artifactDigest: input.artifactDigest, options: input.options }],
+      // The cluster actor may not exist yet (agent never connected): ensure it is started.
+      await fleet.ensureStarted(input.cluster);
+      // One update: the actor assigns the generation, so a retried activity cannot bump it twice.
+      return ctx.client.workflow.getHandle(clusterWorkflowId(input.cluster)).executeUpdate(upsertDeploymentUpdate, {
+        args: [{ name: input.name, owner: input.owner, artifactDigest: input.artifactDigest, options: input.options }],
       });
-      return { generation, changed: true };
     },
 
     async clearClusterDeployment(input) {
-      await fleet.desiredState(input.cluster);
+      await fleet.ensureStarted(input.cluster);
       await ctx.client.workflow.getHandle(clusterWorkflowId(input.cluster)).executeUpdate(clearDeploymentUpdate, { args: [input.name] });
     },
 

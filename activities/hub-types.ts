@@ -86,3 +86,78 @@ export interface HubActivities {
   applyHubDeclarations(input: ApplyHubDeclarationsInput): Promise<ApplyHubDeclarationsResult>;
   deleteHubDeclarations(input: DeleteHubDeclarationsInput): Promise<void>;
 }
+
+// ---- Helm -------------------------------------------------------------------------------
+
+export interface FetchHelmRepositoryInput {
+  readonly id: string;
+  readonly namespace: string;
+  readonly url: string;
+  readonly secretRef?: string;
+  readonly timeoutSeconds: number;
+}
+
+export interface FetchHelmRepositoryResult {
+  /** The repository's index.yaml, stored as an artifact. */
+  readonly indexDigest: string;
+  readonly charts: number;
+}
+
+/** Where a HelmRelease's chart comes from, as its actor knows it. */
+export type ChartSource =
+  | { readonly kind: 'HelmRepository'; readonly url: string; readonly namespace: string; readonly secretRef?: string; readonly indexDigest: string }
+  | { readonly kind: 'GitRepository'; readonly artifactDigest: string };
+
+export interface PrepareChartInput {
+  readonly id: string;
+  readonly chart: string;
+  readonly version: string;
+  readonly source: ChartSource;
+}
+
+export interface PrepareChartResult {
+  readonly chartName: string;
+  readonly chartVersion: string;
+  readonly appVersion?: string;
+  /** The packaged chart (.tgz) in the artifact store. */
+  readonly chartDigest: string;
+}
+
+export interface HookStepPlan {
+  readonly weight: number;
+  /** Rendered hook objects of this step (YAML) in the artifact store. */
+  readonly artifactDigest: string;
+  readonly deletePolicies: readonly string[];
+  readonly objects: readonly string[];
+}
+
+export interface RenderReleaseInput {
+  readonly id: string;
+  /** The HelmRelease's namespace: where valuesFrom ConfigMaps and Secrets are looked up. */
+  readonly namespace: string;
+  readonly chartDigest: string;
+  readonly releaseName: string;
+  readonly targetNamespace: string;
+  readonly values: Readonly<Record<string, unknown>>;
+  readonly valuesFrom: readonly { readonly kind: 'ConfigMap' | 'Secret'; readonly name: string; readonly valuesKey: string; readonly targetPath?: string; readonly optional: boolean }[];
+  readonly cluster: string;
+  readonly isUpgrade: boolean;
+  readonly includeCrds: boolean;
+}
+
+export interface RenderReleaseResult {
+  /** The release's objects (hooks excluded), YAML, in the artifact store. */
+  readonly artifactDigest: string;
+  /** sha256 of the merged values: changes when values change, reveals nothing. */
+  readonly valuesDigest: string;
+  readonly objectCount: number;
+  /** Hook steps per event (pre-install, post-upgrade, …), in execution order. */
+  readonly hooks: Readonly<Record<string, readonly HookStepPlan[]>>;
+  readonly kubernetesVersion: string;
+}
+
+export interface HelmActivities {
+  fetchHelmRepository(input: FetchHelmRepositoryInput): Promise<FetchHelmRepositoryResult>;
+  prepareChart(input: PrepareChartInput): Promise<PrepareChartResult>;
+  renderRelease(input: RenderReleaseInput): Promise<RenderReleaseResult>;
+}

@@ -35,6 +35,22 @@ export interface AgentOptions {
   /** Re-apply everything this often to correct drift (default 60 s; 0 disables). */
   readonly driftIntervalMs?: number;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Deployments applied at once (default 4). */
+  readonly concurrency?: number;
+}
+
+const DEFAULT_CONCURRENCY = 4;
+
+/** Runs `fn` over `items` with at most `limit` running at once. */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 type Stream = ClientDuplexStream<AgentMessage, HubMessage__Output>;
@@ -48,6 +64,7 @@ export class Agent {
   private grpc: AgentGatewayClient | undefined;
   private credential: string | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private saving: Promise<void> = Promise.resolve();
   private readonly artifacts = new Map<string, string>();
   private readonly reports = new Map<string, DeploymentReport>();
   private current: AgentState = { desired: { version: '0', deployments: [] }, applied: {} };
@@ -185,17 +202,25 @@ export class Agent {
     this.stream?.write({ report });
   }
 
+  /** Saves the latest state; saves run one at a time, each writing the state as it is then. */
+  private saveState(): Promise<void> {
+    const next = this.saving.then(() => this.state.save(this.current));
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
   /** Applies every desired deployment whose generation is not applied yet; deletes the rest. */
   private async reconcile(fromHub: boolean): Promise<void> {
     const desired = this.current.desired.deployments;
-    for (const d of desired) {
-      if (this.current.applied[d.name] === d.generation) continue;
+    // Deployments own disjoint objects and inventories, so a few apply at once.
+    const pending = desired.filter((d) => this.current.applied[d.name] !== d.generation);
+    await forEachLimited(pending, this.opts.concurrency ?? DEFAULT_CONCURRENCY, async (d) => {
       const ok = await this.applyDeployment(d, fromHub);
       if (ok) {
         this.current = { ...this.current, applied: { ...this.current.applied, [d.name]: d.generation } };
-        await this.state.save(this.current);
+        await this.saveState();
       }
-    }
+    });
     for (const name of Object.keys(this.current.applied)) {
       if (desired.some((d) => d.name === name)) continue;
       await this.applier.delete(name, { prune: true });

@@ -43,6 +43,9 @@ export class DeclarationClient {
   }
 
   private async applyActor(d: ActorDeclaration): Promise<ApplyAction> {
+    if (d.kind !== 'GitRepository' && d.kind !== 'Kustomization') {
+      throw new Error(`${d.kind}/${d.namespace}/${d.name}: ${d.kind} is not reconciled by this hub yet`);
+    }
     const action = await this.plan(d);
     if (action === 'unchanged') return action;
     const options = { workflowId: declarationId(d), taskQueue: this.taskQueue, signal: specSignal, signalArgs: [d] as [ActorDeclaration] };

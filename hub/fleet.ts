@@ -11,6 +11,7 @@ import type { FleetHooks } from './gateway.js';
 import type { RegistrationStore } from './registration.js';
 
 export class TemporalFleet implements FleetHooks {
+  private readonly started = new Set<string>();
   constructor(private readonly client: Client, private readonly taskQueue: string, private readonly registration: RegistrationStore) {}
 
   private startOptions(cluster: string): { taskQueue: string; workflowId: string; args: [{ name: string; labels: Record<string, string> }] } {
@@ -31,6 +32,18 @@ export class TemporalFleet implements FleetHooks {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // started meanwhile: fine
     }
     return handle.query(desiredStateQuery);
+  }
+
+  /** Starts the cluster's actor unless it runs (a placed cluster whose agent never connected). */
+  async ensureStarted(cluster: string): Promise<void> {
+    // Started once per hub process per cluster; a finished actor would be restarted by the gateway.
+    if (this.started.has(cluster)) return;
+    try {
+      await this.client.workflow.start(clusterWorkflow, this.startOptions(cluster));
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    this.started.add(cluster);
   }
 
   async connected(cluster: string, info: AgentConnected): Promise<void> {

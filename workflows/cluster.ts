@@ -3,15 +3,15 @@
 // records what the agent gateway tells it: connection changes and deployment reports.
 // Every change of the desired state is pushed to the agent through an activity.
 import {
-  condition, continueAsNew, proxyActivities, setHandler, workflowInfo,
+  condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/agent-delivery.js';
 import { quick } from './activity-profiles.js';
 import { Outbox } from './outbox.js';
 import {
   agentConnectedSignal, agentDisconnectedSignal, clearDeploymentUpdate, clusterReportSignal, clusterStatusQuery,
-  deploymentReportSignal, desiredStateQuery, setDeploymentUpdate,
-  type ClusterStatus, type DesiredDeployment, type DesiredState,
+  deploymentReportSignal, desiredStateQuery, setDeploymentUpdate, upsertDeploymentUpdate,
+  type ClusterStatus, type DeploymentUpsert, type DesiredDeployment, type DesiredState,
 } from './messages.js';
 
 const { pushDesiredState } = proxyActivities<DeliveryActivities>(quick);
@@ -80,7 +80,9 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     const keep = previous && previous.generation > r.generation ? previous : r;
     status = { ...status, reports: [...others, keep].sort((a, b) => a.name.localeCompare(b.name)) };
     const owner = owners[r.name];
-    if (owner !== undefined) outbox.signal(owner, clusterReportSignal, { cluster: status.name, report: r });
+    // Owners act on outcomes only; histories from before this rule forwarded every report.
+    const outcome = r.phase !== 'APPLYING' || !patched('forward-outcomes-only');
+    if (owner !== undefined && outcome) outbox.signal(owner, clusterReportSignal, { cluster: status.name, report: r });
   });
   setHandler(setDeploymentUpdate, (d) => {
     const same = status.desired.deployments.find((e) => e.name === d.name);
@@ -89,6 +91,16 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     if (d.owner !== undefined) owners[d.name] = d.owner;
     return setDesired([...status.desired.deployments.filter((e) => e.name !== d.name), d]);
   }, { validator: (d: DesiredDeployment) => { validateDeployment(d, status.desired); } });
+  setHandler(upsertDeploymentUpdate, (d) => {
+    const same = status.desired.deployments.find((e) => e.name === d.name);
+    if (same && same.artifactDigest === d.artifactDigest && JSON.stringify(same.options) === JSON.stringify(d.options)) {
+      return { generation: same.generation, changed: false };
+    }
+    const generation = (same?.generation ?? 0) + 1;
+    if (d.owner !== undefined) owners[d.name] = d.owner;
+    setDesired([...status.desired.deployments.filter((e) => e.name !== d.name), { ...d, generation }]);
+    return { generation, changed: true };
+  }, { validator: (d: DeploymentUpsert) => { validateDeployment({ ...d, generation: 1 }, { version: 0, deployments: [] }); } });
   setHandler(clearDeploymentUpdate, (name) => {
     if (!status.desired.deployments.some((e) => e.name === name)) return status.desired;
     return setDesired(status.desired.deployments.filter((e) => e.name !== name));

@@ -78,6 +78,14 @@ export interface ClusterReport {
 export const clusterReportSignal = defineSignal<[ClusterReport]>('clusterReport');
 
 export const setDeploymentUpdate = defineUpdate<DesiredState, [DesiredDeployment]>('setDeployment');
+/** A deployment without a generation: the cluster actor assigns the next one when it changed. */
+export type DeploymentUpsert = Omit<DesiredDeployment, 'generation'>;
+export interface UpsertResult {
+  readonly generation: number;
+  readonly changed: boolean;
+}
+export const upsertDeploymentUpdate = defineUpdate<UpsertResult, [DeploymentUpsert]>('upsertDeployment');
+
 export const clearDeploymentUpdate = defineUpdate<DesiredState, [string]>('clearDeployment');
 
 export const clusterStatusQuery = defineQuery<ClusterStatus>('status');

@@ -1,9 +1,9 @@
-// Signals an actor sends to other actors, in order, from one coroutine. Handlers and the
-// main loop only enqueue (they must not block on another workflow); the outbox delivers.
-// A target that does not exist (never started, or finished) is reported to `onMissing`
-// and the message dropped: actors that need it eventually (a subscription) re-send on
-// their own schedule.
-import { condition, getExternalWorkflowHandle, type SignalDefinition } from '@temporalio/workflow';
+// Signals an actor sends to other actors, from one coroutine. Handlers and the main loop
+// only enqueue (they must not block on another workflow); the outbox delivers: everything
+// queued at once, in parallel across targets and in order for each target. A target that
+// does not exist (never started, or finished) is reported to `onMissing` and the message
+// dropped: actors that need it eventually (a subscription) re-send on their own schedule.
+import { condition, getExternalWorkflowHandle, patched, type SignalDefinition } from '@temporalio/workflow';
 
 interface Message {
   readonly target: string;
@@ -25,14 +25,19 @@ export class Outbox {
     for (;;) {
       await condition(() => this.queue.length > 0);
       this.sending = true;
-      const next = this.queue.shift();
-      if (next) {
-        try {
-          await next.send(next.target);
-        } catch {
-          this.onMissing(next.target);
+      // Histories recorded before batching sent one signal per workflow task.
+      const batch = patched('outbox-batches') ? this.queue.splice(0) : this.queue.splice(0, 1);
+      const byTarget = new Map<string, Message[]>();
+      for (const m of batch) byTarget.set(m.target, [...(byTarget.get(m.target) ?? []), m]);
+      await Promise.all([...byTarget.entries()].map(async ([target, messages]) => {
+        for (const m of messages) {
+          try {
+            await m.send(target);
+          } catch {
+            this.onMissing(target);
+          }
         }
-      }
+      }));
       this.sending = this.queue.length > 0;
     }
   }

@@ -14,6 +14,14 @@
 // - Kustomization: retryInterval and timeout = interval; path "." (the source root);
 //   wait/force/suspend false; sourceRef, dependsOn and healthChecks namespaces = the
 //   Kustomization's own; placement (Flotilla's) = every registered cluster.
+// - HelmRepository: type "default"; interval 1m and timeout 60s; provider "generic".
+// - HelmRelease (helm-controller api/v2): chart version "*"; chart interval = interval;
+//   reconcileStrategy ChartVersion; timeout 5m, and every action's timeout = timeout;
+//   releaseName `[<targetNamespace>-]<name>` (hashed past 53 characters); targetNamespace and
+//   storageNamespace = its own namespace; install.crds Create, upgrade.crds Skip; remediation
+//   retries 0, upgrade strategy rollback, upgrade remediateLastFailure = retries > 0, install
+//   remediateLastFailure false, ignoreTestFailures = test.ignoreFailures; valuesKey
+//   "values.yaml"; maxHistory 5; placement = every registered cluster.
 // - Durations are Go durations rounded up to whole seconds (core/declarations/duration.ts).
 //
 // Flux fields Flotilla accepts but does not act on yet (e.g. verify, decryption) are listed
@@ -22,10 +30,11 @@
 import semver from 'semver';
 import { z } from 'zod';
 import { isRecord, parseManifests } from '../manifests.js';
+import { defaultReleaseName, MAX_RELEASE_NAME } from '../helm-release.js';
 import { parseGoDurationSeconds } from './duration.js';
 import type {
-  CommonMetadata, DataDeclaration, Declaration, DeclarationKind, GitRef, GitRepositoryDeclaration,
-  KustomizationDeclaration, KustomizePatch, LabelSelector, Placement, PostBuild,
+  CommonMetadata, CrdsPolicy, DataDeclaration, Declaration, DeclarationKind, GitRef, GitRepositoryDeclaration,
+  HelmReleaseDeclaration, HelmRepositoryDeclaration, KustomizationDeclaration, KustomizePatch, LabelSelector, Placement, PostBuild,
 } from './types.js';
 import { declarationId } from './types.js';
 
@@ -43,7 +52,7 @@ export interface DeclarationError {
 export interface ParsedDeclarations {
   readonly declarations: readonly Declaration[];
   readonly errors: readonly DeclarationError[];
-  /** Objects of kinds Flotilla does not reconcile yet, e.g. "HelmRelease/x/y". */
+  /** Objects of kinds Flotilla does not reconcile yet, e.g. "OCIRepository/x/y". */
   readonly ignored: readonly string[];
   /** Fields that were accepted but have no effect yet (same shape as errors; nothing is refused). */
   readonly warnings: readonly DeclarationError[];
@@ -138,7 +147,7 @@ export function mergeParsed(files: readonly ParsedFile[]): ParsedDeclarations {
 }
 
 /**
- * Validates and defaults one object. Objects of kinds Flotilla skips (HelmRelease, ...) are
+ * Validates and defaults one object. Objects of kinds Flotilla skips (OCIRepository, ...) are
  * an error here, since the caller asked for a declaration; parseDeclarations lists them in
  * `ignored` instead. Warnings about accepted-but-unused fields are only reported by
  * parseDeclarations.
@@ -161,16 +170,16 @@ const SUPPORTED: Readonly<Record<DeclarationKind, readonly string[]>> = {
   Kustomization: ['kustomize.toolkit.fluxcd.io/v1', 'kustomize.toolkit.fluxcd.io/v1beta2'],
   ConfigMap: ['v1'],
   Secret: ['v1'],
+  HelmRepository: ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'],
+  HelmRelease: ['helm.toolkit.fluxcd.io/v2', 'helm.toolkit.fluxcd.io/v2beta2'],
 };
 
 /** Flux kinds that are valid input but not reconciled yet, with their API group (any version). */
 const SKIPPED_FLUX_KINDS: Readonly<Record<string, string>> = {
-  HelmRepository: 'source.toolkit.fluxcd.io',
   HelmChart: 'source.toolkit.fluxcd.io',
   OCIRepository: 'source.toolkit.fluxcd.io',
   Bucket: 'source.toolkit.fluxcd.io',
   ExternalArtifact: 'source.toolkit.fluxcd.io',
-  HelmRelease: 'helm.toolkit.fluxcd.io',
   ImageRepository: 'image.toolkit.fluxcd.io',
   ImagePolicy: 'image.toolkit.fluxcd.io',
   ImageUpdateAutomation: 'image.toolkit.fluxcd.io',
@@ -256,7 +265,7 @@ function parseObject(input: Record<string, unknown>, file: string, document: num
 
   const ctx: BuildContext = { namespace, apiVersion };
   const v1beta2 = apiVersion.endsWith('/v1beta2');
-  let built: { declaration: Declaration; ignoredFields: readonly IgnoredField[] } | z.core.$ZodIssue[];
+  let built: { declaration: Declaration; ignoredFields: readonly IgnoredField[]; warnings?: readonly FieldWarning[] } | z.core.$ZodIssue[];
   switch (classified.declarationKind) {
     case 'GitRepository': {
       const r = (v1beta2 ? GitRepositoryV1beta2 : GitRepositoryV1).safeParse(obj);
@@ -278,11 +287,24 @@ function parseObject(input: Record<string, unknown>, file: string, document: num
       built = r.success ? { declaration: buildSecret(r.data, ctx), ignoredFields: [] } : r.error.issues;
       break;
     }
+    case 'HelmRepository': {
+      const r = HelmRepositoryObject.safeParse(obj);
+      built = r.success ? { declaration: buildHelmRepository(r.data, ctx), ignoredFields: HELM_REPOSITORY_IGNORED } : r.error.issues;
+      break;
+    }
+    case 'HelmRelease': {
+      const r = HelmReleaseObject.safeParse(keepHelmValueNulls(input, obj));
+      built = r.success
+        ? { declaration: buildHelmRelease(r.data, ctx), ignoredFields: HELM_RELEASE_IGNORED, warnings: helmReleaseWarnings(r.data) }
+        : r.error.issues;
+      break;
+    }
   }
   if (Array.isArray(built)) {
-    return { outcome: 'invalid', errors: built.flatMap((issue) => issueToErrors(issue, obj, at)) };
+    return { outcome: 'invalid', errors: built.flatMap((issue) => issueToErrors(issue, obj, at, kind)) };
   }
-  return { outcome: 'declaration', declaration: built.declaration, warnings: ignoredFieldWarnings(obj, built.ignoredFields, at) };
+  const extra = (built.warnings ?? []).map((w) => ({ ...at, field: w.field, message: w.message }));
+  return { outcome: 'declaration', declaration: built.declaration, warnings: [...ignoredFieldWarnings(obj, built.ignoredFields, at), ...extra] };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -749,6 +771,401 @@ function buildPlacement(p: z.infer<typeof PlacementSchema> | undefined): Placeme
 }
 
 // ---------------------------------------------------------------------------------------
+// HelmRepository (source.toolkit.fluxcd.io)
+
+/** Flux's CRD allows http://, https:// and oci:// (with a host). */
+function helmRepositoryUrlProblem(url: string): string | undefined {
+  return /^(https?|oci):\/\/[^\s/]+(\/\S*)?$/.test(url) ? undefined
+    : `unsupported URL ${JSON.stringify(url)}: use https:// or http:// (a chart repository) or oci:// (an OCI registry)`;
+}
+
+const HelmRepositorySpecSchema = z.strictObject({
+  url: checkedString(helmRepositoryUrlProblem),
+  type: z.enum(['default', 'oci']).optional(),
+  interval: duration.optional(),
+  timeout: duration.optional(),
+  secretRef: LocalRef.optional(),
+  passCredentials: z.boolean().optional(),
+  insecure: z.boolean().optional(),
+  suspend: z.boolean().optional(),
+  // Accepted, not acted on yet (see HELM_REPOSITORY_IGNORED).
+  provider: z.enum(['generic', 'aws', 'azure', 'gcp']).optional(),
+  certSecretRef: LocalRef.optional(),
+  accessFrom: z.unknown().optional(),
+}).superRefine((spec, ctx) => {
+  // Flux: "When this field is set to oci, the URL field value must be prefixed with oci://";
+  // the other way round, source-controller cannot fetch an index from an oci:// URL.
+  const ociUrl = spec.url.startsWith('oci://');
+  if (spec.type === 'oci' && !ociUrl) {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: `type oci needs an oci:// URL (got ${JSON.stringify(spec.url)})` });
+  }
+  if (spec.type !== 'oci' && ociUrl) {
+    ctx.addIssue({ code: 'custom', path: ['type'], message: 'an oci:// URL needs type: oci' });
+  }
+});
+
+const HelmRepositoryObject = fluxObject(HelmRepositorySpecSchema);
+
+function buildHelmRepository(obj: z.infer<typeof HelmRepositoryObject>, ctx: BuildContext): HelmRepositoryDeclaration {
+  const { spec } = obj;
+  return {
+    kind: 'HelmRepository',
+    ...base(obj.metadata, ctx),
+    spec: {
+      url: spec.url,
+      type: spec.type ?? 'default',
+      intervalSeconds: spec.interval ?? 60,
+      timeoutSeconds: spec.timeout ?? 60,
+      secretRef: spec.secretRef?.name,
+      passCredentials: spec.passCredentials ?? false,
+      insecure: spec.insecure ?? false,
+      provider: spec.provider ?? 'generic',
+      suspend: spec.suspend ?? false,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// HelmRelease (helm.toolkit.fluxcd.io)
+
+/** helm-controller's default action timeout (HelmRelease.GetTimeout: 300s). */
+const HELM_DEFAULT_TIMEOUT_SECONDS = 300;
+/** helm-controller's defaultMaxHistory. */
+const HELM_DEFAULT_MAX_HISTORY = 5;
+
+/** Helm's release name rule (chartutil.ValidateReleaseName). */
+function releaseNameProblem(name: string): string | undefined {
+  const ok = name.length <= MAX_RELEASE_NAME && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name);
+  return ok ? undefined
+    : `invalid release name ${JSON.stringify(name)}: at most ${MAX_RELEASE_NAME} lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`;
+}
+
+function chartVersionProblem(version: string): string | undefined {
+  return semver.validRange(toNodeSemverRange(version)) === null
+    ? `invalid chart version ${JSON.stringify(version)}: want a version or semver range such as 1.2.3, 6.5.* or ">=1.0.0 <2.0.0"`
+    : undefined;
+}
+
+const HelmChartSourceRef = z.strictObject({
+  apiVersion: checkedString((v) => (SOURCE_API_VERSIONS.includes(v) ? undefined
+    : `unsupported apiVersion ${JSON.stringify(v)}: use ${SOURCE_API_VERSIONS.join(' or ')}, or leave it out`)).optional(),
+  kind: z.string().transform((kind, ctx) => {
+    if (kind === 'HelmRepository' || kind === 'GitRepository') return kind;
+    ctx.addIssue({
+      code: 'custom',
+      message: kind === 'Bucket'
+        ? 'Bucket sources are not supported yet: use a HelmRepository or a GitRepository'
+        : `invalid chart source kind ${JSON.stringify(kind)}: must be HelmRepository or GitRepository (Flux's Bucket is not supported yet)`,
+    });
+    return z.NEVER;
+  }),
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+});
+
+/** spec.chart.spec: the HelmChart Flux would create. */
+const HelmChartTemplateSpecSchema = z.strictObject({
+  chart: z.string().min(1).max(2048),
+  version: z.string().optional(),
+  sourceRef: HelmChartSourceRef,
+  interval: duration.optional(),
+  reconcileStrategy: z.enum(['ChartVersion', 'Revision']).optional(),
+  // Accepted, not acted on yet (see HELM_RELEASE_IGNORED).
+  valuesFiles: z.array(z.string()).optional(),
+  valuesFile: z.string().optional(),
+  ignoreMissingValuesFiles: z.boolean().optional(),
+  verify: z.unknown().optional(),
+}).superRefine((spec, ctx) => {
+  if (spec.sourceRef.kind === 'GitRepository') {
+    // From a GitRepository the chart is a directory of the repository.
+    const path = normalizeSourcePath(spec.chart);
+    if (path instanceof Error) ctx.addIssue({ code: 'custom', path: ['chart'], message: path.message });
+  } else if (spec.version !== undefined && spec.version !== '') {
+    const message = chartVersionProblem(spec.version);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', path: ['version'], message });
+  }
+});
+
+const HelmChartTemplateSchema = z.strictObject({
+  /** Newer Flux: the kind of source object the template makes; only HelmChart (the default) here. */
+  kind: z.string().transform((kind, ctx) => {
+    if (kind === 'HelmChart') return kind;
+    ctx.addIssue({
+      code: 'custom',
+      message: kind === 'OCIRepository'
+        ? 'OCIRepository chart templates are not supported yet: use a HelmRepository of type oci in spec.chart.spec.sourceRef'
+        : `invalid chart template kind ${JSON.stringify(kind)}: must be HelmChart`,
+    });
+    return z.NEVER;
+  }).optional(),
+  metadata: z.strictObject({ labels: labelMap.optional(), annotations: annotationMap.optional() }).optional(),
+  spec: HelmChartTemplateSpecSchema,
+});
+
+/** spec.chartRef points at a source holding a packaged chart: none of its kinds is supported yet. */
+const HelmChartRefSchema = z.strictObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().transform((kind, ctx) => {
+    const fluxKinds = ['OCIRepository', 'HelmChart', 'ExternalArtifact'];
+    ctx.addIssue({
+      code: 'custom',
+      message: fluxKinds.includes(kind)
+        ? `spec.chartRef to a${kind === 'OCIRepository' || kind === 'ExternalArtifact' ? 'n' : ''} ${kind} is not supported yet: use spec.chart with a HelmRepository or GitRepository sourceRef`
+        : `invalid chartRef kind ${JSON.stringify(kind)}: Flux's kinds are ${fluxKinds.join(', ')} (none supported yet: use spec.chart)`,
+    });
+    return z.NEVER;
+  }),
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+});
+
+const CrdsPolicySchema = z.enum(['Skip', 'Create', 'CreateReplace']);
+
+const HelmInstallSchema = z.strictObject({
+  timeout: duration.optional(),
+  remediation: z.strictObject({
+    retries: z.number().int().optional(),
+    ignoreTestFailures: z.boolean().optional(),
+    remediateLastFailure: z.boolean().optional(),
+  }).optional(),
+  createNamespace: z.boolean().optional(),
+  crds: CrdsPolicySchema.optional(),
+  /** Deprecated by Flux in favour of crds: Skip; honoured when crds is not set. */
+  skipCRDs: z.boolean().optional(),
+  replace: z.boolean().optional(),
+  disableWait: z.boolean().optional(),
+  // Accepted, not acted on yet (see HELM_RELEASE_IGNORED).
+  disableWaitForJobs: z.boolean().optional(),
+  disableHooks: z.boolean().optional(),
+  disableOpenAPIValidation: z.boolean().optional(),
+  disableSchemaValidation: z.boolean().optional(),
+  disableTakeOwnership: z.boolean().optional(),
+  serverSideApply: z.unknown().optional(),
+  strategy: z.unknown().optional(),
+});
+
+const HelmUpgradeSchema = z.strictObject({
+  timeout: duration.optional(),
+  remediation: z.strictObject({
+    retries: z.number().int().optional(),
+    ignoreTestFailures: z.boolean().optional(),
+    remediateLastFailure: z.boolean().optional(),
+    strategy: z.enum(['rollback', 'uninstall']).optional(),
+  }).optional(),
+  crds: CrdsPolicySchema.optional(),
+  force: z.boolean().optional(),
+  disableWait: z.boolean().optional(),
+  cleanupOnFail: z.boolean().optional(),
+  // Accepted, not acted on yet (see HELM_RELEASE_IGNORED).
+  disableWaitForJobs: z.boolean().optional(),
+  disableHooks: z.boolean().optional(),
+  disableOpenAPIValidation: z.boolean().optional(),
+  disableSchemaValidation: z.boolean().optional(),
+  disableTakeOwnership: z.boolean().optional(),
+  preserveValues: z.boolean().optional(),
+  serverSideApply: z.unknown().optional(),
+  strategy: z.unknown().optional(),
+  chartNameChangeStrategy: z.unknown().optional(),
+});
+
+const HelmRollbackSchema = z.strictObject({
+  timeout: duration.optional(),
+  force: z.boolean().optional(),
+  cleanupOnFail: z.boolean().optional(),
+  recreate: z.boolean().optional(),
+  disableWait: z.boolean().optional(),
+  // Accepted, not acted on yet (see HELM_RELEASE_IGNORED).
+  disableWaitForJobs: z.boolean().optional(),
+  disableHooks: z.boolean().optional(),
+  serverSideApply: z.unknown().optional(),
+});
+
+const HelmUninstallSchema = z.strictObject({
+  timeout: duration.optional(),
+  keepHistory: z.boolean().optional(),
+  disableWait: z.boolean().optional(),
+  // Accepted, not acted on yet (see HELM_RELEASE_IGNORED).
+  disableHooks: z.boolean().optional(),
+  deletionPropagation: z.enum(['background', 'foreground', 'orphan']).optional(),
+});
+
+const HelmTestSchema = z.strictObject({
+  enable: z.boolean().optional(),
+  timeout: duration.optional(),
+  ignoreFailures: z.boolean().optional(),
+  filters: z.unknown().optional(), // accepted, not acted on yet
+});
+
+/** Flux's CRD patterns for valuesKey and targetPath. */
+const ValuesReferenceSchema = z.strictObject({
+  kind: z.enum(['ConfigMap', 'Secret']),
+  name: dnsSubdomain,
+  valuesKey: checkedString((key) => (key.length <= 253 && /^[-._a-zA-Z0-9]+$/.test(key) ? undefined
+    : `invalid valuesKey ${JSON.stringify(key)}: a data key (letters, digits, '-', '_' and '.')`)).optional(),
+  targetPath: checkedString((path) => (path.length <= 250 && /^([a-zA-Z0-9_\-.\\/]|\[[0-9]{1,5}\])+$/.test(path) ? undefined
+    : `invalid targetPath ${JSON.stringify(path)}: a Helm --set path such as ingress.hosts[0].host`)).optional(),
+  optional: z.boolean().optional(),
+  literal: z.boolean().optional(), // accepted, not acted on yet
+});
+
+/** The Kustomization's placement, minus `hub: true`: a Helm release is installed on clusters. */
+const HelmPlacementSchema = PlacementSchema.superRefine((p, ctx) => {
+  if (p.hub === true) {
+    ctx.addIssue({ code: 'custom', path: ['hub'], message: 'hub: true is for Kustomizations that build hub declarations; a HelmRelease is installed on clusters' });
+  }
+});
+
+/** "Exactly one of chart and chartRef" must be checked even when other fields have errors. */
+const always = { when: () => true };
+
+const HelmReleaseSpecSchema = z.strictObject({
+  chart: HelmChartTemplateSchema.optional(),
+  chartRef: HelmChartRefSchema.optional(),
+  interval: duration,
+  timeout: duration.optional(),
+  releaseName: checkedString(releaseNameProblem).optional(),
+  targetNamespace: dnsLabel.optional(),
+  storageNamespace: dnsLabel.optional(),
+  install: HelmInstallSchema.optional(),
+  upgrade: HelmUpgradeSchema.optional(),
+  rollback: HelmRollbackSchema.optional(),
+  uninstall: HelmUninstallSchema.optional(),
+  test: HelmTestSchema.optional(),
+  values: z.record(z.string(), z.unknown()).optional(),
+  valuesFrom: z.array(ValuesReferenceSchema).optional(),
+  dependsOn: z.array(Dependency).optional(),
+  suspend: z.boolean().optional(),
+  maxHistory: z.number().int().min(0).optional(),
+  placement: HelmPlacementSchema.optional(),
+  // Accepted, not acted on yet (see HELM_RELEASE_IGNORED).
+  driftDetection: z.strictObject({
+    mode: z.enum(['enabled', 'warn', 'disabled']).optional(),
+    ignore: z.array(z.unknown()).optional(),
+  }).optional(),
+  postRenderers: z.array(z.unknown()).optional(),
+  postRenderStrategy: z.string().optional(),
+  commonMetadata: CommonMetadataSchema.optional(),
+  serviceAccountName: z.string().optional(),
+  kubeConfig: z.unknown().optional(),
+  persistentClient: z.boolean().optional(),
+})
+  .refine((spec) => !isRecord(spec) || spec.chart !== undefined || spec.chartRef !== undefined, {
+    ...always, path: ['chart'],
+    message: 'required: the chart to install, e.g. {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo}}}',
+  })
+  .refine((spec) => !isRecord(spec) || spec.chart === undefined || spec.chartRef === undefined, {
+    ...always, path: ['chartRef'], message: 'set only one of spec.chart and spec.chartRef',
+  });
+
+const HelmReleaseObject = fluxObject(HelmReleaseSpecSchema);
+type HelmReleaseInput = z.infer<typeof HelmReleaseObject>;
+
+/**
+ * Null inside spec.values is meaningful to Helm (it deletes the chart's default for that
+ * key) and the API server keeps it there (the field preserves unknown fields), so the values
+ * are taken from the input as written rather than from the null-free copy.
+ */
+function keepHelmValueNulls(input: Record<string, unknown>, cleaned: Record<string, unknown>): Record<string, unknown> {
+  const values = isRecord(input.spec) ? input.spec.values : undefined;
+  if (!isRecord(values) || !isRecord(cleaned.spec)) return cleaned;
+  return { ...cleaned, spec: { ...cleaned.spec, values } };
+}
+
+function buildHelmRelease(obj: HelmReleaseInput, ctx: BuildContext): HelmReleaseDeclaration {
+  const { spec } = obj;
+  const ns = ctx.namespace;
+  // The refinements above make sure chart is set whenever parsing succeeded (chartRef always fails).
+  const template = spec.chart?.spec;
+  if (template === undefined) throw new Error('HelmRelease without spec.chart passed validation');
+  const timeout = spec.timeout ?? HELM_DEFAULT_TIMEOUT_SECONDS;
+  const ignoreTestFailures = spec.test?.ignoreFailures ?? false;
+  const installRemediation = spec.install?.remediation;
+  const upgradeRemediation = spec.upgrade?.remediation;
+  const upgradeRetries = upgradeRemediation?.retries ?? 0;
+  const gitChart = template.sourceRef.kind === 'GitRepository';
+  const chartPath = gitChart ? normalizeSourcePath(template.chart) : template.chart;
+  const installCrds: CrdsPolicy = spec.install?.crds ?? (spec.install?.skipCRDs === true ? 'Skip' : 'Create');
+  return {
+    kind: 'HelmRelease',
+    ...base(obj.metadata, ctx),
+    spec: {
+      chart: {
+        chart: chartPath instanceof Error ? template.chart : chartPath,
+        version: template.version === undefined || template.version === '' ? '*' : toNodeSemverRange(template.version),
+        sourceRef: { kind: template.sourceRef.kind, namespace: template.sourceRef.namespace ?? ns, name: template.sourceRef.name },
+        intervalSeconds: template.interval ?? spec.interval,
+        reconcileStrategy: template.reconcileStrategy ?? 'ChartVersion',
+      },
+      intervalSeconds: spec.interval,
+      timeoutSeconds: timeout,
+      releaseName: spec.releaseName ?? defaultReleaseName(obj.metadata.name, spec.targetNamespace),
+      targetNamespace: spec.targetNamespace ?? ns,
+      storageNamespace: spec.storageNamespace ?? ns,
+      install: {
+        timeoutSeconds: spec.install?.timeout ?? timeout,
+        createNamespace: spec.install?.createNamespace ?? false,
+        crds: installCrds,
+        remediation: {
+          retries: installRemediation?.retries ?? 0,
+          ignoreTestFailures: installRemediation?.ignoreTestFailures ?? ignoreTestFailures,
+          remediateLastFailure: installRemediation?.remediateLastFailure ?? false,
+        },
+        disableWait: spec.install?.disableWait ?? false,
+        replace: spec.install?.replace ?? false,
+      },
+      upgrade: {
+        timeoutSeconds: spec.upgrade?.timeout ?? timeout,
+        remediation: {
+          retries: upgradeRetries,
+          ignoreTestFailures: upgradeRemediation?.ignoreTestFailures ?? ignoreTestFailures,
+          remediateLastFailure: upgradeRemediation?.remediateLastFailure ?? upgradeRetries > 0,
+          strategy: upgradeRemediation?.strategy ?? 'rollback',
+        },
+        crds: spec.upgrade?.crds ?? 'Skip',
+        force: spec.upgrade?.force ?? false,
+        disableWait: spec.upgrade?.disableWait ?? false,
+        cleanupOnFail: spec.upgrade?.cleanupOnFail ?? false,
+      },
+      rollback: {
+        timeoutSeconds: spec.rollback?.timeout ?? timeout,
+        force: spec.rollback?.force ?? false,
+        cleanupOnFail: spec.rollback?.cleanupOnFail ?? false,
+        recreate: spec.rollback?.recreate ?? false,
+        disableWait: spec.rollback?.disableWait ?? false,
+      },
+      uninstall: {
+        timeoutSeconds: spec.uninstall?.timeout ?? timeout,
+        keepHistory: spec.uninstall?.keepHistory ?? false,
+        disableWait: spec.uninstall?.disableWait ?? false,
+      },
+      test: {
+        enable: spec.test?.enable ?? false,
+        timeoutSeconds: spec.test?.timeout ?? timeout,
+        ignoreFailures: ignoreTestFailures,
+      },
+      values: spec.values ?? {},
+      valuesFrom: (spec.valuesFrom ?? []).map((v) => ({
+        kind: v.kind, name: v.name, valuesKey: v.valuesKey ?? 'values.yaml', targetPath: v.targetPath, optional: v.optional ?? false,
+      })),
+      dependsOn: (spec.dependsOn ?? []).map((d) => ({ namespace: d.namespace ?? ns, name: d.name })),
+      suspend: spec.suspend ?? false,
+      maxHistory: spec.maxHistory ?? HELM_DEFAULT_MAX_HISTORY,
+      placement: buildPlacement(spec.placement),
+    },
+  };
+}
+
+/** Warnings that depend on more than one field. */
+function helmReleaseWarnings(obj: HelmReleaseInput): FieldWarning[] {
+  const template = obj.spec.chart?.spec;
+  const warnings: FieldWarning[] = [];
+  if (template?.sourceRef.kind === 'GitRepository' && template.version !== undefined && template.version !== '' && template.version !== '*') {
+    warnings.push({ field: 'spec.chart.spec.version', message: 'not used for a chart from a GitRepository (as in Flux): the chart in the repository is installed whatever its version' });
+  }
+  return warnings;
+}
+
+// ---------------------------------------------------------------------------------------
 // ConfigMap and Secret (core v1)
 
 /** Kubernetes' rule for ConfigMap and Secret data keys. */
@@ -838,6 +1255,12 @@ interface IgnoredField {
   readonly note: string;
 }
 
+/** A warning found by a builder rather than by path (it depends on several fields). */
+interface FieldWarning {
+  readonly field: string;
+  readonly message: string;
+}
+
 const NOT_YET = 'accepted but not acted on by Flotilla yet';
 
 const GIT_REPOSITORY_IGNORED: readonly IgnoredField[] = [
@@ -862,6 +1285,46 @@ const KUSTOMIZATION_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'driftIgnoreRules'], note: NOT_YET },
   { path: ['spec', 'dependsOn', '*', 'readyExpr'], note: `${NOT_YET}: a dependency is ready when its Ready condition is True` },
   { path: ['spec', 'validation'], note: 'has no effect (removed in kustomize.toolkit.fluxcd.io/v1)' },
+];
+
+const HELM_REPOSITORY_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'provider'], harmless: ['generic'], note: `${NOT_YET}: only secretRef credentials are used` },
+  { path: ['spec', 'certSecretRef'], note: `${NOT_YET}: no client certificate or CA is used` },
+  { path: ['spec', 'accessFrom'], note: 'has no effect (never implemented by Flux)' },
+];
+
+const HELM_RELEASE_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'chart', 'metadata'], note: 'has no effect: Flotilla creates no HelmChart object' },
+  { path: ['spec', 'chart', 'spec', 'valuesFiles'], note: `${NOT_YET}: the chart's own values.yaml is used` },
+  { path: ['spec', 'chart', 'spec', 'valuesFile'], note: `${NOT_YET}: the chart's own values.yaml is used` },
+  { path: ['spec', 'chart', 'spec', 'ignoreMissingValuesFiles'], harmless: [false], note: NOT_YET },
+  { path: ['spec', 'chart', 'spec', 'verify'], note: `${NOT_YET}: chart signatures are NOT verified` },
+  { path: ['spec', 'postRenderers'], note: `${NOT_YET}: the rendered manifests are applied without post-rendering` },
+  { path: ['spec', 'postRenderStrategy'], note: NOT_YET },
+  { path: ['spec', 'commonMetadata'], note: `${NOT_YET}: no labels or annotations are added` },
+  { path: ['spec', 'serviceAccountName'], note: `${NOT_YET}: the release is applied with the agent's own identity` },
+  { path: ['spec', 'kubeConfig'], note: `${NOT_YET}: use spec.placement to choose clusters` },
+  { path: ['spec', 'persistentClient'], harmless: [true], note: 'has no effect (a helm-controller client setting)' },
+  { path: ['spec', 'driftDetection', 'mode'], harmless: ['disabled'], note: `${NOT_YET}: drift is not detected` },
+  { path: ['spec', 'driftDetection', 'ignore'], note: NOT_YET },
+  ...(['install', 'upgrade', 'rollback', 'uninstall'] as const).map((action): IgnoredField =>
+    ({ path: ['spec', action, 'disableHooks'], harmless: [false], note: `${NOT_YET}: chart hooks run` })),
+  ...(['install', 'upgrade', 'rollback'] as const).flatMap((action): IgnoredField[] => [
+    { path: ['spec', action, 'disableWaitForJobs'], harmless: [false], note: NOT_YET },
+    { path: ['spec', action, 'serverSideApply'], note: NOT_YET },
+  ]),
+  ...(['install', 'upgrade'] as const).flatMap((action): IgnoredField[] => [
+    { path: ['spec', action, 'disableOpenAPIValidation'], harmless: [false], note: NOT_YET },
+    { path: ['spec', action, 'disableSchemaValidation'], harmless: [false], note: NOT_YET },
+    { path: ['spec', action, 'disableTakeOwnership'], harmless: [false], note: NOT_YET },
+    { path: ['spec', action, 'strategy'], note: `${NOT_YET}: failures are handled as spec.${action}.remediation says` },
+  ]),
+  { path: ['spec', 'upgrade', 'preserveValues'], harmless: [false], note: `${NOT_YET}: each upgrade uses the declared values only` },
+  { path: ['spec', 'upgrade', 'chartNameChangeStrategy'], note: NOT_YET },
+  { path: ['spec', 'uninstall', 'deletionPropagation'], harmless: ['background'], note: NOT_YET },
+  { path: ['spec', 'test', 'filters'], note: `${NOT_YET}: every test of the chart runs` },
+  { path: ['spec', 'valuesFrom', '*', 'literal'], harmless: [false], note: `${NOT_YET}: values at a targetPath are read with Helm's --set syntax` },
+  { path: ['spec', 'dependsOn', '*', 'readyExpr'], note: `${NOT_YET}: a dependency is ready when its Ready condition is True` },
 ];
 
 const CONFIGMAP_IGNORED: readonly IgnoredField[] = [
@@ -890,8 +1353,11 @@ function ignoredFieldWarnings(obj: unknown, fields: readonly IgnoredField[], at:
 // ---------------------------------------------------------------------------------------
 // zod issues → DeclarationErrors
 
-/** Hints for required fields whose absence deserves more than "required". */
+/** Hints for required fields whose absence deserves more than "required"; "<Kind> <field>" keys win over "<field>". */
 const REQUIRED_HINTS: Readonly<Record<string, string>> = {
+  'HelmRepository spec.url': 'required: the Helm repository URL (https://... or oci://...)',
+  'HelmRelease spec.chart.spec.sourceRef': 'required: where the chart comes from, e.g. {kind: HelmRepository, name: podinfo}',
+  'HelmRelease spec.chart.spec.chart': 'required: the chart name (HelmRepository) or its path (GitRepository)',
   'spec.prune': 'required: Flux requires prune (true deletes objects removed from the source, false leaves them)',
   'spec.interval': 'required: how often to reconcile, e.g. 10m',
   'spec.url': 'required: the Git repository URL',
@@ -908,10 +1374,10 @@ const REMOVED_FIELD_HINTS: Readonly<Record<string, string>> = {
 };
 
 const EXPECTED: Readonly<Record<string, string>> = {
-  string: 'a string', boolean: 'true or false', number: 'a number', array: 'a list', object: 'a mapping', record: 'a mapping',
+  string: 'a string', boolean: 'true or false', number: 'a number', int: 'a whole number', array: 'a list', object: 'a mapping', record: 'a mapping',
 };
 
-function issueToErrors(issue: z.core.$ZodIssue, obj: unknown, at: Omit<DeclarationError, 'message' | 'field'>): DeclarationError[] {
+function issueToErrors(issue: z.core.$ZodIssue, obj: unknown, at: Omit<DeclarationError, 'message' | 'field'>, kind: string): DeclarationError[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
       const field = formatPath([...issue.path, key]);
@@ -924,7 +1390,7 @@ function issueToErrors(issue: z.core.$ZodIssue, obj: unknown, at: Omit<Declarati
   switch (issue.code) {
     case 'invalid_type':
       message = value === undefined
-        ? REQUIRED_HINTS[field] ?? 'required field is missing'
+        ? REQUIRED_HINTS[`${kind} ${field}`] ?? REQUIRED_HINTS[field] ?? 'required field is missing'
         : `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(value)}`;
       break;
     case 'invalid_value':

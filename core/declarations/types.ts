@@ -1,7 +1,8 @@
 // The declarations the hub reconciles, as typed values after validation and defaulting.
-// Users write Flux's YAML (source.toolkit.fluxcd.io/v1 GitRepository,
-// kustomize.toolkit.fluxcd.io/v1 Kustomization); core/declarations/parse.ts turns it into
-// these. Durations are whole seconds; everything optional in Flux has its Flux default here.
+// Users write Flux's YAML (source.toolkit.fluxcd.io/v1 GitRepository and HelmRepository,
+// kustomize.toolkit.fluxcd.io/v1 Kustomization, helm.toolkit.fluxcd.io/v2 HelmRelease);
+// core/declarations/parse.ts turns it into these. Durations are whole seconds; everything
+// optional in Flux has its Flux default here.
 
 export interface ObjectRef {
   readonly namespace: string;
@@ -133,12 +134,153 @@ export interface KustomizationSpec {
   readonly placement: Placement;
 }
 
+export type HelmRepositoryType = 'default' | 'oci';
+
+export interface HelmRepositorySpec {
+  /** http(s):// for a chart repository (index.yaml), oci:// for an OCI registry. */
+  readonly url: string;
+  /** "oci" exactly when the URL is oci:// (Flux's default type is "default"). */
+  readonly type: HelmRepositoryType;
+  /** Defaults to 60 (Flux requeues a HelmRepository every minute when no interval is set). */
+  readonly intervalSeconds: number;
+  /** Defaults to 60, as in Flux. */
+  readonly timeoutSeconds: number;
+  /** A Secret declared to the hub (same namespace) with username/password. */
+  readonly secretRef?: string;
+  /** Send the credentials to hosts other than the URL's (chart URLs in the index may point elsewhere). */
+  readonly passCredentials: boolean;
+  /** Plain-HTTP OCI registry (Flux takes it into account for type "oci" only). */
+  readonly insecure: boolean;
+  /** "generic" unless given; anything else is accepted with a warning (not acted on yet). */
+  readonly provider: 'generic' | 'aws' | 'azure' | 'gcp';
+  readonly suspend: boolean;
+}
+
+/**
+ * Where a HelmRelease's chart comes from (Flux's spec.chart.spec, the template of a HelmChart).
+ * From a HelmRepository, `chart` is the chart's name in the repository and `version` picks
+ * the version; from a GitRepository, `chart` is a path in the repository (normalised like a
+ * Kustomization path) and, as in Flux, `version` is not used.
+ */
+export interface HelmChartTemplate {
+  readonly chart: string;
+  /** A node-semver range; Flux's default "*" (latest) when not given; commas rewritten with spaces. */
+  readonly version: string;
+  readonly sourceRef: { readonly kind: 'HelmRepository' | 'GitRepository'; readonly namespace: string; readonly name: string };
+  /** How often to look for a new chart; defaults to the HelmRelease's interval. */
+  readonly intervalSeconds: number;
+  /** What makes a new chart artifact: a new chart version (default) or a new source revision. */
+  readonly reconcileStrategy: 'ChartVersion' | 'Revision';
+}
+
+/** How Helm treats the chart's crds/ directory. */
+export type CrdsPolicy = 'Skip' | 'Create' | 'CreateReplace';
+
+export interface HelmInstallSpec {
+  readonly timeoutSeconds: number;
+  readonly createNamespace: boolean;
+  /** Default "Create" (Flux). */
+  readonly crds: CrdsPolicy;
+  readonly remediation: {
+    /** Retries after a failed install, uninstalling in between; negative = unlimited. Default 0. */
+    readonly retries: number;
+    /** Defaults to test.ignoreFailures. */
+    readonly ignoreTestFailures: boolean;
+    /** Uninstall the failed install when no retries remain. Default false. */
+    readonly remediateLastFailure: boolean;
+  };
+  readonly disableWait: boolean;
+  /** Reuse the name of an uninstalled release kept in the history. */
+  readonly replace: boolean;
+}
+
+export interface HelmUpgradeSpec {
+  readonly timeoutSeconds: number;
+  readonly remediation: {
+    /** Retries after a failed upgrade, remediating in between; negative = unlimited. Default 0. */
+    readonly retries: number;
+    readonly ignoreTestFailures: boolean;
+    /** Remediate the last failure when no retries remain. Default: retries > 0 (Flux). */
+    readonly remediateLastFailure: boolean;
+    /** Default "rollback". */
+    readonly strategy: 'rollback' | 'uninstall';
+  };
+  /** Default "Skip" (Flux: CRDs are not touched by an upgrade unless asked). */
+  readonly crds: CrdsPolicy;
+  readonly force: boolean;
+  readonly disableWait: boolean;
+  readonly cleanupOnFail: boolean;
+}
+
+export interface HelmRollbackSpec {
+  readonly timeoutSeconds: number;
+  readonly force: boolean;
+  readonly cleanupOnFail: boolean;
+  readonly recreate: boolean;
+  readonly disableWait: boolean;
+}
+
+export interface HelmUninstallSpec {
+  readonly timeoutSeconds: number;
+  /** Keep the release records (marked uninstalled) instead of deleting them. */
+  readonly keepHistory: boolean;
+  readonly disableWait: boolean;
+}
+
+export interface HelmTestSpec {
+  /** Run the chart's tests after each install and upgrade. */
+  readonly enable: boolean;
+  readonly timeoutSeconds: number;
+  /** Test failures do not count as release failures. */
+  readonly ignoreFailures: boolean;
+}
+
+export interface ValuesReference {
+  readonly kind: 'ConfigMap' | 'Secret';
+  readonly name: string;
+  /** Default "values.yaml". */
+  readonly valuesKey: string;
+  /** Helm --set path where the single value goes; undefined = merged at the root. */
+  readonly targetPath?: string;
+  readonly optional: boolean;
+}
+
+export interface HelmReleaseSpec {
+  /** spec.chart; a chartRef (OCIRepository, HelmChart) is refused for now. */
+  readonly chart: HelmChartTemplate;
+  readonly intervalSeconds: number;
+  /** Default 300 (Flux's 5m); each action's timeout defaults to it. */
+  readonly timeoutSeconds: number;
+  /** Default `[<targetNamespace>-]<name>`, shortened with a hash past 53 characters as Flux does. */
+  readonly releaseName: string;
+  /** The namespace the chart is installed in; defaults to the HelmRelease's own namespace. */
+  readonly targetNamespace: string;
+  /** Where Helm keeps the release records; defaults to the HelmRelease's own namespace. */
+  readonly storageNamespace: string;
+  readonly install: HelmInstallSpec;
+  readonly upgrade: HelmUpgradeSpec;
+  readonly rollback: HelmRollbackSpec;
+  readonly uninstall: HelmUninstallSpec;
+  readonly test: HelmTestSpec;
+  /** Inline values (free-form), merged over valuesFrom. */
+  readonly values: Readonly<Record<string, unknown>>;
+  readonly valuesFrom: readonly ValuesReference[];
+  /** Other HelmReleases; namespaces default to this one's. */
+  readonly dependsOn: readonly ObjectRef[];
+  readonly suspend: boolean;
+  /** Release revisions Helm keeps; default 5, 0 = unlimited. */
+  readonly maxHistory: number;
+  /** Which clusters get the release (Flotilla's addition); `hub` is always false for a HelmRelease. */
+  readonly placement: Placement;
+  // Room for Flotilla's `rollout` (progressive delivery across clusters): not read yet.
+}
+
 /** ConfigMaps and Secrets given to the hub: values for postBuild.substituteFrom and source credentials. */
 export interface DataObjectSpec {
   readonly data: Readonly<Record<string, string>>;
 }
 
-export type DeclarationKind = 'GitRepository' | 'Kustomization' | 'ConfigMap' | 'Secret';
+export type DeclarationKind = 'GitRepository' | 'Kustomization' | 'ConfigMap' | 'Secret' | 'HelmRepository' | 'HelmRelease';
 
 interface DeclarationBase<K extends DeclarationKind, S> {
   readonly kind: K;
@@ -152,12 +294,15 @@ interface DeclarationBase<K extends DeclarationKind, S> {
 
 export type GitRepositoryDeclaration = DeclarationBase<'GitRepository', GitRepositorySpec>;
 export type KustomizationDeclaration = DeclarationBase<'Kustomization', KustomizationSpec>;
+export type HelmRepositoryDeclaration = DeclarationBase<'HelmRepository', HelmRepositorySpec>;
+export type HelmReleaseDeclaration = DeclarationBase<'HelmRelease', HelmReleaseSpec>;
 /** Secret data is held decoded (base64 `data` and `stringData` merged). */
 export type DataDeclaration = DeclarationBase<'ConfigMap' | 'Secret', DataObjectSpec>;
 
-export type Declaration = GitRepositoryDeclaration | KustomizationDeclaration | DataDeclaration;
+export type Declaration =
+  | GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration | DataDeclaration;
 /** The declarations reconciled by an actor workflow (ConfigMaps and Secrets are data). */
-export type ActorDeclaration = GitRepositoryDeclaration | KustomizationDeclaration;
+export type ActorDeclaration = GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration;
 
 /** The workflow id of a declaration's actor: `<kind lowercase>/<namespace>/<name>`. */
 export function declarationId(d: Pick<Declaration, 'kind' | 'namespace' | 'name'>): string {

@@ -381,13 +381,13 @@ describe('parseDeclarations: ConfigMap, Secret, skipped kinds, warnings', () => 
   });
 
   it('skips the Flux kinds Flotilla does not reconcile yet, and kustomize build files', () => {
-    const r = parseDeclarations(`apiVersion: helm.toolkit.fluxcd.io/v2
-kind: HelmRelease
+    const r = parseDeclarations(`apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
 metadata: {name: podinfo, namespace: apps}
 spec: {anything: goes}
 ---
 apiVersion: source.toolkit.fluxcd.io/v1
-kind: HelmRepository
+kind: OCIRepository
 metadata: {name: charts}
 ---
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
@@ -402,7 +402,7 @@ resources: [a.yaml]
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.declarations, []);
     assert.deepEqual(r.ignored, [
-      'HelmRelease/apps/podinfo', 'HelmRepository/default/charts', 'Alert/flux-system/slack',
+      'ImagePolicy/apps/podinfo', 'OCIRepository/default/charts', 'Alert/flux-system/slack',
       'Kustomization/default/build (kustomize.config.k8s.io/v1beta1: a kustomize build file, not a Flux object)',
     ]);
   });
@@ -445,7 +445,7 @@ describe('parseDeclarationObject', () => {
     const bad = parseDeclarationObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: {} }, 'inline');
     assert.ok(Array.isArray(bad));
     assert.deepEqual(bad.map((e) => [e.file, e.object, e.field]), [['inline', 'ConfigMap', 'metadata.name']]);
-    const skipped = parseDeclarationObject({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'x' } }, 'inline');
+    const skipped = parseDeclarationObject({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'x' } }, 'inline');
     assert.ok(Array.isArray(skipped));
     assert.match(skipped[0]?.message ?? '', /does not reconcile this kind yet/);
   });
