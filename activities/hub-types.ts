@@ -105,7 +105,8 @@ export interface FetchHelmRepositoryResult {
 
 /** Where a HelmRelease's chart comes from, as its actor knows it. */
 export type ChartSource =
-  | { readonly kind: 'HelmRepository'; readonly url: string; readonly namespace: string; readonly secretRef?: string; readonly indexDigest: string }
+  /** `repository` is the HelmRepository actor's id; its URL and credentials are read from its declaration. */
+  | { readonly kind: 'HelmRepository'; readonly repository: string; readonly indexDigest: string }
   | { readonly kind: 'GitRepository'; readonly artifactDigest: string };
 
 export interface PrepareChartInput {
@@ -143,6 +144,8 @@ export interface RenderReleaseInput {
   readonly cluster: string;
   readonly isUpgrade: boolean;
   readonly includeCrds: boolean;
+  /** install.createNamespace: the release's objects start with its Namespace. */
+  readonly createNamespace: boolean;
 }
 
 export interface RenderReleaseResult {
@@ -153,6 +156,8 @@ export interface RenderReleaseResult {
   readonly objectCount: number;
   /** Hook steps per event (pre-install, post-upgrade, …), in execution order. */
   readonly hooks: Readonly<Record<string, readonly HookStepPlan[]>>;
+  /** Digest of the hook plan (names the hooks a rollback to this render runs). */
+  readonly hooksDigest: string;
   readonly kubernetesVersion: string;
 }
 

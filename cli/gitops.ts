@@ -30,13 +30,19 @@ export const gitopsUsage = `GitOps commands:
   flotilla apply -f <file|dir>... [--dry-run]
       loads GitRepository, Kustomization, ConfigMap and Secret declarations (Flux's YAML) into
       the hub; idempotent. --dry-run prints what would be created / configured / unchanged.
-  flotilla delete kustomization|source git <name>
-      a deleted Kustomization with prune: true removes its objects from every cluster.
-  flotilla get sources [git] | kustomizations [-A] [-o json]
-  flotilla reconcile kustomization <name> [--with-source] [--timeout 5m]
-  flotilla reconcile source git <name> [--timeout 5m]
+  flotilla delete kustomization|helmrelease|source git|source helm <name>
+      a deleted Kustomization with prune: true removes its objects from every cluster; a
+      deleted HelmRelease is uninstalled from every cluster.
+  flotilla get sources [git|helm] | kustomizations | helmreleases [-A] [-o json]
+  flotilla reconcile kustomization|helmrelease <name> [--with-source] [--timeout 5m]
+  flotilla reconcile source git|helm <name> [--timeout 5m]
       asks for a reconcile now, shows progress and waits for the outcome (exit 1 when not Ready).
-  flotilla suspend|resume kustomization|source git <name>
+  flotilla suspend|resume kustomization|helmrelease|source git|source helm <name>
+  flotilla helm history <release> --cluster <c> [-o json]
+      the release's revisions on that cluster (chart, status, description).
+  flotilla helm rollback <release> --cluster <c> [--to-revision N]
+      rolls back to revision N (default: the previous deployed one) with its exact manifests;
+      the release stays there until its chart version or values change.
   flotilla bootstrap --url <git-url> --path <dir> [--branch main] [--interval 1m] [--secret-ref <name>]
       makes the hub reconcile its own declarations from git: a GitRepository and a
       Kustomization named flotilla-system (namespace flotilla-system) whose build output is
@@ -76,10 +82,10 @@ export async function applyCommand(files: readonly string[], dryRun: boolean, g:
   for (const note of loaded.ignored) console.error(`skipped ${note}`);
   for (const w of loaded.warnings) console.error(`warning: ${formatDeclarationError(w)}`);
   await withClient(g, async (client) => {
-    for (const d of loaded.declarations) {
-      const action = dryRun ? await client.plan(d) : await client.apply(d);
-      console.log(`${kindLabel(d)}/${d.namespace}/${d.name} ${action}${dryRun ? ' (dry run)' : ''}`);
-    }
+    // Sources first (dependents subscribe to them), then the rest; a few at a time, printed in order.
+    const sourcesFirst = [...loaded.declarations].sort((a, b) => rank(a) - rank(b));
+    const actions = await mapLimited(sourcesFirst, 8, (d) => (dryRun ? client.plan(d) : client.apply(d)));
+    sourcesFirst.forEach((d, i) => { console.log(`${kindLabel(d)}/${d.namespace}/${d.name} ${actions[i] ?? ''}${dryRun ? ' (dry run)' : ''}`); });
   });
 }
 
@@ -103,15 +109,18 @@ export async function suspendCommand(target: ActorTarget, suspend: boolean, g: G
   });
 }
 
-export async function getCommand(kind: ActorKind, g: GlobalOptions): Promise<void> {
+/** `flotilla get sources|kustomizations|helmreleases`: one table (or JSON) over one or more kinds. */
+export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions): Promise<void> {
   await withClient(g, async (client) => {
-    const ids = (await client.list(kind)).filter((id) => g.allNamespaces || id.split('/')[1] === g.namespace);
     const statuses: ActorStatus[] = [];
-    for (const id of ids) {
-      try {
-        statuses.push(await client.status(id));
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err; // deleted meanwhile
+    for (const kind of kinds) {
+      const ids = (await client.list(kind)).filter((id) => g.allNamespaces || id.split('/')[1] === g.namespace);
+      for (const id of ids) {
+        try {
+          statuses.push(await client.status(id));
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err; // deleted meanwhile
+        }
       }
     }
     if (g.output === 'json') {
@@ -119,39 +128,91 @@ export async function getCommand(kind: ActorKind, g: GlobalOptions): Promise<voi
       return;
     }
     if (statuses.length === 0) {
-      console.error(`no ${kind === 'GitRepository' ? 'sources' : 'kustomizations'} found${g.allNamespaces ? '' : ` in namespace ${g.namespace} (use -A for all)`}`);
+      console.error(`nothing found${g.allNamespaces ? '' : ` in namespace ${g.namespace} (use -A for all)`}`);
       return;
     }
+    const placedKinds = kinds.some((k) => k === 'Kustomization' || k === 'HelmRelease');
     const rows = statuses.map((s) => {
       const ready = s.status.conditions.find((c) => c.type === 'Ready');
-      const revision = s.kind === 'GitRepository' ? s.status.artifact?.revision ?? '' : s.status.lastAppliedRevision;
-      const clusters = s.kind === 'Kustomization'
-        ? (s.declaration.kind === 'Kustomization' && s.declaration.spec.placement.hub ? 'hub' : `${s.status.clusters.filter((c) => c.ready === 'True').length}/${s.status.placed.length}`)
-        : '';
       return [
-        ...(g.allNamespaces ? [s.declaration.namespace] : []), s.declaration.name, revision, String(s.status.suspended),
-        ...(kind === 'Kustomization' ? [clusters] : []), ready?.status ?? 'Unknown', ready?.message ?? 'not reconciled yet',
+        ...(g.allNamespaces ? [s.declaration.namespace] : []), kinds.length > 1 ? `${s.kind}/${s.declaration.name}` : s.declaration.name,
+        revisionOf(s), String(s.status.suspended), ...(placedKinds ? [clustersOf(s)] : []),
+        ready?.status ?? 'Unknown', ready?.message ?? 'not reconciled yet',
       ];
     });
-    const header = [...(g.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'SUSPENDED', ...(kind === 'Kustomization' ? ['CLUSTERS'] : []), 'READY', 'MESSAGE'];
+    const header = [...(g.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'SUSPENDED', ...(placedKinds ? ['CLUSTERS'] : []), 'READY', 'MESSAGE'];
     printTable(header, rows);
+  });
+}
+
+function revisionOf(s: ActorStatus): string {
+  switch (s.kind) {
+    case 'GitRepository': case 'HelmRepository': return s.status.artifact?.revision ?? '';
+    case 'Kustomization': return s.status.lastAppliedRevision;
+    case 'HelmRelease': return `${s.status.chartName}@${s.status.lastAttemptedChartVersion || '?'}`;
+  }
+}
+
+/** ready/placed, or "hub" for a Kustomization whose output is hub declarations. */
+function clustersOf(s: ActorStatus): string {
+  if (s.kind === 'Kustomization') {
+    if (s.declaration.kind === 'Kustomization' && s.declaration.spec.placement.hub) return 'hub';
+    return `${s.status.clusters.filter((c) => c.ready === 'True').length}/${s.status.placed.length}`;
+  }
+  if (s.kind === 'HelmRelease') return `${s.status.clusters.filter((c) => c.ready === 'True').length}/${s.status.placed.length}`;
+  return '';
+}
+
+/** `flotilla helm history <release> --cluster c`: the cluster's Helm revisions. */
+export async function helmHistoryCommand(target: ActorTarget, cluster: string, g: GlobalOptions): Promise<void> {
+  await withClient(g, async (client) => {
+    const s = await client.status(target.id);
+    if (s.kind !== 'HelmRelease') throw new UsageError(`${target.id} is not a HelmRelease`);
+    const h = s.status.histories[cluster];
+    if (!h) throw new CommandFailed(`${target.id} has no release on cluster ${cluster} (placed: ${s.status.placed.join(', ') || 'none'})`);
+    if (g.output === 'json') { console.log(JSON.stringify(h, null, 2)); return; }
+    printTable(['REVISION', 'UPDATED', 'STATUS', 'CHART', 'APP VERSION', 'DESCRIPTION'], h.revisions.map((r) => [
+      String(r.revision), new Date(r.finishedAt ?? r.startedAt).toISOString(), r.status, `${r.chartName}-${r.chartVersion}`, r.appVersion ?? '', r.description,
+    ]));
+  });
+}
+
+/** `flotilla helm rollback <release> [--to-revision N] --cluster c`: waits for the rollback to finish. */
+export async function helmRollbackCommand(target: ActorTarget, cluster: string, toRevision: number | undefined, timeoutMs: number, g: GlobalOptions): Promise<void> {
+  await withClient(g, async (client) => {
+    const accepted = await client.helmRollback(target.id, { cluster, ...(toRevision !== undefined ? { toRevision } : {}) });
+    console.error(`► rolling back ${target.id} on ${cluster} to revision ${accepted.toRevision}`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await client.status(target.id);
+      const h = s.kind === 'HelmRelease' ? s.status.histories[cluster] : undefined;
+      const latest = h?.revisions[h.revisions.length - 1];
+      if (latest?.action === 'rollback' && latest.rolledBackTo === accepted.toRevision && latest.finishedAt !== undefined) {
+        if (latest.status !== 'deployed') throw new CommandFailed(`rollback failed: ${latest.description}`);
+        console.log(`${target.id} on ${cluster}: revision ${latest.revision} deployed (rollback to ${accepted.toRevision})`);
+        return;
+      }
+      if (Date.now() > deadline) throw new CommandFailed(`timed out waiting for the rollback of ${target.id} on ${cluster}`);
+      await sleep(500);
+    }
   });
 }
 
 export async function reconcileCommand(target: ActorTarget, withSource: boolean, timeoutMs: number, g: GlobalOptions): Promise<void> {
   await withClient(g, async (client) => {
     const deadline = Date.now() + timeoutMs;
-    if (withSource && target.kind === 'Kustomization') {
+    if (withSource && (target.kind === 'Kustomization' || target.kind === 'HelmRelease')) {
       const s = await client.status(target.id);
-      if (s.declaration.kind === 'Kustomization') {
-        const src = s.declaration.spec.sourceRef;
-        const source = await reconcileOne(client, { kind: 'GitRepository', id: `gitrepository/${src.namespace}/${src.name}` }, deadline);
-        const revision = source.kind === 'GitRepository' ? source.status.artifact?.revision : undefined;
+      const src = s.declaration.kind === 'Kustomization' ? s.declaration.spec.sourceRef
+        : s.declaration.kind === 'HelmRelease' ? s.declaration.spec.chart.sourceRef : undefined;
+      if (src) {
+        const source = await reconcileOne(client, { kind: src.kind, id: `${src.kind.toLowerCase()}/${src.namespace}/${src.name}` }, deadline);
+        const revision = source.kind === 'GitRepository' || source.kind === 'HelmRepository' ? source.status.artifact?.revision : undefined;
         // The source tells its subscribers on its own; wait until this one has heard, so the
         // reconcile below builds the revision just fetched.
         while (revision !== undefined) {
           const k = await client.status(target.id);
-          if (k.kind !== 'Kustomization' || k.status.sourceRevision === revision) break;
+          if ((k.kind !== 'Kustomization' && k.kind !== 'HelmRelease') || k.status.sourceRevision === revision) break;
           if (Date.now() > deadline) throw new CommandFailed(`timed out waiting for ${target.id} to receive revision ${revision}`);
           await sleep(200);
         }
@@ -194,9 +255,9 @@ async function reconcileOne(client: DeclarationClient, target: ActorTarget, dead
 function describeProgress(s: ActorStatus): string {
   const reconciling: Condition | undefined = s.status.conditions.find((c) => c.type === 'Reconciling' && c.status === 'True');
   if (reconciling) return `reconciling: ${reconciling.message}`;
-  if (s.kind === 'Kustomization') {
+  if (s.kind === 'Kustomization' || s.kind === 'HelmRelease') {
     const ready = s.status.clusters.filter((c) => c.ready === 'True').length;
-    return `waiting: ${ready}/${s.status.placed.length} clusters ready at ${s.status.lastAppliedRevision || 'no revision yet'}`;
+    return `waiting: ${ready}/${s.status.placed.length} clusters ready at ${revisionOf(s) || 'no revision yet'}`;
   }
   return `waiting: revision ${s.status.artifact?.revision ?? 'none yet'}`;
 }
@@ -234,10 +295,16 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
   if ((first === 'kustomization' || first === 'kustomizations' || first === 'ks') && second) {
     return { kind: 'Kustomization', id: `kustomization/${namespace}/${second}` };
   }
+  if ((first === 'helmrelease' || first === 'helmreleases' || first === 'hr') && second) {
+    return { kind: 'HelmRelease', id: `helmrelease/${namespace}/${second}` };
+  }
   if (first === 'source' && (second === 'git' || second === 'gitrepository') && third) {
     return { kind: 'GitRepository', id: `gitrepository/${namespace}/${third}` };
   }
-  throw new UsageError(`expected "kustomization <name>" or "source git <name>", got "${words.join(' ')}"`);
+  if (first === 'source' && (second === 'helm' || second === 'helmrepository') && third) {
+    return { kind: 'HelmRepository', id: `helmrepository/${namespace}/${third}` };
+  }
+  throw new UsageError(`expected "kustomization <name>", "helmrelease <name>", "source git <name>" or "source helm <name>", got "${words.join(' ')}"`);
 }
 
 function kindLabel(d: Declaration): string {
@@ -249,4 +316,23 @@ function printTable(header: readonly string[], rows: readonly (readonly string[]
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+}
+
+function rank(d: Declaration): number {
+  return d.kind === 'ConfigMap' || d.kind === 'Secret' ? 0 : d.kind === 'GitRepository' || d.kind === 'HelmRepository' ? 1 : 2;
+}
+
+/** Maps with at most `limit` calls in flight; results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      const item = items[i];
+      if (item !== undefined) results[i] = await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

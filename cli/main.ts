@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { parseDuration, parseLabels } from '../core/registration.js';
 import { RegistrationStore } from '../hub/registration.js';
 import {
-  applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, gitopsUsage, parseTarget, reconcileCommand,
+  applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, gitopsUsage, helmHistoryCommand, helmRollbackCommand,
+  parseTarget, reconcileCommand,
   suspendCommand, UsageError, type GlobalOptions,
 } from './gitops.js';
 
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
       output: { type: 'string', short: 'o' }, file: { type: 'string', short: 'f', multiple: true },
       'dry-run': { type: 'boolean' }, 'with-source': { type: 'boolean' }, timeout: { type: 'string' },
       url: { type: 'string' }, path: { type: 'string' }, branch: { type: 'string' }, interval: { type: 'string' },
-      'secret-ref': { type: 'string' },
+      'secret-ref': { type: 'string' }, cluster: { type: 'string' }, 'to-revision': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -74,10 +75,28 @@ async function main(): Promise<void> {
     case 'resume': return suspendCommand(parseTarget(rest, g.namespace), false, g);
     case 'reconcile': return reconcileCommand(parseTarget(rest, g.namespace), values['with-source'] ?? false, timeoutMs, g);
     case 'get': {
-      const what = rest[0];
-      if (what === 'sources' || what === 'source' || what === 'gitrepositories') return getCommand('GitRepository', g);
-      if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand('Kustomization', g);
-      throw new UsageError(`get what? "sources" or "kustomizations", got "${rest.join(' ')}"`);
+      const [what, sub] = rest;
+      if (what === 'sources' || what === 'source') {
+        if (sub === 'git') return getCommand(['GitRepository'], g);
+        if (sub === 'helm') return getCommand(['HelmRepository'], g);
+        return getCommand(['GitRepository', 'HelmRepository'], g);
+      }
+      if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand(['Kustomization'], g);
+      if (what === 'helmreleases' || what === 'helmrelease' || what === 'hr') return getCommand(['HelmRelease'], g);
+      throw new UsageError(`get what? "sources", "kustomizations" or "helmreleases", got "${rest.join(' ')}"`);
+    }
+    case 'helm': {
+      const [verb, release] = rest;
+      if (!release) throw new UsageError('helm history|rollback needs a release name');
+      if (!values.cluster) throw new UsageError(`helm ${verb ?? ''} needs --cluster <name>`);
+      const target = parseTarget(['helmrelease', release], g.namespace);
+      if (verb === 'history') return helmHistoryCommand(target, values.cluster, g);
+      if (verb === 'rollback') {
+        const to = values['to-revision'] === undefined ? undefined : Number(values['to-revision']);
+        if (to !== undefined && (!Number.isInteger(to) || to < 1)) throw new UsageError('--to-revision must be a revision number >= 1');
+        return helmRollbackCommand(target, values.cluster, to, timeoutMs, g);
+      }
+      throw new UsageError(`unknown command "helm ${verb ?? ''}" (history or rollback)`);
     }
     case 'bootstrap': {
       if (!values.url || !values.path) throw new UsageError('bootstrap needs --url <git-url> and --path <dir>');

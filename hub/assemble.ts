@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createDeliveryActivities } from '../activities/agent-delivery.js';
+import { createHelmActivities } from '../activities/helm-activities.js';
 import { createHubActivities } from '../activities/hub-activities.js';
 import { FileArtifactStore } from './artifact-store.js';
 import { DataObjectStore } from './data-objects.js';
@@ -48,6 +49,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     activities: {
       ...createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
       ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir }),
+      ...createHelmActivities({ client: opts.client, artifacts, data }),
     },
     ...(opts.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities } : {}),
   });

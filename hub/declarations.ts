@@ -3,26 +3,33 @@
 // started on first apply and signalled with each new version; ConfigMaps and Secrets go to
 // the DataObjectStore. Applying the same declaration twice changes nothing.
 import {
-  WorkflowNotFoundError, type Client, type WorkflowHandle,
+  WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
 import { declarationId, isDataDeclaration, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
 import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
+import { helmReleaseWorkflow } from '../workflows/helm-release.js';
+import { helmRepositoryWorkflow } from '../workflows/helm-repository.js';
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
 import {
-  declarationQuery, deleteSignal, gitRepositoryStatusQuery, kustomizationStatusQuery, reconcileSignal, specSignal, suspendSignal,
-  type GitRepositoryStatus, type KustomizationStatus,
+  declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
+  helmRollbackUpdate, reconcileSignal, specSignal, suspendSignal,
+  type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
 } from '../workflows/messages.js';
 import type { ApplyAction, DataObjectStore } from './data-objects.js';
 
-export type ActorKind = 'GitRepository' | 'Kustomization';
+export type ActorKind = ActorDeclaration['kind'];
 export const ACTOR_WORKFLOW_TYPES: Readonly<Record<ActorKind, string>> = {
   GitRepository: 'gitRepositoryWorkflow',
   Kustomization: 'kustomizationWorkflow',
+  HelmRepository: 'helmRepositoryWorkflow',
+  HelmRelease: 'helmReleaseWorkflow',
 };
 
 export type ActorStatus =
   | { readonly kind: 'GitRepository'; readonly declaration: ActorDeclaration; readonly status: GitRepositoryStatus }
-  | { readonly kind: 'Kustomization'; readonly declaration: ActorDeclaration; readonly status: KustomizationStatus };
+  | { readonly kind: 'Kustomization'; readonly declaration: ActorDeclaration; readonly status: KustomizationStatus }
+  | { readonly kind: 'HelmRepository'; readonly declaration: ActorDeclaration; readonly status: HelmRepositoryStatus }
+  | { readonly kind: 'HelmRelease'; readonly declaration: ActorDeclaration; readonly status: HelmReleaseStatus };
 
 export class NotFoundError extends Error {}
 
@@ -43,17 +50,15 @@ export class DeclarationClient {
   }
 
   private async applyActor(d: ActorDeclaration): Promise<ApplyAction> {
-    if (d.kind !== 'GitRepository' && d.kind !== 'Kustomization') {
-      throw new Error(`${d.kind}/${d.namespace}/${d.name}: ${d.kind} is not reconciled by this hub yet`);
-    }
     const action = await this.plan(d);
     if (action === 'unchanged') return action;
     const options = { workflowId: declarationId(d), taskQueue: this.taskQueue, signal: specSignal, signalArgs: [d] as [ActorDeclaration] };
     const memory = { generation: 1, suspendedByCli: false, subscribers: [] };
-    if (d.kind === 'GitRepository') {
-      await this.client.workflow.signalWithStart(gitRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] });
-    } else {
-      await this.client.workflow.signalWithStart(kustomizationWorkflow, { ...options, args: [{ ...memory, declaration: d }] });
+    switch (d.kind) {
+      case 'GitRepository': await this.client.workflow.signalWithStart(gitRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'Kustomization': await this.client.workflow.signalWithStart(kustomizationWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'HelmRepository': await this.client.workflow.signalWithStart(helmRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'HelmRelease': await this.client.workflow.signalWithStart(helmReleaseWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
     }
     return action;
   }
@@ -75,8 +80,12 @@ export class DeclarationClient {
     const handle = this.client.workflow.getHandle(id);
     try {
       const declaration = await handle.query(declarationQuery);
-      if (declaration.kind === 'GitRepository') return { kind: 'GitRepository', declaration, status: await handle.query(gitRepositoryStatusQuery) };
-      return { kind: 'Kustomization', declaration, status: await handle.query(kustomizationStatusQuery) };
+      switch (declaration.kind) {
+        case 'GitRepository': return { kind: 'GitRepository', declaration, status: await handle.query(gitRepositoryStatusQuery) };
+        case 'Kustomization': return { kind: 'Kustomization', declaration, status: await handle.query(kustomizationStatusQuery) };
+        case 'HelmRepository': return { kind: 'HelmRepository', declaration, status: await handle.query(helmRepositoryStatusQuery) };
+        case 'HelmRelease': return { kind: 'HelmRelease', declaration, status: await handle.query(helmReleaseStatusQuery) };
+      }
     } catch (err) {
       if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`);
       throw err;
@@ -94,6 +103,16 @@ export class DeclarationClient {
   /** Asks for a reconcile now; the token returns in status.lastHandledReconcileAt. */
   async requestReconcile(id: string, token: string): Promise<void> {
     await this.runningHandle(id).then((h) => h.signal(reconcileSignal, token));
+  }
+
+  async helmRollback(id: string, request: RollbackRequest): Promise<{ toRevision: number }> {
+    const handle = await this.runningHandle(id);
+    try {
+      return await handle.executeUpdate(helmRollbackUpdate, { args: [request] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new NotFoundError(err.cause?.message ?? err.message);
+      throw err;
+    }
   }
 
   async suspend(id: string, suspend: boolean): Promise<void> {

@@ -3,3 +3,5 @@ export { environmentCheckWorkflow } from './environment-check.js';
 export { clusterWorkflow } from './cluster.js';
 export { gitRepositoryWorkflow } from './git-repository.js';
 export { kustomizationWorkflow } from './kustomization.js';
+export { helmRepositoryWorkflow } from './helm-repository.js';
+export { helmReleaseWorkflow } from './helm-release.js';

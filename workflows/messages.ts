@@ -2,6 +2,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Condition } from '../core/conditions.js';
 import type { ActorDeclaration } from '../core/declarations/types.js';
+import type { ReleaseHistory } from '../core/helm-release.js';
 
 export interface DeploymentOptions {
   readonly prune: boolean;
@@ -199,3 +200,49 @@ export interface KustomizationStatus extends ActorStatusBase {
 export const gitRepositoryStatusQuery = defineQuery<GitRepositoryStatus>('gitRepositoryStatus');
 export const kustomizationStatusQuery = defineQuery<KustomizationStatus>('kustomizationStatus');
 export const declarationQuery = defineQuery<ActorDeclaration>('declaration');
+
+// ---- Helm --------------------------------------------------------------------------------
+
+export interface HelmRepositoryStatus extends ActorStatusBase {
+  readonly url: string;
+  /** The index, as an artifact; its digest is the revision subscribers see. */
+  readonly artifact?: SourceArtifact;
+  readonly subscribers: readonly string[];
+}
+
+export interface HelmReleaseClusterStatus {
+  readonly cluster: string;
+  readonly ready: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+  /** The current release revision on this cluster (0: never installed). */
+  readonly revision: number;
+  readonly chartVersion: string;
+  readonly releaseStatus: string;
+  /** ms since epoch */
+  readonly updatedAt: number;
+}
+
+export interface HelmReleaseStatus extends ActorStatusBase {
+  readonly source: string;
+  readonly sourceRevision: string;
+  readonly releaseName: string;
+  readonly chartName: string;
+  /** The chart version the last reconcile resolved. */
+  readonly lastAttemptedChartVersion: string;
+  readonly placed: readonly string[];
+  readonly clusters: readonly HelmReleaseClusterStatus[];
+  /** Each cluster's release history (Helm's revisions), oldest first. */
+  readonly histories: Readonly<Record<string, ReleaseHistory>>;
+}
+
+export interface RollbackRequest {
+  readonly cluster: string;
+  /** Default: the revision deployed before the current one. */
+  readonly toRevision?: number;
+}
+
+export const helmRepositoryStatusQuery = defineQuery<HelmRepositoryStatus>('helmRepositoryStatus');
+export const helmReleaseStatusQuery = defineQuery<HelmReleaseStatus>('helmReleaseStatus');
+/** `flotilla helm rollback`: accepted when the cluster and target revision exist; the rollback runs next. */
+export const helmRollbackUpdate = defineUpdate<{ readonly toRevision: number }, [RollbackRequest]>('helmRollback');

@@ -1,0 +1,454 @@
+// The HelmRelease actor (`helmrelease/<namespace>/<name>`): Flux's helm-controller for every
+// placed cluster. Each reconcile resolves the chart version from its HelmRepository's index
+// (or packages a chart from a GitRepository), renders it per cluster against that cluster's
+// Kubernetes version and API list, and runs the release action there: hooks of the action's
+// pre-event, the release's objects (applied by the agent and waited for), hooks of the
+// post-event. Each cluster keeps a Helm release history; a failed install or upgrade is
+// remediated as the spec says (retry, rollback to the last deployed revision's exact
+// artifact, or uninstall). Hooks are deployments of their own, one per (event, weight).
+import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { HelmActivities, HookStepPlan, HubActivities, RenderReleaseResult } from '../activities/hub-types.js';
+import { setCondition, type Condition } from '../core/conditions.js';
+import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
+import {
+  beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled, needsUpgrade, prune,
+  remediation, retriesExhausted, type ReleaseHistory,
+} from '../core/helm-release.js';
+import { placedClusters } from '../core/placement.js';
+import { DeclarationActor, type ActorMemory } from './actor.js';
+import { quick } from './activity-profiles.js';
+import { workflowNow } from './clock.js';
+import { activityFailure } from './failures.js';
+import {
+  clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate, sourceArtifactSignal, subscribeSignal,
+  unsubscribeSignal,
+  type DependencyStatus, type HelmReleaseClusterStatus, type HelmReleaseStatus, type ReportSummary, type RollbackRequest,
+  type SourceArtifactEvent,
+} from './messages.js';
+import { Outbox } from './outbox.js';
+
+/** What a release is rendered into for one cluster. */
+interface ReleasePlan {
+  readonly chartName: string;
+  readonly chartVersion: string;
+  readonly appVersion?: string;
+  readonly render: RenderReleaseResult;
+}
+
+/** A release held at a revision by `flotilla helm rollback`, until the desired chart or values change. */
+interface Hold {
+  readonly chartVersion: string;
+  readonly valuesDigest: string;
+  readonly artifactDigest: string;
+  readonly revision: number;
+}
+
+export interface HelmReleaseInput extends ActorMemory<HelmReleaseDeclaration> {
+  readonly status?: HelmReleaseStatus;
+  readonly source?: SourceArtifactEvent;
+  readonly dependencies?: Readonly<Record<string, DependencyStatus>>;
+  readonly reports?: Readonly<Record<string, ReportSummary>>;
+  readonly deployed?: readonly string[];
+  readonly hookPlans?: Readonly<Record<string, Readonly<Record<string, readonly HookStepPlan[]>>>>;
+  readonly holds?: Readonly<Record<string, Hold>>;
+  readonly rollbacks?: readonly RollbackRequest[];
+}
+
+const { listClusters, setClusterDeployment, clearClusterDeployment } = proxyActivities<HubActivities>(quick);
+const { prepareChart, renderRelease } = proxyActivities<HelmActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: {
+    initialInterval: '2 seconds', maximumAttempts: 3,
+    nonRetryableErrorTypes: ['ChartNotFound', 'NoMatchingVersion', 'InvalidRange', 'RenderFailed', 'ValuesError', 'AuthenticationFailed'],
+  },
+});
+
+const TERMINAL = new Set(['READY', 'UNHEALTHY', 'INVALID', 'FAILED']);
+const REPORT_GRACE_SECONDS = 60;
+const DELETE_WAIT_SECONDS = 60;
+
+export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void> {
+  const actor = new DeclarationActor(input, 'HelmRelease');
+  const now = workflowNow;
+  const spec = (): HelmReleaseDeclaration['spec'] => actor.declaration.spec;
+  const sourceId = (): string => {
+    const ref = spec().chart.sourceRef;
+    return `${ref.kind.toLowerCase()}/${ref.namespace}/${ref.name}`;
+  };
+  const dependencyIds = (): string[] => spec().dependsOn.map((d) => `helmrelease/${d.namespace}/${d.name}`);
+
+  let status: HelmReleaseStatus = input.status ?? {
+    id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,
+    lastHandledReconcileAt: '', lastReconciledAt: 0, source: sourceId(), sourceRevision: '', releaseName: spec().releaseName,
+    chartName: spec().chart.chart, lastAttemptedChartVersion: '', placed: [], clusters: [], histories: {},
+  };
+  let source = input.source;
+  const histories = new Map(Object.entries(status.histories));
+  const dependencies = new Map(Object.entries(input.dependencies ?? {}));
+  const reports = new Map(Object.entries(input.reports ?? {}));
+  const deployed = new Set(input.deployed ?? []);
+  const hookPlans = new Map(Object.entries(input.hookPlans ?? {}));
+  const holds = new Map(Object.entries(input.holds ?? {}));
+  const rollbacks: RollbackRequest[] = [...(input.rollbacks ?? [])];
+  const missing = { source: false };
+  let waitingOnDependencies = false;
+  let told: DependencyStatus | undefined;
+
+  const outbox = new Outbox((target) => {
+    if (target === sourceId()) missing.source = true;
+    actor.subscribers.delete(target);
+  });
+  void outbox.run();
+
+  const snapshot = (): HelmReleaseStatus => ({
+    ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli, source: sourceId(),
+    sourceRevision: source?.revision ?? '', releaseName: spec().releaseName, chartName: spec().chart.chart,
+    histories: Object.fromEntries(histories),
+  });
+  const setCond = (c: Omit<Condition, 'lastTransitionTime'>): void => {
+    status = { ...status, conditions: setCondition(status.conditions, c, now()) };
+  };
+  const isReady = (): boolean => status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  const tellDependents = (): void => {
+    const next: DependencyStatus = {
+      id: actor.id, ready: isReady(), readyClusters: status.clusters.filter((c) => c.ready === 'True').map((c) => c.cluster),
+      revision: status.lastAttemptedChartVersion, deleted: false,
+    };
+    const changed = JSON.stringify(next) !== JSON.stringify(told);
+    for (const s of changed ? actor.subscribers : actor.newSubscribers) outbox.signal(s, dependencyStatusSignal, next);
+    actor.newSubscribers.clear();
+    told = next;
+  };
+  const subscribe = (): void => {
+    missing.source = false;
+    outbox.signal(sourceId(), subscribeSignal, { subscriber: actor.id });
+    for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
+  };
+
+  setHandler(helmReleaseStatusQuery, snapshot);
+  setHandler(sourceArtifactSignal, (e) => {
+    if (e.source !== sourceId()) return;
+    const changed = e.revision !== source?.revision;
+    source = e;
+    if (changed) actor.wake();
+  });
+  setHandler(dependencyStatusSignal, (d) => {
+    dependencies.set(d.id, d);
+    if (waitingOnDependencies) actor.wake();
+  });
+  setHandler(clusterReportSignal, ({ cluster, report }) => {
+    const key = reportKey(cluster, report.name);
+    const previous = reports.get(key);
+    // A deletion report (generation 0) always counts; otherwise keep the newest generation.
+    if (report.phase !== 'DELETED' && previous && previous.phase !== 'DELETED' && previous.generation > report.generation) return;
+    reports.set(key, report);
+  });
+  setHandler(helmRollbackUpdate, (req) => {
+    const toRevision = rollbackTarget(req);
+    rollbacks.push({ cluster: req.cluster, toRevision });
+    actor.wake();
+    return { toRevision };
+  }, { validator: (req: RollbackRequest) => { rollbackTarget(req); } });
+
+  function rollbackTarget(req: RollbackRequest): number {
+    const h = histories.get(req.cluster);
+    if (!h || h.revisions.length === 0) throw new Error(`release ${spec().releaseName} has no history on cluster ${req.cluster}`);
+    const latest = current(h);
+    if (req.toRevision !== undefined) {
+      const target = h.revisions.find((r) => r.revision === req.toRevision);
+      if (!target) throw new Error(`revision ${req.toRevision} of ${spec().releaseName} on ${req.cluster} does not exist (have ${h.revisions.map((r) => r.revision).join(', ')})`);
+      if (target.status === 'failed' || target.status === 'uninstalled' || target.status.startsWith('pending')) throw new Error(`revision ${req.toRevision} is ${target.status}: roll back to a revision that was deployed`);
+      return req.toRevision;
+    }
+    const previous = [...h.revisions].reverse().find((r) => r.revision !== latest?.revision && (r.status === 'superseded' || r.status === 'deployed'));
+    if (!previous) throw new Error(`release ${spec().releaseName} on ${req.cluster} has no earlier deployed revision to roll back to`);
+    return previous.revision;
+  }
+
+  subscribe();
+  for (let first = true; ; first = false) {
+    let due = first;
+    if (!first) {
+      const woke = await actor.sleep(nextInterval(), () => actor.newSubscribers.size > 0);
+      due = woke === 'timer' || woke === 'woken';
+    }
+    if (actor.deleted) return finalize();
+    if (actor.specChanged) {
+      actor.specChanged = false;
+      subscribe();
+      due = true;
+    }
+    if (missing.source) subscribe();
+    tellDependents();
+    while (rollbacks.length > 0) {
+      const req = rollbacks.shift();
+      if (req?.toRevision !== undefined) await manualRollback(req.cluster, req.toRevision);
+      publishClusters(status.placed);
+    }
+    const token = actor.takeReconcileRequest();
+    if ((due || token !== undefined) && !actor.suspended) {
+      await reconcile();
+      tellDependents();
+    }
+    if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
+    if (actor.shouldContinueAsNew()) {
+      tellDependents();
+      await condition(() => outbox.idle());
+      await continueAsNew<typeof helmReleaseWorkflow>({
+        ...actor.memory(), status: snapshot(), ...(source ? { source } : {}),
+        dependencies: Object.fromEntries(dependencies), reports: Object.fromEntries(reports), deployed: [...deployed],
+        hookPlans: Object.fromEntries(hookPlans), holds: Object.fromEntries(holds), rollbacks,
+      });
+    }
+  }
+
+  function nextInterval(): number {
+    return spec().intervalSeconds;
+  }
+
+  async function reconcile(): Promise<void> {
+    const generation = actor.generation;
+    setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'reconciliation in progress' });
+    const done = (ok: boolean, reason: string, message: string, stalled = false): void => {
+      setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
+      setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : `retrying in ${spec().intervalSeconds}s` });
+      setCond({ type: 'Stalled', status: stalled ? 'True' : 'False', reason, message: stalled ? message : '' });
+      status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
+    };
+    waitingOnDependencies = false;
+    if (!source) {
+      const ref = spec().chart.sourceRef;
+      done(false, 'ArtifactFailed', `chart source ${ref.kind}/${ref.namespace}/${ref.name} ${missing.source ? 'does not exist' : 'has no artifact yet'}`);
+      return;
+    }
+    const blocking = dependencyIds().filter((id) => dependencies.get(id)?.ready !== true);
+    if (blocking.length > 0) {
+      waitingOnDependencies = true;
+      done(false, 'DependencyNotReady', `dependencies not ready: ${blocking.map((b) => b.replace(/^helmrelease\//, '')).join(', ')}`);
+      return;
+    }
+    const placed = placedClusters(spec().placement, await listClusters());
+
+    let chart: { chartName: string; chartVersion: string; appVersion?: string; chartDigest: string };
+    try {
+      const ref = spec().chart.sourceRef;
+      chart = await prepareChart({
+        id: actor.id, chart: spec().chart.chart, version: spec().chart.version,
+        source: ref.kind === 'HelmRepository'
+          ? { kind: 'HelmRepository', repository: sourceId(), indexDigest: source.artifactDigest }
+          : { kind: 'GitRepository', artifactDigest: source.artifactDigest },
+      });
+    } catch (err) {
+      const f = activityFailure(err, 'ChartPullError');
+      done(false, f.reason, f.message, f.reason === 'NoMatchingVersion' || f.reason === 'ChartNotFound' || f.reason === 'InvalidRange');
+      return;
+    }
+    status = { ...status, lastAttemptedChartVersion: chart.chartVersion };
+
+    // Clusters that left the placement lose the release.
+    for (const cluster of [...histories.keys()].filter((c) => !placed.includes(c))) {
+      const h = histories.get(cluster);
+      if (h && current(h)?.status !== 'uninstalled') await uninstallOn(cluster, 'the cluster left the placement');
+    }
+    status = { ...status, placed };
+    const outcomes = await Promise.all(placed.map(async (cluster) => {
+      let render: RenderReleaseResult;
+      try {
+        const h = histories.get(cluster);
+        render = await renderRelease({
+          id: actor.id, namespace: actor.declaration.namespace, chartDigest: chart.chartDigest, releaseName: spec().releaseName,
+          targetNamespace: spec().targetNamespace, values: spec().values, valuesFrom: spec().valuesFrom, cluster,
+          isUpgrade: h !== undefined && lastDeployed(h) !== undefined,
+          includeCrds: (h && lastDeployed(h) ? spec().upgrade.crds : spec().install.crds) !== 'Skip',
+          createNamespace: spec().install.createNamespace,
+        });
+      } catch (err) {
+        const f = activityFailure(err, 'RenderFailed');
+        return { cluster, ok: false, reason: f.reason, message: f.message };
+      }
+      return releaseOn(cluster, { chartName: chart.chartName, chartVersion: chart.chartVersion, ...(chart.appVersion !== undefined ? { appVersion: chart.appVersion } : {}), render });
+    }));
+    publishClusters(placed, outcomes);
+    const bad = outcomes.filter((o) => !o.ok);
+    if (bad.length === 0) {
+      done(true, 'ReconciliationSucceeded', `${spec().releaseName} ${chart.chartName}@${chart.chartVersion} ready on ${placed.length === 0 ? 'no cluster (none matches the placement)' : placed.join(', ')}`);
+    } else {
+      done(false, bad[0]?.reason ?? 'ReconciliationFailed', bad.map((o) => `${o.cluster}: ${o.message}`).join('; '), bad.every((o) => o.reason === 'RetriesExceeded' || o.reason === 'RenderFailed' || o.reason === 'ValuesError'));
+    }
+  }
+
+  interface Outcome { readonly cluster: string; readonly ok: boolean; readonly reason: string; readonly message: string }
+
+  /** Installs or upgrades the release on one cluster, remediating failures as the spec says. */
+  async function releaseOn(cluster: string, plan: ReleasePlan): Promise<Outcome> {
+    const r = plan.render;
+    hookPlans.set(r.hooksDigest, r.hooks);
+    const desired = { chartName: plan.chartName, chartVersion: plan.chartVersion, valuesDigest: r.valuesDigest, artifactDigest: r.artifactDigest };
+    let h = histories.get(cluster) ?? emptyHistory(spec().releaseName, spec().storageNamespace);
+    const hold = holds.get(cluster);
+    if (hold && hold.chartVersion === desired.chartVersion && hold.valuesDigest === desired.valuesDigest && hold.artifactDigest === desired.artifactDigest) {
+      return { cluster, ok: current(h)?.status === 'deployed', reason: 'RolledBack', message: `held at revision ${hold.revision} by flotilla helm rollback until the chart or values change` };
+    }
+    holds.delete(cluster);
+    const latest = current(h);
+    if (!needsUpgrade(h, desired) && latest?.status === 'deployed') {
+      return { cluster, ok: true, reason: 'ReconciliationSucceeded', message: `revision ${latest.revision} deployed` };
+    }
+    let action: 'install' | 'upgrade' = lastDeployed(h) ? 'upgrade' : 'install';
+    // The same desired state failed before and its retries are spent: stay put until it changes.
+    if (latest?.status === 'failed' && latest.artifactDigest === desired.artifactDigest && latest.valuesDigest === desired.valuesDigest
+      && retriesExhausted(h.failures[action], spec()[action].remediation.retries)) {
+      return { cluster, ok: false, reason: 'RetriesExceeded', message: `${action} of ${plan.chartName}@${plan.chartVersion} failed and its retries are spent: ${latest.description}` };
+    }
+    const remediationSpec = { install: spec().install.remediation, upgrade: spec().upgrade.remediation };
+    for (;;) {
+      const begin = beginRevision(h, {
+        action, chartName: plan.chartName, chartVersion: plan.chartVersion, ...(plan.appVersion !== undefined ? { appVersion: plan.appVersion } : {}),
+        valuesDigest: r.valuesDigest, artifactDigest: r.artifactDigest, hooksDigest: r.hooksDigest,
+      }, now());
+      h = save(cluster, begin.history);
+      const result = await runAction(cluster, action, r.artifactDigest, r.hooks, spec()[action].timeoutSeconds, !spec()[action].disableWait);
+      h = save(cluster, finishRevision(h, begin.revision, { ok: result.ok, description: result.ok ? `${action === 'install' ? 'Install' : 'Upgrade'} complete` : result.message }, now()));
+      if (result.ok) {
+        h = save(cluster, prune(h, spec().maxHistory));
+        return { cluster, ok: true, reason: action === 'install' ? 'InstallSucceeded' : 'UpgradeSucceeded', message: `revision ${begin.revision}: ${plan.chartName}@${plan.chartVersion}` };
+      }
+      const failed = `${action} to ${plan.chartName}@${plan.chartVersion} (revision ${begin.revision}) failed: ${result.message}`;
+      const next = remediation(h, remediationSpec, action);
+      if (next.kind === 'retry') {
+        if (action === 'install' || spec().upgrade.remediation.strategy === 'uninstall') {
+          h = await uninstallOn(cluster, `remediating: ${failed}`);
+          action = 'install';
+        } else {
+          const target = lastDeployed(h);
+          if (target) h = await rollbackOn(cluster, target.revision, 'remediation');
+        }
+        continue;
+      }
+      if (next.kind === 'rollback') {
+        h = await rollbackOn(cluster, next.toRevision, 'remediation');
+        return { cluster, ok: false, reason: 'UpgradeFailed', message: `${failed}; rolled back to revision ${next.toRevision}` };
+      }
+      if (next.kind === 'uninstall') {
+        h = await uninstallOn(cluster, `remediating: ${failed}`);
+        return { cluster, ok: false, reason: action === 'install' ? 'InstallFailed' : 'UpgradeFailed', message: `${failed}; uninstalled` };
+      }
+      return { cluster, ok: false, reason: next.kind === 'stalled' ? next.reason : action === 'install' ? 'InstallFailed' : 'UpgradeFailed', message: failed };
+    }
+  }
+
+  /** pre-<event> hooks, the release's objects, post-<event> hooks. */
+  async function runAction(
+    cluster: string, event: 'install' | 'upgrade' | 'rollback', artifactDigest: string,
+    hooks: Readonly<Record<string, readonly HookStepPlan[]>>, timeoutSeconds: number, wait: boolean,
+  ): Promise<{ ok: boolean; message: string }> {
+    for (const step of hooks[`pre-${event}`] ?? []) {
+      const r = await runHook(cluster, `pre-${event}`, step, timeoutSeconds);
+      if (!r.ok) return r;
+    }
+    const main = await deployAndWait(cluster, actor.id, artifactDigest, wait ? timeoutSeconds : 0);
+    if (!main.ok) return main;
+    for (const step of hooks[`post-${event}`] ?? []) {
+      const r = await runHook(cluster, `post-${event}`, step, timeoutSeconds);
+      if (!r.ok) return r;
+    }
+    return { ok: true, message: main.message };
+  }
+
+  /** One weight of one hook event, with Helm's delete policies. */
+  async function runHook(cluster: string, event: string, step: HookStepPlan, timeoutSeconds: number): Promise<{ ok: boolean; message: string }> {
+    const name = `${actor.id}/hooks/${event}/${step.weight}`;
+    if (step.deletePolicies.includes('before-hook-creation')) await clearAndWait(cluster, name);
+    const r = await deployAndWait(cluster, name, step.artifactDigest, timeoutSeconds);
+    if ((r.ok && step.deletePolicies.includes('hook-succeeded')) || (!r.ok && step.deletePolicies.includes('hook-failed'))) {
+      await clearAndWait(cluster, name);
+    }
+    return r.ok ? r : { ok: false, message: `${event} hook ${step.objects.join(', ')} failed: ${r.message}` };
+  }
+
+  async function deployAndWait(cluster: string, name: string, artifactDigest: string, healthTimeoutSeconds: number): Promise<{ ok: boolean; message: string }> {
+    const key = reportKey(cluster, name);
+    const set = await setClusterDeployment({
+      cluster, name, owner: actor.id, artifactDigest,
+      options: { prune: true, force: false, correctDrift: true, defaultNamespace: spec().targetNamespace, healthTimeoutSeconds },
+    });
+    deployed.add(key);
+    const settled = (): boolean => {
+      const r = reports.get(key);
+      return r !== undefined && r.phase !== 'DELETED' && r.generation >= set.generation && TERMINAL.has(r.phase);
+    };
+    const seconds = (healthTimeoutSeconds > 0 ? healthTimeoutSeconds : 60) + REPORT_GRACE_SECONDS;
+    if (!await condition(settled, seconds * 1000)) return { ok: false, message: `no report from cluster ${cluster} within ${seconds}s (agent disconnected?)` };
+    const r = reports.get(key);
+    return { ok: r?.phase === 'READY', message: r?.message ?? '' };
+  }
+
+  async function clearAndWait(cluster: string, name: string): Promise<void> {
+    const key = reportKey(cluster, name);
+    if (!deployed.has(key)) return;
+    reports.delete(key);
+    await clearClusterDeployment({ cluster, name });
+    deployed.delete(key);
+    await condition(() => reports.get(key)?.phase === 'DELETED', DELETE_WAIT_SECONDS * 1000);
+  }
+
+  /** A new revision restoring an earlier one's exact artifact (no re-render), with its rollback hooks. */
+  async function rollbackOn(cluster: string, toRevision: number, why: string): Promise<ReleaseHistory> {
+    let h = histories.get(cluster) ?? emptyHistory(spec().releaseName, spec().storageNamespace);
+    const target = h.revisions.find((r) => r.revision === toRevision);
+    if (!target) return h;
+    const begin = beginRollback(h, toRevision, now());
+    h = save(cluster, begin.history);
+    const hooks = (target.hooksDigest !== undefined ? hookPlans.get(target.hooksDigest) : undefined) ?? {};
+    const result = await runAction(cluster, 'rollback', target.artifactDigest, hooks, spec().rollback.timeoutSeconds, true);
+    return save(cluster, finishRevision(h, begin.revision, { ok: result.ok, description: result.ok ? `Rollback to ${toRevision} (${why})` : `rollback to ${toRevision} failed: ${result.message}` }, now()));
+  }
+
+  async function manualRollback(cluster: string, toRevision: number): Promise<void> {
+    const h = await rollbackOn(cluster, toRevision, 'flotilla helm rollback');
+    const r = current(h);
+    // Hold against what the next reconcile would re-apply (the latest install/upgrade), so the
+    // rollback stays until the desired chart or values change.
+    const wanted = [...h.revisions].reverse().find((x) => x.action !== 'rollback');
+    if (r?.status === 'deployed' && wanted) {
+      holds.set(cluster, { chartVersion: wanted.chartVersion, valuesDigest: wanted.valuesDigest, artifactDigest: wanted.artifactDigest, revision: r.revision });
+    }
+  }
+
+  async function uninstallOn(cluster: string, why: string): Promise<ReleaseHistory> {
+    for (const key of [...deployed].filter((k) => k.startsWith(`${cluster}|`))) await clearAndWait(cluster, key.slice(cluster.length + 1));
+    const h = histories.get(cluster) ?? emptyHistory(spec().releaseName, spec().storageNamespace);
+    return save(cluster, markUninstalled(h, now(), `Uninstallation complete (${why})`, { keepHistory: true }));
+  }
+
+  function save(cluster: string, h: ReleaseHistory): ReleaseHistory {
+    histories.set(cluster, h);
+    return h;
+  }
+
+  function publishClusters(placed: readonly string[], outcomes: readonly Outcome[] = []): void {
+    const clusters = placed.map((cluster): HelmReleaseClusterStatus => {
+      const h = histories.get(cluster);
+      const latest = h ? current(h) : undefined;
+      const o = outcomes.find((x) => x.cluster === cluster);
+      const ready = o ? o.ok : latest?.status === 'deployed';
+      return {
+        cluster, ready: ready ? 'True' : 'False', reason: o?.reason ?? latest?.status ?? 'NotInstalled', message: o?.message ?? latest?.description ?? '',
+        revision: latest?.revision ?? 0, chartVersion: latest?.chartVersion ?? '', releaseStatus: latest?.status ?? '', updatedAt: now(),
+      };
+    });
+    status = { ...status, clusters };
+  }
+
+  async function finalize(): Promise<void> {
+    for (const cluster of histories.keys()) await uninstallOn(cluster, 'HelmRelease deleted');
+    outbox.signal(sourceId(), unsubscribeSignal, { subscriber: actor.id });
+    for (const d of dependencyIds()) outbox.signal(d, unsubscribeSignal, { subscriber: actor.id });
+    for (const s of actor.subscribers) outbox.signal(s, dependencyStatusSignal, { id: actor.id, ready: false, readyClusters: [], revision: '', deleted: true });
+    await condition(() => outbox.idle());
+  }
+}
+
+function reportKey(cluster: string, deployment: string): string {
+  return `${cluster}|${deployment}`;
+}
