@@ -40,6 +40,8 @@ export interface AgentOptions {
 }
 
 const DEFAULT_CONCURRENCY = 4;
+/** A failed generation is retried by the drift round at most this often. */
+const RETRY_PAUSE_MS = 60_000;
 
 /** Runs `fn` over `items` with at most `limit` running at once. */
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -65,6 +67,9 @@ export class Agent {
   private credential: string | undefined;
   private queue: Promise<void> = Promise.resolve();
   private saving: Promise<void> = Promise.resolve();
+  private driftPending = false;
+  /** When each failed (deployment@generation) last failed, to pause retries of it. */
+  private readonly failedAt = new Map<string, number>();
   private readonly artifacts = new Map<string, string>();
   private readonly reports = new Map<string, DeploymentReport>();
   private current: AgentState = { desired: { version: '0', deployments: [] }, applied: {} };
@@ -85,7 +90,15 @@ export class Agent {
     this.loop = this.connectLoop();
     const every = this.opts.driftIntervalMs ?? 60_000;
     if (every > 0) {
-      this.driftTimer = setInterval(() => { this.enqueue(() => this.correctDrift()); }, every);
+      this.driftTimer = setInterval(() => {
+        // One drift round at a time: rounds that pile up behind a slow one (a health wait)
+        // would starve new desired state from the hub.
+        if (this.driftPending) return;
+        this.driftPending = true;
+        this.enqueue(async () => {
+          try { await this.correctDrift(); } finally { this.driftPending = false; }
+        });
+      }, every);
       this.driftTimer.unref();
     }
     // Converge on what was last desired even before the hub answers.
@@ -213,9 +226,13 @@ export class Agent {
   private async reconcile(fromHub: boolean): Promise<void> {
     const desired = this.current.desired.deployments;
     // Deployments own disjoint objects and inventories, so a few apply at once.
-    const pending = desired.filter((d) => this.current.applied[d.name] !== d.generation);
+    // The drift round retries a failed generation only after a pause; the hub's own pushes always apply.
+    const now = Date.now();
+    const pending = desired.filter((d) => this.current.applied[d.name] !== d.generation
+      && (fromHub || now - (this.failedAt.get(`${d.name}@${d.generation}`) ?? 0) >= RETRY_PAUSE_MS));
     await forEachLimited(pending, this.opts.concurrency ?? DEFAULT_CONCURRENCY, async (d) => {
       const ok = await this.applyDeployment(d, fromHub);
+      if (!ok) this.failedAt.set(`${d.name}@${d.generation}`, Date.now());
       if (ok) {
         this.current = { ...this.current, applied: { ...this.current.applied, [d.name]: d.generation } };
         await this.saveState();
