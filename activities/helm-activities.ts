@@ -109,10 +109,12 @@ export function createHelmActivities(ctx: HelmActivityContext): HelmActivities {
           kubeVersion: cluster.kubernetesVersion.replace(/^v/, '').replace(/[-+].*$/, ''), apiVersions,
           isUpgrade: input.isUpgrade, includeCrds: input.includeCrds,
         });
-        const resources: KubeObject[] = input.createNamespace
-          ? [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: input.targetNamespace } }, ...rendered.resources]
-          : rendered.resources;
+        const resources: KubeObject[] = rendered.resources;
         const artifactDigest = await ctx.artifacts.put(toYaml(resources));
+        // install.createNamespace: its own artifact, applied before any hook (as helm --create-namespace does).
+        const namespaceDigest = input.createNamespace
+          ? await ctx.artifacts.put(toYaml([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: input.targetNamespace } }]))
+          : undefined;
         const hooks: Record<string, HookStepPlan[]> = {};
         for (const event of HOOK_EVENTS) {
           const steps = hookSteps(rendered.hooks, event);
@@ -126,6 +128,7 @@ export function createHelmActivities(ctx: HelmActivityContext): HelmActivities {
         }
         return {
           artifactDigest, valuesDigest: digestOf(JSON.stringify(values)), objectCount: resources.length, hooks, hooksDigest: digestOf(JSON.stringify(hooks)),
+          ...(namespaceDigest !== undefined ? { namespaceDigest } : {}),
           kubernetesVersion: cluster.kubernetesVersion,
         };
       } catch (err) {

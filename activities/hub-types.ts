@@ -144,7 +144,7 @@ export interface RenderReleaseInput {
   readonly cluster: string;
   readonly isUpgrade: boolean;
   readonly includeCrds: boolean;
-  /** install.createNamespace: the release's objects start with its Namespace. */
+  /** install.createNamespace: also render the release's Namespace (result.namespaceDigest). */
   readonly createNamespace: boolean;
 }
 
@@ -156,6 +156,8 @@ export interface RenderReleaseResult {
   readonly objectCount: number;
   /** Hook steps per event (pre-install, post-upgrade, …), in execution order. */
   readonly hooks: Readonly<Record<string, readonly HookStepPlan[]>>;
+  /** install.createNamespace: the Namespace, applied before anything else. */
+  readonly namespaceDigest?: string;
   /** Digest of the hook plan (names the hooks a rollback to this render runs). */
   readonly hooksDigest: string;
   readonly kubernetesVersion: string;

@@ -40,6 +40,8 @@ export interface AgentOptions {
 }
 
 const DEFAULT_CONCURRENCY = 4;
+/** Artifact download errors that mean "the hub is not reachable right now", not "this artifact is bad". */
+const TRANSIENT = /ECONNRESET|ECONNREFUSED|UNAVAILABLE|CANCELLED|DEADLINE_EXCEEDED|No connection established/i;
 /** A failed generation is retried by the drift round at most this often. */
 const RETRY_PAUSE_MS = 60_000;
 
@@ -255,7 +257,13 @@ export class Agent {
     try {
       manifests = await this.artifact(d.artifactDigest);
     } catch (err) {
-      this.send({ ...base, phase: 'PHASE_FAILED', message: errorMessage(err), finished_at_unix_ms: String(Date.now()) });
+      const message = errorMessage(err);
+      if (TRANSIENT.test(message)) {
+        // Not an outcome: the hub may be restarting. The next connection (or drift round) retries.
+        this.send({ ...base, phase: 'PHASE_APPLYING', message: `waiting for the artifact: ${message}` });
+      } else {
+        this.send({ ...base, phase: 'PHASE_FAILED', message, finished_at_unix_ms: String(Date.now()) });
+      }
       return false;
     }
     const parsed = parseManifests(manifests, d.artifactDigest);

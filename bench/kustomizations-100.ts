@@ -5,7 +5,7 @@
 // Temporal dev server, one `flotilla-agent` process on a local cluster.
 // Flux publishes 28 s for 100 Kustomizations (16-core runner); that figure is quoted, not measured.
 // `--count N` is a smoke run with N Kustomizations, nothing recorded.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ import { startEnvironment } from '../deploy/dev/environment.js';
 import { kustomizationStatusQuery } from '../workflows/messages.js';
 import { TestFleet } from '../test/harness/fleet.js';
 import { configMap, GitRepo } from '../test/harness/git.js';
-import { machine, recordResults, rssMiB } from './record.js';
+import { cpuSeconds, machine, recordResults, RssSampler, rssMiB } from './record.js';
 
 const CLUSTER = 'bench';
 const FLUX_BASELINE_SECONDS = 28;
@@ -63,37 +63,6 @@ function writeDeclarations(dir: string, repoUrl: string, count: number): void {
   }
 }
 
-/** User + system CPU seconds of one process, from /proc (Linux; USER_HZ = 100). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Peak RSS of each named process, sampled every SAMPLE_MS until stopped. */
-class RssSampler {
-  readonly peakMiB: Record<string, number> = {};
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly pids: Readonly<Record<string, number>>) {
-    this.sample();
-    this.timer = setInterval(() => { this.sample(); }, SAMPLE_MS).unref();
-  }
-
-  private sample(): void {
-    for (const [name, pid] of Object.entries(this.pids)) {
-      try {
-        this.peakMiB[name] = Math.max(this.peakMiB[name] ?? 0, rssMiB(pid));
-      } catch { /* the process is gone; its peak so far stands */ }
-    }
-  }
-
-  stop(): Record<string, number> {
-    clearInterval(this.timer);
-    this.sample();
-    return this.peakMiB;
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { count: { type: 'string' } }, strict: true });
   const smoke = values.count !== undefined;
@@ -120,7 +89,7 @@ async function main(): Promise<void> {
     const ids = Array.from({ length: count }, (_, i) => `kustomization/flux-system/${appName(i + 1)}`);
 
     const hubRssBeforeMiB = rssMiB(hub.pid);
-    const sampler = new RssSampler({ hub: hub.pid, temporal: temporal.pid, agent: agent.pid });
+    const sampler = new RssSampler({ hub: hub.pid, temporal: temporal.pid, agent: agent.pid }, SAMPLE_MS);
     const cpu0 = { hub: cpuSeconds(hub.pid), temporal: cpuSeconds(temporal.pid), agent: cpuSeconds(agent.pid) };
     const t0 = performance.now();
     const t0Epoch = Date.now();

@@ -1,7 +1,8 @@
 // Records a benchmark's figures: bench/results/<name>.json and its own section of
-// bench/RESULTS.md (between markers, so each benchmark rewrites only its part).
+// bench/RESULTS.md (between markers, so each benchmark rewrites only its part); and the
+// helpers the benchmarks share (machine, RSS and CPU of processes, percentiles).
 import { cpus, totalmem } from 'node:os';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../deploy/dev/binaries.js';
 
@@ -42,11 +43,67 @@ export function recordResults(name: string, figures: Record<string, unknown>, ma
   writeFileSync(file, next);
 }
 
+/**
+ * User + system CPU seconds of one process, from /proc (Linux; USER_HZ = 100); with
+ * `children`, plus its children that have exited and been waited for (e.g. helm runs).
+ */
+export function cpuSeconds(pid: number, opts: { children?: boolean } = {}): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (opts.children ? own + Number(fields[13]) + Number(fields[14]) : own) / 100;
+}
+
+/** Peak RSS of each named process, sampled every `sampleMs` until stopped. */
+export class RssSampler {
+  readonly peakMiB: Record<string, number> = {};
+  private readonly timer: NodeJS.Timeout;
+
+  /** `trees`: processes sampled with all their descendants (e.g. the hub and its helm children). */
+  constructor(private readonly pids: Readonly<Record<string, number>>, sampleMs: number, private readonly trees: Readonly<Record<string, number>> = {}) {
+    this.sample();
+    this.timer = setInterval(() => { this.sample(); }, sampleMs).unref();
+  }
+
+  private sample(): void {
+    for (const [name, pid] of Object.entries(this.pids)) {
+      try {
+        this.peakMiB[name] = Math.max(this.peakMiB[name] ?? 0, rssMiB(pid));
+      } catch { /* the process is gone; its peak so far stands */ }
+    }
+    for (const [name, pid] of Object.entries(this.trees)) {
+      this.peakMiB[name] = Math.max(this.peakMiB[name] ?? 0, treeRssMiB(pid));
+    }
+  }
+
+  stop(): Record<string, number> {
+    clearInterval(this.timer);
+    this.sample();
+    return this.peakMiB;
+  }
+}
+
 /** Resident set size of one process, from /proc (Linux). */
 export function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m?.[1] ? Number(m[1]) / 1024 : 0;
+}
+
+/** RSS of a process and all its descendants (Linux; children from /proc/<pid>/task/<tid>/children). */
+export function treeRssMiB(pid: number): number {
+  let total = 0;
+  const queue = [pid];
+  for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+    try {
+      total += rssMiB(next);
+      for (const tid of readdirSync(`/proc/${next}/task`)) {
+        for (const child of readFileSync(`/proc/${next}/task/${tid}/children`, 'utf8').split(' ')) {
+          if (child.trim() !== '') queue.push(Number(child));
+        }
+      }
+    } catch { /* exited while being read */ }
+  }
+  return total;
 }
 
 export function median(values: readonly number[]): number {

@@ -12,7 +12,7 @@ import { setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import {
   beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled, needsUpgrade, prune,
-  remediation, retriesExhausted, type ReleaseHistory,
+  remediation, resetFailures, retriesExhausted, type ReleaseHistory,
 } from '../core/helm-release.js';
 import { placedClusters } from '../core/placement.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
@@ -295,12 +295,24 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
       return { cluster, ok: true, reason: 'ReconciliationSucceeded', message: `revision ${latest.revision} deployed` };
     }
     let action: 'install' | 'upgrade' = lastDeployed(h) ? 'upgrade' : 'install';
+    // The last install/upgrade attempt, whatever remediation followed it.
+    const attempt = [...h.revisions].reverse().find((x) => x.action === 'install' || x.action === 'upgrade');
+    const sameDesired = attempt !== undefined && attempt.artifactDigest === desired.artifactDigest && attempt.valuesDigest === desired.valuesDigest;
+    if (!sameDesired) h = save(cluster, resetFailures(h)); // a new desired state gets its retries afresh
     // The same desired state failed before and its retries are spent: stay put until it changes.
-    if (latest?.status === 'failed' && latest.artifactDigest === desired.artifactDigest && latest.valuesDigest === desired.valuesDigest
-      && retriesExhausted(h.failures[action], spec()[action].remediation.retries)) {
-      return { cluster, ok: false, reason: 'RetriesExceeded', message: `${action} of ${plan.chartName}@${plan.chartVersion} failed and its retries are spent: ${latest.description}` };
+    if (attempt?.status === 'failed' && sameDesired && retriesExhausted(h.failures[action], spec()[action].remediation.retries)) {
+      const running = latest && latest.status === 'deployed'
+        ? `; revision ${latest.revision}${latest.rolledBackTo !== undefined ? ` (rolled back to revision ${latest.rolledBackTo})` : ''} keeps running`
+        : '';
+      return { cluster, ok: false, reason: 'RetriesExceeded', message: `${action} to ${plan.chartName}@${plan.chartVersion} (revision ${attempt.revision}) failed and its retries are spent${running}: ${attempt.description}` };
     }
     const remediationSpec = { install: spec().install.remediation, upgrade: spec().upgrade.remediation };
+    if (r.namespaceDigest !== undefined) {
+      // helm --create-namespace: the namespace exists before any hook runs. Kept on a
+      // remediation uninstall; removed when the HelmRelease is deleted.
+      const ns = await deployAndWait(cluster, `${actor.id}/namespace`, r.namespaceDigest, 0);
+      if (!ns.ok) return { cluster, ok: false, reason: 'InstallFailed', message: `cannot create namespace ${spec().targetNamespace}: ${ns.message}` };
+    }
     for (;;) {
       const begin = beginRevision(h, {
         action, chartName: plan.chartName, chartVersion: plan.chartVersion, ...(plan.appVersion !== undefined ? { appVersion: plan.appVersion } : {}),
@@ -415,8 +427,12 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     }
   }
 
-  async function uninstallOn(cluster: string, why: string): Promise<ReleaseHistory> {
-    for (const key of [...deployed].filter((k) => k.startsWith(`${cluster}|`))) await clearAndWait(cluster, key.slice(cluster.length + 1));
+  async function uninstallOn(cluster: string, why: string, keepNamespace = true): Promise<ReleaseHistory> {
+    for (const key of [...deployed].filter((k) => k.startsWith(`${cluster}|`))) {
+      const name = key.slice(cluster.length + 1);
+      if (keepNamespace && name === `${actor.id}/namespace`) continue;
+      await clearAndWait(cluster, name);
+    }
     const h = histories.get(cluster) ?? emptyHistory(spec().releaseName, spec().storageNamespace);
     return save(cluster, markUninstalled(h, now(), `Uninstallation complete (${why})`, { keepHistory: true }));
   }
@@ -441,7 +457,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   }
 
   async function finalize(): Promise<void> {
-    for (const cluster of histories.keys()) await uninstallOn(cluster, 'HelmRelease deleted');
+    for (const cluster of histories.keys()) await uninstallOn(cluster, 'HelmRelease deleted', false);
     outbox.signal(sourceId(), unsubscribeSignal, { subscriber: actor.id });
     for (const d of dependencyIds()) outbox.signal(d, unsubscribeSignal, { subscriber: actor.id });
     for (const s of actor.subscribers) outbox.signal(s, dependencyStatusSignal, { id: actor.id, ready: false, readyClusters: [], revision: '', deleted: true });

@@ -148,7 +148,7 @@ describe('Helm releases across the fleet', () => {
     const ready = conditionOf(s.conditions, 'Ready');
     assert.ok(ready);
     assert.equal(ready.status, 'False');
-    assert.equal(ready.reason, 'UpgradeFailed');
+    assert.match(ready.reason, /UpgradeFailed|RetriesExceeded/);
   });
 
   it('flotilla helm rollback returns one cluster to revision 1 and history shows it', async () => {
@@ -225,6 +225,41 @@ describe('Helm releases across the fleet', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /NoMatchingVersion|no chart version/);
     assert.ok(await getObject('west', 'apps/v1', 'Deployment', 'podinfo', 'podinfo'), 'the deployed revision keeps running');
+  });
+
+  it('values from a Secret never reach a workflow history; bad values and a dead repository are clear conditions', async () => {
+    const secret = (values: string): Record<string, unknown> => ({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'podinfo-values', namespace: 'flux-system' },
+      stringData: { 'values.yaml': values },
+    });
+    const podinfo = {
+      apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'podinfo', namespace: 'flux-system' },
+      spec: {
+        interval: '10m', timeout: '2m', targetNamespace: 'podinfo', install: { createNamespace: true },
+        chart: { spec: { chart: 'podinfo', version: '*', sourceRef: { kind: 'HelmRepository', name: 'charts' } } },
+        valuesFrom: [{ kind: 'Secret', name: 'podinfo-values' }], placement: { clusters: ['west'] },
+      },
+    };
+    const token = 's3cr3t-token-5f0e1c';
+    await apply('podinfo-secret', [secret(`ui:\n  message: ${token}\n`), podinfo]);
+    assert.equal((await fleet().cli('reconcile', 'helmrelease', 'podinfo')).code, 0);
+    const deployment = await getObject('west', 'apps/v1', 'Deployment', 'podinfo', 'podinfo');
+    assert.match(JSON.stringify(deployment), new RegExp(token), 'the value reached the cluster');
+    const history = await fleet().client.workflow.getHandle('helmrelease/flux-system/podinfo').fetchHistory();
+    assert.doesNotMatch(JSON.stringify(history, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v)), new RegExp(token));
+
+    await apply('podinfo-secret', [secret('ui: [not closed\n'), podinfo]);
+    const bad = await fleet().cli('reconcile', 'helmrelease', 'podinfo');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /ValuesError.*podinfo-values.*values\.yaml.*not YAML/);
+    assert.ok(await getObject('west', 'apps/v1', 'Deployment', 'podinfo', 'podinfo'), 'the deployed revision keeps running');
+
+    await apply('dead-repo', [{ ...helmRepository(), metadata: { name: 'dead', namespace: 'flux-system' }, spec: { url: 'http://127.0.0.1:1', interval: '10m' } }]);
+    const dead = await fleet().cli('reconcile', 'source', 'helm', 'dead');
+    assert.equal(dead.code, 1);
+    const s = await fleet().status('helmrepository/flux-system/dead');
+    assert.equal(conditionOf(s.status.conditions, 'Ready')?.reason, 'IndexationFailed');
+    assert.match(conditionOf(s.status.conditions, 'Ready')?.message ?? '', /127\.0\.0\.1:1/);
   });
 
   it('the Helm actors\' histories replay deterministically on the current code', async () => {
