@@ -28,8 +28,9 @@ export interface GlobalOptions {
 
 export const gitopsUsage = `GitOps commands:
   flotilla apply -f <file|dir>... [--dry-run]
-      loads GitRepository, Kustomization, ConfigMap and Secret declarations (Flux's YAML) into
-      the hub; idempotent. --dry-run prints what would be created / configured / unchanged.
+      loads GitRepository, Kustomization, HelmRepository, HelmRelease, ConfigMap and Secret
+      declarations (Flux's YAML) into the hub; idempotent. Nothing is applied when any object is
+      invalid. --dry-run prints what would be created / configured / unchanged.
   flotilla delete kustomization|helmrelease|source git|source helm <name>
       a deleted Kustomization with prune: true removes its objects from every cluster; a
       deleted HelmRelease is uninstalled from every cluster.

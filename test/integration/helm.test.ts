@@ -168,15 +168,20 @@ describe('Helm releases across the fleet', () => {
   });
 
   it('a hub killed during an upgrade yields exactly one new revision per cluster', async () => {
-    state.charts?.publish(state.web, '1.2.0');
+    // Good values again (an upgrade at 1.1.0), then 1.2.0 appears in the repository.
     await apply('web', [helmRepository(), webRelease('>=1.1.0 <2.0.0')]);
+    assert.equal((await fleet().cli('reconcile', 'helmrelease', 'web')).code, 0);
+    state.charts?.publish(state.web, '1.2.0');
+    // east's agent is down, so the upgrade to 1.2.0 is still waiting for its report when the hub dies.
+    await fleet().agents.get('east')?.stop();
     const reconcile = fleet().cli('reconcile', 'helmrelease', 'web', '--with-source', '--timeout', '4m');
-    await waitFor('an upgrade to 1.2.0 in flight', async () => {
-      const s = await release();
-      return Object.values(s.histories).some((h) => h.revisions.some((r) => r.chartVersion === '1.2.0' && r.status === 'pending-upgrade')) ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await waitFor('an upgrade to 1.2.0 in flight on east', async () => {
+      const h = (await release()).histories.east;
+      return h?.revisions.some((r) => r.chartVersion === '1.2.0' && r.status === 'pending-upgrade') ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
     await fleet().killHub();
     await fleet().startHub();
+    await fleet().startAgent('east', { env: 'prod' });
     const r = await reconcile;
     assert.equal(r.code, 0, r.stderr);
     const s = await release();
@@ -201,7 +206,7 @@ describe('Helm releases across the fleet', () => {
     const podinfo = (version: string): Record<string, unknown> => ({
       apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'podinfo', namespace: 'flux-system' },
       spec: {
-        interval: '10m', timeout: '2m', targetNamespace: 'podinfo', install: { createNamespace: true },
+        interval: '10m', timeout: '2m', targetNamespace: 'podinfo', releaseName: 'podinfo', install: { createNamespace: true },
         chart: { spec: { chart: 'podinfo', version, sourceRef: { kind: 'HelmRepository', name: 'charts' } } },
         values: { hooks: { preInstall: hook, postInstall: hook } }, placement: { clusters: ['west'] },
       },
@@ -235,7 +240,7 @@ describe('Helm releases across the fleet', () => {
     const podinfo = {
       apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'podinfo', namespace: 'flux-system' },
       spec: {
-        interval: '10m', timeout: '2m', targetNamespace: 'podinfo', install: { createNamespace: true },
+        interval: '10m', timeout: '2m', targetNamespace: 'podinfo', releaseName: 'podinfo', install: { createNamespace: true },
         chart: { spec: { chart: 'podinfo', version: '*', sourceRef: { kind: 'HelmRepository', name: 'charts' } } },
         valuesFrom: [{ kind: 'Secret', name: 'podinfo-values' }], placement: { clusters: ['west'] },
       },
