@@ -35,27 +35,16 @@ export interface AgentOptions {
   /** Re-apply everything this often to correct drift (default 60 s; 0 disables). */
   readonly driftIntervalMs?: number;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
-  /** Deployments applied at once (default 4). */
+  /** Deployments applied at once (default 8). */
   readonly concurrency?: number;
 }
 
-const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 8;
 /** Artifact download errors that mean "the hub is not reachable right now", not "this artifact is bad". */
 const TRANSIENT = /ECONNRESET|ECONNREFUSED|UNAVAILABLE|CANCELLED|DEADLINE_EXCEEDED|No connection established/i;
 /** A failed generation is retried by the drift round at most this often. */
 const RETRY_PAUSE_MS = 60_000;
 
-/** Runs `fn` over `items` with at most `limit` running at once. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++];
-      if (item !== undefined) await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}
 
 type Stream = ClientDuplexStream<AgentMessage, HubMessage__Output>;
 
@@ -70,6 +59,8 @@ export class Agent {
   private queue: Promise<void> = Promise.resolve();
   private saving: Promise<void> = Promise.resolve();
   private driftPending = false;
+  /** Deployments being applied right now (by any reconcile). */
+  private readonly inFlight = new Set<string>();
   /** When each failed (deployment@generation) last failed, to pause retries of it. */
   private readonly failedAt = new Map<string, number>();
   private readonly artifacts = new Map<string, string>();
@@ -191,12 +182,13 @@ export class Agent {
             this.enqueue(() => this.reconcile(true));
           } else if (msg.body === 'desired_state' && msg.desired_state) {
             const desired = msg.desired_state;
-            this.enqueue(async () => {
-              this.current = { ...this.current, desired: { version: desired.version, deployments: desired.deployments.map(toStored) } };
-              await this.state.save(this.current);
-              stream.write({ ack: { desired_state_version: desired.version } });
-              await this.reconcile(true);
+            // Taken at once, not behind queued work: a reconcile already running picks up the
+            // new deployments as its workers free up.
+            this.current = { ...this.current, desired: { version: desired.version, deployments: desired.deployments.map(toStored) } };
+            void this.saveState().then(() => { stream.write({ ack: { desired_state_version: desired.version } }); }, (err: unknown) => {
+              this.log('cannot save the desired state', { error: errorMessage(err) });
             });
+            this.enqueue(() => this.reconcile(true));
           }
         });
         stream.on('error', reject);
@@ -226,20 +218,35 @@ export class Agent {
 
   /** Applies every desired deployment whose generation is not applied yet; deletes the rest. */
   private async reconcile(fromHub: boolean): Promise<void> {
-    const desired = this.current.desired.deployments;
-    // Deployments own disjoint objects and inventories, so a few apply at once.
-    // The drift round retries a failed generation only after a pause; the hub's own pushes always apply.
-    const now = Date.now();
-    const pending = desired.filter((d) => this.current.applied[d.name] !== d.generation
-      && (fromHub || now - (this.failedAt.get(`${d.name}@${d.generation}`) ?? 0) >= RETRY_PAUSE_MS));
-    await forEachLimited(pending, this.opts.concurrency ?? DEFAULT_CONCURRENCY, async (d) => {
-      const ok = await this.applyDeployment(d, fromHub);
-      if (!ok) this.failedAt.set(`${d.name}@${d.generation}`, Date.now());
-      if (ok) {
-        this.current = { ...this.current, applied: { ...this.current.applied, [d.name]: d.generation } };
-        await this.saveState();
-      }
+    // Deployments own disjoint objects and inventories, so several apply at once. Workers pick
+    // the next pending deployment from the desired state as it is *now*, so desired state that
+    // arrives meanwhile is applied by this reconcile. Each (name, generation) once per reconcile;
+    // the drift round retries a failed generation only after a pause, the hub's pushes always.
+    const attempted = new Set<string>();
+    const next = (): DesiredDeploymentWire | undefined => this.current.desired.deployments.find((d) => {
+      const key = `${d.name}@${d.generation}`;
+      return this.current.applied[d.name] !== d.generation && !this.inFlight.has(d.name) && !attempted.has(key)
+        && (fromHub || Date.now() - (this.failedAt.get(key) ?? 0) >= RETRY_PAUSE_MS);
     });
+    const worker = async (): Promise<void> => {
+      for (let d = next(); d !== undefined; d = next()) {
+        const key = `${d.name}@${d.generation}`;
+        attempted.add(key);
+        this.inFlight.add(d.name);
+        try {
+          const ok = await this.applyDeployment(d, fromHub);
+          if (!ok) this.failedAt.set(key, Date.now());
+          if (ok) {
+            this.current = { ...this.current, applied: { ...this.current.applied, [d.name]: d.generation } };
+            await this.saveState();
+          }
+        } finally {
+          this.inFlight.delete(d.name);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.opts.concurrency ?? DEFAULT_CONCURRENCY }, worker));
+    const desired = this.current.desired.deployments;
     for (const name of Object.keys(this.current.applied)) {
       if (desired.some((d) => d.name === name)) continue;
       await this.applier.delete(name, { prune: true });
