@@ -35,11 +35,11 @@ export interface AgentOptions {
   /** Re-apply everything this often to correct drift (default 60 s; 0 disables). */
   readonly driftIntervalMs?: number;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
-  /** Deployments applied at once (default 8). */
+  /** Deployments applied at once (default 4). */
   readonly concurrency?: number;
 }
 
-const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_CONCURRENCY = 4;
 /** Artifact download errors that mean "the hub is not reachable right now", not "this artifact is bad". */
 const TRANSIENT = /ECONNRESET|ECONNREFUSED|UNAVAILABLE|CANCELLED|DEADLINE_EXCEEDED|No connection established/i;
 /** A failed generation is retried by the drift round at most this often. */

@@ -19,7 +19,7 @@ import { conditionOf } from '../core/conditions.js';
 import type { ReleaseHistory } from '../core/helm-release.js';
 import { startEnvironment, type LocalEnvironment } from '../deploy/dev/environment.js';
 import { helmReleaseStatusQuery, type HelmReleaseStatus } from '../workflows/messages.js';
-import { ChartRepo, writeChart } from '../test/harness/chart-repo.js';
+import { ChartRepo, webChart } from '../test/harness/chart-repo.js';
 import { TestFleet } from '../test/harness/fleet.js';
 import { median, recordResults } from './record.js';
 
@@ -32,19 +32,6 @@ const FAIL = 'sim.flotilla.dev/fail';
 const MARK = 'bench.flotilla.dev/values';
 const TARGET_SECONDS = 10;
 
-/** The small chart of test/integration/helm.test.ts: a ConfigMap, and a Deployment whose pods take podAnnotations. */
-const webChart = (): string => writeChart({
-  'Chart.yaml': 'apiVersion: v2\nname: web\nversion: 0.0.0\nappVersion: "1.0"\n',
-  'values.yaml': 'podAnnotations: {}\n',
-  'templates/configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  version: {{ .Chart.Version | quote }}\n',
-  'templates/deployment.yaml': [
-    'apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: {{ .Release.Name }}', 'spec:', '  replicas: 1',
-    '  selector:', '    matchLabels: { app: {{ .Release.Name }} }', '  template:', '    metadata:',
-    '      labels: { app: {{ .Release.Name }} }', '      annotations:', '        chart-version: {{ .Chart.Version | quote }}',
-    '        {{- with .Values.podAnnotations }}', '        {{- toYaml . | nindent 8 }}', '        {{- end }}',
-    '    spec:', '      containers:', '        - name: web', '          image: nginx:1.27', '',
-  ].join('\n'),
-});
 
 function declarations(chartsUrl: string, podAnnotations: Record<string, string>): string {
   return [

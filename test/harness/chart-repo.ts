@@ -49,3 +49,17 @@ export function writeChart(files: Readonly<Record<string, string>>): string {
   }
   return dir;
 }
+
+/** A small chart: a ConfigMap naming its version, and a Deployment whose pods take podAnnotations. */
+export const webChart = (): string => writeChart({
+  'Chart.yaml': 'apiVersion: v2\nname: web\nversion: 0.0.0\nappVersion: "1.0"\n',
+  'values.yaml': 'podAnnotations: {}\n',
+  'templates/configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  version: {{ .Chart.Version | quote }}\n',
+  'templates/deployment.yaml': [
+    'apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: {{ .Release.Name }}', 'spec:', '  replicas: 1',
+    '  selector:', '    matchLabels: { app: {{ .Release.Name }} }', '  template:', '    metadata:',
+    '      labels: { app: {{ .Release.Name }} }', '      annotations:', '        chart-version: {{ .Chart.Version | quote }}',
+    '        {{- with .Values.podAnnotations }}', '        {{- toYaml . | nindent 8 }}', '        {{- end }}',
+    '    spec:', '      containers:', '        - name: web', '          image: nginx:1.27', '',
+  ].join('\n'),
+});

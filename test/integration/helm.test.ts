@@ -14,7 +14,7 @@ import type { KubeObject } from '../../core/objects.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import type { HelmReleaseStatus } from '../../workflows/messages.js';
-import { ChartRepo, writeChart } from '../harness/chart-repo.js';
+import { ChartRepo, webChart } from '../harness/chart-repo.js';
 import { TestFleet } from '../harness/fleet.js';
 import { useEnvironment } from '../harness/index.js';
 import { replayLive } from '../harness/replay.js';
@@ -23,19 +23,6 @@ const CLUSTERS = ['east', 'west'];
 const podinfoChart = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'charts', 'podinfo');
 const WEB_ID = 'helmrelease/flux-system/web';
 
-/** A small chart: a ConfigMap naming its version, and a Deployment whose pods take podAnnotations. */
-const webChart = (): string => writeChart({
-  'Chart.yaml': 'apiVersion: v2\nname: web\nversion: 0.0.0\nappVersion: "1.0"\n',
-  'values.yaml': 'podAnnotations: {}\n',
-  'templates/configmap.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  version: {{ .Chart.Version | quote }}\n',
-  'templates/deployment.yaml': [
-    'apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: {{ .Release.Name }}', 'spec:', '  replicas: 1',
-    '  selector:', '    matchLabels: { app: {{ .Release.Name }} }', '  template:', '    metadata:',
-    '      labels: { app: {{ .Release.Name }} }', '      annotations:', '        chart-version: {{ .Chart.Version | quote }}',
-    '        {{- with .Values.podAnnotations }}', '        {{- toYaml . | nindent 8 }}', '        {{- end }}',
-    '    spec:', '      containers:', '        - name: web', '          image: nginx:1.27', '',
-  ].join('\n'),
-});
 
 const state: { fleet?: TestFleet; charts?: ChartRepo; dir: string; web: string } = { dir: '', web: '' };
 const env = useEnvironment({ clusters: CLUSTERS }, {
