@@ -59,7 +59,8 @@ export class TestFleet {
     const log = join(this.dir, `hub-${++this.hubStarts}.log`);
     const hub = ManagedProcess.start({
       name: 'flotilla-hub', command: process.execPath, logFile: log,
-      args: [hubMain, 'serve', '--data-dir', this.hubData, '--listen', `127.0.0.1:${this.port}`, '--temporal', temporal.address,
+      // FLOTILLA_HUB_NODE_ARGS: extra node flags for the hub, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      args: [...(process.env.FLOTILLA_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []), hubMain, 'serve', '--data-dir', this.hubData, '--listen', `127.0.0.1:${this.port}`, '--temporal', temporal.address,
         '--namespace', temporal.namespace, '--task-queue', TASK_QUEUE, '--heartbeat', '1'],
     });
     this.hub = hub;
