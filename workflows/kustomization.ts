@@ -107,8 +107,10 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   setHandler(kustomizationStatusQuery, current);
   setHandler(sourceArtifactSignal, (e) => {
     if (e.source !== sourceId()) return;
+    // A new digest at the same revision happens too: an included repository changed.
+    const changed = e.artifactDigest !== source?.artifactDigest;
     source = e;
-    if (e.revision !== status.lastAttemptedRevision || status.observedGeneration !== actor.generation) actor.wake();
+    if (changed || e.revision !== status.lastAttemptedRevision || status.observedGeneration !== actor.generation) actor.wake();
   });
   setHandler(dependencyStatusSignal, (d) => {
     dependencies.set(d.id, d);

@@ -202,6 +202,30 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     assert.deepEqual(cm?.data, { version: '1.2.0' });
   });
 
+  it('a GitRepository includes another repository\'s directory, and follows its new revisions', async () => {
+    const shared = new GitRepo(join(state.dir, 'shared'));
+    shared.writeObjects('common/config.yaml', [configMap('shared-config', 'default', { from: 'shared-v1' })]);
+    shared.commit('shared v1');
+    const withInclude = { ...gitRepository('with-include', repo().url), spec: { url: repo().url, interval: '10m', ref: { branch: 'main' }, include: [{ repository: { name: 'shared' }, fromPath: 'common', toPath: 'vendor/common' }] } };
+    const consumer = kustomization('vendored', { path: './vendor/common', placement: { clusters: ['dev'] } });
+    await applyDeclarations('include', [
+      gitRepository('shared', shared.url), withInclude,
+      { ...consumer, spec: { ...(consumer.spec as object), sourceRef: { kind: 'GitRepository', name: 'with-include' } } },
+    ]);
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'shared')).code, 0);
+    await fleet().waitForKustomization('kustomization/flux-system/vendored', (s) => isReady(s.conditions), 'Ready');
+    assert.deepEqual((await getObject('dev', 'v1', 'ConfigMap', 'shared-config', 'default'))?.data, { from: 'shared-v1' });
+
+    // A new revision of the included repository flows through the including one by itself.
+    shared.writeObjects('common/config.yaml', [configMap('shared-config', 'default', { from: 'shared-v2' })]);
+    shared.commit('shared v2');
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'shared')).code, 0);
+    await waitFor('dev gets shared v2', async () => {
+      const cm = await getObject('dev', 'v1', 'ConfigMap', 'shared-config', 'default');
+      return (cm?.data as Record<string, string> | undefined)?.from === 'shared-v2' ? true : undefined;
+    }, { timeoutMs: 90_000 });
+  });
+
   it('podinfo\'s real kustomize directory deploys to the placed clusters', async () => {
     repo().copy(podinfoFixture, 'podinfo')
       .writeObjects('podinfo-namespace/namespace.yaml', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'podinfo' } }]);
