@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { AppsV1Api } from '@kubernetes/client-node';
 import { conditionOf, isReady } from '../core/conditions.js';
@@ -17,7 +16,7 @@ import { startEnvironment } from '../deploy/dev/environment.js';
 import { kustomizationStatusQuery } from '../workflows/messages.js';
 import { TestFleet } from '../test/harness/fleet.js';
 import { configMap, GitRepo } from '../test/harness/git.js';
-import { cpuSeconds, machine, recordResults, RssSampler, rssMiB } from './record.js';
+import { cpuSeconds, machine, pollUntilAllReady, recordResults, RssSampler, rssMiB } from './record.js';
 
 const CLUSTER = 'bench';
 const FLUX_BASELINE_SECONDS = 28;
@@ -100,37 +99,16 @@ async function main(): Promise<void> {
     if (applied.code !== 0) throw new Error(`flotilla apply failed: ${applied.stderr}`);
     console.log(`applied ${count + 1} declarations in ${applySeconds.toFixed(1)} s`);
 
-    // Poll the Kustomizations not yet Ready, one status query each, once a second.
-    const pending = new Set(ids);
-    const readySince = new Map<string, number>(); // the Ready condition's lastTransitionTime (hub clock, epoch ms)
-    const last = new Map<string, string>();
-    let lastLog = performance.now();
-    while (pending.size > 0) {
-      for (const id of [...pending]) {
-        try {
-          const s = await fleet.client.workflow.getHandle(id).query(kustomizationStatusQuery);
-          const ready = conditionOf(s.conditions, 'Ready');
-          if (isReady(s.conditions) && s.lastAppliedRevision === revision) {
-            pending.delete(id);
-            readySince.set(id, ready?.lastTransitionTime ?? Date.now());
-          } else {
-            last.set(id, `${ready?.reason ?? 'no Ready condition'}: ${ready?.message ?? ''}`);
-          }
-        } catch (err) {
-          last.set(id, `status query failed: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      }
-      if (pending.size === 0) break;
-      if (performance.now() - t0 > TIMEOUT_MS) {
-        const sample = [...pending].slice(0, 5).map((id) => `  ${id}: ${last.get(id) ?? '?'}`).join('\n');
-        throw new Error(`${pending.size}/${count} Kustomizations not Ready after ${TIMEOUT_MS / 60_000} min, e.g.:\n${sample}\nhub log: ${hub.spec.logFile}`);
-      }
-      if (performance.now() - lastLog > 10_000) {
-        console.log(`${((performance.now() - t0) / 1000).toFixed(0)} s: ${count - pending.size}/${count} Ready`);
-        lastLog = performance.now();
-      }
-      await sleep(POLL_MS);
-    }
+    // Poll the Kustomizations not yet Ready, one status query each per round.
+    const client = fleet.client;
+    const readySince = await pollUntilAllReady({
+      ids, what: 'Kustomizations', t0, timeoutMs: TIMEOUT_MS, pollMs: POLL_MS, logFile: hub.spec.logFile,
+      probe: async (id) => {
+        const s = await client.workflow.getHandle(id).query(kustomizationStatusQuery);
+        const ready = conditionOf(s.conditions, 'Ready');
+        return { ready: isReady(s.conditions) && s.lastAppliedRevision === revision, ...(ready ? { since: ready.lastTransitionTime } : {}), detail: `${ready?.reason ?? 'no Ready condition'}: ${ready?.message ?? ''}` };
+      },
+    });
     const allReadySeconds = (performance.now() - t0) / 1000;
     const peak = sampler.stop();
     const cpu = {

@@ -118,3 +118,57 @@ export function percentile(values: readonly number[], p: number): number {
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
   return sorted[rank - 1] ?? 0;
 }
+
+/** What one status poll says of one object. */
+export interface ReadyProbe {
+  readonly ready: boolean;
+  /** The Ready condition's lastTransitionTime (hub clock, epoch ms), when ready. */
+  readonly since?: number;
+  /** Why it is not ready, for the timeout message. */
+  readonly detail: string;
+}
+
+/**
+ * Polls the objects not yet Ready, one probe each per round, until all are; returns when each
+ * became Ready by the hub's clock. Prints progress every 10 s; throws after `timeoutMs` (from
+ * `t0`, a performance.now() value) with a sample of what is still pending.
+ */
+export async function pollUntilAllReady(opts: {
+  readonly ids: readonly string[];
+  readonly what: string;
+  readonly probe: (id: string) => Promise<ReadyProbe>;
+  readonly t0: number;
+  readonly timeoutMs: number;
+  readonly pollMs: number;
+  readonly logFile: string;
+}): Promise<Map<string, number>> {
+  const pending = new Set(opts.ids);
+  const readySince = new Map<string, number>();
+  const last = new Map<string, string>();
+  let lastLog = performance.now();
+  for (;;) {
+    for (const id of [...pending]) {
+      try {
+        const p = await opts.probe(id);
+        if (p.ready) {
+          pending.delete(id);
+          readySince.set(id, p.since ?? Date.now());
+        } else {
+          last.set(id, p.detail);
+        }
+      } catch (err) {
+        last.set(id, `status query failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (pending.size === 0) return readySince;
+    if (performance.now() - opts.t0 > opts.timeoutMs) {
+      const sample = [...pending].slice(0, 5).map((id) => `  ${id}: ${last.get(id) ?? '?'}`).join('\n');
+      throw new Error(`${pending.size}/${opts.ids.length} ${opts.what} not Ready after ${opts.timeoutMs / 60_000} min, e.g.:\n${sample}\nhub log: ${opts.logFile}`);
+    }
+    if (performance.now() - lastLog > 10_000) {
+      console.log(`${((performance.now() - opts.t0) / 1000).toFixed(0)} s: ${opts.ids.length - pending.size}/${opts.ids.length} Ready`);
+      lastLog = performance.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs));
+  }
+}

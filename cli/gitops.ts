@@ -86,7 +86,7 @@ export async function applyCommand(files: readonly string[], dryRun: boolean, g:
     // Sources first (dependents subscribe to them), then the rest; a few at a time, printed in order.
     const sourcesFirst = [...loaded.declarations].sort((a, b) => rank(a) - rank(b));
     const actions = await mapLimited(sourcesFirst, 8, (d) => (dryRun ? client.plan(d) : client.apply(d)));
-    sourcesFirst.forEach((d, i) => { console.log(`${kindLabel(d)}/${d.namespace}/${d.name} ${actions[i] ?? ''}${dryRun ? ' (dry run)' : ''}`); });
+    sourcesFirst.forEach((d, i) => { console.log(`${d.kind}/${d.namespace}/${d.name} ${actions[i] ?? ''}${dryRun ? ' (dry run)' : ''}`); });
   });
 }
 
@@ -279,7 +279,7 @@ export async function bootstrapCommand(opts: { url: string; path: string; branch
     declarations.push(d);
   }
   await withClient(g, async (client) => {
-    for (const d of declarations) console.log(`${kindLabel(d)}/${d.namespace}/${d.name} ${await client.apply(d)}`);
+    for (const d of declarations) console.log(`${d.kind}/${d.namespace}/${d.name} ${await client.apply(d)}`);
   });
   const id = declarationId({ kind: 'Kustomization', namespace, name: namespace });
   await reconcileCommand({ kind: 'Kustomization', id }, true, 5 * 60_000, g);
@@ -306,10 +306,6 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
     return { kind: 'HelmRepository', id: `helmrepository/${namespace}/${third}` };
   }
   throw new UsageError(`expected "kustomization <name>", "helmrelease <name>", "source git <name>" or "source helm <name>", got "${words.join(' ')}"`);
-}
-
-function kindLabel(d: Declaration): string {
-  return d.kind;
 }
 
 function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {

@@ -26,11 +26,7 @@ export class TemporalFleet implements FleetHooks {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    try {
-      await this.client.workflow.start(clusterWorkflow, this.startOptions(cluster));
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // started meanwhile: fine
-    }
+    await this.start(cluster);
     return handle.query(desiredStateQuery);
   }
 
@@ -38,12 +34,16 @@ export class TemporalFleet implements FleetHooks {
   async ensureStarted(cluster: string): Promise<void> {
     // Started once per hub process per cluster; a finished actor would be restarted by the gateway.
     if (this.started.has(cluster)) return;
+    await this.start(cluster);
+    this.started.add(cluster);
+  }
+
+  private async start(cluster: string): Promise<void> {
     try {
       await this.client.workflow.start(clusterWorkflow, this.startOptions(cluster));
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // started meanwhile: fine
     }
-    this.started.add(cluster);
   }
 
   async connected(cluster: string, info: AgentConnected): Promise<void> {

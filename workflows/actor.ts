@@ -4,8 +4,10 @@
 import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ActorDeclaration } from '../core/declarations/types.js';
 import {
-  declarationQuery, deleteSignal, reconcileSignal, specSignal, subscribeSignal, suspendSignal, unsubscribeSignal,
+  declarationQuery, deleteSignal, dependencyStatusSignal, reconcileSignal, specSignal, subscribeSignal, suspendSignal, unsubscribeSignal,
+  type DependencyStatus,
 } from './messages.js';
+import type { Outbox } from './outbox.js';
 
 /** What an actor carries over continue-as-new besides its own status. */
 export interface ActorMemory<D extends ActorDeclaration> {
@@ -33,6 +35,7 @@ export class DeclarationActor<D extends ActorDeclaration> {
   deleted = false;
   specChanged = false;
   private woken = false;
+  private told: DependencyStatus | undefined;
 
   constructor(memory: ActorMemory<D>, private readonly kind: D['kind']) {
     this.declaration = memory.declaration;
@@ -100,6 +103,17 @@ export class DeclarationActor<D extends ActorDeclaration> {
     const token = this.pendingReconcile;
     this.pendingReconcile = undefined;
     return token;
+  }
+
+  /**
+   * Tells dependents (subscribers) this actor's readiness: all of them when it changed since
+   * the last call, only the new subscribers otherwise.
+   */
+  tellDependents(outbox: Outbox, next: DependencyStatus): void {
+    const changed = JSON.stringify(next) !== JSON.stringify(this.told);
+    for (const s of changed ? this.subscribers : this.newSubscribers) outbox.signal(s, dependencyStatusSignal, next);
+    this.newSubscribers.clear();
+    this.told = next;
   }
 
   memory(): ActorMemory<D> {

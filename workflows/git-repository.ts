@@ -2,7 +2,7 @@
 // its interval (or on `flotilla reconcile source git`), packs the ignore-filtered tree as
 // an artifact, and tells its subscribers (Kustomizations, including GitRepositories) the
 // new revision only when it changes. A failed fetch keeps serving the last artifact.
-import { ApplicationFailure, condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { HubActivities } from '../activities/hub-types.js';
 import { setCondition, type Condition } from '../core/conditions.js';
 import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
@@ -12,6 +12,7 @@ import {
   type GitRepositoryStatus, type SourceArtifact, type SourceArtifactEvent,
 } from './messages.js';
 import { workflowNow } from './clock.js';
+import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
 
 export interface GitRepositoryInput extends ActorMemory<GitRepositoryDeclaration> {
@@ -112,11 +113,9 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
       finish(true, 'Succeeded', `stored artifact for revision '${result.revision}'`);
       if (changed) for (const s of actor.subscribers) tell(s, artifact);
     } catch (err) {
-      const failure = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;
-      const reason = failure instanceof ApplicationFailure && failure.type ? failure.type : 'GitOperationFailed';
-      const message = failure instanceof Error ? failure.message : String(err);
+      const f = activityFailure(err, 'GitOperationFailed');
       status = { ...status, observedGeneration: generation };
-      finish(false, reason, message);
+      finish(false, f.reason, f.message);
     }
   }
 

@@ -8,7 +8,7 @@
 // artifact, or uninstall). Hooks are deployments of their own, one per (event, weight).
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { HelmActivities, HookStepPlan, HubActivities, RenderReleaseResult } from '../activities/hub-types.js';
-import { setCondition, type Condition } from '../core/conditions.js';
+import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import {
   beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled, needsUpgrade, prune,
@@ -92,7 +92,6 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   const rollbacks: RollbackRequest[] = [...(input.rollbacks ?? [])];
   const missing = { source: false };
   let waitingOnDependencies = false;
-  let told: DependencyStatus | undefined;
 
   const outbox = new Outbox((target) => {
     if (target === sourceId()) missing.source = true;
@@ -108,16 +107,13 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   const setCond = (c: Omit<Condition, 'lastTransitionTime'>): void => {
     status = { ...status, conditions: setCondition(status.conditions, c, now()) };
   };
-  const isReady = (): boolean => status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  const isReady = (): boolean => isReadyCondition(status.conditions);
   const tellDependents = (): void => {
     const next: DependencyStatus = {
       id: actor.id, ready: isReady(), readyClusters: status.clusters.filter((c) => c.ready === 'True').map((c) => c.cluster),
       revision: status.lastAttemptedChartVersion, deleted: false,
     };
-    const changed = JSON.stringify(next) !== JSON.stringify(told);
-    for (const s of changed ? actor.subscribers : actor.newSubscribers) outbox.signal(s, dependencyStatusSignal, next);
-    actor.newSubscribers.clear();
-    told = next;
+    actor.tellDependents(outbox, next);
   };
   const subscribe = (): void => {
     missing.source = false;

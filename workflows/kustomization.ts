@@ -4,14 +4,15 @@
 // activity, cached by revision + path + options), sets the deployment on each placed
 // cluster actor, and waits for the agents' reports. A build error stalls it with
 // kustomize's message while the clusters keep the last good revision.
-import { ApplicationFailure, condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
-import { setCondition, type Condition } from '../core/conditions.js';
+import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
 import { placedClusters } from '../core/placement.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
+import { activityFailure } from './failures.js';
 import {
   clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, sourceArtifactSignal, subscribeSignal,
   unsubscribeSignal,
@@ -70,7 +71,6 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   const deployed = new Map(Object.entries(input.deployed ?? {}));
   /** Set while a reconcile waits on dependencies: a dependency's change then wakes us. */
   let waitingOnDependencies = false;
-  let told: DependencyStatus | undefined;
 
   const outbox = new Outbox((target) => {
     if (target === sourceId()) source$.missing = true;
@@ -89,14 +89,11 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   const dependencyStatus = (): DependencyStatus => ({
     id: actor.id, ready: isReady(), readyClusters: readyClusters(), revision: status.lastAppliedRevision, deleted: false,
   });
-  const isReady = (): boolean => status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  const isReady = (): boolean => isReadyCondition(status.conditions);
   /** Tells dependents when readiness changed, and new subscribers in any case. */
   const tellDependents = (): void => {
     const next = dependencyStatus();
-    const changed = JSON.stringify(next) !== JSON.stringify(told);
-    for (const s of changed ? actor.subscribers : actor.newSubscribers) outbox.signal(s, dependencyStatusSignal, next);
-    actor.newSubscribers.clear();
-    told = next;
+    actor.tellDependents(outbox, next);
   };
   const subscribe = (): void => {
     source$.missing = false;
@@ -194,7 +191,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     try {
       build = await buildKustomization({ id: actor.id, namespace: actor.declaration.namespace, sourceDigest: source.artifactDigest, revision, spec: spec() });
     } catch (err) {
-      done(false, 'BuildFailed', failureMessage(err), true);
+      done(false, 'BuildFailed', activityFailure(err, 'BuildFailed').message, true);
       return;
     }
     status = { ...status, lastBuild: { revision, artifactDigest: build.artifactDigest, objectCount: build.objectCount } };
@@ -205,7 +202,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
         status = { ...status, declarations: applied.declarations, lastAppliedRevision: revision };
         done(true, 'ReconciliationSucceeded', `Applied revision: ${revision} (${applied.declarations.length} declarations: ${applied.created} created, ${applied.configured} configured, ${applied.unchanged} unchanged, ${applied.deleted} deleted)`);
       } catch (err) {
-        done(false, 'ReconciliationFailed', failureMessage(err));
+        done(false, 'ReconciliationFailed', activityFailure(err, 'ReconciliationFailed').message);
       }
       return;
     }
@@ -297,11 +294,4 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     for (const s of actor.subscribers) outbox.signal(s, dependencyStatusSignal, { ...dependencyStatus(), ready: false, deleted: true });
     await condition(() => outbox.idle());
   }
-}
-
-/** The message of an activity failure: the ApplicationFailure's own, not "Activity task failed". */
-function failureMessage(err: unknown): string {
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof ApplicationFailure || cause instanceof Error) return cause.message;
-  return err instanceof Error ? err.message : String(err);
 }
