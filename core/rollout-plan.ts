@@ -4,10 +4,9 @@
 // waves did not take, by names, by label selector, or as a count / percentage of what
 // remains (canary → 25 % → rest). Within a wave, clusters go in batches of maxConcurrency.
 import { matchesSelector } from './placement.js';
-import type { LabelSelector } from './declarations/types.js';
+import type { CountOrPercent, LabelSelector } from './declarations/types.js';
 
-/** A count ("2") or a percentage ("25%") of a set of clusters. */
-export type CountOrPercent = { readonly count: number } | { readonly percent: number };
+export type { CountOrPercent };
 
 export interface WaveSpec {
   readonly name: string;
@@ -16,7 +15,7 @@ export interface WaveSpec {
   /** Clusters by label (those still remaining). */
   readonly clusterSelector?: LabelSelector;
   /** A count or percentage of the clusters still remaining (after names/selector narrowing). */
-  readonly take?: CountOrPercent;
+  readonly size?: CountOrPercent;
   /** Clusters changed at once within the wave; default: all of the wave. */
   readonly maxConcurrency?: CountOrPercent;
 }
@@ -77,7 +76,7 @@ export function planRollout(waves: readonly WaveSpec[], placed: readonly PlanClu
       candidates = remaining.filter((c) => (wave.clusters?.includes(c.name) ?? false)
         || (wave.clusterSelector !== undefined && matchesSelector(c.labels, wave.clusterSelector)));
     }
-    const chosen = wave.take !== undefined ? candidates.slice(0, resolveAmount(wave.take, candidates.length)) : candidates;
+    const chosen = wave.size !== undefined ? candidates.slice(0, resolveAmount(wave.size, candidates.length)) : candidates;
     const names = chosen.map((c) => c.name);
     const size = wave.maxConcurrency !== undefined ? resolveAmount(wave.maxConcurrency, names.length) : names.length;
     const batches: string[][] = [];

@@ -8,6 +8,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createDeliveryActivities } from '../activities/agent-delivery.js';
 import { createHelmActivities } from '../activities/helm-activities.js';
 import { createHubActivities } from '../activities/hub-activities.js';
+import { createRolloutActivities } from '../activities/rollout-activities.js';
 import { FileArtifactStore } from './artifact-store.js';
 import { DataObjectStore } from './data-objects.js';
 import { TemporalFleet } from './fleet.js';
@@ -50,6 +51,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
       ...createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
       ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir }),
       ...createHelmActivities({ client: opts.client, artifacts, data }),
+      ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}) }),
     },
     ...(opts.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities } : {}),
   });

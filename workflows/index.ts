@@ -5,3 +5,4 @@ export { gitRepositoryWorkflow } from './git-repository.js';
 export { kustomizationWorkflow } from './kustomization.js';
 export { helmRepositoryWorkflow } from './helm-repository.js';
 export { helmReleaseWorkflow } from './helm-release.js';
+export { rolloutWorkflow } from './rollout.js';

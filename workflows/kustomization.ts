@@ -4,28 +4,37 @@
 // activity, cached by revision + path + options), sets the deployment on each placed
 // cluster actor, and waits for the agents' reports. A build error stalls it with
 // kustomize's message while the clusters keep the last good revision.
+//
+// With `spec.rollout`, a new build does not go to every cluster at once: a rollout workflow
+// (rollout.ts) moves it through the clusters in waves, and this actor carries out its steps
+// (RolloutDriver). A target whose rollout failed is not tried again until `flotilla rollout
+// retry` or a newer build; a newer build mid-rollout supersedes it at the next wave boundary.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
 import { placedClusters } from '../core/placement.js';
+import { planRollout } from '../core/rollout-plan.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import {
-  clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, sourceArtifactSignal, subscribeSignal,
-  unsubscribeSignal,
+  clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, rolloutRetryUpdate, rolloutWorkflowId, sourceArtifactSignal,
+  subscribeSignal, unsubscribeSignal,
   type ClusterDeploymentStatus, type DependencyStatus, type DeploymentOptions, type KustomizationStatus,
-  type ReportSummary, type SourceArtifactEvent,
+  type ReportSummary, type RolloutActionRequest, type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
+import { RolloutDriver, type StepAnswer } from './rollout-driver.js';
 
 /** What the Kustomization set on one cluster. */
 interface Deployed {
   readonly generation: number;
   readonly artifactDigest: string;
   readonly revision: string;
+  /** The options it was set with (absent in histories from before rollouts). */
+  readonly options?: DeploymentOptions;
 }
 
 export interface KustomizationInput extends ActorMemory<KustomizationDeclaration> {
@@ -77,6 +86,9 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     actor.subscribers.delete(target);
   });
   void outbox.run();
+  const rollouts = new RolloutDriver(actor.id, outbox);
+  /** `flotilla rollout retry` on a failed rollout: the next reconcile starts it again. */
+  let retryRequest: RolloutActionRequest | undefined;
 
   const current = (): KustomizationStatus => ({
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli, source: sourceId(),
@@ -113,10 +125,26 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     dependencies.set(d.id, d);
     if (waitingOnDependencies) actor.wake();
   });
+  setHandler(rolloutRetryUpdate, (r) => {
+    retryRequest = r;
+    actor.wake();
+    return { message: `a new rollout of ${status.rollout?.revision ?? ''} starts` };
+  }, {
+    validator: (_r: RolloutActionRequest) => {
+      if (rollouts.running) throw new Error(`a rollout of ${actor.id} is in progress: retry acts on a rollout paused by a failure`);
+      if (status.rollout?.failed === undefined) {
+        throw new Error(`the last rollout of ${actor.id} did not fail${status.rollout ? ` (it ${status.rollout.phase === 'Succeeded' ? 'succeeded' : `ended ${status.rollout.phase}`})` : ' (there was none)'}: nothing to retry`);
+      }
+    },
+  });
   setHandler(clusterReportSignal, ({ cluster, report }) => {
     const previous = reports.get(cluster);
     if (previous && previous.generation > report.generation) return;
     reports.set(cluster, report);
+    const at = deployed.get(cluster);
+    if (rollouts.running && at && report.generation === at.generation && TERMINAL.has(report.phase) && report.phase !== 'READY') {
+      rollouts.health(cluster, false, report.message);
+    }
     // Reports after the reconcile (drift corrected, agent re-applied after a restart) keep the status current.
     const d = deployed.get(cluster);
     if (d && report.generation === d.generation && TERMINAL.has(report.phase) && status.placed.includes(cluster)) {
@@ -177,7 +205,11 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     }
     const revision = source.revision;
     const hub = spec().placement.hub;
-    const placed = hub ? [] : placedClusters(spec().placement, await listClusters());
+    const registered = hub ? [] : await listClusters();
+    let placed = hub ? [] : placedClusters(spec().placement, registered);
+    const strategy = spec().rollout;
+    // With a rollout strategy, the clusters no wave selects are left alone (the rollout status lists them).
+    if (strategy) placed = planRollout(strategy.waves, registered.filter((c) => placed.includes(c.name))).waves.flatMap((w) => w.clusters);
 
     const blocking = blockingDependencies(placed);
     if (blocking.length > 0) {
@@ -213,14 +245,40 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       deployed.delete(cluster);
     }
     const options = deploymentOptions();
+    status = { ...status, placed };
+    if (strategy) {
+      const behind = placed.filter((c) => deployed.get(c)?.artifactDigest !== build.artifactDigest);
+      const tracked = status.rollout;
+      if (behind.length > 0 && tracked?.rolledOut !== build.artifactDigest) {
+        if (tracked?.failed === build.artifactDigest && retryRequest === undefined) {
+          updateClusters(placed);
+          done(false, 'RolloutFailed', `the rollout of ${tracked.revision} ended ${tracked.phase}: ${tracked.message}; the clusters keep what they ran (flotilla rollout retry kustomization/${actor.declaration.namespace}/${actor.declaration.name}, or push a new revision)`);
+          return;
+        }
+        retryRequest = undefined;
+        const finished = await rollOut(registered.filter((c) => placed.includes(c.name)), build.artifactDigest, revision, options);
+        updateClusters(placed);
+        if (finished.phase === 'Succeeded') {
+          status = { ...status, lastAppliedRevision: revision };
+          done(true, 'ReconciliationSucceeded', `Applied revision: ${revision} (${finished.message})`);
+        } else if (finished.phase === 'Superseded') {
+          done(false, 'Progressing', `rollout of ${revision} superseded: ${finished.message}`);
+        } else {
+          done(false, 'RolloutFailed', `rollout of ${revision} ${finished.phase}: ${finished.message}`);
+        }
+        return;
+      }
+    }
+    // The clusters already at this build keep the options they got it with (a rollout's health timeout).
     const results = await Promise.all(placed.map((cluster) => setClusterDeployment({
-      cluster, name: actor.id, owner: actor.id, artifactDigest: build.artifactDigest, options,
+      cluster, name: actor.id, owner: actor.id, artifactDigest: build.artifactDigest,
+      options: deployed.get(cluster)?.artifactDigest === build.artifactDigest ? deployed.get(cluster)?.options ?? options : options,
     })));
     placed.forEach((cluster, i) => {
       const r = results[i];
-      if (r) deployed.set(cluster, { generation: r.generation, artifactDigest: build.artifactDigest, revision });
+      const d = deployed.get(cluster);
+      if (r) deployed.set(cluster, { generation: r.generation, artifactDigest: build.artifactDigest, revision, options: d?.artifactDigest === build.artifactDigest ? d.options ?? options : options });
     });
-    status = { ...status, placed };
 
     const waitSeconds = (options.healthTimeoutSeconds > 0 ? options.healthTimeoutSeconds : spec().timeoutSeconds) + REPORT_GRACE_SECONDS;
     await condition(() => placed.every(settled) || actor.deleted, waitSeconds * 1000);
@@ -235,6 +293,68 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
         : notReady.every((c) => c.reason === 'ClusterUnreachable') ? 'ClusterUnreachable' : 'ReconciliationFailed';
       done(false, reason, notReady.map((c) => `${c.cluster}: ${c.message}`).join('; '));
     }
+  }
+
+  /** Runs a rollout of `target` over the placed clusters, carrying out its steps. */
+  async function rollOut(
+    placed: readonly { name: string; labels: Readonly<Record<string, string>> }[], target: string, revision: string, options: DeploymentOptions,
+  ): Promise<RolloutFinished> {
+    const strategy = spec().rollout;
+    if (!strategy) throw new Error('rollOut without a strategy');
+    const before = new Map(placed.map((c) => [c.name, deployed.get(c.name)]));
+    const sourceDigestAtStart = source?.artifactDigest;
+    const id = rolloutWorkflowId(actor.id);
+    const track = (phase: string, message: string, extra: { rolledOut?: string; failed?: string } = {}): void => {
+      const { rolledOut, failed } = status.rollout ?? {};
+      status = {
+        ...status, rollout: {
+          id, revision, target, phase, message, updatedAt: now(),
+          ...(rolledOut !== undefined ? { rolledOut } : {}), ...(failed !== undefined && failed !== target ? { failed } : {}), ...extra,
+        },
+      };
+    };
+    track('Progressing', `rolling out ${revision}`);
+    setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `rolling out ${revision} (flotilla rollout status kustomization/${actor.declaration.namespace}/${actor.declaration.name})` });
+    const waitFor = async (cluster: string, healthTimeoutSeconds: number): Promise<StepAnswer> => {
+      const ok = await condition(() => settled(cluster) || actor.deleted, (healthTimeoutSeconds + REPORT_GRACE_SECONDS) * 1000);
+      updateClusters(status.placed);
+      const c = status.clusters.find((x) => x.cluster === cluster);
+      const d = deployed.get(cluster);
+      return { ok: ok && c?.ready === 'True', revision: d?.revision ?? '', message: c?.message ?? '' };
+    };
+    const finished = await rollouts.run({
+      ownerKind: 'Kustomization', revision, target, strategy,
+      clusters: placed.map((c) => ({ name: c.name, labels: c.labels })),
+      atTarget: placed.filter((c) => deployed.get(c.name)?.artifactDigest === target).map((c) => c.name),
+      previous: Object.fromEntries(placed.map((c) => [c.name, before.get(c.name)?.revision ?? ''])),
+      defaultHealthTimeoutSeconds: spec().timeoutSeconds,
+    }, {
+      advance: async (cluster, healthTimeoutSeconds) => {
+        const stepOptions = { ...options, healthTimeoutSeconds };
+        const r = await setClusterDeployment({ cluster, name: actor.id, owner: actor.id, artifactDigest: target, options: stepOptions });
+        deployed.set(cluster, { generation: r.generation, artifactDigest: target, revision, options: stepOptions });
+        return waitFor(cluster, healthTimeoutSeconds);
+      },
+      revert: async (cluster) => {
+        const previous = before.get(cluster);
+        if (!previous) {
+          await clearClusterDeployment({ cluster, name: actor.id });
+          deployed.delete(cluster);
+          reports.delete(cluster);
+          return { ok: true, revision: '', message: 'removed (the cluster had no earlier revision)' };
+        }
+        const previousOptions = previous.options ?? options;
+        const r = await setClusterDeployment({ cluster, name: actor.id, owner: actor.id, artifactDigest: previous.artifactDigest, options: previousOptions });
+        deployed.set(cluster, { ...previous, generation: r.generation, options: previousOptions });
+        return waitFor(cluster, previousOptions.healthTimeoutSeconds > 0 ? previousOptions.healthTimeoutSeconds : spec().timeoutSeconds);
+      },
+      newer: () => (source && source.artifactDigest !== sourceDigestAtStart ? source.revision : actor.specChanged ? `generation ${actor.generation}` : undefined),
+      deleted: () => actor.deleted,
+    });
+    if (finished.phase === 'Succeeded') track(finished.phase, finished.message, { rolledOut: target });
+    else if (finished.phase === 'Superseded' || (finished.phase === 'Aborted' && actor.deleted)) track(finished.phase, finished.message);
+    else track(finished.phase, finished.message, { failed: target });
+    return finished;
   }
 
   function settled(cluster: string): boolean {

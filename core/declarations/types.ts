@@ -132,6 +132,62 @@ export interface KustomizationSpec {
   readonly force: boolean;
   readonly suspend: boolean;
   readonly placement: Placement;
+  /** Flotilla's progressive rollout across the placed clusters; none = all clusters at once (Flux's behaviour). */
+  readonly rollout?: RolloutStrategy;
+}
+
+/** A count ("2") or a percentage ("25%") of a set of clusters. */
+export type CountOrPercent = { readonly count: number } | { readonly percent: number };
+
+/**
+ * One wave of a rollout (Flotilla's `spec.rollout.waves[]`). A wave selects from the placed
+ * clusters that earlier waves did not take: by `clusters` names and/or `clusterSelector`
+ * (either matching), then `size` (a count or percentage of those); with none of the three it
+ * takes all that remain.
+ */
+export interface RolloutWave {
+  readonly name: string;
+  readonly clusters?: readonly string[];
+  readonly clusterSelector?: LabelSelector;
+  readonly size?: CountOrPercent;
+  /** Clusters changed at once within the wave; default: the whole wave. */
+  readonly maxConcurrency?: CountOrPercent;
+  /** Clusters of this wave that may fail without failing the wave; default 0. */
+  readonly maxFailures: number;
+  /** How long the wave's clusters must stay healthy (analysis passing) before the next wave; default 0. */
+  readonly bakeSeconds: number;
+  /** How long a cluster has to apply and become healthy; default the deployment's timeout. */
+  readonly healthTimeoutSeconds?: number;
+  /** The wave waits for `flotilla rollout approve` before it starts; default false. */
+  readonly approval: boolean;
+}
+
+/**
+ * An HTTP check evaluated during each wave's bake time, every `intervalSeconds`: it passes
+ * when the status code is one of `successCodes` and, with `jsonPath`, the number found there
+ * in the JSON body lies within [min, max]. More than `failureLimit` failed checks in one wave
+ * fail the wave.
+ */
+export interface AnalysisCheck {
+  readonly url: string;
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly failureLimit: number;
+  /** Default [200..299]. */
+  readonly successCodes: readonly number[];
+  /** A dotted path into the JSON body ("data.result.0.value.1"); numbers and numeric strings count. */
+  readonly jsonPath?: string;
+  readonly min?: number;
+  readonly max?: number;
+  /** Extra request headers (for example an Authorization header for a metrics API). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface RolloutStrategy {
+  readonly waves: readonly RolloutWave[];
+  readonly analysis?: AnalysisCheck;
+  /** What a failed wave does: roll the changed clusters back (default), or pause for an operator. */
+  readonly onFailure: 'rollback' | 'pause';
 }
 
 export type HelmRepositoryType = 'default' | 'oci';
@@ -272,7 +328,8 @@ export interface HelmReleaseSpec {
   readonly maxHistory: number;
   /** Which clusters get the release (Flotilla's addition); `hub` is always false for a HelmRelease. */
   readonly placement: Placement;
-  // Room for Flotilla's `rollout` (progressive delivery across clusters): not read yet.
+  /** Flotilla's progressive rollout across the placed clusters; none = all clusters at once. */
+  readonly rollout?: RolloutStrategy;
 }
 
 /** ConfigMaps and Secrets given to the hub: values for postBuild.substituteFrom and source credentials. */

@@ -14,7 +14,7 @@ describe('rollout planning', () => {
     const plan = planRollout([
       { name: 'canary', clusters: ['canary-1'] },
       { name: 'staging', clusterSelector: { matchLabels: { env: 'staging' }, matchExpressions: [] }, maxConcurrency: { count: 2 } },
-      { name: 'prod-first', take: { percent: 25 } },
+      { name: 'prod-first', size: { percent: 25 } },
       { name: 'rest' },
     ], fleet);
     assert.deepEqual(plan.waves.map((w) => w.name), ['canary', 'staging', 'prod-first', 'rest']);
@@ -51,7 +51,7 @@ describe('rollout planning', () => {
     assert.equal(resolveAmount({ percent: 50 }, 0), 0);
     assert.deepEqual(parseCountOrPercent('25%', 'maxConcurrency'), { percent: 25 });
     assert.deepEqual(parseCountOrPercent(3, 'maxConcurrency'), { count: 3 });
-    assert.throws(() => parseCountOrPercent('0%', 'spec.waves[1].take'), /spec\.waves\[1\]\.take: a percentage must be in \(0, 100\]/);
+    assert.throws(() => parseCountOrPercent('0%', 'spec.waves[1].size'), /spec\.waves\[1\]\.size: a percentage must be in \(0, 100\]/);
     assert.throws(() => parseCountOrPercent('many', 'maxConcurrency'), /want a whole number >= 1 or a percentage/);
   });
 });

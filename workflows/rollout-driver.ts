@@ -1,0 +1,116 @@
+// The owner's side of a rollout (see rollout.ts): a Kustomization or HelmRelease actor with a
+// `spec.rollout` starts the rollout as a child workflow and then serves it: it carries out
+// each step the rollout sends (advance clusters to the target, revert them), answers per
+// cluster as each one settles, forwards health changes, and tells the rollout when a newer
+// target supersedes it or the owner is deleted. The owner provides the per-cluster actions;
+// this class holds the protocol, so both actors speak it the same way.
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  ParentClosePolicy, condition, setHandler, sleep, startChild, type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import {
+  rolloutFinishedSignal, rolloutHealthSignal, rolloutStepResultSignal, rolloutStepSignal, rolloutStopSignal, rolloutSupersedeSignal,
+  rolloutWorkflowId, type RolloutFinished, type RolloutInput, type RolloutStep,
+} from './messages.js';
+import type { Outbox } from './outbox.js';
+import { rolloutWorkflow } from './rollout.js';
+
+export interface StepAnswer {
+  readonly ok: boolean;
+  /** What the cluster runs after the step, for people. */
+  readonly revision: string;
+  readonly message: string;
+}
+
+export interface RolloutOwner {
+  /** Puts the target on one cluster and waits until it is healthy or failed. */
+  advance(cluster: string, healthTimeoutSeconds: number): Promise<StepAnswer>;
+  /** Puts back what the cluster ran before the rollout (or removes the deployment when it ran nothing). */
+  revert(cluster: string): Promise<StepAnswer>;
+  /** A target newer than the one rolling out, if one arrived (its revision, for people). */
+  newer(): string | undefined;
+  deleted(): boolean;
+}
+
+/** Starting a rollout whose id is taken by a stale run: stop it, then try again. */
+const START_ATTEMPTS = 3;
+
+export class RolloutDriver {
+  private active: string | undefined;
+  private readonly steps: RolloutStep[] = [];
+  private finished: RolloutFinished | undefined;
+
+  constructor(private readonly ownerId: string, private readonly outbox: Outbox) {
+    setHandler(rolloutStepSignal, (s) => { if (s.rollout === this.active) this.steps.push(s); });
+    setHandler(rolloutFinishedSignal, (f) => { if (f.rollout === this.active) this.finished ??= f; });
+  }
+
+  private outcome(): RolloutFinished | undefined {
+    return this.finished;
+  }
+
+  get running(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** Tells the running rollout that a cluster it changed turned unhealthy (or healthy again). */
+  health(cluster: string, ok: boolean, message: string): void {
+    if (this.active !== undefined) this.outbox.signal(this.active, rolloutHealthSignal, { cluster, ok, message });
+  }
+
+  /** Starts the rollout and serves it until it finishes; returns how it ended. */
+  async run(input: Omit<RolloutInput, 'owner'>, owner: RolloutOwner): Promise<RolloutFinished> {
+    const id = rolloutWorkflowId(this.ownerId);
+    this.finished = undefined;
+    this.steps.splice(0);
+    this.active = id;
+    try {
+      const handle = await this.start(id, { ...input, owner: this.ownerId });
+      void handle.result().then(
+        (s) => { this.finished ??= { rollout: id, phase: s.phase, message: s.message }; },
+        (err: unknown) => { this.finished ??= { rollout: id, phase: 'Failed', message: `the rollout workflow failed: ${err instanceof Error ? err.message : String(err)}` }; },
+      );
+      let superseded: string | undefined;
+      let stopped = false;
+      for (;;) {
+        await condition(() => this.steps.length > 0 || this.finished !== undefined
+          || (!stopped && owner.deleted()) || (!stopped && superseded === undefined && owner.newer() !== undefined));
+        if (!stopped && owner.deleted()) {
+          stopped = true;
+          this.outbox.signal(id, rolloutStopSignal, { reason: `${this.ownerId} is being deleted` });
+        }
+        const newer = owner.newer();
+        if (!stopped && superseded === undefined && newer !== undefined) {
+          superseded = newer;
+          this.outbox.signal(id, rolloutSupersedeSignal, { revision: newer });
+        }
+        for (const step of this.steps.splice(0)) await this.serve(id, step, owner);
+        const finished = this.outcome();
+        if (finished) return finished;
+      }
+    } finally {
+      this.active = undefined;
+    }
+  }
+
+  private async start(id: string, input: RolloutInput): Promise<ChildWorkflowHandle<typeof rolloutWorkflow>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Abandoned on the owner's continue-as-new or deletion: the rollout ends on its own terms.
+        return await startChild(rolloutWorkflow, { workflowId: id, args: [input], parentClosePolicy: ParentClosePolicy.ABANDON });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= START_ATTEMPTS) throw err;
+        // A rollout from an earlier life of this owner (reset or re-created) still runs: stop it.
+        this.outbox.signal(id, rolloutStopSignal, { reason: `${this.ownerId} started a new rollout` });
+        await sleep('5 seconds');
+      }
+    }
+  }
+
+  private async serve(id: string, step: RolloutStep, owner: RolloutOwner): Promise<void> {
+    await Promise.all(step.clusters.map(async (cluster) => {
+      const answer = step.action === 'advance' ? await owner.advance(cluster, step.healthTimeoutSeconds) : await owner.revert(cluster);
+      this.outbox.signal(id, rolloutStepResultSignal, { seq: step.seq, cluster, ...answer });
+    }));
+  }
+}
