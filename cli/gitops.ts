@@ -60,7 +60,7 @@ function declarationClient(connection: Connection, g: GlobalOptions): Declaratio
   return new DeclarationClient(client, g.taskQueue, data);
 }
 
-async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient) => Promise<T>): Promise<T> {
   let connection: Connection;
   try {
     connection = await Connection.connect({ address: g.temporal, connectTimeout: '5s' });
@@ -292,6 +292,14 @@ export interface ActorTarget {
 
 /** `kustomization <name>`, `ks <name>` or `source git <name>` → the actor's id. */
 export function parseTarget(words: readonly string[], namespace: string): ActorTarget {
+  // The id form, as messages print it: kustomization/<ns>/<name> (or kustomization/<name>).
+  const slashed = words.length === 1 ? words[0]?.split('/') ?? [] : [];
+  if (slashed.length === 2 || slashed.length === 3) {
+    const [kind = '', ns, name] = slashed.length === 3 ? slashed : [slashed[0], namespace, slashed[1]];
+    const kinds: Readonly<Record<string, readonly string[]>> = { kustomization: ['kustomization'], helmrelease: ['helmrelease'], gitrepository: ['source', 'git'], helmrepository: ['source', 'helm'] };
+    const prefix = kinds[kind];
+    if (prefix && ns && name) return parseTarget([...prefix, name], ns);
+  }
   const [first, second, third] = words;
   if ((first === 'kustomization' || first === 'kustomizations' || first === 'ks') && second) {
     return { kind: 'Kustomization', id: `kustomization/${namespace}/${second}` };
@@ -305,14 +313,18 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
   if (first === 'source' && (second === 'helm' || second === 'helmrepository') && third) {
     return { kind: 'HelmRepository', id: `helmrepository/${namespace}/${third}` };
   }
-  throw new UsageError(`expected "kustomization <name>", "helmrelease <name>", "source git <name>" or "source helm <name>", got "${words.join(' ')}"`);
+  throw new UsageError(`expected "kustomization <name>", "helmrelease <name>", "source git <name>", "source helm <name>" or an id such as kustomization/<namespace>/<name>, got "${words.join(' ')}"`);
+}
+
+/** Aligned columns, the last one unpadded. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  return [line(header), ...rows.map(line)];
 }
 
 function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
-  console.log(line(header));
-  for (const r of rows) console.log(line(r));
+  for (const l of formatTable(header, rows)) console.log(l);
 }
 
 function rank(d: Declaration): number {

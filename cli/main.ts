@@ -11,10 +11,13 @@ import {
   parseTarget, reconcileCommand,
   suspendCommand, UsageError, type GlobalOptions,
 } from './gitops.js';
+import { isRolloutVerb, rolloutActionCommand, rolloutStatusCommand, rolloutUsage } from './rollout.js';
 
 const usage = `usage: flotilla <command> [options]
 
 ${gitopsUsage}
+
+${rolloutUsage}
 
 Cluster commands:
   flotilla cluster token create [--ttl 1h] [--labels env=prod,region=eu] [--uses 1]
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
       'dry-run': { type: 'boolean' }, 'with-source': { type: 'boolean' }, timeout: { type: 'string' },
       url: { type: 'string' }, path: { type: 'string' }, branch: { type: 'string' }, interval: { type: 'string' },
       'secret-ref': { type: 'string' }, cluster: { type: 'string' }, 'to-revision': { type: 'string' },
+      watch: { type: 'boolean', short: 'w' }, reason: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -97,6 +101,14 @@ async function main(): Promise<void> {
         return helmRollbackCommand(target, values.cluster, to, timeoutMs, g);
       }
       throw new UsageError(`unknown command "helm ${verb ?? ''}" (history or rollback)`);
+    }
+    case 'rollout': {
+      const [verb = '', ...what] = rest;
+      if (!isRolloutVerb(verb)) throw new UsageError(`unknown command "rollout ${verb}" (status, approve, pause, resume, abort or retry)`);
+      const target = parseTarget(what, g.namespace);
+      if (target.kind !== 'Kustomization' && target.kind !== 'HelmRelease') throw new UsageError('rollouts belong to a kustomization or a helmrelease');
+      if (verb === 'status') return rolloutStatusCommand(target, values.watch ?? false, g);
+      return rolloutActionCommand(target, verb, values.reason, g);
     }
     case 'bootstrap': {
       if (!values.url || !values.path) throw new UsageError('bootstrap needs --url <git-url> and --path <dir>');

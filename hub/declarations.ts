@@ -12,9 +12,12 @@ import { helmRepositoryWorkflow } from '../workflows/helm-repository.js';
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
 import {
   declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
-  helmRollbackUpdate, reconcileSignal, specSignal, suspendSignal,
+  helmRollbackUpdate, reconcileSignal, rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate,
+  rolloutRetryUpdate, rolloutStatusQuery, rolloutWorkflowId, specSignal, suspendSignal,
   type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
+  type RolloutActionRequest, type RolloutStatus,
 } from '../workflows/messages.js';
+import type { rolloutWorkflow } from '../workflows/rollout.js';
 import type { ApplyAction, DataObjectStore } from './data-objects.js';
 
 export type ActorKind = ActorDeclaration['kind'];
@@ -32,6 +35,10 @@ export type ActorStatus =
   | { readonly kind: 'HelmRelease'; readonly declaration: ActorDeclaration; readonly status: HelmReleaseStatus };
 
 export class NotFoundError extends Error {}
+/** An operator action the rollout refused (approve with no gate waiting, resume when not paused, …). */
+export class RolloutActionRefused extends Error {}
+
+export type RolloutAction = 'approve' | 'pause' | 'resume' | 'abort' | 'retry';
 
 export class DeclarationClient {
   constructor(private readonly client: Client, private readonly taskQueue: string, private readonly data?: DataObjectStore) {}
@@ -111,6 +118,56 @@ export class DeclarationClient {
       return await handle.executeUpdate(helmRollbackUpdate, { args: [request] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new NotFoundError(err.cause?.message ?? err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * The latest rollout of a Kustomization or HelmRelease (running or finished), or undefined
+   * when it never had one.
+   */
+  async rolloutStatus(owner: string): Promise<RolloutStatus | undefined> {
+    const handle = this.client.workflow.getHandle<typeof rolloutWorkflow>(rolloutWorkflowId(owner));
+    try {
+      const d = await handle.describe();
+      if (d.status.name === 'COMPLETED') return await handle.result();
+      return await handle.query(rolloutStatusQuery);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * An operator action on the rollout of `owner`. Refused (RolloutActionRefused, with the
+   * rollout's reason) when it makes no sense now. `retry` of a finished, failed rollout goes
+   * to the owner, which starts it again.
+   */
+  async rolloutAction(owner: string, action: RolloutAction, request: RolloutActionRequest): Promise<string> {
+    const id = rolloutWorkflowId(owner);
+    const handle = this.client.workflow.getHandle(id);
+    let running = false;
+    try {
+      running = (await handle.describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      if (action === 'retry') {
+        const target = running ? handle : await this.runningHandle(owner);
+        return (await target.executeUpdate(rolloutRetryUpdate, { args: [request] })).message;
+      }
+      if (!running) {
+        const last = await this.rolloutStatus(owner);
+        throw new RolloutActionRefused(last
+          ? `no rollout of ${owner} is in progress: the last one (${last.revision}) ended ${last.phase}`
+          : `${owner} has had no rollout (does it have spec.rollout?)`);
+      }
+      const update = { approve: rolloutApproveUpdate, pause: rolloutPauseUpdate, resume: rolloutResumeUpdate, abort: rolloutAbortUpdate }[action];
+      const s = await handle.executeUpdate(update, { args: [request] });
+      return `${action} accepted: rollout is ${s.phase}${s.paused ? ' (paused)' : ''}: ${s.message}`;
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new RolloutActionRefused(err.cause?.message ?? err.message);
       throw err;
     }
   }

@@ -1,0 +1,108 @@
+// `flotilla rollout status|approve|pause|resume|abort|retry`: progressive rollouts of a
+// Kustomization or HelmRelease, read through the rollout workflow's query and acted on
+// through its updates (which refuse actions that make no sense in the current phase).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RolloutActionRefused, type RolloutAction } from '../hub/declarations.js';
+import type { RolloutStatus } from '../workflows/messages.js';
+import { CommandFailed, formatTable, withClient, type ActorTarget, type GlobalOptions } from './gitops.js';
+
+export const rolloutUsage = `Rollout commands (Kustomizations and HelmReleases with spec.rollout):
+  flotilla rollout status kustomization|helmrelease <name> [--watch] [-o json]
+      waves, clusters, revision per cluster, health, gates and bake timers of the latest
+      rollout; --watch follows it until it finishes (exit 1 when it did not succeed).
+  flotilla rollout approve|pause|resume|abort|retry kustomization|helmrelease <name> [--reason text]
+      approve: lets the wave waiting at its approval gate start
+      pause:   holds the rollout before its next step (a batch in flight finishes)
+      resume:  continues a paused rollout (after a failed wave with onFailure: pause, accepts it)
+      abort:   rolls back every cluster the rollout changed, last changed first
+      retry:   runs a failed wave again (onFailure: pause), or starts a rolled-back rollout again
+      An action that makes no sense now (approve with no gate waiting, resume when not paused)
+      is refused with the reason, exit code 1.
+
+examples:
+  flotilla rollout status kustomization podinfo -n apps --watch
+  flotilla rollout approve kustomization podinfo -n apps --reason "canary looks good"`;
+
+const VERBS: readonly string[] = ['status', 'approve', 'pause', 'resume', 'abort', 'retry'];
+
+export function isRolloutVerb(verb: string): verb is 'status' | RolloutAction {
+  return VERBS.includes(verb);
+}
+
+export async function rolloutStatusCommand(target: ActorTarget, watch: boolean, g: GlobalOptions): Promise<void> {
+  await withClient(g, async (client) => {
+    let shown = '';
+    for (;;) {
+      const s = await client.rolloutStatus(target.id);
+      if (!s) throw new CommandFailed(`${target.id} has had no rollout (does it have spec.rollout, and has a revision arrived?)`);
+      const text = g.output === 'json' ? JSON.stringify(s, null, 2) : render(s, Date.now());
+      if (!watch) {
+        console.log(text);
+        return;
+      }
+      if (text !== shown) {
+        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        console.log(text);
+        shown = text;
+      }
+      if (s.finishedAt !== undefined) {
+        if (s.phase !== 'Succeeded') throw new CommandFailed(`rollout ${s.phase}: ${s.message}`);
+        return;
+      }
+      await sleep(1000);
+    }
+  });
+}
+
+export async function rolloutActionCommand(target: ActorTarget, action: RolloutAction, reason: string | undefined, g: GlobalOptions): Promise<void> {
+  const by = process.env.USER ?? process.env.LOGNAME ?? 'flotilla';
+  await withClient(g, async (client) => {
+    try {
+      console.log(await client.rolloutAction(target.id, action, { by, ...(reason !== undefined ? { reason } : {}) }));
+    } catch (err) {
+      if (err instanceof RolloutActionRefused) throw new CommandFailed(`${action} refused: ${err.message}`);
+      throw err;
+    }
+  });
+}
+
+/** The rollout as a person reads it: the summary, the waves, the clusters, the latest events. */
+export function render(s: RolloutStatus, now: number): string {
+  const lines: string[] = [];
+  const out = (l = ''): void => { lines.push(l); };
+  const ago = (ms: number): string => `${formatSeconds(Math.max(0, Math.round((now - ms) / 1000)))} ago`;
+  out(`${s.id}  ${s.revision}  ${s.phase}${s.paused && s.phase !== 'Paused' ? ' (paused)' : ''}`);
+  out(`started ${new Date(s.startedAt).toISOString()} (${ago(s.startedAt)})${s.finishedAt !== undefined ? `, finished ${new Date(s.finishedAt).toISOString()}` : ''}; onFailure: ${s.onFailure}`);
+  out(s.message);
+  out();
+  const table = (header: readonly string[], rows: readonly (readonly string[])[]): void => { lines.push(...formatTable(header, rows)); };
+  table(['WAVE', 'PHASE', 'CLUSTERS', 'BAKE', 'GATE', 'FAILURES', 'ANALYSIS'], s.waves.map((w) => [
+    w.name, w.phase, w.clusters.length === 0 ? '(none)' : w.clusters.join(','), bake(w, now),
+    w.approval ? (w.approvedBy !== undefined ? `approved by ${w.approvedBy}` : 'approval') : '-',
+    `${w.failures}/${w.maxFailures}`,
+    w.analysis ? `${w.analysis.checks - w.analysis.failures}/${w.analysis.checks} ok: ${w.analysis.lastResult}` : '-',
+  ]));
+  out();
+  table(['CLUSTER', 'WAVE', 'PHASE', 'REVISION', 'PREVIOUS', 'MESSAGE'], s.clusters.map((c) => [
+    c.cluster, c.wave, c.phase, c.revision || '-', c.previousRevision || '-', c.message,
+  ]));
+  if (s.unselected.length > 0) out(`not selected by any wave (left as they are): ${s.unselected.join(', ')}`);
+  out();
+  out('recent events:');
+  for (const e of s.events.slice(-8)) out(`  ${new Date(e.at).toISOString().slice(11, 19)}  ${e.type.padEnd(18)} ${e.message}${e.by !== undefined ? ` (by ${e.by})` : ''}`);
+  return lines.join('\n');
+}
+
+function bake(w: RolloutStatus['waves'][number], now: number): string {
+  if (w.bakeSeconds === 0) return '-';
+  if (w.phase === 'Baking' && w.bakeUntil !== undefined) return `${formatSeconds(Math.max(0, Math.ceil((w.bakeUntil - now) / 1000)))} left of ${formatSeconds(w.bakeSeconds)}`;
+  if (w.phase === 'Succeeded') return `${formatSeconds(w.bakeSeconds)} done`;
+  return formatSeconds(w.bakeSeconds);
+}
+
+function formatSeconds(total: number): string {
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  return h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${sec}s` : `${sec}s`;
+}
