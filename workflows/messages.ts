@@ -253,6 +253,8 @@ export interface HelmReleaseStatus extends ActorStatusBase {
   readonly clusters: readonly HelmReleaseClusterStatus[];
   /** Each cluster's release history (Helm's revisions), oldest first. */
   readonly histories: Readonly<Record<string, ReleaseHistory>>;
+  /** Progressive delivery (spec.rollout): the last rollout and what it settled. */
+  readonly rollout?: RolloutTracking;
 }
 
 export interface RollbackRequest {

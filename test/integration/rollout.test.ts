@@ -1,0 +1,318 @@
+// Progressive rollouts end to end, with real parts: a real Temporal server, four real
+// kube-apiservers (kwok runs their pods), the hub and one agent per cluster as processes, a
+// git repository on disk, and the `flotilla` CLI. Every claim about a cluster is checked
+// with kubectl, independently of Flotilla. Bake times are short (seconds) but real timers.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { bin } from '../../deploy/dev/binaries.js';
+import { waitFor } from '../../deploy/dev/processes.js';
+import { conditionOf } from '../../core/conditions.js';
+import { clusterStatusQuery, clusterWorkflowId, type RolloutStatus } from '../../workflows/messages.js';
+import { useEnvironment } from '../harness/index.js';
+import { TestFleet } from '../harness/fleet.js';
+import { GitRepo } from '../harness/git.js';
+
+const run = promisify(execFile);
+const CLUSTERS: Record<string, Record<string, string>> = {
+  canary: { env: 'canary' }, staging: { env: 'staging' }, 'prod-eu': { env: 'prod' }, 'prod-us': { env: 'prod' },
+};
+const ALL = Object.keys(CLUSTERS);
+const PROD = ['prod-eu', 'prod-us'];
+const ID = 'kustomization/flux-system/web';
+
+const state: { fleet?: TestFleet; dir: string; repo?: GitRepo } = { dir: '' };
+const env = useEnvironment({ clusters: ALL }, {
+  afterStart: async (e) => {
+    state.dir = mkdtempSync(join(tmpdir(), 'flotilla-rollout-'));
+    const fleet = await TestFleet.create(e);
+    state.fleet = fleet;
+    await fleet.startHub();
+    for (const [name, labels] of Object.entries(CLUSTERS)) await fleet.startAgent(name, labels);
+  },
+  beforeStop: async () => {
+    await state.fleet?.stop();
+    rmSync(state.dir, { recursive: true, force: true });
+  },
+});
+
+function fleet(): TestFleet {
+  if (!state.fleet) throw new Error('fleet not started');
+  return state.fleet;
+}
+
+function repo(): GitRepo {
+  state.repo ??= new GitRepo(join(state.dir, 'fleet'));
+  return state.repo;
+}
+
+/** kubectl against one cluster: the independent witness. */
+async function kubectl(cluster: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(bin('kubectl'), ['--kubeconfig', env().cluster(cluster).kubeconfigPath, ...args]);
+  return stdout.trim();
+}
+
+/** The app version each cluster runs, read from the live Deployment (`-` when absent). */
+async function versions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const c of ALL) {
+    try {
+      out[c] = await kubectl(c, 'get', 'deployment', 'web', '-n', 'web', '-o', 'jsonpath={.metadata.annotations.app-version}');
+    } catch {
+      out[c] = '-';
+    }
+  }
+  return out;
+}
+
+/** The app at `version`; `broken` makes its pods fail (kwok's simulated ErrImagePull). */
+function writeApp(version: string, broken = false): string {
+  repo().writeObjects('web/app.yaml', [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'web', annotations: { 'app-version': version } },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' }, annotations: { 'app-version': version, ...(broken ? { 'sim.flotilla.dev/fail': 'ErrImagePull' } : {}) } },
+          spec: { containers: [{ name: 'web', image: `ghcr.io/stefanprodan/podinfo:${version}` }] },
+        },
+      },
+    },
+  ]);
+  return repo().commit(`web ${version}${broken ? ' (broken)' : ''}`);
+}
+
+interface StrategyOptions {
+  readonly prodApproval?: boolean;
+  readonly canaryBake?: string;
+  readonly analysisUrl?: string;
+  readonly onFailure?: 'rollback' | 'pause';
+}
+
+async function applyKustomization(o: StrategyOptions = {}): Promise<void> {
+  const rollout: Record<string, unknown> = {
+    onFailure: o.onFailure ?? 'rollback',
+    waves: [
+      { name: 'canary', clusters: ['canary'], bakeTime: o.canaryBake ?? '3s', healthTimeout: '8s' },
+      { name: 'staging', clusterSelector: { matchLabels: { env: 'staging' } }, bakeTime: '3s', healthTimeout: '8s' },
+      { name: 'prod', maxConcurrency: 1, bakeTime: '1s', healthTimeout: '8s', ...(o.prodApproval ? { approval: true } : {}) },
+    ],
+    ...(o.analysisUrl ? { analysis: { url: o.analysisUrl, interval: '1s', timeout: '2s', failureLimit: 1, jsonPath: 'errorRate', max: 0.05 } } : {}),
+  };
+  const objects = [
+    { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'fleet', namespace: 'flux-system' }, spec: { url: repo().url, interval: '10m', ref: { branch: 'main' } } },
+    {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'web', namespace: 'flux-system' },
+      spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, path: './web', timeout: '30s', rollout },
+    },
+  ];
+  const file = join(state.dir, 'web.yaml');
+  writeFileSync(file, objects.map((x) => stringify(x)).join('---\n'));
+  const r = await fleet().cli('apply', '-f', file);
+  assert.equal(r.code, 0, `flotilla apply failed: ${r.stderr}`);
+}
+
+async function rollout(): Promise<RolloutStatus | undefined> {
+  return fleet().declarations.rolloutStatus(ID);
+}
+
+/** Waits until the rollout of `commit` satisfies `done`. */
+async function waitForRollout(commit: string, done: (s: RolloutStatus) => boolean, what: string, timeoutMs = 150_000): Promise<RolloutStatus> {
+  return waitFor(`rollout of ${commit.slice(0, 7)}: ${what}`, async () => {
+    const s = await rollout().catch(() => undefined);
+    return s && s.revision.endsWith(commit) && done(s) ? s : undefined;
+  }, { timeoutMs, intervalMs: 300 });
+}
+
+const finished = (phase: RolloutStatus['phase']) => (s: RolloutStatus): boolean => s.finishedAt !== undefined && s.phase === phase;
+
+function wave(s: RolloutStatus, name: string): RolloutStatus['waves'][number] {
+  const w = s.waves.find((x) => x.name === name);
+  assert.ok(w, `wave ${name}`);
+  return w;
+}
+
+/** Each wave starts only after the one before it finished baking. */
+function assertInOrder(s: RolloutStatus): void {
+  for (let i = 1; i < s.waves.length; i++) {
+    const before = s.waves[i - 1];
+    const next = s.waves[i];
+    assert.ok(before?.bakeUntil !== undefined && next?.startedAt !== undefined, `wave ${i} has bake and start times`);
+    assert.ok(next.startedAt >= before.bakeUntil, `wave ${next.name} started ${next.startedAt - before.bakeUntil} ms after wave ${before.name}'s bake ended (must not be before)`);
+  }
+}
+
+/** The generation of the deployment each cluster's actor holds (one more per change). */
+async function generations(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const c of ALL) {
+    const s = await fleet().client.workflow.getHandle(clusterWorkflowId(c)).query(clusterStatusQuery);
+    out[c] = s.desired.deployments.find((d) => d.name === ID)?.generation ?? 0;
+  }
+  return out;
+}
+
+function countEvents(s: RolloutStatus, type: string, waveName?: string): number {
+  return s.events.filter((e) => e.type === type && (waveName === undefined || e.wave === waveName)).length;
+}
+
+describe('progressive rollouts across four clusters', () => {
+  it('a good revision reaches canary → staging → prod in order, bake times honoured, prod one cluster at a time', async () => {
+    const v1 = writeApp('6.0.0');
+    await applyKustomization();
+    const r = await fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '3m');
+    assert.equal(r.code, 0, r.stderr);
+    const s = await waitForRollout(v1, finished('Succeeded'), 'Succeeded');
+    assert.deepEqual(s.waves.map((w) => [w.name, w.clusters]), [['canary', ['canary']], ['staging', ['staging']], ['prod', PROD]]);
+    assert.deepEqual(wave(s, 'prod').batches, [['prod-eu'], ['prod-us']]);
+    assertInOrder(s);
+    for (const w of s.waves) assert.ok((w.bakeUntil ?? 0) - (w.startedAt ?? 0) >= w.bakeSeconds * 1000, `${w.name} baked ${w.bakeSeconds}s`);
+    // prod-eu's batch finished before prod-us's began.
+    const eu = s.clusters.find((c) => c.cluster === 'prod-eu');
+    const us = s.clusters.find((c) => c.cluster === 'prod-us');
+    assert.ok(eu && us && eu.updatedAt <= us.updatedAt);
+    assert.deepEqual(await versions(), { canary: '6.0.0', staging: '6.0.0', 'prod-eu': '6.0.0', 'prod-us': '6.0.0' });
+    const k = await fleet().kustomization(ID);
+    assert.equal(conditionOf(k.conditions, 'Ready')?.status, 'True');
+    assert.equal(k.rollout?.phase, 'Succeeded');
+
+    const status = await fleet().cli('rollout', 'status', 'kustomization', 'web');
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /Succeeded/);
+    assert.match(status.stdout, /canary\s+Succeeded\s+canary\s+3s done/);
+    assert.match(status.stdout, /prod-us\s+prod\s+Healthy\s+main@sha1:/);
+  });
+
+  it('actions that make no sense now are refused with the reason', async () => {
+    const approve = await fleet().cli('rollout', 'approve', 'kustomization', 'web');
+    assert.equal(approve.code, 1);
+    assert.match(approve.stderr, /approve refused: no rollout of kustomization\/flux-system\/web is in progress: the last one \(main@sha1:[0-9a-f]+\) ended Succeeded/);
+    const retry = await fleet().cli('rollout', 'retry', 'kustomization/flux-system/web');
+    assert.equal(retry.code, 1);
+    assert.match(retry.stderr, /retry refused: the last rollout of kustomization\/flux-system\/web did not fail \(it succeeded\)/);
+    const usage = await fleet().cli('rollout', 'promote', 'kustomization', 'web');
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /unknown command "rollout promote"/);
+  });
+
+  it('a revision whose pods fail stops in the canary wave: the canary goes back, staging and prod are never touched', async () => {
+    const before = await generations();
+    const v2 = writeApp('6.0.1', true);
+    const r = await fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '3m');
+    assert.equal(r.code, 1, 'reconcile exits 1: the rollout failed');
+    const s = await waitForRollout(v2, finished('RolledBack'), 'RolledBack');
+    assert.equal(wave(s, 'canary').phase, 'Failed');
+    assert.match(wave(s, 'canary').message, /1 cluster failed \(maxFailures 0\): canary: .*ErrImagePull/);
+    assert.equal(wave(s, 'staging').phase, 'Skipped');
+    assert.equal(wave(s, 'prod').phase, 'Skipped');
+    assert.equal(s.clusters.find((c) => c.cluster === 'canary')?.phase, 'RolledBack');
+    assert.equal(countEvents(s, 'RollbackStarted'), 1);
+    assert.deepEqual(await versions(), { canary: '6.0.0', staging: '6.0.0', 'prod-eu': '6.0.0', 'prod-us': '6.0.0' });
+    const pods = await kubectl('canary', 'get', 'pods', '-n', 'web', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.annotations.app-version}');
+    await waitFor('canary pods back at 6.0.0 only', async () => {
+      const now = await kubectl('canary', 'get', 'pods', '-n', 'web', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.annotations.app-version}');
+      return now.split(' ').every((v) => v === '6.0.0') ? true : undefined;
+    }, { timeoutMs: 60_000 }).catch(() => assert.fail(`canary pods: ${pods}`));
+    const after = await generations();
+    assert.equal(after.canary, (before.canary ?? 0) + 2, 'the canary changed twice: forward, then back');
+    for (const c of ['staging', ...PROD]) assert.equal(after[c], before[c], `${c} was never touched`);
+    const k = await fleet().kustomization(ID);
+    assert.equal(conditionOf(k.conditions, 'Ready')?.reason, 'RolloutFailed');
+    assert.equal(k.rollout?.failed, s.target);
+  });
+
+  it('a manual approval gate holds the prod wave until `flotilla rollout approve`', async () => {
+    await applyKustomization({ prodApproval: true });
+    const v3 = writeApp('6.1.0');
+    const reconcile = fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '3m');
+    const waiting = await waitForRollout(v3, (s) => s.phase === 'WaitingApproval', 'waiting for approval');
+    assert.equal(wave(waiting, 'prod').phase, 'WaitingApproval');
+    await sleep(2_000);
+    const still = await rollout();
+    assert.equal(still?.phase, 'WaitingApproval', 'the gate holds');
+    assert.deepEqual(await versions(), { canary: '6.1.0', staging: '6.1.0', 'prod-eu': '6.0.0', 'prod-us': '6.0.0' });
+    const resume = await fleet().cli('rollout', 'resume', 'kustomization', 'web');
+    assert.equal(resume.code, 1);
+    assert.match(resume.stderr, /resume refused: rollout rollout\/kustomization\/flux-system\/web is not paused \(it is WaitingApproval\)/);
+
+    const approve = await fleet().cli('rollout', 'approve', 'kustomization', 'web', '--reason', 'staging looks good');
+    assert.equal(approve.code, 0, approve.stderr);
+    const s = await waitForRollout(v3, finished('Succeeded'), 'Succeeded');
+    assert.match(wave(s, 'prod').approvedBy ?? '', /.+/);
+    assert.equal(countEvents(s, 'Approved', 'prod'), 1);
+    assert.equal((await reconcile).code, 0);
+    assert.deepEqual(await versions(), { canary: '6.1.0', staging: '6.1.0', 'prod-eu': '6.1.0', 'prod-us': '6.1.0' });
+    const again = await fleet().cli('rollout', 'approve', 'kustomization', 'web');
+    assert.equal(again.code, 1, 'nothing to approve any more');
+  });
+
+  it('`flotilla rollout abort` at the gate rolls back the clusters the rollout changed', async () => {
+    const v4 = writeApp('6.2.0');
+    const reconcile = fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '3m');
+    await waitForRollout(v4, (s) => s.phase === 'WaitingApproval', 'waiting for approval');
+    assert.deepEqual(await versions(), { canary: '6.2.0', staging: '6.2.0', 'prod-eu': '6.1.0', 'prod-us': '6.1.0' });
+    const abort = await fleet().cli('rollout', 'abort', 'kustomization', 'web', '--reason', 'change freeze');
+    assert.equal(abort.code, 0, abort.stderr);
+    const s = await waitForRollout(v4, finished('Aborted'), 'Aborted');
+    // Last changed first: staging goes back before canary.
+    const rolledBack = s.events.find((e) => e.type === 'RollbackStarted');
+    assert.match(rolledBack?.message ?? '', /rolling back 2 clusters \(staging → canary\)/);
+    assert.equal((await reconcile).code, 1);
+    assert.deepEqual(await versions(), { canary: '6.1.0', staging: '6.1.0', 'prod-eu': '6.1.0', 'prod-us': '6.1.0' });
+  });
+
+  it('an analysis gate whose metric turns bad during the staging bake stops the rollout and rolls back', async () => {
+    const metric = { errorRate: 0.01 };
+    const server: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(metric));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+      await applyKustomization({ analysisUrl: url });
+      const v5 = writeApp('6.3.0');
+      const reconcile = fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '3m');
+      const baking = await waitForRollout(v5, (s) => wave(s, 'staging').phase === 'Baking', 'staging baking');
+      assert.equal(wave(baking, 'canary').phase, 'Succeeded', 'the canary passed its analysis');
+      assert.ok((wave(baking, 'canary').analysis?.checks ?? 0) >= 1);
+      metric.errorRate = 0.5;
+      const s = await waitForRollout(v5, finished('RolledBack'), 'RolledBack');
+      assert.equal(wave(s, 'staging').phase, 'Failed');
+      assert.match(wave(s, 'staging').message, /analysis failed 2 times \(failureLimit 1\): errorRate = 0\.5 \(want <= 0\.05\)/);
+      assert.ok(countEvents(s, 'AnalysisFailed', 'staging') >= 2);
+      assert.equal((await reconcile).code, 1);
+      assert.deepEqual(await versions(), { canary: '6.1.0', staging: '6.1.0', 'prod-eu': '6.1.0', 'prod-us': '6.1.0' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('the hub killed during a bake comes back and the rollout completes once, bake time included', async () => {
+    await applyKustomization({ canaryBake: '10s' });
+    const before = await generations();
+    const v6 = writeApp('6.4.0');
+    await fleet().cli('reconcile', 'source', 'git', 'fleet');
+    const baking = await waitForRollout(v6, (s) => wave(s, 'canary').phase === 'Baking', 'canary baking');
+    const bakeUntil = wave(baking, 'canary').bakeUntil ?? 0;
+    await fleet().killHub();
+    await sleep(3_000);
+    await fleet().startHub();
+    const s = await waitForRollout(v6, finished('Succeeded'), 'Succeeded', 180_000);
+    assertInOrder(s);
+    assert.equal(wave(s, 'canary').bakeUntil, bakeUntil, 'the same bake timer, not a new one');
+    for (const w of ['canary', 'staging', 'prod']) assert.equal(countEvents(s, 'WaveStarted', w), 1, `wave ${w} started once`);
+    const after = await generations();
+    for (const c of ALL) assert.equal(after[c], (before[c] ?? 0) + 1, `${c} changed exactly once`);
+    assert.deepEqual(await versions(), { canary: '6.4.0', staging: '6.4.0', 'prod-eu': '6.4.0', 'prod-us': '6.4.0' });
+  });
+});
