@@ -49,7 +49,10 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
       await fleet.ensureStarted(input.cluster);
       // One update: the actor assigns the generation, so a retried activity cannot bump it twice.
       return ctx.client.workflow.getHandle(clusterWorkflowId(input.cluster)).executeUpdate(upsertDeploymentUpdate, {
-        args: [{ name: input.name, owner: input.owner, artifactDigest: input.artifactDigest, options: input.options }],
+        args: [{
+          name: input.name, owner: input.owner, artifactDigest: input.artifactDigest, options: input.options,
+          ...(input.attempt !== undefined ? { attempt: input.attempt } : {}),
+        }],
       });
     },
 

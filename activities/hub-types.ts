@@ -15,6 +15,8 @@ export interface SetClusterDeploymentInput {
   readonly owner: string;
   readonly artifactDigest: string;
   readonly options: DeploymentOptions;
+  /** See DesiredDeployment.attempt. */
+  readonly attempt?: string;
 }
 
 export interface SetClusterDeploymentResult {

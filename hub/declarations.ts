@@ -127,11 +127,13 @@ export class DeclarationClient {
    * when it never had one.
    */
   async rolloutStatus(owner: string): Promise<RolloutStatus | undefined> {
-    const handle = this.client.workflow.getHandle<typeof rolloutWorkflow>(rolloutWorkflowId(owner));
     try {
-      const d = await handle.describe();
-      if (d.status.name === 'COMPLETED') return await handle.result();
-      return await handle.query(rolloutStatusQuery);
+      const d = await this.client.workflow.getHandle(rolloutWorkflowId(owner)).describe();
+      // Pinned to the run described: a newer rollout may start meanwhile (result() of an
+      // unpinned handle would follow it and wait for it to finish).
+      const run = this.client.workflow.getHandle<typeof rolloutWorkflow>(d.workflowId, d.runId, { followRuns: false });
+      if (d.status.name === 'COMPLETED') return await run.result();
+      return await run.query(rolloutStatusQuery);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

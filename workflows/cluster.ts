@@ -93,7 +93,8 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
   }, { validator: (d: DesiredDeployment) => { validateDeployment(d, status.desired); } });
   setHandler(upsertDeploymentUpdate, (d) => {
     const same = status.desired.deployments.find((e) => e.name === d.name);
-    if (same && same.artifactDigest === d.artifactDigest && JSON.stringify(same.options) === JSON.stringify(d.options)) {
+    if (same && same.artifactDigest === d.artifactDigest && JSON.stringify(same.options) === JSON.stringify(d.options)
+      && (d.attempt === undefined || d.attempt === same.attempt)) {
       return { generation: same.generation, changed: false };
     }
     const generation = (same?.generation ?? 0) + 1;

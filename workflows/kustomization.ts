@@ -206,10 +206,10 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     const revision = source.revision;
     const hub = spec().placement.hub;
     const registered = hub ? [] : await listClusters();
-    let placed = hub ? [] : placedClusters(spec().placement, registered);
+    const placedAll = hub ? [] : placedClusters(spec().placement, registered);
     const strategy = spec().rollout;
     // With a rollout strategy, the clusters no wave selects are left alone (the rollout status lists them).
-    if (strategy) placed = planRollout(strategy.waves, registered.filter((c) => placed.includes(c.name))).waves.flatMap((w) => w.clusters);
+    const placed = strategy ? planRollout(strategy.waves, registered.filter((c) => placedAll.includes(c.name))).waves.flatMap((w) => w.clusters) : placedAll;
 
     const blocking = blockingDependencies(placed);
     if (blocking.length > 0) {
@@ -240,7 +240,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     }
 
     // Clusters that left the placement lose the deployment (the agent prunes when spec.prune).
-    for (const cluster of [...deployed.keys()].filter((c) => !placed.includes(c))) {
+    for (const cluster of [...deployed.keys()].filter((c) => !placedAll.includes(c))) {
       await clearClusterDeployment({ cluster, name: actor.id });
       deployed.delete(cluster);
     }
@@ -329,9 +329,9 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       previous: Object.fromEntries(placed.map((c) => [c.name, before.get(c.name)?.revision ?? ''])),
       defaultHealthTimeoutSeconds: spec().timeoutSeconds,
     }, {
-      advance: async (cluster, healthTimeoutSeconds) => {
+      advance: async (cluster, { healthTimeoutSeconds, attempt }) => {
         const stepOptions = { ...options, healthTimeoutSeconds };
-        const r = await setClusterDeployment({ cluster, name: actor.id, owner: actor.id, artifactDigest: target, options: stepOptions });
+        const r = await setClusterDeployment({ cluster, name: actor.id, owner: actor.id, artifactDigest: target, options: stepOptions, attempt });
         deployed.set(cluster, { generation: r.generation, artifactDigest: target, revision, options: stepOptions });
         return waitFor(cluster, healthTimeoutSeconds);
       },

@@ -20,6 +20,11 @@ export interface DesiredDeployment {
   readonly generation: number;
   readonly artifactDigest: string;
   readonly options: DeploymentOptions;
+  /**
+   * An owner's attempt token: a new token makes a new generation even when nothing else
+   * changed (a rollout retrying a failed cluster). Not sent to agents.
+   */
+  readonly attempt?: string;
 }
 
 export interface DesiredState {
@@ -382,6 +387,8 @@ export interface RolloutStep {
   readonly action: 'advance' | 'revert';
   readonly clusters: readonly string[];
   readonly healthTimeoutSeconds: number;
+  /** Unique per step: an advance re-applies even a cluster already given the target (a retried wave). */
+  readonly attempt: string;
 }
 
 export interface RolloutStepResult {

@@ -23,8 +23,11 @@ export interface StepAnswer {
 }
 
 export interface RolloutOwner {
-  /** Puts the target on one cluster and waits until it is healthy or failed. */
-  advance(cluster: string, healthTimeoutSeconds: number): Promise<StepAnswer>;
+  /**
+   * Puts the target on one cluster and waits until it is healthy or failed. `attempt` is new
+   * for every step: pass it on (setClusterDeployment) so that a retried cluster is applied again.
+   */
+  advance(cluster: string, step: { readonly healthTimeoutSeconds: number; readonly attempt: string }): Promise<StepAnswer>;
   /** Puts back what the cluster ran before the rollout (or removes the deployment when it ran nothing). */
   revert(cluster: string): Promise<StepAnswer>;
   /** A target newer than the one rolling out, if one arrived (its revision, for people). */
@@ -109,7 +112,7 @@ export class RolloutDriver {
 
   private async serve(id: string, step: RolloutStep, owner: RolloutOwner): Promise<void> {
     await Promise.all(step.clusters.map(async (cluster) => {
-      const answer = step.action === 'advance' ? await owner.advance(cluster, step.healthTimeoutSeconds) : await owner.revert(cluster);
+      const answer = step.action === 'advance' ? await owner.advance(cluster, step) : await owner.revert(cluster);
       this.outbox.signal(id, rolloutStepResultSignal, { seq: step.seq, cluster, ...answer });
     }));
   }

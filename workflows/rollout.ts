@@ -197,7 +197,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     if (interrupted()) return interruption();
     if (superseded() !== undefined) return finish('Superseded', `superseded by ${superseded()} before wave ${wave.name}`);
 
-    if (spec.approval && !approvals.has(i)) {
+    // A wave whose clusters all run the target already (a rollout restarted after being
+    // superseded) has nothing to change: no gate, no bake.
+    const nothingToDo = wave.clusters.every((c) => atTarget.has(c));
+    if (spec.approval && !approvals.has(i) && !nothingToDo) {
       phase = 'WaitingApproval';
       message = `wave ${wave.name} waits for approval (flotilla rollout approve ${input.owner})`;
       setWave(i, { phase: 'WaitingApproval' });
@@ -344,7 +347,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     const s = seq;
     const answers = new Map<string, RolloutStepResult>();
     results.set(s, answers);
-    outbox.signal(input.owner, rolloutStepSignal, { rollout: id, seq: s, action, clusters: targets, healthTimeoutSeconds });
+    outbox.signal(input.owner, rolloutStepSignal, { rollout: id, seq: s, action, clusters: targets, healthTimeoutSeconds, attempt: `${workflowInfo().runId}/${s}` });
     const limitSeconds = healthTimeoutSeconds + STEP_GRACE_SECONDS;
     await condition(() => targets.every((c) => answers.has(c)) || ops.stopped !== undefined, limitSeconds * 1000);
     results.delete(s);

@@ -20,6 +20,7 @@ import { clusterStatusQuery, clusterWorkflowId, type RolloutStatus } from '../..
 import { useEnvironment } from '../harness/index.js';
 import { TestFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
+import { replayLive } from '../harness/replay.js';
 
 const run = promisify(execFile);
 const CLUSTERS: Record<string, Record<string, string>> = {
@@ -297,6 +298,26 @@ describe('progressive rollouts across four clusters', () => {
     }
   });
 
+  it('onFailure: pause holds a failed wave for an operator: retry runs it again, abort rolls back', async () => {
+    await applyKustomization({ onFailure: 'pause' });
+    const v = writeApp('6.3.1', true);
+    const reconcile = fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '3m');
+    const paused = await waitForRollout(v, (s) => s.phase === 'Paused', 'paused by the failed canary');
+    assert.equal(wave(paused, 'canary').phase, 'Failed');
+    assert.match(paused.message, /wave canary failed: .*; paused \(flotilla rollout retry\|resume\|abort kustomization\/flux-system\/web\)/);
+    const retry = await fleet().cli('rollout', 'retry', 'kustomization', 'web');
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.match(retry.stdout, /retrying wave canary/);
+    const again = await waitForRollout(v, (s) => s.phase === 'Paused' && countEvents(s, 'WaveFailed', 'canary') === 2, 'paused again after the retry failed');
+    assert.equal(countEvents(again, 'Retried', 'canary'), 1);
+    assert.deepEqual(await versions(), { canary: '6.3.1', staging: '6.1.0', 'prod-eu': '6.1.0', 'prod-us': '6.1.0' }, 'paused: the failed canary stays as it is for inspection');
+    const abort = await fleet().cli('rollout', 'abort', 'kustomization', 'web');
+    assert.equal(abort.code, 0, abort.stderr);
+    await waitForRollout(v, finished('Aborted'), 'Aborted');
+    assert.equal((await reconcile).code, 1);
+    assert.deepEqual(await versions(), { canary: '6.1.0', staging: '6.1.0', 'prod-eu': '6.1.0', 'prod-us': '6.1.0' });
+  });
+
   it('the hub killed during a bake comes back and the rollout completes once, bake time included', async () => {
     await applyKustomization({ canaryBake: '10s' });
     const before = await generations();
@@ -314,5 +335,10 @@ describe('progressive rollouts across four clusters', () => {
     const after = await generations();
     for (const c of ALL) assert.equal(after[c], (before[c] ?? 0) + 1, `${c} changed exactly once`);
     assert.deepEqual(await versions(), { canary: '6.4.0', staging: '6.4.0', 'prod-eu': '6.4.0', 'prod-us': '6.4.0' });
+  });
+
+  it('the rollout and its owner replay deterministically on the current code', async () => {
+    // FLOTILLA_RECORD_HISTORIES=1 also records them as test/fixtures/histories for test/unit/replay.test.ts.
+    await replayLive(fleet().client, ['rollout/kustomization/flux-system/web', ID]);
   });
 });
