@@ -6,26 +6,37 @@
 // post-event. Each cluster keeps a Helm release history; a failed install or upgrade is
 // remediated as the spec says (retry, rollback to the last deployed revision's exact
 // artifact, or uninstall). Hooks are deployments of their own, one per (event, weight).
+//
+// With `spec.rollout`, a new chart version or new values do not go to every cluster at once:
+// a rollout workflow (rollout.ts) moves them through the clusters in waves, and this actor
+// carries out its steps (RolloutDriver): advance = render and release on that cluster,
+// revert = roll back to the revision it ran before the rollout (or uninstall when it ran
+// none). A target whose rollout failed is not tried again until `flotilla rollout retry` or a
+// newer target; a newer one mid-rollout supersedes it at the next wave boundary.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { HelmActivities, HookStepPlan, HubActivities, RenderReleaseResult } from '../activities/hub-types.js';
+import type {
+  ClusterInfo, HelmActivities, HookStepPlan, HubActivities, PrepareChartResult, RenderReleaseResult,
+} from '../activities/hub-types.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import {
   beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled, needsUpgrade, prune,
-  remediation, resetFailures, retriesExhausted, type ReleaseHistory,
+  releaseExists, remediation, resetFailures, retriesExhausted, sha256Hex, type ReleaseHistory, type ReleaseRevision,
 } from '../core/helm-release.js';
 import { placedClusters } from '../core/placement.js';
+import { planRollout } from '../core/rollout-plan.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import {
-  clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate, sourceArtifactSignal, subscribeSignal,
-  unsubscribeSignal,
+  clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate, rolloutRetryUpdate, rolloutWorkflowId,
+  sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
   type DependencyStatus, type HelmReleaseClusterStatus, type HelmReleaseStatus, type ReportSummary, type RollbackRequest,
-  type SourceArtifactEvent,
+  type RolloutActionRequest, type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
+import { RolloutDriver, type StepAnswer } from './rollout-driver.js';
 
 /** What a release is rendered into for one cluster. */
 interface ReleasePlan {
@@ -52,6 +63,14 @@ export interface HelmReleaseInput extends ActorMemory<HelmReleaseDeclaration> {
   readonly hookPlans?: Readonly<Record<string, Readonly<Record<string, readonly HookStepPlan[]>>>>;
   readonly holds?: Readonly<Record<string, Hold>>;
   readonly rollbacks?: readonly RollbackRequest[];
+  /** cluster → the rollout target (see targetKey) its current release was made for. */
+  readonly rolledTargets?: Readonly<Record<string, string>>;
+}
+
+/** The inputs of a render that the rollout target covers. */
+interface DesiredValues {
+  readonly values: HelmReleaseDeclaration['spec']['values'];
+  readonly valuesFrom: HelmReleaseDeclaration['spec']['valuesFrom'];
 }
 
 const { listClusters, setClusterDeployment, clearClusterDeployment } = proxyActivities<HubActivities>(quick);
@@ -90,6 +109,8 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   const hookPlans = new Map(Object.entries(input.hookPlans ?? {}));
   const holds = new Map(Object.entries(input.holds ?? {}));
   const rollbacks: RollbackRequest[] = [...(input.rollbacks ?? [])];
+  /** Set after a successful release; a cluster is at a rollout's target when this and its deployed chart version say so. */
+  const rolledTargets = new Map(Object.entries(input.rolledTargets ?? {}));
   const missing = { source: false };
   let waitingOnDependencies = false;
 
@@ -98,6 +119,11 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     actor.subscribers.delete(target);
   });
   void outbox.run();
+  const rollouts = new RolloutDriver(actor.id, outbox);
+  /** `flotilla rollout retry` on a failed rollout: the next reconcile starts it again. */
+  let retryRequest: RolloutActionRequest | undefined;
+  /** Clusters a rollout step acts on now: their reports answer the step, they are not health news for the rollout. */
+  const stepping = new Set<string>();
 
   const snapshot = (): HelmReleaseStatus => ({
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli, source: sourceId(),
@@ -138,6 +164,22 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     // A deletion report (generation 0) always counts; otherwise keep the newest generation.
     if (report.phase !== 'DELETED' && previous && previous.phase !== 'DELETED' && previous.generation > report.generation) return;
     reports.set(key, report);
+    // A cluster the rollout changed turned unhealthy after its step: the rollout decides what that means.
+    if (rollouts.running && report.name === actor.id && !stepping.has(cluster) && TERMINAL.has(report.phase) && report.phase !== 'READY') {
+      rollouts.health(cluster, false, report.message);
+    }
+  });
+  setHandler(rolloutRetryUpdate, (r) => {
+    retryRequest = r;
+    actor.wake();
+    return { message: `a new rollout of ${status.rollout?.revision ?? ''} starts` };
+  }, {
+    validator: (_r: RolloutActionRequest) => {
+      if (rollouts.running) throw new Error(`a rollout of ${actor.id} is in progress: retry acts on a rollout paused by a failure`);
+      if (status.rollout?.failed === undefined) {
+        throw new Error(`the last rollout of ${actor.id} did not fail${status.rollout ? ` (it ${status.rollout.phase === 'Succeeded' ? 'succeeded' : `ended ${status.rollout.phase}`})` : ' (there was none)'}: nothing to retry`);
+      }
+    },
   });
   setHandler(helmRollbackUpdate, (req) => {
     const toRevision = rollbackTarget(req);
@@ -194,6 +236,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
         ...actor.memory(), status: snapshot(), ...(source ? { source } : {}),
         dependencies: Object.fromEntries(dependencies), reports: Object.fromEntries(reports), deployed: [...deployed],
         hookPlans: Object.fromEntries(hookPlans), holds: Object.fromEntries(holds), rollbacks,
+        ...(rolledTargets.size > 0 ? { rolledTargets: Object.fromEntries(rolledTargets) } : {}),
       });
     }
   }
@@ -223,9 +266,15 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
       done(false, 'DependencyNotReady', `dependencies not ready: ${blocking.map((b) => b.replace(/^helmrelease\//, '')).join(', ')}`);
       return;
     }
-    const placed = placedClusters(spec().placement, await listClusters());
+    const registered = await listClusters();
+    const selected = placedClusters(spec().placement, registered);
+    const strategy = spec().rollout;
+    // With a rollout strategy, the clusters no wave selects are left alone (the rollout status lists them).
+    const placed = strategy
+      ? planRollout(strategy.waves, registered.filter((c) => selected.includes(c.name))).waves.flatMap((w) => w.clusters)
+      : selected;
 
-    let chart: { chartName: string; chartVersion: string; appVersion?: string; chartDigest: string };
+    let chart: PrepareChartResult;
     try {
       const ref = spec().chart.sourceRef;
       chart = await prepareChart({
@@ -241,28 +290,49 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     }
     status = { ...status, lastAttemptedChartVersion: chart.chartVersion };
 
-    // Clusters that left the placement lose the release.
-    for (const cluster of [...histories.keys()].filter((c) => !placed.includes(c))) {
+    // Clusters that left the placement lose the release (those only unselected by the rollout's waves keep theirs).
+    for (const cluster of [...histories.keys()].filter((c) => !selected.includes(c))) {
       const h = histories.get(cluster);
       if (h && current(h)?.status !== 'uninstalled') await uninstallOn(cluster, 'the cluster left the placement');
     }
     status = { ...status, placed };
+    // Read in the same step as the renders below (no await in between), so the key names what they render.
+    const desired: DesiredValues = { values: spec().values, valuesFrom: spec().valuesFrom };
+    const target = targetKey(chart, desired);
+    if (strategy) {
+      const behind = placed.filter((c) => !atTarget(c, chart.chartVersion, target));
+      const tracked = status.rollout;
+      if (behind.length > 0 && tracked?.rolledOut !== target) {
+        const revision = `${chart.chartName}@${chart.chartVersion}`;
+        if (tracked?.failed === target && retryRequest === undefined) {
+          publishClusters(placed);
+          const how = tracked.target === target ? ` ended ${tracked.phase}: ${tracked.message}` : ' failed';
+          done(false, 'RolloutFailed', `the rollout of ${revision}${how}; the clusters keep what they ran (flotilla rollout retry helmrelease/${actor.declaration.namespace}/${actor.declaration.name}, or change the chart version or values)`);
+          return;
+        }
+        retryRequest = undefined;
+        const { finished, outcomes } = await rollOut(registered.filter((c) => placed.includes(c.name)), chart, target, desired);
+        publishClusters(placed, outcomes);
+        if (finished.phase === 'Succeeded') {
+          done(true, 'ReconciliationSucceeded', `${spec().releaseName} ${revision} rolled out (${finished.message})`);
+        } else if (finished.phase === 'Superseded') {
+          done(false, 'Progressing', `rollout of ${revision} superseded: ${finished.message}`);
+        } else {
+          done(false, 'RolloutFailed', `rollout of ${revision} ${finished.phase}: ${finished.message}`);
+        }
+        return;
+      }
+    }
+    // Without a strategy, or once the fleet took this target: every placed cluster at once.
     const outcomes = await Promise.all(placed.map(async (cluster) => {
       let render: RenderReleaseResult;
       try {
-        const h = histories.get(cluster);
-        render = await renderRelease({
-          id: actor.id, namespace: actor.declaration.namespace, chartDigest: chart.chartDigest, releaseName: spec().releaseName,
-          targetNamespace: spec().targetNamespace, values: spec().values, valuesFrom: spec().valuesFrom, cluster,
-          isUpgrade: h !== undefined && lastDeployed(h) !== undefined,
-          includeCrds: (h && lastDeployed(h) ? spec().upgrade.crds : spec().install.crds) !== 'Skip',
-          createNamespace: spec().install.createNamespace,
-        });
+        render = await renderFor(cluster, chart, desired);
       } catch (err) {
         const f = activityFailure(err, 'RenderFailed');
         return { cluster, ok: false, reason: f.reason, message: f.message };
       }
-      return releaseOn(cluster, { chartName: chart.chartName, chartVersion: chart.chartVersion, ...(chart.appVersion !== undefined ? { appVersion: chart.appVersion } : {}), render });
+      return released(cluster, await releaseOn(cluster, planOf(chart, render)), target);
     }));
     publishClusters(placed, outcomes);
     const bad = outcomes.filter((o) => !o.ok);
@@ -275,8 +345,164 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
 
   interface Outcome { readonly cluster: string; readonly ok: boolean; readonly reason: string; readonly message: string }
 
-  /** Installs or upgrades the release on one cluster, remediating failures as the spec says. */
-  async function releaseOn(cluster: string, plan: ReleasePlan): Promise<Outcome> {
+  /** Renders the release for one cluster (its Kubernetes version and API list). */
+  async function renderFor(cluster: string, chart: PrepareChartResult, desired: DesiredValues): Promise<RenderReleaseResult> {
+    const h = histories.get(cluster);
+    return renderRelease({
+      id: actor.id, namespace: actor.declaration.namespace, chartDigest: chart.chartDigest, releaseName: spec().releaseName,
+      targetNamespace: spec().targetNamespace, values: desired.values, valuesFrom: desired.valuesFrom, cluster,
+      isUpgrade: h !== undefined && lastDeployed(h) !== undefined,
+      includeCrds: (h && lastDeployed(h) ? spec().upgrade.crds : spec().install.crds) !== 'Skip',
+      createNamespace: spec().install.createNamespace,
+    });
+  }
+
+  function planOf(chart: PrepareChartResult, render: RenderReleaseResult): ReleasePlan {
+    return { chartName: chart.chartName, chartVersion: chart.chartVersion, ...(chart.appVersion !== undefined ? { appVersion: chart.appVersion } : {}), render };
+  }
+
+  /** Notes the target a successful release brought the cluster to (a hold keeps an older revision: not at the target). */
+  function released(cluster: string, outcome: Outcome, target: string): Outcome {
+    if (outcome.ok && outcome.reason !== 'RolledBack') rolledTargets.set(cluster, target);
+    return outcome;
+  }
+
+  /** The cluster runs the target: its current revision is deployed, of that chart version, and was released for that target. */
+  function atTarget(cluster: string, chartVersion: string, target: string): boolean {
+    const h = histories.get(cluster);
+    const latest = h ? current(h) : undefined;
+    return latest?.status === 'deployed' && latest.chartVersion === chartVersion && rolledTargets.get(cluster) === target;
+  }
+
+  /** Runs a rollout of `target` (the chart with these values) over the placed clusters, carrying out its steps. */
+  async function rollOut(
+    placed: readonly ClusterInfo[], chart: PrepareChartResult, target: string, desired: DesiredValues,
+  ): Promise<{ finished: RolloutFinished; outcomes: Outcome[] }> {
+    const strategy = spec().rollout;
+    if (!strategy) throw new Error('rollOut without a strategy');
+    const revision = `${chart.chartName}@${chart.chartVersion}`;
+    const names = placed.map((c) => c.name);
+    // What each cluster ran before the rollout: the rollback target of a revert.
+    const before = new Map(names.map((c) => {
+      const h = histories.get(c);
+      return [c, h ? lastDeployed(h) : undefined] as const;
+    }));
+    const targetsBefore = new Map(names.map((c) => [c, rolledTargets.get(c)] as const));
+    const sourceDigestAtStart = source?.artifactDigest;
+    const outcomes = new Map<string, Outcome>();
+    const id = rolloutWorkflowId(actor.id);
+    const track = (phase: string, message: string, extra: { rolledOut?: string; failed?: string } = {}): void => {
+      const { rolledOut, failed } = status.rollout ?? {};
+      status = {
+        ...status, rollout: {
+          id, revision, target, phase, message, updatedAt: now(),
+          ...(rolledOut !== undefined ? { rolledOut } : {}), ...(failed !== undefined && failed !== target ? { failed } : {}), ...extra,
+        },
+      };
+    };
+    const settle = (cluster: string, outcome: Outcome): void => {
+      outcomes.set(cluster, outcome);
+      publishClusters(status.placed, [...outcomes.values()]);
+    };
+    const running = (cluster: string): string => {
+      const h = histories.get(cluster);
+      const latest = h ? current(h) : undefined;
+      if (!latest) return '';
+      return `${describe(latest)}${latest.status === 'deployed' ? '' : ` (${latest.status})`}`;
+    };
+    /** A step on one cluster; its reports meanwhile belong to the step. */
+    const stepOn = async (cluster: string, act: () => Promise<StepAnswer>): Promise<StepAnswer> => {
+      stepping.add(cluster);
+      try {
+        return await act();
+      } finally {
+        stepping.delete(cluster);
+      }
+    };
+    track('Progressing', `rolling out ${revision}`);
+    setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `rolling out ${revision} (flotilla rollout status helmrelease/${actor.declaration.namespace}/${actor.declaration.name})` });
+    const finished = await rollouts.run({
+      ownerKind: 'HelmRelease', revision, target, strategy,
+      clusters: placed.map((c) => ({ name: c.name, labels: c.labels })),
+      atTarget: names.filter((c) => atTarget(c, chart.chartVersion, target)),
+      previous: Object.fromEntries(names.map((c) => [c, describe(before.get(c))])),
+      defaultHealthTimeoutSeconds: spec().timeoutSeconds,
+    }, {
+      advance: (cluster, { attempt }) => stepOn(cluster, async () => {
+        let render: RenderReleaseResult;
+        try {
+          render = await renderFor(cluster, chart, desired);
+        } catch (err) {
+          const f = activityFailure(err, 'RenderFailed');
+          settle(cluster, { cluster, ok: false, reason: f.reason, message: f.message });
+          return { ok: false, revision: running(cluster), message: f.message };
+        }
+        // Each step is a new attempt (a retried wave tries again): the spec's retries afresh, and
+        // its deployments applied again under the step's attempt token (no stale report answers it).
+        const h = histories.get(cluster);
+        if (h) save(cluster, resetFailures(h));
+        let outcome = await releaseOn(cluster, planOf(chart, render), attempt);
+        if (outcome.ok && outcome.reason === 'ReconciliationSucceeded') {
+          // The release was there already (nothing to upgrade): apply it again for a health report of now.
+          const check = await deployAndWait(cluster, actor.id, render.artifactDigest, spec().upgrade.disableWait ? 0 : spec().upgrade.timeoutSeconds, attempt);
+          if (!check.ok) outcome = { cluster, ok: false, reason: 'HealthCheckFailed', message: `${outcome.message}, but not healthy: ${check.message}` };
+        }
+        released(cluster, outcome, target);
+        settle(cluster, outcome);
+        return { ok: outcome.ok, revision: running(cluster), message: outcome.message };
+      }),
+      revert: (cluster) => stepOn(cluster, async () => {
+        const previous = before.get(cluster);
+        const h = histories.get(cluster);
+        if (!previous) {
+          // Nothing ran here before the rollout: the release goes (the namespace it created stays, as in a remediation).
+          const leftovers = [...deployed].some((k) => k.startsWith(`${cluster}|`) && k !== reportKey(cluster, `${actor.id}/namespace`));
+          if (h && (releaseExists(h) || leftovers)) await uninstallOn(cluster, 'rollout rollback');
+          rolledTargets.delete(cluster);
+          const message = 'uninstalled (the cluster had no release before the rollout)';
+          settle(cluster, { cluster, ok: true, reason: 'RolledBack', message });
+          return { ok: true, revision: '', message };
+        }
+        const latest = h ? current(h) : undefined;
+        if (latest?.status === 'deployed' && (latest.revision === previous.revision || latest.rolledBackTo === previous.revision)) {
+          // The advance never changed it, or its remediation already rolled it back.
+          restoreTarget(cluster, targetsBefore.get(cluster));
+          const message = `revision ${latest.revision} (${describe(previous)}) runs, as before the rollout`;
+          settle(cluster, { cluster, ok: true, reason: 'RolledBack', message });
+          return { ok: true, revision: running(cluster), message };
+        }
+        if (!h?.revisions.some((r) => r.revision === previous.revision)) {
+          const message = `cannot roll back to revision ${previous.revision} (${describe(previous)}): no longer in the release history (maxHistory ${spec().maxHistory})`;
+          settle(cluster, { cluster, ok: false, reason: 'RollbackFailed', message });
+          return { ok: false, revision: running(cluster), message };
+        }
+        const after = current(await rollbackOn(cluster, previous.revision, 'rollout rollback'));
+        const ok = after?.status === 'deployed' && after.rolledBackTo === previous.revision;
+        if (ok) restoreTarget(cluster, targetsBefore.get(cluster));
+        else rolledTargets.delete(cluster);
+        const message = ok ? `revision ${after.revision}: rolled back to revision ${previous.revision} (${describe(previous)})` : after?.description ?? `rollback to revision ${previous.revision} failed`;
+        settle(cluster, { cluster, ok, reason: ok ? 'RolledBack' : 'RollbackFailed', message });
+        return { ok, revision: running(cluster), message };
+      }),
+      newer: () => (source && source.artifactDigest !== sourceDigestAtStart ? source.revision : actor.specChanged ? `generation ${actor.generation}` : undefined),
+      deleted: () => actor.deleted,
+    });
+    if (finished.phase === 'Succeeded') track(finished.phase, finished.message, { rolledOut: target });
+    else if (finished.phase === 'Superseded' || (finished.phase === 'Aborted' && actor.deleted)) track(finished.phase, finished.message);
+    else track(finished.phase, finished.message, { failed: target });
+    return { finished, outcomes: [...outcomes.values()] };
+  }
+
+  function restoreTarget(cluster: string, target: string | undefined): void {
+    if (target === undefined) rolledTargets.delete(cluster);
+    else rolledTargets.set(cluster, target);
+  }
+
+  /**
+   * Installs or upgrades the release on one cluster, remediating failures as the spec says.
+   * `stepAttempt`: a rollout step's token, so that its deployments are applied again (see DesiredDeployment.attempt).
+   */
+  async function releaseOn(cluster: string, plan: ReleasePlan, stepAttempt?: string): Promise<Outcome> {
     const r = plan.render;
     hookPlans.set(r.hooksDigest, r.hooks);
     const desired = { chartName: plan.chartName, chartVersion: plan.chartVersion, valuesDigest: r.valuesDigest, artifactDigest: r.artifactDigest };
@@ -306,7 +532,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     if (r.namespaceDigest !== undefined) {
       // helm --create-namespace: the namespace exists before any hook runs. Kept on a
       // remediation uninstall; removed when the HelmRelease is deleted.
-      const ns = await deployAndWait(cluster, `${actor.id}/namespace`, r.namespaceDigest, 0);
+      const ns = await deployAndWait(cluster, `${actor.id}/namespace`, r.namespaceDigest, 0, stepAttempt);
       if (!ns.ok) return { cluster, ok: false, reason: 'InstallFailed', message: `cannot create namespace ${spec().targetNamespace}: ${ns.message}` };
     }
     for (;;) {
@@ -315,7 +541,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
         valuesDigest: r.valuesDigest, artifactDigest: r.artifactDigest, hooksDigest: r.hooksDigest,
       }, now());
       h = save(cluster, begin.history);
-      const result = await runAction(cluster, action, r.artifactDigest, r.hooks, spec()[action].timeoutSeconds, !spec()[action].disableWait);
+      const result = await runAction(cluster, action, r.artifactDigest, r.hooks, spec()[action].timeoutSeconds, !spec()[action].disableWait, stepAttempt);
       h = save(cluster, finishRevision(h, begin.revision, { ok: result.ok, description: result.ok ? `${action === 'install' ? 'Install' : 'Upgrade'} complete` : result.message }, now()));
       if (result.ok) {
         h = save(cluster, prune(h, spec().maxHistory));
@@ -348,37 +574,40 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   /** pre-<event> hooks, the release's objects, post-<event> hooks. */
   async function runAction(
     cluster: string, event: 'install' | 'upgrade' | 'rollback', artifactDigest: string,
-    hooks: Readonly<Record<string, readonly HookStepPlan[]>>, timeoutSeconds: number, wait: boolean,
+    hooks: Readonly<Record<string, readonly HookStepPlan[]>>, timeoutSeconds: number, wait: boolean, attempt?: string,
   ): Promise<{ ok: boolean; message: string }> {
     for (const step of hooks[`pre-${event}`] ?? []) {
-      const r = await runHook(cluster, `pre-${event}`, step, timeoutSeconds);
+      const r = await runHook(cluster, `pre-${event}`, step, timeoutSeconds, attempt);
       if (!r.ok) return r;
     }
-    const main = await deployAndWait(cluster, actor.id, artifactDigest, wait ? timeoutSeconds : 0);
+    const main = await deployAndWait(cluster, actor.id, artifactDigest, wait ? timeoutSeconds : 0, attempt);
     if (!main.ok) return main;
     for (const step of hooks[`post-${event}`] ?? []) {
-      const r = await runHook(cluster, `post-${event}`, step, timeoutSeconds);
+      const r = await runHook(cluster, `post-${event}`, step, timeoutSeconds, attempt);
       if (!r.ok) return r;
     }
     return { ok: true, message: main.message };
   }
 
   /** One weight of one hook event, with Helm's delete policies. */
-  async function runHook(cluster: string, event: string, step: HookStepPlan, timeoutSeconds: number): Promise<{ ok: boolean; message: string }> {
+  async function runHook(cluster: string, event: string, step: HookStepPlan, timeoutSeconds: number, attempt?: string): Promise<{ ok: boolean; message: string }> {
     const name = `${actor.id}/hooks/${event}/${step.weight}`;
     if (step.deletePolicies.includes('before-hook-creation')) await clearAndWait(cluster, name);
-    const r = await deployAndWait(cluster, name, step.artifactDigest, timeoutSeconds);
+    const r = await deployAndWait(cluster, name, step.artifactDigest, timeoutSeconds, attempt);
     if ((r.ok && step.deletePolicies.includes('hook-succeeded')) || (!r.ok && step.deletePolicies.includes('hook-failed'))) {
       await clearAndWait(cluster, name);
     }
     return r.ok ? r : { ok: false, message: `${event} hook ${step.objects.join(', ')} failed: ${r.message}` };
   }
 
-  async function deployAndWait(cluster: string, name: string, artifactDigest: string, healthTimeoutSeconds: number): Promise<{ ok: boolean; message: string }> {
+  async function deployAndWait(
+    cluster: string, name: string, artifactDigest: string, healthTimeoutSeconds: number, attempt?: string,
+  ): Promise<{ ok: boolean; message: string }> {
     const key = reportKey(cluster, name);
     const set = await setClusterDeployment({
       cluster, name, owner: actor.id, artifactDigest,
       options: { prune: true, force: false, correctDrift: true, defaultNamespace: spec().targetNamespace, healthTimeoutSeconds },
+      ...(attempt !== undefined ? { attempt } : {}),
     });
     deployed.add(key);
     const settled = (): boolean => {
@@ -414,6 +643,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
 
   async function manualRollback(cluster: string, toRevision: number): Promise<void> {
     const h = await rollbackOn(cluster, toRevision, 'flotilla helm rollback');
+    rolledTargets.delete(cluster); // it runs an earlier revision now, whatever target that was
     const r = current(h);
     // Hold against what the next reconcile would re-apply (the latest install/upgrade), so the
     // rollback stays until the desired chart or values change.
@@ -430,6 +660,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
       await clearAndWait(cluster, name);
     }
     const h = histories.get(cluster) ?? emptyHistory(spec().releaseName, spec().storageNamespace);
+    rolledTargets.delete(cluster);
     return save(cluster, markUninstalled(h, now(), `Uninstallation complete (${why})`, { keepHistory: true }));
   }
 
@@ -463,4 +694,29 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
 
 function reportKey(cluster: string, deployment: string): string {
   return `${cluster}|${deployment}`;
+}
+
+/** "podinfo@6.5.0 rev 3" (for people), "" for none. */
+function describe(r: ReleaseRevision | undefined): string {
+  return r ? `${r.chartName}@${r.chartVersion} rev ${r.revision}` : '';
+}
+
+/**
+ * What a rollout moves through the fleet: the chart version and the values asked for. Renders
+ * differ per cluster (Kubernetes version, API list), so the rendered artifact cannot name it.
+ * The content of valuesFrom ConfigMaps and Secrets is not part of it, only the references.
+ */
+function targetKey(chart: Pick<PrepareChartResult, 'chartName' | 'chartVersion'>, desired: DesiredValues): string {
+  return `${chart.chartName}@${chart.chartVersion}+values.${sha256Hex(stableJson(desired)).slice(0, 16)}`;
+}
+
+/** JSON with object keys sorted (and undefined members left out), so equal values give equal text. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => stableJson(v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(',')}}`;
+  }
+  return value === undefined ? 'null' : JSON.stringify(value);
 }

@@ -13,7 +13,7 @@ import type { ReleaseHistory } from '../../core/helm-release.js';
 import type { KubeObject } from '../../core/objects.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
-import type { HelmReleaseStatus } from '../../workflows/messages.js';
+import type { HelmReleaseStatus, RolloutStatus } from '../../workflows/messages.js';
 import { ChartRepo, webChart } from '../harness/chart-repo.js';
 import { TestFleet } from '../harness/fleet.js';
 import { useEnvironment } from '../harness/index.js';
@@ -254,7 +254,50 @@ describe('Helm releases across the fleet', () => {
     assert.match(conditionOf(s.status.conditions, 'Ready')?.message ?? '', /127\.0\.0\.1:1/);
   });
 
+  it('with spec.rollout, east (the canary wave) upgrades first; a failing upgrade there is rolled back and west is never touched', async () => {
+    const ID = 'helmrelease/flux-system/staged';
+    const rollout = { waves: [{ name: 'canary', clusters: ['east'], bakeTime: '2s', healthTimeout: '10s' }, { name: 'rest' }] };
+    const staged = (version: string, values: Record<string, unknown> = {}): Record<string, unknown> => {
+      const base = webRelease(version, values) as { spec: Record<string, unknown> };
+      return { ...base, metadata: { name: 'staged', namespace: 'flux-system' }, spec: { ...base.spec, targetNamespace: 'staged', releaseName: 'staged', timeout: '10s', rollout } };
+    };
+    const rolloutOf = async (): Promise<RolloutStatus> => {
+      const r = await fleet().declarations.rolloutStatus(ID);
+      assert.ok(r, 'a rollout exists');
+      return r;
+    };
+    await apply('staged', [helmRepository(), staged('1.0.0')]);
+    assert.equal((await fleet().cli('reconcile', 'helmrelease', 'staged')).code, 0);
+    assert.equal((await rolloutOf()).phase, 'Succeeded');
+
+    await apply('staged', [helmRepository(), staged('1.1.0')]);
+    const up = await fleet().cli('reconcile', 'helmrelease', 'staged');
+    assert.equal(up.code, 0, up.stderr);
+    const good = await rolloutOf();
+    assert.equal(good.phase, 'Succeeded');
+    assert.equal(good.revision, 'web@1.1.0');
+    const [canary, rest] = good.waves;
+    assert.ok(canary?.bakeUntil !== undefined && rest?.startedAt !== undefined && rest.startedAt >= canary.bakeUntil, 'west waited for the canary bake');
+    for (const c of CLUSTERS) assert.deepEqual(summary(history(await release(ID), c)), ['1:install:1.0.0:superseded', '2:upgrade:1.1.0:deployed'], c);
+
+    await apply('staged', [helmRepository(), staged('1.1.0', { podAnnotations: { 'sim.flotilla.dev/fail': 'ErrImagePull' } })]);
+    const bad = await fleet().cli('reconcile', 'helmrelease', 'staged');
+    assert.equal(bad.code, 1, 'the failed rollout is reported');
+    const failed = await rolloutOf();
+    assert.equal(failed.phase, 'RolledBack');
+    assert.equal(failed.waves[1]?.phase, 'Skipped');
+    const s = await release(ID);
+    assert.deepEqual(summary(history(s, 'east')), ['1:install:1.0.0:superseded', '2:upgrade:1.1.0:superseded', '3:upgrade:1.1.0:failed', '4:rollback:1.1.0:deployed']);
+    assert.deepEqual(summary(history(s, 'west')), ['1:install:1.0.0:superseded', '2:upgrade:1.1.0:deployed'], 'west never saw the bad values');
+    assert.equal(conditionOf(s.conditions, 'Ready')?.reason, 'RolloutFailed');
+    for (const c of CLUSTERS) {
+      const deployment = await getObject(c, 'apps/v1', 'Deployment', 'staged', 'staged');
+      const annotations = (deployment?.spec as { template: { metadata: { annotations?: Record<string, string> } } } | undefined)?.template.metadata.annotations ?? {};
+      assert.equal(annotations['sim.flotilla.dev/fail'], undefined, `${c} runs the good pods`);
+    }
+  });
+
   it('the Helm actors\' histories replay deterministically on the current code', async () => {
-    await replayLive(fleet().client, ['helmrepository/flux-system/charts', 'helmrelease/flux-system/podinfo', WEB_ID]);
+    await replayLive(fleet().client, ['helmrepository/flux-system/charts', 'helmrelease/flux-system/podinfo', WEB_ID, 'helmrelease/flux-system/staged']);
   });
 });
