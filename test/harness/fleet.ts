@@ -73,11 +73,17 @@ export class TestFleet {
     this.hub = undefined;
   }
 
-  /** Registers (with a fresh token carrying `labels`) and starts the cluster's agent. */
-  async startAgent(cluster: string, labels: Record<string, string> = {}): Promise<void> {
+  /**
+   * Registers (with a fresh token carrying `labels`) and starts the cluster's agent. The agent
+   * manages the environment's cluster `kubeCluster` (default: the one named `cluster`); an agent
+   * on another name's cluster keeps its own state (credential, desired state, inventories) in
+   * the namespace `flotilla-<cluster>`, so several agents can share one real cluster.
+   */
+  async startAgent(cluster: string, labels: Record<string, string> = {}, kubeCluster = cluster): Promise<void> {
     const token = new RegistrationStore(join(this.hubData, 'registration.json')).createToken({ ttlMs: 600_000, labels }).token;
     const args = [agentMain, '--hub', `127.0.0.1:${this.port}`, '--hub-ca', join(this.hubData, 'tls', 'hub.crt'), '--cluster', cluster,
-      '--kubeconfig', this.env.cluster(cluster).kubeconfigPath, '--drift-interval', '5', '--token', token];
+      '--kubeconfig', this.env.cluster(kubeCluster).kubeconfigPath, '--drift-interval', '5', '--token', token,
+      ...(kubeCluster === cluster ? [] : ['--namespace', `flotilla-${cluster}`])];
     this.agents.set(cluster, ManagedProcess.start({ name: `agent[${cluster}]`, command: process.execPath, args, logFile: join(this.dir, `agent-${cluster}.log`) }));
     await waitFor(`${cluster} connected`, async () => {
       try {
