@@ -138,12 +138,20 @@ export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions):
       return [
         ...(g.allNamespaces ? [s.declaration.namespace] : []), kinds.length > 1 ? `${s.kind}/${s.declaration.name}` : s.declaration.name,
         revisionOf(s), String(s.status.suspended), ...(placedKinds ? [clustersOf(s)] : []),
-        ready?.status ?? 'Unknown', ready?.message ?? 'not reconciled yet',
+        ready?.status ?? 'Unknown', rolloutNote(s) ?? ready?.message ?? 'not reconciled yet',
       ];
     });
     const header = [...(g.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'SUSPENDED', ...(placedKinds ? ['CLUSTERS'] : []), 'READY', 'MESSAGE'];
     printTable(header, rows);
   });
+}
+
+/** A rollout in progress says so (the Ready message is the last finished reconcile's). */
+function rolloutNote(s: ActorStatus): string | undefined {
+  if (s.kind !== 'Kustomization' && s.kind !== 'HelmRelease') return undefined;
+  const r = s.status.rollout;
+  if (r?.phase !== 'Progressing') return undefined;
+  return `rolling out ${r.revision} (flotilla rollout status ${s.kind.toLowerCase()}/${s.declaration.namespace}/${s.declaration.name})`;
 }
 
 function revisionOf(s: ActorStatus): string {

@@ -30,13 +30,13 @@ import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import {
-  clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate, rolloutRetryUpdate, rolloutWorkflowId,
+  clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate,
   sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
   type DependencyStatus, type HelmReleaseClusterStatus, type HelmReleaseStatus, type ReportSummary, type RollbackRequest,
-  type RolloutActionRequest, type RolloutFinished, type SourceArtifactEvent,
+  type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
-import { RolloutDriver, type StepAnswer } from './rollout-driver.js';
+import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
 
 /** What a release is rendered into for one cluster. */
 interface ReleasePlan {
@@ -119,9 +119,11 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     actor.subscribers.delete(target);
   });
   void outbox.run();
-  const rollouts = new RolloutDriver(actor.id, outbox);
-  /** `flotilla rollout retry` on a failed rollout: the next reconcile starts it again. */
-  let retryRequest: RolloutActionRequest | undefined;
+  const rollouts = new RolloutDriver(actor.id, outbox, {
+    ...(status.rollout ? { tracking: status.rollout } : {}),
+    onTracking: (rollout) => { status = { ...status, rollout }; },
+    wake: () => { actor.wake(); },
+  });
   /** Clusters a rollout step acts on now: their reports answer the step, they are not health news for the rollout. */
   const stepping = new Set<string>();
 
@@ -168,18 +170,6 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     if (rollouts.running && report.name === actor.id && !stepping.has(cluster) && TERMINAL.has(report.phase) && report.phase !== 'READY') {
       rollouts.health(cluster, false, report.message);
     }
-  });
-  setHandler(rolloutRetryUpdate, (r) => {
-    retryRequest = r;
-    actor.wake();
-    return { message: `a new rollout of ${status.rollout?.revision ?? ''} starts` };
-  }, {
-    validator: (_r: RolloutActionRequest) => {
-      if (rollouts.running) throw new Error(`a rollout of ${actor.id} is in progress: retry acts on a rollout paused by a failure`);
-      if (status.rollout?.failed === undefined) {
-        throw new Error(`the last rollout of ${actor.id} did not fail${status.rollout ? ` (it ${status.rollout.phase === 'Succeeded' ? 'succeeded' : `ended ${status.rollout.phase}`})` : ' (there was none)'}: nothing to retry`);
-      }
-    },
   });
   setHandler(helmRollbackUpdate, (req) => {
     const toRevision = rollbackTarget(req);
@@ -300,26 +290,19 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     const desired: DesiredValues = { values: spec().values, valuesFrom: spec().valuesFrom };
     const target = targetKey(chart, desired);
     if (strategy) {
-      const behind = placed.filter((c) => !atTarget(c, chart.chartVersion, target));
-      const tracked = status.rollout;
-      if (behind.length > 0 && tracked?.rolledOut !== target) {
+      const decision = rollouts.decide(target, placed.filter((c) => !atTarget(c, chart.chartVersion, target)).length);
+      const tracked = rollouts.tracking;
+      if (decision === 'failed' && tracked) {
+        publishClusters(placed);
+        done(false, 'RolloutFailed', failedRolloutMessage(tracked, actor.id, 'change the chart version or values'));
+        return;
+      }
+      if (decision === 'rollout') {
         const revision = `${chart.chartName}@${chart.chartVersion}`;
-        if (tracked?.failed === target && retryRequest === undefined) {
-          publishClusters(placed);
-          const how = tracked.target === target ? ` ended ${tracked.phase}: ${tracked.message}` : ' failed';
-          done(false, 'RolloutFailed', `the rollout of ${revision}${how}; the clusters keep what they ran (flotilla rollout retry helmrelease/${actor.declaration.namespace}/${actor.declaration.name}, or change the chart version or values)`);
-          return;
-        }
-        retryRequest = undefined;
         const { finished, outcomes } = await rollOut(registered.filter((c) => placed.includes(c.name)), chart, target, desired);
         publishClusters(placed, outcomes);
-        if (finished.phase === 'Succeeded') {
-          done(true, 'ReconciliationSucceeded', `${spec().releaseName} ${revision} rolled out (${finished.message})`);
-        } else if (finished.phase === 'Superseded') {
-          done(false, 'Progressing', `rollout of ${revision} superseded: ${finished.message}`);
-        } else {
-          done(false, 'RolloutFailed', `rollout of ${revision} ${finished.phase}: ${finished.message}`);
-        }
+        const verdict = rolloutVerdict(finished, revision, `${spec().releaseName} ${revision} rolled out`);
+        done(verdict.ok, verdict.reason, verdict.message);
         return;
       }
     }
@@ -390,16 +373,6 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     const targetsBefore = new Map(names.map((c) => [c, rolledTargets.get(c)] as const));
     const sourceDigestAtStart = source?.artifactDigest;
     const outcomes = new Map<string, Outcome>();
-    const id = rolloutWorkflowId(actor.id);
-    const track = (phase: string, message: string, extra: { rolledOut?: string; failed?: string } = {}): void => {
-      const { rolledOut, failed } = status.rollout ?? {};
-      status = {
-        ...status, rollout: {
-          id, revision, target, phase, message, updatedAt: now(),
-          ...(rolledOut !== undefined ? { rolledOut } : {}), ...(failed !== undefined && failed !== target ? { failed } : {}), ...extra,
-        },
-      };
-    };
     const settle = (cluster: string, outcome: Outcome): void => {
       outcomes.set(cluster, outcome);
       publishClusters(status.placed, [...outcomes.values()]);
@@ -419,7 +392,6 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
         stepping.delete(cluster);
       }
     };
-    track('Progressing', `rolling out ${revision}`);
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `rolling out ${revision} (flotilla rollout status helmrelease/${actor.declaration.namespace}/${actor.declaration.name})` });
     const finished = await rollouts.run({
       ownerKind: 'HelmRelease', revision, target, strategy,
@@ -487,9 +459,6 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
       newer: () => (source && source.artifactDigest !== sourceDigestAtStart ? source.revision : actor.specChanged ? `generation ${actor.generation}` : undefined),
       deleted: () => actor.deleted,
     });
-    if (finished.phase === 'Succeeded') track(finished.phase, finished.message, { rolledOut: target });
-    else if (finished.phase === 'Superseded' || (finished.phase === 'Aborted' && actor.deleted)) track(finished.phase, finished.message);
-    else track(finished.phase, finished.message, { failed: target });
     return { finished, outcomes: [...outcomes.values()] };
   }
 

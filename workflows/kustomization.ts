@@ -20,13 +20,13 @@ import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import {
-  clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, rolloutRetryUpdate, rolloutWorkflowId, sourceArtifactSignal,
+  clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, sourceArtifactSignal,
   subscribeSignal, unsubscribeSignal,
   type ClusterDeploymentStatus, type DependencyStatus, type DeploymentOptions, type KustomizationStatus,
-  type ReportSummary, type RolloutActionRequest, type RolloutFinished, type SourceArtifactEvent,
+  type ReportSummary, type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
-import { RolloutDriver, type StepAnswer } from './rollout-driver.js';
+import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
 
 /** What the Kustomization set on one cluster. */
 interface Deployed {
@@ -86,9 +86,11 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     actor.subscribers.delete(target);
   });
   void outbox.run();
-  const rollouts = new RolloutDriver(actor.id, outbox);
-  /** `flotilla rollout retry` on a failed rollout: the next reconcile starts it again. */
-  let retryRequest: RolloutActionRequest | undefined;
+  const rollouts = new RolloutDriver(actor.id, outbox, {
+    ...(status.rollout ? { tracking: status.rollout } : {}),
+    onTracking: (rollout) => { status = { ...status, rollout }; },
+    wake: () => { actor.wake(); },
+  });
 
   const current = (): KustomizationStatus => ({
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli, source: sourceId(),
@@ -124,18 +126,6 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   setHandler(dependencyStatusSignal, (d) => {
     dependencies.set(d.id, d);
     if (waitingOnDependencies) actor.wake();
-  });
-  setHandler(rolloutRetryUpdate, (r) => {
-    retryRequest = r;
-    actor.wake();
-    return { message: `a new rollout of ${status.rollout?.revision ?? ''} starts` };
-  }, {
-    validator: (_r: RolloutActionRequest) => {
-      if (rollouts.running) throw new Error(`a rollout of ${actor.id} is in progress: retry acts on a rollout paused by a failure`);
-      if (status.rollout?.failed === undefined) {
-        throw new Error(`the last rollout of ${actor.id} did not fail${status.rollout ? ` (it ${status.rollout.phase === 'Succeeded' ? 'succeeded' : `ended ${status.rollout.phase}`})` : ' (there was none)'}: nothing to retry`);
-      }
-    },
   });
   setHandler(clusterReportSignal, ({ cluster, report }) => {
     const previous = reports.get(cluster);
@@ -247,25 +237,19 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     const options = deploymentOptions();
     status = { ...status, placed };
     if (strategy) {
-      const behind = placed.filter((c) => deployed.get(c)?.artifactDigest !== build.artifactDigest);
-      const tracked = status.rollout;
-      if (behind.length > 0 && tracked?.rolledOut !== build.artifactDigest) {
-        if (tracked?.failed === build.artifactDigest && retryRequest === undefined) {
-          updateClusters(placed);
-          done(false, 'RolloutFailed', `the rollout of ${tracked.revision} ended ${tracked.phase}: ${tracked.message}; the clusters keep what they ran (flotilla rollout retry kustomization/${actor.declaration.namespace}/${actor.declaration.name}, or push a new revision)`);
-          return;
-        }
-        retryRequest = undefined;
+      const decision = rollouts.decide(build.artifactDigest, placed.filter((c) => deployed.get(c)?.artifactDigest !== build.artifactDigest).length);
+      const tracked = rollouts.tracking;
+      if (decision === 'failed' && tracked) {
+        updateClusters(placed);
+        done(false, 'RolloutFailed', failedRolloutMessage(tracked, actor.id, 'push a new revision'));
+        return;
+      }
+      if (decision === 'rollout') {
         const finished = await rollOut(registered.filter((c) => placed.includes(c.name)), build.artifactDigest, revision, options);
         updateClusters(placed);
-        if (finished.phase === 'Succeeded') {
-          status = { ...status, lastAppliedRevision: revision };
-          done(true, 'ReconciliationSucceeded', `Applied revision: ${revision} (${finished.message})`);
-        } else if (finished.phase === 'Superseded') {
-          done(false, 'Progressing', `rollout of ${revision} superseded: ${finished.message}`);
-        } else {
-          done(false, 'RolloutFailed', `rollout of ${revision} ${finished.phase}: ${finished.message}`);
-        }
+        if (finished.phase === 'Succeeded') status = { ...status, lastAppliedRevision: revision };
+        const verdict = rolloutVerdict(finished, revision, `Applied revision: ${revision}`);
+        done(verdict.ok, verdict.reason, verdict.message);
         return;
       }
     }
@@ -303,17 +287,6 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     if (!strategy) throw new Error('rollOut without a strategy');
     const before = new Map(placed.map((c) => [c.name, deployed.get(c.name)]));
     const sourceDigestAtStart = source?.artifactDigest;
-    const id = rolloutWorkflowId(actor.id);
-    const track = (phase: string, message: string, extra: { rolledOut?: string; failed?: string } = {}): void => {
-      const { rolledOut, failed } = status.rollout ?? {};
-      status = {
-        ...status, rollout: {
-          id, revision, target, phase, message, updatedAt: now(),
-          ...(rolledOut !== undefined ? { rolledOut } : {}), ...(failed !== undefined && failed !== target ? { failed } : {}), ...extra,
-        },
-      };
-    };
-    track('Progressing', `rolling out ${revision}`);
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `rolling out ${revision} (flotilla rollout status kustomization/${actor.declaration.namespace}/${actor.declaration.name})` });
     const waitFor = async (cluster: string, healthTimeoutSeconds: number): Promise<StepAnswer> => {
       const ok = await condition(() => settled(cluster) || actor.deleted, (healthTimeoutSeconds + REPORT_GRACE_SECONDS) * 1000);
@@ -351,9 +324,6 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       newer: () => (source && source.artifactDigest !== sourceDigestAtStart ? source.revision : actor.specChanged ? `generation ${actor.generation}` : undefined),
       deleted: () => actor.deleted,
     });
-    if (finished.phase === 'Succeeded') track(finished.phase, finished.message, { rolledOut: target });
-    else if (finished.phase === 'Superseded' || (finished.phase === 'Aborted' && actor.deleted)) track(finished.phase, finished.message);
-    else track(finished.phase, finished.message, { failed: target });
     return finished;
   }
 

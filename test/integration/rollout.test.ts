@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -316,6 +316,31 @@ describe('progressive rollouts across four clusters', () => {
     await waitForRollout(v, finished('Aborted'), 'Aborted');
     assert.equal((await reconcile).code, 1);
     assert.deepEqual(await versions(), { canary: '6.1.0', staging: '6.1.0', 'prod-eu': '6.1.0', 'prod-us': '6.1.0' });
+  });
+
+  it('a newer revision mid-rollout supersedes it after the wave in progress; the newest rolls out from the first wave', async () => {
+    await applyKustomization({ canaryBake: '6s' });
+    const before = await generations();
+    const older = writeApp('6.5.0');
+    await fleet().cli('reconcile', 'source', 'git', 'fleet');
+    await waitForRollout(older, (s) => wave(s, 'canary').phase === 'Baking', 'canary baking');
+    const newer = writeApp('6.6.0');
+    await fleet().cli('reconcile', 'source', 'git', 'fleet');
+    const s = await waitForRollout(newer, finished('Succeeded'), 'Succeeded', 180_000);
+    assertInOrder(s);
+    // The hub's event journal holds the superseded rollout's story.
+    const journal = readFileSync(join(fleet().hubData, 'events.jsonl'), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { type: string; wave?: string; revision: string; message: string })
+      .filter((e) => e.revision.endsWith(older));
+    const types = journal.map((e) => `${e.type}${e.wave !== undefined ? `:${e.wave}` : ''}`);
+    assert.deepEqual(types.filter((t) => t !== 'SupersedeRequested'), ['RolloutStarted', 'WaveStarted:canary', 'WaveSucceeded:canary', 'RolloutFinished'],
+      'the canary wave finished (bake included), staging never started');
+    assert.ok(types.includes('SupersedeRequested'));
+    assert.match(journal.at(-1)?.message ?? '', /^Superseded: superseded by main@sha1:[0-9a-f]+ before wave staging/);
+    const after = await generations();
+    assert.equal(after.canary, (before.canary ?? 0) + 2, 'canary: the older revision, then the newer');
+    for (const c of ['staging', ...PROD]) assert.equal(after[c], (before[c] ?? 0) + 1, `${c} went straight to the newer revision`);
+    assert.deepEqual(await versions(), { canary: '6.6.0', staging: '6.6.0', 'prod-eu': '6.6.0', 'prod-us': '6.6.0' });
   });
 
   it('the hub killed during a bake comes back and the rollout completes once, bake time included', async () => {
