@@ -14,7 +14,7 @@
 // Operators act through updates (approve, pause, resume, abort, retry) whose validators
 // refuse actions that make no sense in the current phase. A newer target (supersede) ends the
 // rollout at the next wave boundary: the wave in progress finishes, bake included.
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { RolloutActivities, RolloutEventRecord } from '../activities/rollout-activities.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { quick } from './activity-profiles.js';
@@ -290,7 +290,12 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     return bake(i, failed);
   }
 
-  /** The wave's clusters stay healthy and the analysis passes for bakeTime (one check at least). */
+  /**
+   * The wave's clusters stay healthy and the analysis passes for bakeTime (one check at
+   * least). Time is kept by Temporal timers alone (the bake timer, one timer per analysis
+   * interval), never by comparing clock readings: what the loop does next depends only on
+   * which timers fired and which signals arrived, so a replay decides the same way.
+   */
   async function bake(i: number, failed: Set<string>): Promise<WaveOutcome> {
     const wave = waves[i];
     const spec = strategy.waves[i];
@@ -299,41 +304,52 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     const changedHere = wave.clusters.filter((c) => clusters.get(c)?.phase === 'Healthy' || failed.has(c));
     // Nothing changed in this wave (all at the target already): nothing to bake.
     if (changedHere.length === 0 || (spec.bakeSeconds === 0 && analysis === undefined)) return { kind: 'ok' };
-    const until = now() + spec.bakeSeconds * 1000;
     phase = 'Baking';
     message = `wave ${wave.name} baking for ${spec.bakeSeconds}s`;
-    setWave(i, { phase: 'Baking', bakeUntil: until });
-    let checks = 0;
-    let analysisFailures = 0;
-    let nextCheck = analysis ? Math.min(until, now() + analysis.intervalSeconds * 1000) : Number.POSITIVE_INFINITY;
-    for (;;) {
-      const wakeAt = Math.min(until, nextCheck);
-      await condition(() => healthProblems.length > 0 || interrupted(), Math.max(0, wakeAt - now()));
-      if (interrupted()) return { kind: 'interrupted' };
-      for (const h of healthProblems.splice(0)) {
-        const c = clusters.get(h.cluster);
-        if (!c || !atTarget.has(h.cluster) || h.ok) continue;
-        setCluster(h.cluster, { phase: 'Failed', message: h.message });
-        if (c.wave !== wave.name) return { kind: 'failed', reason: `${h.cluster} (wave ${c.wave}) turned unhealthy during the bake of wave ${wave.name}: ${h.message}` };
-        failed.add(h.cluster);
-        setWave(i, { failures: failed.size });
-        if (failed.size > spec.maxFailures) return { kind: 'failed', reason: `during bake: ${failureReason(failed, spec.maxFailures)}` };
-      }
-      if (analysis && now() >= nextCheck) {
-        const verdict = await runAnalysisCheck(analysis);
-        checks += 1;
-        if (!verdict.ok) analysisFailures += 1;
-        setWave(i, { analysis: { checks, failures: analysisFailures, lastResult: verdict.message, lastCheckedAt: now() } });
-        if (!verdict.ok) {
-          event('AnalysisFailed', `analysis check ${checks} of wave ${wave.name} failed (${analysisFailures}/${analysis.failureLimit} tolerated): ${verdict.message}`, { wave: wave.name });
-          if (analysisFailures > analysis.failureLimit) {
-            return { kind: 'failed', reason: `analysis failed ${analysisFailures} time${analysisFailures === 1 ? '' : 's'} (failureLimit ${analysis.failureLimit}): ${verdict.message}` };
+    setWave(i, { phase: 'Baking', bakeUntil: now() + spec.bakeSeconds * 1000 });
+    return CancellationScope.cancellable(async () => {
+      const timers = { bakeOver: spec.bakeSeconds === 0, checkDue: false };
+      const after = (seconds: number, then: () => void): void => {
+        sleep(seconds * 1000).then(then, () => undefined); // cancelled with the scope when the bake ends early
+      };
+      if (!timers.bakeOver) after(spec.bakeSeconds, () => { timers.bakeOver = true; });
+      if (analysis) after(analysis.intervalSeconds, () => { timers.checkDue = true; });
+      let checks = 0;
+      let analysisFailures = 0;
+      try {
+        for (;;) {
+          await condition(() => timers.bakeOver || timers.checkDue || healthProblems.length > 0 || interrupted());
+          if (interrupted()) return { kind: 'interrupted' };
+          for (const h of healthProblems.splice(0)) {
+            const c = clusters.get(h.cluster);
+            if (!c || !atTarget.has(h.cluster) || h.ok) continue;
+            setCluster(h.cluster, { phase: 'Failed', message: h.message });
+            if (c.wave !== wave.name) return { kind: 'failed', reason: `${h.cluster} (wave ${c.wave}) turned unhealthy during the bake of wave ${wave.name}: ${h.message}` };
+            failed.add(h.cluster);
+            setWave(i, { failures: failed.size });
+            if (failed.size > spec.maxFailures) return { kind: 'failed', reason: `during bake: ${failureReason(failed, spec.maxFailures)}` };
           }
+          // A check when its interval is up, and one at the end of a bake shorter than the interval.
+          if (analysis && (timers.checkDue || (timers.bakeOver && checks === 0))) {
+            timers.checkDue = false;
+            const verdict = await runAnalysisCheck(analysis);
+            checks += 1;
+            if (!verdict.ok) analysisFailures += 1;
+            setWave(i, { analysis: { checks, failures: analysisFailures, lastResult: verdict.message, lastCheckedAt: now() } });
+            if (!verdict.ok) {
+              event('AnalysisFailed', `analysis check ${checks} of wave ${wave.name} failed (${analysisFailures}/${analysis.failureLimit} tolerated): ${verdict.message}`, { wave: wave.name });
+              if (analysisFailures > analysis.failureLimit) {
+                return { kind: 'failed', reason: `analysis failed ${analysisFailures} time${analysisFailures === 1 ? '' : 's'} (failureLimit ${analysis.failureLimit}): ${verdict.message}` };
+              }
+            }
+            if (!timers.bakeOver) after(analysis.intervalSeconds, () => { timers.checkDue = true; });
+          }
+          if (timers.bakeOver && (analysis === undefined || checks > 0)) return { kind: 'ok' };
         }
-        nextCheck = now() >= until ? Number.POSITIVE_INFINITY : Math.min(until, now() + analysis.intervalSeconds * 1000);
+      } finally {
+        CancellationScope.current().cancel(); // timers still pending
       }
-      if (now() >= until && (analysis === undefined || checks > 0)) return { kind: 'ok' };
-    }
+    });
   }
 
   function failureReason(failed: ReadonlySet<string>, maxFailures: number): string {

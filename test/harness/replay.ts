@@ -2,6 +2,7 @@
 // a change that alters the commands a workflow issues for an old history fails here,
 // before it can break running actors. Histories are recorded from the end-to-end tests.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -24,7 +25,14 @@ export async function replay(history: unknown, workflowId: string): Promise<void
 export async function replayLive(client: Client, workflowIds: readonly string[], record = process.env.FLOTILLA_RECORD_HISTORIES === '1'): Promise<void> {
   for (const id of workflowIds) {
     const history = await client.workflow.getHandle(id).fetchHistory();
-    await replay(history, id);
+    try {
+      await replay(history, id);
+    } catch (err) {
+      // Keep the history that failed, to replay and read it after the test's servers are gone.
+      const saved = join(tmpdir(), `flotilla-replay-failure-${id.replaceAll('/', '_')}.binpb`);
+      writeFileSync(saved, temporal.api.history.v1.History.encode(history).finish());
+      throw new Error(`${id}: ${err instanceof Error ? err.message : String(err)} (history saved to ${saved})`, { cause: err });
+    }
     // Binary protobuf: exact, and independent of the JSON mapping's protobufjs instance.
     if (record) writeFileSync(join(HISTORIES_DIR, `${id.replaceAll('/', '_')}.binpb`), temporal.api.history.v1.History.encode(history).finish());
   }
