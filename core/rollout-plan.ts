@@ -64,8 +64,8 @@ export function parseCountOrPercent(value: string | number, field: string): Coun
 
 /**
  * Plans the waves over the placed clusters. Clusters are considered in name order, so the
- * same inputs give the same plan. A wave that selects nothing is kept (empty), so that its
- * gates and bake time still happen in order and the status shows why it was empty.
+ * same inputs give the same plan. A wave that selects nothing is kept (empty), so that the
+ * status shows it and why it was empty (the rollout passes it without gate or bake).
  */
 export function planRollout(waves: readonly WaveSpec[], placed: readonly PlanCluster[]): RolloutPlan {
   let remaining = [...placed].sort((a, b) => a.name.localeCompare(b.name));
