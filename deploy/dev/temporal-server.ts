@@ -15,6 +15,11 @@ export interface TemporalServer {
   readonly uiUrl: string | undefined;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
+  /**
+   * SIGKILL, then the same server again: same ports, same SQLite file (what was durable
+   * survives, clients reconnect to the same address). For tests of a Temporal outage.
+   */
+  restart(): Promise<void>;
 }
 
 export interface TemporalOptions {
@@ -42,7 +47,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalServ
   ];
   if (opts.ui) args.push('--ui-port', String(uiPort), '--ui-ip', '127.0.0.1', '--ui-disable-news-fetch');
   else args.push('--headless');
-  const proc = ManagedProcess.start({
+  const launch = (): ManagedProcess => ManagedProcess.start({
     name: 'temporal',
     command: bin('temporal'),
     args,
@@ -50,7 +55,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalServ
     detached: opts.detached ?? false,
   });
   const address = `127.0.0.1:${port}`;
-  await waitFor('Temporal frontend and namespace', async () => {
+  const ready = (p: ManagedProcess): Promise<boolean> => waitFor('Temporal frontend and namespace', async () => {
     const connection = await Connection.connect({ address, connectTimeout: 1000 });
     try {
       await connection.workflowService.describeNamespace({ namespace });
@@ -58,12 +63,19 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalServ
     } finally {
       await connection.close();
     }
-  }, { timeoutMs: 60_000, intervalMs: 300, process: proc });
+  }, { timeoutMs: 60_000, intervalMs: 300, process: p });
+  let proc = launch();
+  await ready(proc);
   return {
     address,
     namespace,
     uiUrl: opts.ui ? `http://127.0.0.1:${uiPort}` : undefined,
-    process: proc,
+    get process() { return proc; },
     stop: () => proc.stop(),
+    async restart() {
+      await proc.kill();
+      proc = launch();
+      await ready(proc);
+    },
   };
 }

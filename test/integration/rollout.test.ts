@@ -383,6 +383,20 @@ describe('progressive rollouts across four clusters', () => {
     assert.deepEqual(await versions(), { canary: '6.4.0', staging: '6.4.0', 'prod-eu': '6.4.0', 'prod-us': '6.4.0' });
   });
 
+  it('the Temporal server killed and restarted during a bake: the rollout continues where it was and completes once', async () => {
+    const before = await generations();
+    const v7 = writeApp('6.7.0');
+    await fleet().cli('reconcile', 'source', 'git', 'fleet');
+    await waitForRollout(v7, (s) => wave(s, 'canary').phase === 'Baking', 'canary baking');
+    await env().temporalServer().restart();
+    const s = await waitForRollout(v7, finished('Succeeded'), 'Succeeded', 240_000);
+    await assertBakeHonouredInHistory(10);
+    for (const w of ['canary', 'staging', 'prod']) assert.equal(countEvents(s, 'WaveStarted', w), 1, `wave ${w} started once`);
+    const after = await generations();
+    for (const c of ALL) assert.equal(after[c], (before[c] ?? 0) + 1, `${c} changed exactly once`);
+    assert.deepEqual(await versions(), { canary: '6.7.0', staging: '6.7.0', 'prod-eu': '6.7.0', 'prod-us': '6.7.0' });
+  });
+
   it('the rollout and its owner replay deterministically on the current code', async () => {
     // FLOTILLA_RECORD_HISTORIES=1 also records them as test/fixtures/histories for test/unit/replay.test.ts.
     await replayLive(fleet().client, ['rollout/kustomization/flux-system/web', ID]);
