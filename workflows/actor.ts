@@ -20,6 +20,23 @@ export interface ActorMemory<D extends ActorDeclaration> {
   readonly historyLimit?: number;
 }
 
+/** What a deploying actor plugs into DeclarationActor.runDeploymentLoop. */
+export interface DeploymentLoop {
+  /** Seconds until the next periodic reconcile. */
+  interval(): number;
+  /** Subscribes to the source and the dependencies (again after a spec change). */
+  subscribe(): void;
+  /** Work on every wake-up, before the reconcile (re-subscribing, telling dependents, queued operator actions). */
+  onWake(): Promise<void>;
+  reconcile(): Promise<void>;
+  tellDependents(): void;
+  /** Records a handled `flotilla reconcile` token in the status. */
+  handled(token: string): void;
+  finalize(): Promise<void>;
+  /** Continues as new with everything the actor carries. */
+  continueAsNew(): Promise<void>;
+}
+
 /** Continue-as-new well before Temporal's limits (50k events), so replays stay cheap. */
 export const HISTORY_LIMIT = 2_000;
 
@@ -114,6 +131,41 @@ export class DeclarationActor<D extends ActorDeclaration> {
     for (const s of changed ? this.subscribers : this.newSubscribers) outbox.signal(s, dependencyStatusSignal, next);
     this.newSubscribers.clear();
     this.told = next;
+  }
+
+  /**
+   * The loop of an actor that deploys (Kustomization, HelmRelease): subscribe; then on every
+   * wake-up (signal, interval, new subscriber) finish when deleted, re-subscribe on a new spec,
+   * do the wake-up work, reconcile when due (a timer, a signal or `flotilla reconcile`) and not
+   * suspended, tell dependents, and continue as new when the history is long.
+   */
+  async runDeploymentLoop(loop: DeploymentLoop, outbox: Outbox): Promise<void> {
+    loop.subscribe();
+    for (let first = true; ; first = false) {
+      let due = first;
+      if (!first) {
+        const woke = await this.sleep(loop.interval(), () => this.newSubscribers.size > 0);
+        due = woke === 'timer' || woke === 'woken';
+      }
+      if (this.deleted) return loop.finalize();
+      if (this.specChanged) {
+        this.specChanged = false;
+        loop.subscribe();
+        due = true;
+      }
+      await loop.onWake();
+      const token = this.takeReconcileRequest();
+      if ((due || token !== undefined) && !this.suspended) {
+        await loop.reconcile();
+        loop.tellDependents();
+      }
+      if (token !== undefined) loop.handled(token);
+      if (this.shouldContinueAsNew()) {
+        loop.tellDependents(); // subscribers that arrived during the reconcile
+        await condition(() => outbox.idle());
+        await loop.continueAsNew();
+      }
+    }
   }
 
   memory(): ActorMemory<D> {

@@ -193,43 +193,25 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     return previous.revision;
   }
 
-  subscribe();
-  for (let first = true; ; first = false) {
-    let due = first;
-    if (!first) {
-      const woke = await actor.sleep(nextInterval(), () => actor.newSubscribers.size > 0);
-      due = woke === 'timer' || woke === 'woken';
-    }
-    if (actor.deleted) return finalize();
-    if (actor.specChanged) {
-      actor.specChanged = false;
-      subscribe();
-      due = true;
-    }
-    if (missing.source) subscribe();
-    tellDependents();
-    while (rollbacks.length > 0) {
-      const req = rollbacks.shift();
-      if (req?.toRevision !== undefined) await manualRollback(req.cluster, req.toRevision);
-      publishClusters(status.placed);
-    }
-    const token = actor.takeReconcileRequest();
-    if ((due || token !== undefined) && !actor.suspended) {
-      await reconcile();
+  return actor.runDeploymentLoop({
+    interval: nextInterval, subscribe, reconcile, finalize, tellDependents,
+    onWake: async () => {
+      if (missing.source) subscribe();
       tellDependents();
-    }
-    if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
-    if (actor.shouldContinueAsNew()) {
-      tellDependents();
-      await condition(() => outbox.idle());
-      await continueAsNew<typeof helmReleaseWorkflow>({
-        ...actor.memory(), status: snapshot(), ...(source ? { source } : {}),
-        dependencies: Object.fromEntries(dependencies), reports: Object.fromEntries(reports), deployed: [...deployed],
-        hookPlans: Object.fromEntries(hookPlans), holds: Object.fromEntries(holds), rollbacks,
-        ...(rolledTargets.size > 0 ? { rolledTargets: Object.fromEntries(rolledTargets) } : {}),
-      });
-    }
-  }
+      while (rollbacks.length > 0) {
+        const req = rollbacks.shift();
+        if (req?.toRevision !== undefined) await manualRollback(req.cluster, req.toRevision);
+        publishClusters(status.placed);
+      }
+    },
+    handled: (token) => { status = { ...status, lastHandledReconcileAt: token }; },
+    continueAsNew: () => continueAsNew<typeof helmReleaseWorkflow>({
+      ...actor.memory(), status: snapshot(), ...(source ? { source } : {}),
+      dependencies: Object.fromEntries(dependencies), reports: Object.fromEntries(reports), deployed: [...deployed],
+      hookPlans: Object.fromEntries(hookPlans), holds: Object.fromEntries(holds), rollbacks,
+      ...(rolledTargets.size > 0 ? { rolledTargets: Object.fromEntries(rolledTargets) } : {}),
+    }),
+  }, outbox);
 
   function nextInterval(): number {
     return spec().intervalSeconds;

@@ -143,36 +143,19 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     }
   });
 
-  subscribe();
-  for (let first = true; ; first = false) {
-    let due = first;
-    if (!first) {
-      const woke = await actor.sleep(nextInterval(), () => actor.newSubscribers.size > 0);
-      due = woke === 'timer' || woke === 'woken';
-    }
-    if (actor.deleted) return finalize();
-    if (actor.specChanged) {
-      actor.specChanged = false;
-      subscribe();
-      due = true;
-    }
-    if (source$.missing) subscribe(); // the source may exist by now
-    tellDependents();
-    const token = actor.takeReconcileRequest();
-    if ((due || token !== undefined) && !actor.suspended) {
-      await reconcile();
+  return actor.runDeploymentLoop({
+    interval: nextInterval, subscribe, reconcile, finalize, tellDependents,
+    onWake: () => {
+      if (source$.missing) subscribe(); // the source may exist by now
       tellDependents();
-    }
-    if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
-    if (actor.shouldContinueAsNew()) {
-      tellDependents(); // subscribers that arrived during the reconcile
-      await condition(() => outbox.idle());
-      await continueAsNew<typeof kustomizationWorkflow>({
-        ...actor.memory(), status: current(), ...(source ? { source } : {}),
-        dependencies: Object.fromEntries(dependencies), reports: Object.fromEntries(reports), deployed: Object.fromEntries(deployed),
-      });
-    }
-  }
+      return Promise.resolve();
+    },
+    handled: (token) => { status = { ...status, lastHandledReconcileAt: token }; },
+    continueAsNew: () => continueAsNew<typeof kustomizationWorkflow>({
+      ...actor.memory(), status: current(), ...(source ? { source } : {}),
+      dependencies: Object.fromEntries(dependencies), reports: Object.fromEntries(reports), deployed: Object.fromEntries(deployed),
+    }),
+  }, outbox);
 
   function nextInterval(): number {
     return isReady() ? spec().intervalSeconds : spec().retryIntervalSeconds;
