@@ -14,7 +14,7 @@ import { isReady } from '../../core/conditions.js';
 import { DeclarationClient, type ActorStatus } from '../../hub/declarations.js';
 import { RegistrationStore } from '../../hub/registration.js';
 import { clusterStatusQuery, clusterWorkflowId, type KustomizationStatus } from '../../workflows/messages.js';
-import type { LocalEnvironment } from './index.js';
+import { useEnvironment, type LocalEnvironment } from './index.js';
 
 const execFileAsync = promisify(execFile);
 const hubMain = join(repoRoot, 'dist', 'hub', 'main.js');
@@ -139,4 +139,40 @@ export class TestFleet {
     if (process.env.FLOTILLA_KEEP_TEST_DIRS) console.log(`kept ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One environment (real clusters + Temporal) and one fleet (the hub process, an agent per
+ * cluster with its labels) for a whole test file, plus a scratch directory; all stopped after.
+ */
+export function useFleet(clusters: Readonly<Record<string, Record<string, string>>>, prefix: string): {
+  readonly env: () => LocalEnvironment;
+  readonly fleet: () => TestFleet;
+  readonly dir: () => string;
+} {
+  const state: { fleet?: TestFleet; dir?: string } = {};
+  const env = useEnvironment({ clusters: Object.keys(clusters) }, {
+    afterStart: async (e) => {
+      state.dir = mkdtempSync(join(tmpdir(), prefix));
+      const fleet = await TestFleet.create(e);
+      state.fleet = fleet;
+      await fleet.startHub();
+      for (const [name, labels] of Object.entries(clusters)) await fleet.startAgent(name, labels);
+    },
+    beforeStop: async () => {
+      await state.fleet?.stop();
+      if (state.dir) rmSync(state.dir, { recursive: true, force: true });
+    },
+  });
+  return {
+    env,
+    fleet: () => {
+      if (!state.fleet) throw new Error('fleet not started');
+      return state.fleet;
+    },
+    dir: () => {
+      if (!state.dir) throw new Error('fleet not started');
+      return state.dir;
+    },
+  };
 }

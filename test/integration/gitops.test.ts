@@ -4,8 +4,7 @@
 // `flotilla reconcile ... --with-source`, so nothing depends on interval timing.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
@@ -16,8 +15,7 @@ import { conditionOf, isReady } from '../../core/conditions.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
-import { useEnvironment } from '../harness/index.js';
-import { TASK_QUEUE, TestFleet } from '../harness/fleet.js';
+import { TASK_QUEUE, useFleet } from '../harness/fleet.js';
 import { replayLive } from '../harness/replay.js';
 import { configMap, GitRepo } from '../harness/git.js';
 
@@ -25,25 +23,7 @@ const CLUSTERS: Record<string, Record<string, string>> = { dev: { env: 'dev' }, 
 const PROD = ['prod-eu', 'prod-us'];
 const podinfoFixture = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'kustomize');
 
-const state: { fleet?: TestFleet; dir: string } = { dir: '' };
-const env = useEnvironment({ clusters: Object.keys(CLUSTERS) }, {
-  afterStart: async (e) => {
-    state.dir = mkdtempSync(join(tmpdir(), 'flotilla-gitops-'));
-    const fleet = await TestFleet.create(e);
-    state.fleet = fleet;
-    await fleet.startHub();
-    for (const [name, labels] of Object.entries(CLUSTERS)) await fleet.startAgent(name, labels);
-  },
-  beforeStop: async () => {
-    await state.fleet?.stop();
-    rmSync(state.dir, { recursive: true, force: true });
-  },
-});
-
-function fleet(): TestFleet {
-  if (!state.fleet) throw new Error('fleet not started');
-  return state.fleet;
-}
+const { env, fleet, dir } = useFleet(CLUSTERS, 'flotilla-gitops-');
 
 function kube(cluster: string): ClusterClient {
   return new ClusterClient(env().cluster(cluster).kubeConfig());
@@ -60,7 +40,7 @@ async function configMapNames(cluster: string, namespace: string): Promise<strin
 
 /** Writes declarations to a file and applies them with the CLI. */
 async function applyDeclarations(name: string, objects: readonly unknown[]): Promise<string> {
-  const file = join(state.dir, `${name}.yaml`);
+  const file = join(dir(), `${name}.yaml`);
   writeFileSync(file, objects.map((o) => stringify(o)).join('---\n'));
   const r = await fleet().cli('apply', '-f', file);
   assert.equal(r.code, 0, `flotilla apply failed: ${r.stderr}`);
@@ -80,7 +60,7 @@ const kustomization = (name: string, spec: Record<string, unknown>): Record<stri
 const fleetRepo: { repo?: GitRepo } = {};
 function repo(): GitRepo {
   if (!fleetRepo.repo) {
-    fleetRepo.repo = new GitRepo(join(state.dir, 'fleet'));
+    fleetRepo.repo = new GitRepo(join(dir(), 'fleet'));
   }
   return fleetRepo.repo;
 }
@@ -184,7 +164,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
   });
 
   it('a semver range over tags picks the highest matching tag', async () => {
-    const tagged = new GitRepo(join(state.dir, 'tagged'));
+    const tagged = new GitRepo(join(dir(), 'tagged'));
     for (const version of ['1.0.0', '1.2.0', '2.0.0']) {
       tagged.writeObjects('app/config.yaml', [configMap('versioned', 'default', { version })]);
       tagged.commit(`release ${version}`);
@@ -203,7 +183,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
   });
 
   it('a GitRepository includes another repository\'s directory, and follows its new revisions', async () => {
-    const shared = new GitRepo(join(state.dir, 'shared'));
+    const shared = new GitRepo(join(dir(), 'shared'));
     shared.writeObjects('common/config.yaml', [configMap('shared-config', 'default', { from: 'shared-v1' })]);
     shared.commit('shared v1');
     const withInclude = { ...gitRepository('with-include', repo().url), spec: { url: repo().url, interval: '10m', ref: { branch: 'main' }, include: [{ repository: { name: 'shared' }, fromPath: 'common', toPath: 'vendor/common' }] } };
@@ -246,7 +226,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
   });
 
   it('flotilla apply validates before applying anything and --dry-run changes nothing', async () => {
-    const bad = join(state.dir, 'bad.yaml');
+    const bad = join(dir(), 'bad.yaml');
     writeFileSync(bad, [
       stringify(gitRepository('never-applied', repo().url)),
       stringify(kustomization('bad', { path: './web', interval: '5x' })),
@@ -257,7 +237,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     assert.match(r.stderr, /nothing applied/);
     assert.deepEqual((await fleet().declarations.list('GitRepository')).filter((id) => id.includes('never-applied')), []);
 
-    const changed = join(state.dir, 'changed.yaml');
+    const changed = join(dir(), 'changed.yaml');
     writeFileSync(changed, stringify(kustomization('web', { path: './web', interval: '20m', placement: { clusterSelector: { matchLabels: { env: 'prod' } } } })));
     const generation = (await fleet().kustomization('kustomization/flux-system/web')).generation;
     const dry = await fleet().cli('apply', '-f', changed, '--dry-run');
@@ -282,7 +262,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
   });
 
   it('an unreachable repository is reported on its GitRepository and breaks nothing else', async () => {
-    await applyDeclarations('unreachable', [gitRepository('unreachable', `file://${join(state.dir, 'no-such-repo')}`)]);
+    await applyDeclarations('unreachable', [gitRepository('unreachable', `file://${join(dir(), 'no-such-repo')}`)]);
     const r = await fleet().cli('reconcile', 'source', 'git', 'unreachable');
     assert.equal(r.code, 1);
     const s = await fleet().status('gitrepository/flux-system/unreachable');
@@ -295,7 +275,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
   });
 
   it('flotilla bootstrap makes the hub reconcile its own declarations from git, and prunes them', async () => {
-    const hubRepo = new GitRepo(join(state.dir, 'hub-config'));
+    const hubRepo = new GitRepo(join(dir(), 'hub-config'));
     repo().writeObjects('boot/config.yaml', [configMap('from-bootstrap', 'default', { via: 'bootstrap' })]);
     repo().commit('app for the bootstrapped Kustomization');
     hubRepo.writeObjects('clusters/fleet/boot.yaml', [kustomization('boot', { path: './boot', placement: { clusters: ['dev'] } })]);

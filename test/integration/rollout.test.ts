@@ -6,9 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,8 +16,7 @@ import { bin } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { conditionOf } from '../../core/conditions.js';
 import { clusterStatusQuery, clusterWorkflowId, type RolloutStatus } from '../../workflows/messages.js';
-import { useEnvironment } from '../harness/index.js';
-import { TestFleet } from '../harness/fleet.js';
+import { useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
 import { replayLive } from '../harness/replay.js';
 
@@ -30,28 +28,11 @@ const ALL = Object.keys(CLUSTERS);
 const PROD = ['prod-eu', 'prod-us'];
 const ID = 'kustomization/flux-system/web';
 
-const state: { fleet?: TestFleet; dir: string; repo?: GitRepo } = { dir: '' };
-const env = useEnvironment({ clusters: ALL }, {
-  afterStart: async (e) => {
-    state.dir = mkdtempSync(join(tmpdir(), 'flotilla-rollout-'));
-    const fleet = await TestFleet.create(e);
-    state.fleet = fleet;
-    await fleet.startHub();
-    for (const [name, labels] of Object.entries(CLUSTERS)) await fleet.startAgent(name, labels);
-  },
-  beforeStop: async () => {
-    await state.fleet?.stop();
-    rmSync(state.dir, { recursive: true, force: true });
-  },
-});
-
-function fleet(): TestFleet {
-  if (!state.fleet) throw new Error('fleet not started');
-  return state.fleet;
-}
+const { env, fleet, dir } = useFleet(CLUSTERS, 'flotilla-rollout-');
+const state: { repo?: GitRepo } = {};
 
 function repo(): GitRepo {
-  state.repo ??= new GitRepo(join(state.dir, 'fleet'));
+  state.repo ??= new GitRepo(join(dir(), 'fleet'));
   return state.repo;
 }
 
@@ -116,7 +97,7 @@ async function applyKustomization(o: StrategyOptions = {}): Promise<void> {
       spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, path: './web', timeout: '30s', rollout },
     },
   ];
-  const file = join(state.dir, 'web.yaml');
+  const file = join(dir(), 'web.yaml');
   writeFileSync(file, objects.map((x) => stringify(x)).join('---\n'));
   const r = await fleet().cli('apply', '-f', file);
   assert.equal(r.code, 0, `flotilla apply failed: ${r.stderr}`);
