@@ -11,6 +11,7 @@ import { declarationId, type Declaration } from '../core/declarations/types.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
 import type { Condition } from '../workflows/messages.js';
+import { printStructured, printTable, readiness, type OutputFormat } from './output.js';
 
 export class UsageError extends Error {}
 /** Exit code 1 with a message, no usage text (the command was right, the outcome was not). */
@@ -23,36 +24,13 @@ export interface GlobalOptions {
   readonly hubData?: string;
   readonly namespace: string;
   readonly allNamespaces: boolean;
-  readonly output: 'table' | 'json';
+  readonly output: OutputFormat;
+  /** The Temporal Web UI, for links (from the hub, or FLOTILLA_TEMPORAL_UI). */
+  readonly temporalUi?: string;
+  /** The hub's HTTP API (--hub / FLOTILLA_HUB), when known. */
+  readonly hubUrl?: string;
+  readonly hubToken?: string;
 }
-
-export const gitopsUsage = `GitOps commands:
-  flotilla apply -f <file|dir>... [--dry-run]
-      loads GitRepository, Kustomization, HelmRepository, HelmRelease, ConfigMap and Secret
-      declarations (Flux's YAML) into the hub; idempotent. Nothing is applied when any object is
-      invalid. --dry-run prints what would be created / configured / unchanged.
-  flotilla delete kustomization|helmrelease|source git|source helm <name>
-      a deleted Kustomization with prune: true removes its objects from every cluster; a
-      deleted HelmRelease is uninstalled from every cluster.
-  flotilla get sources [git|helm] | kustomizations | helmreleases [-A] [-o json]
-  flotilla reconcile kustomization|helmrelease <name> [--with-source] [--timeout 5m]
-  flotilla reconcile source git|helm <name> [--timeout 5m]
-      asks for a reconcile now, shows progress and waits for the outcome (exit 1 when not Ready).
-  flotilla suspend|resume kustomization|helmrelease|source git|source helm <name>
-  flotilla helm history <release> --cluster <c> [-o json]
-      the release's revisions on that cluster (chart, status, description).
-  flotilla helm rollback <release> --cluster <c> [--to-revision N]
-      rolls back to revision N (default: the previous deployed one) with its exact manifests;
-      the release stays there until its chart version or values change.
-  flotilla bootstrap --url <git-url> --path <dir> [--branch main] [--interval 1m] [--secret-ref <name>]
-      makes the hub reconcile its own declarations from git: a GitRepository and a
-      Kustomization named flotilla-system (namespace flotilla-system) whose build output is
-      applied to the hub as declarations (and pruned from it when removed from git).
-
-examples:
-  flotilla apply -f fleet/sources.yaml -f fleet/apps/
-  flotilla get kustomizations -A
-  flotilla reconcile kustomization podinfo -n apps --with-source`;
 
 function declarationClient(connection: Connection, g: GlobalOptions): DeclarationClient {
   const client = new Client({ connection, namespace: g.temporalNamespace });
@@ -124,8 +102,8 @@ export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions):
         }
       }
     }
-    if (g.output === 'json') {
-      console.log(JSON.stringify(statuses.map((s) => ({ kind: s.kind, namespace: s.declaration.namespace, name: s.declaration.name, status: s.status })), null, 2));
+    if (g.output !== 'table') {
+      printStructured(g.output, statuses.map((s) => ({ kind: s.kind, namespace: s.declaration.namespace, name: s.declaration.name, status: s.status })));
       return;
     }
     if (statuses.length === 0) {
@@ -138,7 +116,7 @@ export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions):
       return [
         ...(g.allNamespaces ? [s.declaration.namespace] : []), kinds.length > 1 ? `${s.kind}/${s.declaration.name}` : s.declaration.name,
         revisionOf(s), String(s.status.suspended), ...(placedKinds ? [clustersOf(s)] : []),
-        ready?.status ?? 'Unknown', rolloutNote(s) ?? ready?.message ?? 'not reconciled yet',
+        readiness(ready?.status ?? 'Unknown'), rolloutNote(s) ?? ready?.message ?? 'not reconciled yet',
       ];
     });
     const header = [...(g.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'SUSPENDED', ...(placedKinds ? ['CLUSTERS'] : []), 'READY', 'MESSAGE'];
@@ -179,7 +157,7 @@ export async function helmHistoryCommand(target: ActorTarget, cluster: string, g
     if (s.kind !== 'HelmRelease') throw new UsageError(`${target.id} is not a HelmRelease`);
     const h = s.status.histories[cluster];
     if (!h) throw new CommandFailed(`${target.id} has no release on cluster ${cluster} (placed: ${s.status.placed.join(', ') || 'none'})`);
-    if (g.output === 'json') { console.log(JSON.stringify(h, null, 2)); return; }
+    if (g.output !== 'table') { printStructured(g.output, h); return; }
     printTable(['REVISION', 'UPDATED', 'STATUS', 'CHART', 'APP VERSION', 'DESCRIPTION'], h.revisions.map((r) => [
       String(r.revision), new Date(r.finishedAt ?? r.startedAt).toISOString(), r.status, `${r.chartName}-${r.chartVersion}`, r.appVersion ?? '', r.description,
     ]));
@@ -322,17 +300,6 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
     return { kind: 'HelmRepository', id: `helmrepository/${namespace}/${third}` };
   }
   throw new UsageError(`expected "kustomization <name>", "helmrelease <name>", "source git <name>", "source helm <name>" or an id such as kustomization/<namespace>/<name>, got "${words.join(' ')}"`);
-}
-
-/** Aligned columns, the last one unpadded. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
-  return [line(header), ...rows.map(line)];
-}
-
-function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
-  for (const l of formatTable(header, rows)) console.log(l);
 }
 
 function rank(d: Declaration): number {

@@ -6,46 +6,85 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseLabels } from '../core/registration.js';
 import { RegistrationStore } from '../hub/registration.js';
+import { checkCommand, explainCommand, getAllCommand, getClustersCommand, traceCommand } from './fleet.js';
 import {
-  applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, gitopsUsage, helmHistoryCommand, helmRollbackCommand,
+  applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, helmHistoryCommand, helmRollbackCommand,
   parseTarget, reconcileCommand,
   suspendCommand, UsageError, type GlobalOptions,
 } from './gitops.js';
-import { isRolloutVerb, rolloutActionCommand, rolloutStatusCommand, rolloutUsage } from './rollout.js';
+import { COMMAND_HELP, OVERVIEW } from './help.js';
+import { eventsCommand, historyCommand } from './inspect.js';
+import { parseOutput } from './output.js';
+import { isRolloutVerb, rolloutActionCommand, rolloutStatusCommand } from './rollout.js';
 
-const usage = `usage: flotilla <command> [options]
+const VERSION = '0.1.0';
 
-${gitopsUsage}
+interface HubConnection {
+  readonly url: string;
+  readonly temporal: { readonly address: string; readonly namespace: string; readonly taskQueue: string; readonly uiUrl?: string };
+}
 
-${rolloutUsage}
+/** Asks the hub's API how to reach its Temporal; undefined when nothing answers at `url`. */
+async function askHub(url: string, token: string | undefined, timeoutMs: number): Promise<HubConnection | undefined> {
+  let res: Response;
+  try {
+    res = await fetch(`${url}/api/v1/info`, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch {
+    return undefined;
+  }
+  if (res.status === 401) throw new CommandFailed(`the hub at ${url} wants its API token: --hub-token or FLOTILLA_HUB_TOKEN (the hub keeps it in <data-dir>/api-token)`);
+  if (!res.ok) throw new CommandFailed(`the hub at ${url} answered HTTP ${res.status} to /api/v1/info`);
+  const info = await res.json() as Partial<HubConnection>;
+  if (typeof info.temporal?.address !== 'string') throw new CommandFailed(`${url} does not look like a flotilla hub API (no temporal.address in /api/v1/info)`);
+  return { url, temporal: info.temporal };
+}
 
-Cluster commands:
-  flotilla cluster token create [--ttl 1h] [--labels env=prod,region=eu] [--uses 1]
-      prints a one-time registration token for an agent (the hub keeps only its hash);
-      --uses N lets N clusters register with it
-  flotilla cluster revoke <name>
-      refuses the cluster's credential from now on; its agent must register again
-  flotilla cluster list
-      registered clusters with their labels
+type Values = Record<string, string | boolean | string[] | undefined>;
 
-global options:
-  --temporal <host:port>      the hub's Temporal (default: FLOTILLA_TEMPORAL or 127.0.0.1:7233)
-  --temporal-namespace <ns>   (default: FLOTILLA_TEMPORAL_NAMESPACE or default)
-  --task-queue <name>         the hub's task queue (default: flotilla-hub)
-  --hub-data <dir>            the hub's data directory, for cluster commands, ConfigMaps and
-                              Secrets (default: FLOTILLA_HUB_DATA)
-  -n, --namespace <ns>        namespace of the object (default: flux-system)
-  -A, --all-namespaces        get: every namespace
-  -o, --output table|json     get: output format (default: table)
-  -h, --help                  this help
+function opt(values: Values, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
 
-exit codes: 0 success, 1 the operation failed (not ready, not found, unreachable), 2 usage error`;
+/** The global options: flags, then environment, then what the hub says, then defaults. */
+async function globalOptions(values: Values, needsTemporal: boolean): Promise<GlobalOptions> {
+  const output = parseOutput(opt(values, 'output'));
+  if (!output) throw new UsageError(`-o must be table, json or yaml, got "${opt(values, 'output') ?? ''}"`);
+  const hubData = opt(values, 'hub-data') ?? process.env.FLOTILLA_HUB_DATA;
+  const explicitTemporal = opt(values, 'temporal') ?? process.env.FLOTILLA_TEMPORAL;
+  const explicitHub = opt(values, 'hub') ?? process.env.FLOTILLA_HUB;
+  const hubToken = opt(values, 'hub-token') ?? process.env.FLOTILLA_HUB_TOKEN;
+  let hub: HubConnection | undefined;
+  if (needsTemporal && explicitHub) {
+    hub = await askHub(explicitHub.replace(/\/$/, ''), hubToken, 5000);
+    if (!hub && !explicitTemporal) throw new CommandFailed(`cannot reach the hub API at ${explicitHub} (is flotilla-hub serve running, and its --http there?)`);
+  } else if (needsTemporal && !explicitTemporal) {
+    hub = await askHub(DEFAULT_HUB, hubToken, 1500);
+  }
+  const temporalUi = process.env.FLOTILLA_TEMPORAL_UI ?? hub?.temporal.uiUrl;
+  return {
+    temporal: explicitTemporal ?? hub?.temporal.address ?? '127.0.0.1:7233',
+    temporalNamespace: opt(values, 'temporal-namespace') ?? process.env.FLOTILLA_TEMPORAL_NAMESPACE ?? hub?.temporal.namespace ?? 'default',
+    taskQueue: opt(values, 'task-queue') ?? hub?.temporal.taskQueue ?? 'flotilla-hub',
+    ...(hubData ? { hubData } : {}),
+    ...(hub ? { hubUrl: hub.url } : explicitHub ? { hubUrl: explicitHub } : {}),
+    ...(hubToken ? { hubToken } : {}),
+    ...(temporalUi ? { temporalUi } : {}),
+    namespace: opt(values, 'namespace') ?? 'flux-system',
+    allNamespaces: values['all-namespaces'] === true,
+    output,
+  };
+}
+
+const DEFAULT_HUB = 'http://127.0.0.1:7480';
+const LOCAL_COMMANDS = new Set(['cluster', 'help', 'version']);
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
       'hub-data': { type: 'string' }, ttl: { type: 'string' }, labels: { type: 'string' }, uses: { type: 'string' },
+      hub: { type: 'string' }, 'hub-token': { type: 'string' },
       temporal: { type: 'string' }, 'temporal-namespace': { type: 'string' }, 'task-queue': { type: 'string' },
       namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' },
       output: { type: 'string', short: 'o' }, file: { type: 'string', short: 'f', multiple: true },
@@ -53,33 +92,45 @@ async function main(): Promise<void> {
       url: { type: 'string' }, path: { type: 'string' }, branch: { type: 'string' }, interval: { type: 'string' },
       'secret-ref': { type: 'string' }, cluster: { type: 'string' }, 'to-revision': { type: 'string' },
       watch: { type: 'boolean', short: 'w' }, reason: { type: 'string' },
+      since: { type: 'string' }, revision: { type: 'string' }, for: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined) { console.log(usage); return; }
-  const output = values.output ?? 'table';
-  if (output !== 'table' && output !== 'json') throw new UsageError(`-o must be table or json, got "${output}"`);
-  const hubData = values['hub-data'] ?? process.env.FLOTILLA_HUB_DATA;
-  const g: GlobalOptions = {
-    temporal: values.temporal ?? process.env.FLOTILLA_TEMPORAL ?? '127.0.0.1:7233',
-    temporalNamespace: values['temporal-namespace'] ?? process.env.FLOTILLA_TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: values['task-queue'] ?? 'flotilla-hub',
-    ...(hubData ? { hubData } : {}),
-    namespace: values.namespace ?? 'flux-system',
-    allNamespaces: values['all-namespaces'] ?? false,
-    output,
-  };
+  if (command === undefined || (command === 'help' && rest[0] === undefined)) { console.log(OVERVIEW); return; }
+  if (command === 'help' || values.help) {
+    const topic = command === 'help' ? rest[0] ?? '' : command;
+    const text = COMMAND_HELP[topic];
+    if (!text) throw new UsageError(`no command "${topic}"`);
+    console.log(`usage: ${text}\n\nglobal options: see flotilla --help`);
+    return;
+  }
+  if (command === 'version') { console.log(`flotilla ${VERSION}`); return; }
+  if (!LOCAL_COMMANDS.has(command) && !Object.hasOwn(COMMAND_HELP, command)) throw new UsageError(`unknown command "${command}"`);
+  const g = await globalOptions(values, !LOCAL_COMMANDS.has(command));
   const timeoutMs = parseDuration(values.timeout ?? '5m');
+  const needCluster = (verb: string): string => {
+    if (!values.cluster) throw new UsageError(`${verb} needs --cluster <name>`);
+    return values.cluster;
+  };
   switch (command) {
-    case 'cluster': clusterCommand(rest, values, hubData); return;
+    case 'cluster': clusterCommand(rest, values, g.hubData); return;
     case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g);
     case 'delete': return deleteCommand(parseTarget(rest, g.namespace), g);
     case 'suspend': return suspendCommand(parseTarget(rest, g.namespace), true, g);
     case 'resume': return suspendCommand(parseTarget(rest, g.namespace), false, g);
     case 'reconcile': return reconcileCommand(parseTarget(rest, g.namespace), values['with-source'] ?? false, timeoutMs, g);
+    case 'history': return historyCommand(rest, {
+      ...(values.cluster ? { cluster: values.cluster } : {}), ...(values.since ? { since: values.since } : {}), ...(values.revision ? { revision: values.revision } : {}),
+    }, g);
+    case 'events': return eventsCommand({ ...(values.for ? { for: [values.for] } : {}), ...(values.since ? { since: values.since } : {}), watch: values.watch ?? false }, g);
+    case 'trace': return traceCommand(rest, needCluster('trace'), values.namespace, g);
+    case 'explain': return explainCommand(rest, needCluster('explain'), g);
+    case 'check': return checkCommand(g);
     case 'get': {
       const [what, sub] = rest;
+      if (what === 'all') return getAllCommand(g);
+      if (what === 'clusters' || what === 'cluster') return getClustersCommand(g);
       if (what === 'sources' || what === 'source') {
         if (sub === 'git') return getCommand(['GitRepository'], g);
         if (sub === 'helm') return getCommand(['HelmRepository'], g);
@@ -87,18 +138,18 @@ async function main(): Promise<void> {
       }
       if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand(['Kustomization'], g);
       if (what === 'helmreleases' || what === 'helmrelease' || what === 'hr') return getCommand(['HelmRelease'], g);
-      throw new UsageError(`get what? "sources", "kustomizations" or "helmreleases", got "${rest.join(' ')}"`);
+      throw new UsageError(`get what? "all", "clusters", "sources", "kustomizations" or "helmreleases", got "${rest.join(' ')}"`);
     }
     case 'helm': {
       const [verb, release] = rest;
       if (!release) throw new UsageError('helm history|rollback needs a release name');
-      if (!values.cluster) throw new UsageError(`helm ${verb ?? ''} needs --cluster <name>`);
+      const cluster = needCluster(`helm ${verb ?? ''}`);
       const target = parseTarget(['helmrelease', release], g.namespace);
-      if (verb === 'history') return helmHistoryCommand(target, values.cluster, g);
+      if (verb === 'history') return helmHistoryCommand(target, cluster, g);
       if (verb === 'rollback') {
         const to = values['to-revision'] === undefined ? undefined : Number(values['to-revision']);
         if (to !== undefined && (!Number.isInteger(to) || to < 1)) throw new UsageError('--to-revision must be a revision number >= 1');
-        return helmRollbackCommand(target, values.cluster, to, timeoutMs, g);
+        return helmRollbackCommand(target, cluster, to, timeoutMs, g);
       }
       throw new UsageError(`unknown command "helm ${verb ?? ''}" (history or rollback)`);
     }
@@ -146,7 +197,7 @@ function clusterCommand(words: readonly string[], values: { ttl?: string; labels
 
 main().catch((err: unknown) => {
   if (err instanceof UsageError) {
-    console.error(`flotilla: ${err.message}\n\nrun "flotilla --help" for usage`);
+    console.error(`flotilla: ${err.message}\n\nrun "flotilla --help" (or "flotilla <command> --help") for usage`);
     process.exit(2);
   }
   console.error(`flotilla: ${err instanceof Error ? err.message : String(err)}`);

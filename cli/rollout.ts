@@ -2,26 +2,11 @@
 // Kustomization or HelmRelease, read through the rollout workflow's query and acted on
 // through its updates (which refuse actions that make no sense in the current phase).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
 import { RolloutActionRefused, type RolloutAction } from '../hub/declarations.js';
 import type { RolloutStatus } from '../workflows/messages.js';
-import { CommandFailed, formatTable, withClient, type ActorTarget, type GlobalOptions } from './gitops.js';
-
-export const rolloutUsage = `Rollout commands (Kustomizations and HelmReleases with spec.rollout):
-  flotilla rollout status kustomization|helmrelease <name> [--watch] [-o json]
-      waves, clusters, revision per cluster, health, gates and bake timers of the latest
-      rollout; --watch follows it until it finishes (exit 1 when it did not succeed).
-  flotilla rollout approve|pause|resume|abort|retry kustomization|helmrelease <name> [--reason text]
-      approve: lets the wave waiting at its approval gate start
-      pause:   holds the rollout before its next step (a batch in flight finishes)
-      resume:  continues a paused rollout (after a failed wave with onFailure: pause, accepts it)
-      abort:   rolls back every cluster the rollout changed, last changed first
-      retry:   runs a failed wave again (onFailure: pause), or starts a rolled-back rollout again
-      An action that makes no sense now (approve with no gate waiting, resume when not paused)
-      is refused with the reason, exit code 1.
-
-examples:
-  flotilla rollout status kustomization podinfo -n apps --watch
-  flotilla rollout approve kustomization podinfo -n apps --reason "canary looks good"`;
+import { CommandFailed, withClient, type ActorTarget, type GlobalOptions } from './gitops.js';
+import { formatTable } from './output.js';
 
 const VERBS: readonly string[] = ['status', 'approve', 'pause', 'resume', 'abort', 'retry'];
 
@@ -35,7 +20,7 @@ export async function rolloutStatusCommand(target: ActorTarget, watch: boolean, 
     for (;;) {
       const s = await client.rolloutStatus(target.id);
       if (!s) throw new CommandFailed(`${target.id} has had no rollout (does it have spec.rollout, and has a revision arrived?)`);
-      const text = g.output === 'json' ? JSON.stringify(s, null, 2) : render(s, Date.now());
+      const text = g.output === 'json' ? JSON.stringify(s, null, 2) : g.output === 'yaml' ? stringify(s, { lineWidth: 0 }) : render(s, Date.now());
       if (!watch) {
         console.log(text);
         return;

@@ -5,20 +5,22 @@
 import {
   WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { declarationId, isDataDeclaration, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
 import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
 import { helmReleaseWorkflow } from '../workflows/helm-release.js';
 import { helmRepositoryWorkflow } from '../workflows/helm-repository.js';
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
 import {
-  declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
+  clusterStatusQuery, declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
   helmRollbackUpdate, reconcileSignal, rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate,
   rolloutRetryUpdate, rolloutStatusQuery, rolloutWorkflowId, specSignal, suspendSignal,
   type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
-  type RolloutActionRequest, type RolloutStatus,
+  type ClusterStatus, type RolloutActionRequest, type RolloutStatus,
 } from '../workflows/messages.js';
 import type { rolloutWorkflow } from '../workflows/rollout.js';
 import type { ApplyAction, DataObjectStore } from './data-objects.js';
+import { fetchTimeline, type Timeline, type TimelineOptions } from './history.js';
 
 export type ActorKind = ActorDeclaration['kind'];
 export const ACTOR_WORKFLOW_TYPES: Readonly<Record<ActorKind, string>> = {
@@ -105,6 +107,38 @@ export class DeclarationClient {
     const query = `WorkflowType = '${ACTOR_WORKFLOW_TYPES[kind]}' AND ExecutionStatus = 'Running'`;
     for await (const w of this.client.workflow.list({ query })) ids.push(w.workflowId);
     return [...new Set(ids)].sort();
+  }
+
+  /** The declaration's timeline, decoded from its workflow histories (see hub/history.ts). */
+  async timeline(id: string, opts: TimelineOptions = {}): Promise<Timeline> {
+    try {
+      return await fetchTimeline(this.client, id, opts);
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`${id} not found: no workflow has that id (see flotilla get all)`);
+      throw err;
+    }
+  }
+
+  /** Every registered cluster's actor status (running cluster/<name> workflows), by name. */
+  async clusters(): Promise<ClusterStatus[]> {
+    const out: ClusterStatus[] = [];
+    for await (const w of this.client.workflow.list({ query: `WorkflowType = 'clusterWorkflow' AND ExecutionStatus = 'Running'` })) {
+      try {
+        out.push(await this.client.workflow.getHandle(w.workflowId).query(clusterStatusQuery));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Pollers on the hub's task queue: a hub whose worker is down (or cannot reach Temporal) has none. */
+  async pollers(): Promise<{ readonly workflow: number; readonly activity: number }> {
+    const svc = this.client.workflowService;
+    const count = async (taskQueueType: proto.temporal.api.enums.v1.TaskQueueType): Promise<number> =>
+      (await svc.describeTaskQueue({ namespace: this.client.options.namespace, taskQueue: { name: this.taskQueue }, taskQueueType })).pollers.length;
+    const types = proto.temporal.api.enums.v1.TaskQueueType;
+    return { workflow: await count(types.TASK_QUEUE_TYPE_WORKFLOW), activity: await count(types.TASK_QUEUE_TYPE_ACTIVITY) };
   }
 
   /** Asks for a reconcile now; the token returns in status.lastHandledReconcileAt. */

@@ -6,19 +6,28 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { assembleHub } from './assemble.js';
+import { startHubApi, type HubApi } from './http-api.js';
 import { ensureSelfSignedTls, loadTls } from './tls.js';
 
 const usage = `usage:
   flotilla-hub serve --data-dir <dir> [--listen 127.0.0.1:7443] [--temporal 127.0.0.1:7233]
                      [--namespace default] [--task-queue flotilla-hub] [--heartbeat 10]
                      [--tls-cert <file> --tls-key <file>] [--host <name>...]
+                     [--http 127.0.0.1:7480|off] [--temporal-ui <url>]
 
 serve      runs the agent gateway (gRPC over TLS) and the Temporal worker of the actors.
            Without --tls-cert/--tls-key a self-signed certificate is made on first start in
            <data-dir>/tls/hub.crt; give that file to agents as their --hub-ca.
+--http     the hub's HTTP API: /healthz (503 while the worker or gateway is down),
+           /api/v1/info (how to reach this hub's Temporal: \`flotilla --hub <url>\` uses it) and
+           /api/v1/artifacts/<digest>. On a non-loopback address every /api/ call needs the
+           bearer token in <data-dir>/api-token. Default 127.0.0.1:7480.
+--temporal-ui  the Temporal Web UI's URL, for links printed by flotilla history.
 Tokens and revocation: flotilla cluster token create|revoke --hub-data <data-dir>.`;
 
 class UsageError extends Error {}
+
+const HUB_VERSION = '0.1.0';
 
 function log(message: string, fields: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ time: new Date().toISOString(), component: 'hub', message, ...fields }));
@@ -39,20 +48,41 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
-  const { worker, gateway } = await assembleHub({
+  const hub = await assembleHub({
     connection: await NativeConnection.connect({ address }), client, namespace, taskQueue, dataDir,
     heartbeatIntervalSeconds: heartbeat, log,
   });
+  const { worker, gateway } = hub;
+  let stopping = false;
   const listen = typeof values.listen === 'string' ? values.listen : '127.0.0.1:7443';
   const port = await gateway.listen(listen, tls);
-  log('hub ready', { grpc: `${listen.replace(/:\d+$/, '')}:${port}`, temporal: address, namespace, taskQueue, dataDir });
+  const grpc = `${listen.replace(/:\d+$/, '')}:${port}`;
+  const httpListen = typeof values.http === 'string' ? values.http : '127.0.0.1:7480';
+  const ui = typeof values['temporal-ui'] === 'string' ? values['temporal-ui'] : undefined;
+  let api: HubApi | undefined;
+  if (httpListen !== 'off') {
+    try {
+      api = await startHubApi(httpListen, {
+        info: { version: HUB_VERSION, temporal: { address, namespace, taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc },
+        artifacts: hub.artifacts, tokenFile: join(dataDir, 'api-token'),
+        problems: () => [
+          ...(worker.getState() === 'RUNNING' ? [] : [`Temporal worker is ${worker.getState()}`]),
+          ...(stopping ? ['hub is stopping'] : []),
+        ],
+      });
+    } catch (err) {
+      await gateway.stop();
+      throw err;
+    }
+  }
+  log('hub ready', { grpc, http: api?.url, temporal: address, namespace, taskQueue, dataDir });
 
-  let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log('hub stopping');
     await gateway.stop();
+    await api?.close();
     // The Temporal runtime may already be shutting the worker down on the same signal.
     if (worker.getState() === 'RUNNING') worker.shutdown();
   };
@@ -74,6 +104,7 @@ async function main(): Promise<void> {
       'data-dir': { type: 'string' }, listen: { type: 'string' }, temporal: { type: 'string' },
       namespace: { type: 'string' }, 'task-queue': { type: 'string' }, heartbeat: { type: 'string' },
       'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, host: { type: 'string', multiple: true },
+      http: { type: 'string' }, 'temporal-ui': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

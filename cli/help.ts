@@ -1,0 +1,164 @@
+// Help texts of the `flotilla` command: one per command (`flotilla <command> --help`,
+// `flotilla help <command>`) and the overview (`flotilla --help`).
+
+export const GLOBAL_OPTIONS = `global options:
+  --hub <url>                 the hub's HTTP API (default: FLOTILLA_HUB, else http://127.0.0.1:7480
+                              when a hub answers there); the CLI learns the hub's Temporal from it
+  --hub-token <token>         for a hub API not on loopback (default: FLOTILLA_HUB_TOKEN)
+  --temporal <host:port>      the hub's Temporal, instead of asking the hub (default: FLOTILLA_TEMPORAL)
+  --temporal-namespace <ns>   (default: FLOTILLA_TEMPORAL_NAMESPACE, the hub's, or default)
+  --task-queue <name>         the hub's task queue (default: the hub's, or flotilla-hub)
+  --hub-data <dir>            the hub's data directory, for cluster commands, ConfigMaps and
+                              Secrets (default: FLOTILLA_HUB_DATA)
+  -n, --namespace <ns>        namespace of the object (default: flux-system)
+  -A, --all-namespaces        every namespace
+  -o, --output table|json|yaml  output format (default: table)
+  -h, --help                  help; \`flotilla <command> --help\` for one command
+
+Color is used only when stdout is a terminal (and NO_COLOR is unset).
+exit codes: 0 success; 1 the operation failed or the answer is "no" (not ready, not found,
+unreachable, a check failed, a rollout did not succeed); 2 usage error.`;
+
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  apply: `flotilla apply -f <file|dir>... [--dry-run]
+  Loads GitRepository, Kustomization, HelmRepository, HelmRelease, ConfigMap and Secret
+  declarations (Flux's YAML) into the hub; idempotent. Nothing is applied when any object is
+  invalid (each error names the file, object and field). --dry-run prints what would be
+  created / configured / unchanged.
+
+examples:
+  flotilla apply -f fleet/sources.yaml -f fleet/apps/
+  flotilla apply -f fleet/ --dry-run`,
+  delete: `flotilla delete kustomization|helmrelease|source git|source helm <name>
+  A deleted Kustomization with prune: true removes its objects from every cluster; a deleted
+  HelmRelease is uninstalled from every cluster.
+
+examples:
+  flotilla delete kustomization podinfo -n apps`,
+  get: `flotilla get all | clusters | sources [git|helm] | kustomizations | helmreleases [-A] [-o json|yaml]
+  all:      the fleet at a glance: clusters (connection, agent and Kubernetes versions),
+            sources, Kustomizations and HelmReleases with readiness per cluster, rollouts in
+            progress.
+  clusters: the registered clusters with their connection state.
+  others:   one table per kind (revision, suspended, clusters ready/placed, Ready, message).
+
+examples:
+  flotilla get all -A
+  flotilla get kustomizations -n apps -o yaml`,
+  reconcile: `flotilla reconcile kustomization|helmrelease <name> [--with-source] [--timeout 5m]
+flotilla reconcile source git|helm <name> [--timeout 5m]
+  Asks for a reconcile now, shows progress and waits for the outcome (exit 1 when not Ready).
+
+examples:
+  flotilla reconcile kustomization podinfo --with-source`,
+  suspend: `flotilla suspend kustomization|helmrelease|source git|source helm <name>
+  Stops reconciling it (spec.suspend in its declaration does the same) until resumed.`,
+  resume: `flotilla resume kustomization|helmrelease|source git|source helm <name>
+  Reconciles it again after flotilla suspend.`,
+  bootstrap: `flotilla bootstrap --url <git-url> --path <dir> [--branch main] [--interval 1m] [--secret-ref <name>]
+  Makes the hub reconcile its own declarations from git: a GitRepository and a Kustomization
+  named flotilla-system (namespace flotilla-system) whose build output is applied to the hub
+  as declarations (and pruned from it when removed from git).`,
+  history: `flotilla history <kind>/<name> [--cluster c] [--since 1h] [--revision r] [-o json|yaml]
+  What happened to a declaration, newest last, decoded from its Temporal workflow histories
+  (every run, across continue-as-new, and the rollouts it started): source revisions, builds
+  with object counts, deliveries per cluster, apply results (created / configured /
+  unchanged / pruned), health verdicts, retries, rollout waves, rollbacks, and operator
+  actions with who sent them. The workflow and run ids are listed, to open the same events in
+  the Temporal UI or with \`temporal workflow show\`.
+  kinds: kustomization (ks), helmrelease (hr), gitrepository, helmrepository, cluster
+  --cluster   only entries about that cluster (and fleet-wide ones such as builds)
+  --since     only entries of the last duration (30m, 2h, 7d)
+  --revision  only entries about that revision (a commit prefix, a full revision, a chart version)
+
+examples:
+  flotilla history kustomization/podinfo --cluster prod
+  flotilla history kustomization/apps/podinfo --since 2h -o json
+  flotilla history cluster/prod`,
+  events: `flotilla events [--for <kind>/<name>] [--since 1h] [--watch] [-A] [-o json|yaml]
+  Recent events of every declaration in the namespace (or of one), merged by time: the same
+  entries as flotilla history. --watch keeps printing new ones (as JSON lines with -o json).
+
+examples:
+  flotilla events -A --since 30m
+  flotilla events --for kustomization/podinfo --watch`,
+  trace: `flotilla trace <kind>/<name> --cluster c [-n namespace]
+  For a Kustomization or HelmRelease: its source and revision, what the cluster runs, when it
+  was applied, its health. For any other object (deployment/podinfo -n apps): which
+  declaration delivers it to that cluster (found in the builds the cluster runs), then the same.
+
+examples:
+  flotilla trace deployment/podinfo -n apps --cluster prod
+  flotilla trace kustomization/podinfo --cluster staging`,
+  explain: `flotilla explain <kind>/<name> --cluster c [-o json|yaml]
+  Why the cluster is (or is not) at the latest revision, in one sentence with its evidence:
+  not registered, not placed, suspended, waiting on dependsOn, build failed, held in a rollout
+  wave, waiting for approval, rollout failed and rolled back, agent unreachable, unhealthy.
+  Exit 0 when the cluster is up to date and healthy, 1 otherwise.
+
+examples:
+  flotilla explain kustomization/podinfo --cluster prod`,
+  check: `flotilla check [-o json]
+  Verifies the hub (its API's health), Temporal (reachable), the hub's worker (pollers on its
+  task queue) and every registered agent (connected). Exit 1 when anything fails.`,
+  rollout: `flotilla rollout status kustomization|helmrelease <name> [--watch] [-o json|yaml]
+  Waves, clusters, revision per cluster, health, gates and bake timers of the latest rollout;
+  --watch follows it until it finishes (exit 1 when it did not succeed).
+flotilla rollout approve|pause|resume|abort|retry kustomization|helmrelease <name> [--reason text]
+  approve: lets the wave waiting at its approval gate start
+  pause:   holds the rollout before its next step (a batch in flight finishes)
+  resume:  continues a paused rollout (after a failed wave with onFailure: pause, accepts it)
+  abort:   rolls back every cluster the rollout changed, last changed first
+  retry:   runs a failed wave again (onFailure: pause), or starts a rolled-back rollout again
+  An action that makes no sense now (approve with no gate waiting, resume when not paused) is
+  refused with the reason, exit code 1.
+
+examples:
+  flotilla rollout status kustomization podinfo -n apps --watch
+  flotilla rollout approve kustomization podinfo -n apps --reason "canary looks good"`,
+  helm: `flotilla helm history <release> --cluster <c> [-o json|yaml]
+  The release's revisions on that cluster (chart, status, description).
+flotilla helm rollback <release> --cluster <c> [--to-revision N]
+  Rolls back to revision N (default: the previous deployed one) with its exact manifests; the
+  release stays there until its chart version or values change.`,
+  cluster: `flotilla cluster token create [--ttl 1h] [--labels env=prod,region=eu] [--uses 1]
+  Prints a one-time registration token for an agent (the hub keeps only its hash); --uses N
+  lets N clusters register with it.
+flotilla cluster revoke <name>
+  Refuses the cluster's credential from now on; its agent must register again.
+flotilla cluster list
+  Registered clusters with their labels.
+These work on the hub's data directory (--hub-data or FLOTILLA_HUB_DATA).`,
+};
+
+const SUMMARY: readonly (readonly [string, string])[] = [
+  ['get', 'the fleet at a glance (get all), clusters, sources, kustomizations, helmreleases'],
+  ['apply', 'load Flux declarations into the hub'],
+  ['reconcile', 'reconcile now and wait for the outcome'],
+  ['suspend, resume', 'stop / restart reconciling a declaration'],
+  ['delete', 'delete a declaration (pruning what it applied)'],
+  ['history', 'what happened to a declaration, from its workflow histories'],
+  ['events', 'recent events across declarations (--watch)'],
+  ['trace', 'which declaration delivers an object to a cluster, and its state there'],
+  ['explain', 'why a cluster is not at the latest revision'],
+  ['rollout', 'status, approve, pause, resume, abort, retry progressive rollouts'],
+  ['helm', 'release history and rollback per cluster'],
+  ['cluster', 'registration tokens, revocation, registered clusters'],
+  ['bootstrap', 'make the hub reconcile its own declarations from git'],
+  ['check', 'verify hub, Temporal, worker and agents'],
+];
+
+export const OVERVIEW = `flotilla: GitOps for fleets of Kubernetes clusters (Flux's YAML, durable Temporal workflows)
+
+usage: flotilla <command> [arguments] [options]
+
+commands:
+${SUMMARY.map(([c, s]) => `  ${c.padEnd(17)}${s}`).join('\n')}
+
+${GLOBAL_OPTIONS}
+
+examples:
+  flotilla get all
+  flotilla history kustomization/podinfo --cluster prod
+  flotilla explain kustomization/podinfo --cluster prod
+  flotilla rollout status kustomization podinfo --watch`;

@@ -1,0 +1,163 @@
+// `flotilla history` and `flotilla events`: what happened, read from the Temporal workflow
+// histories of the hub's actors (hub/history.ts decodes them).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDuration } from '../core/registration.js';
+import { revisionMatches, shortRevision } from '../core/revision.js';
+import { NotFoundError, type DeclarationClient } from '../hub/declarations.js';
+import type { HistoryEntry, Timeline } from '../hub/history.js';
+import { CommandFailed, UsageError, withClient, type GlobalOptions } from './gitops.js';
+import { formatAge, formatTable, formatTime, paint, printStructured } from './output.js';
+
+export interface HistoryOptions {
+  readonly cluster?: string;
+  readonly since?: string;
+  readonly revision?: string;
+}
+
+/** `--since 1h` → ms since epoch (undefined: no bound). */
+export function sinceOf(since: string | undefined, now = Date.now()): number | undefined {
+  if (since === undefined) return undefined;
+  try {
+    return now - parseDuration(since);
+  } catch {
+    throw new UsageError(`--since wants a duration such as 30m, 1h or 2d, got "${since}"`);
+  }
+}
+
+export function filterEntries(entries: readonly HistoryEntry[], opts: HistoryOptions, since: number | undefined): HistoryEntry[] {
+  return entries.filter((e) =>
+    (since === undefined || e.at >= since)
+    && (opts.cluster === undefined || e.cluster === undefined || e.cluster === opts.cluster)
+    && (opts.revision === undefined || (e.revision !== undefined && revisionMatches(e.revision, opts.revision))));
+}
+
+function entryMessage(e: HistoryEntry): string {
+  const extras = [
+    ...(e.durationMs !== undefined && e.durationMs >= 1000 ? [`in ${formatAge(e.durationMs)}`] : []),
+    ...(e.by ? [`by ${e.by}`] : []),
+  ];
+  return `${shortRevision(e.message)}${extras.length ? ` (${extras.join(', ')})` : ''}`;
+}
+
+const FAILURE = /Failed|Unreachable|RolledBack|RollbackStarted|ClusterRollback/;
+
+function eventType(type: string): string {
+  return FAILURE.test(type) ? paint('red', type) : type;
+}
+
+/** The timeline as a table plus the runs it came from, for people. */
+export function renderTimeline(t: Timeline, entries: readonly HistoryEntry[], temporalUi?: string, namespace = 'default'): string {
+  const lines: string[] = [];
+  const actorRuns = t.runs.filter((r) => r.workflowId === t.id);
+  const rollouts = t.runs.length - actorRuns.length;
+  lines.push(`${t.id}: ${entries.length} events from ${actorRuns.length} run${actorRuns.length === 1 ? '' : 's'}${rollouts ? ` and ${rollouts} rollout${rollouts === 1 ? '' : 's'}` : ''} (newest last)`);
+  if (entries.length === 0) lines.push('  nothing happened in the selected window');
+  else {
+    lines.push(...formatTable(['TIME', 'CLUSTER', 'EVENT', 'REVISION', 'MESSAGE'], entries.map((e) => [
+      formatTime(e.at), e.cluster ?? '-', eventType(e.type), e.revision ? shortRevision(e.revision) : '-', entryMessage(e),
+    ])));
+  }
+  lines.push('', 'workflow runs (temporal workflow show --workflow-id <id> --run-id <run>):');
+  lines.push(...formatTable(['WORKFLOW', 'RUN', 'STARTED', 'STATUS', 'EVENTS'], t.runs.map((r) => [
+    r.workflowId, r.runId, formatTime(r.startedAt), r.status, String(r.events),
+  ])).map((l) => `  ${l}`));
+  if (temporalUi) {
+    const last = actorRuns[actorRuns.length - 1];
+    if (last) lines.push(`  ${temporalUi.replace(/\/$/, '')}/namespaces/${namespace}/workflows/${encodeURIComponent(last.workflowId)}/${last.runId}/history`);
+  }
+  return lines.join('\n');
+}
+
+/** `kustomization/podinfo`, `kustomization podinfo`, `kustomization/apps/podinfo`, `cluster/prod` → workflow id. */
+export function historyId(words: readonly string[], namespace: string): string {
+  const joined = words.length === 2 ? `${words[0] ?? ''}/${words[1] ?? ''}` : words[0] ?? '';
+  const parts = joined.split('/');
+  const kinds: Readonly<Record<string, string>> = {
+    kustomization: 'kustomization', kustomizations: 'kustomization', ks: 'kustomization',
+    helmrelease: 'helmrelease', helmreleases: 'helmrelease', hr: 'helmrelease',
+    gitrepository: 'gitrepository', git: 'gitrepository', helmrepository: 'helmrepository',
+  };
+  const [kindWord = '', a, b] = parts;
+  if (kindWord === 'cluster' && a && b === undefined) return `cluster/${a}`;
+  const kind = kinds[kindWord.toLowerCase()];
+  if (kind && a && b === undefined) return `${kind}/${namespace}/${a}`;
+  if (kind && a && b) return `${kind}/${a}/${b}`;
+  throw new UsageError(`expected <kind>/<name> (kustomization, helmrelease, gitrepository, helmrepository or cluster), got "${words.join(' ')}"`);
+}
+
+export async function historyCommand(words: readonly string[], opts: HistoryOptions, g: GlobalOptions): Promise<void> {
+  const id = historyId(words, g.namespace);
+  const since = sinceOf(opts.since);
+  await withClient(g, async (client) => {
+    const t = await client.timeline(id, since === undefined ? {} : { since });
+    const entries = filterEntries(t.entries, opts, since);
+    if (g.output !== 'table') {
+      printStructured(g.output, { id: t.id, runs: t.runs, entries });
+      return;
+    }
+    console.log(renderTimeline(t, entries, g.temporalUi, g.temporalNamespace));
+  });
+}
+
+export interface EventsOptions {
+  readonly for?: readonly string[];
+  readonly since?: string;
+  readonly watch: boolean;
+}
+
+const KINDS = ['GitRepository', 'HelmRepository', 'Kustomization', 'HelmRelease'] as const;
+
+async function eventIds(client: DeclarationClient, g: GlobalOptions, forWords: readonly string[] | undefined): Promise<string[]> {
+  if (forWords) return [historyId(forWords, g.namespace)];
+  const ids: string[] = [];
+  for (const kind of KINDS) ids.push(...(await client.list(kind)).filter((id) => g.allNamespaces || id.split('/')[1] === g.namespace));
+  return ids;
+}
+
+function objectOf(e: HistoryEntry, owner: string): string {
+  const [kind = '', , name = ''] = owner.split('/');
+  return `${kind}/${name}`;
+}
+
+/** `flotilla events`: the recent entries of every declaration's timeline (or one's), merged by time. */
+export async function eventsCommand(opts: EventsOptions, g: GlobalOptions): Promise<void> {
+  const since = sinceOf(opts.since ?? '1h');
+  await withClient(g, async (client) => {
+    const seen = new Set<string>();
+    let header = true;
+    for (;;) {
+      const ids = await eventIds(client, g, opts.for);
+      const rows: { entry: HistoryEntry; owner: string }[] = [];
+      for (const id of ids) {
+        try {
+          const t = await client.timeline(id, since === undefined ? {} : { since });
+          for (const entry of filterEntries(t.entries, {}, since)) rows.push({ entry, owner: id });
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+          if (opts.for) throw new CommandFailed(err.message);
+        }
+      }
+      rows.sort((a, b) => a.entry.at - b.entry.at);
+      const fresh = rows.filter(({ entry: e, owner }) => {
+        const key = `${owner} ${e.workflowId} ${e.runId} ${e.eventId} ${e.type} ${e.cluster ?? ''} ${e.at}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      if (g.output !== 'table') {
+        if (opts.watch) for (const r of fresh) console.log(JSON.stringify({ object: r.owner, ...r.entry }));
+        else printStructured(g.output, fresh.map((r) => ({ object: r.owner, ...r.entry })));
+      } else if (fresh.length > 0 || header) {
+        const table = formatTable(['TIME', ...(g.allNamespaces ? ['NAMESPACE'] : []), 'OBJECT', 'CLUSTER', 'EVENT', 'MESSAGE'], fresh.map(({ entry: e, owner }) => [
+          formatTime(e.at), ...(g.allNamespaces ? [owner.split('/')[1] ?? ''] : []), objectOf(e, owner), e.cluster ?? '-', eventType(e.type), entryMessage(e),
+        ]));
+        // Watching: the header once, then rows as they come (column widths may differ).
+        for (const line of header ? table : table.slice(1)) console.log(line);
+        if (fresh.length === 0 && !opts.watch) console.error(`no events${opts.since ? ` in the last ${opts.since}` : ' in the last hour (--since to look further back)'}`);
+        header = false;
+      }
+      if (!opts.watch) return;
+      await sleep(2000);
+    }
+  });
+}
