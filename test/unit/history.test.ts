@@ -1,29 +1,21 @@
 // The history decoder on recorded histories (test/fixtures/histories, recorded from the
 // end-to-end tests against a real Temporal): golden timelines, so a change in what
-// `flotilla history` says is a visible diff. FLOTILLA_UPDATE_GOLDEN=1 rewrites the files.
+// `flotilla history` says is a visible diff (test/harness/golden.ts).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import proto from '@temporalio/proto';
 import { filterEntries, renderTimeline } from '../../cli/inspect.js';
 import { decodeRun, decodeTimeline } from '../../hub/history.js';
+import { golden } from '../harness/golden.js';
 
 const { temporal } = proto;
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 const history = (name: string): proto.temporal.api.history.v1.IHistory =>
   temporal.api.history.v1.History.decode(readFileSync(join(fixtures, 'histories', `${name}.binpb`)));
 
-export function golden(name: string, actual: string): void {
-  const file = join(fixtures, 'golden', name);
-  if (process.env.FLOTILLA_UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    mkdirSync(join(fixtures, 'golden'), { recursive: true });
-    writeFileSync(file, actual);
-    if (process.env.FLOTILLA_UPDATE_GOLDEN !== '1') assert.fail(`${file} did not exist; written now, check it and commit it`);
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `${name} differs from the golden file (FLOTILLA_UPDATE_GOLDEN=1 to accept)`);
-}
 
 describe('flotilla history decoding', () => {
   const ks = 'kustomization/flux-system/web';
