@@ -103,7 +103,8 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
         all.filter(placed).filter((s) => s.kind === kind).map((s) => {
           const r = readyOf(s);
           const hub = s.declaration.kind === 'Kustomization' && s.declaration.spec.placement.hub;
-          return [idOf(s, ns), revisionOf(s), String(s.status.suspended), readiness(r.status), hub ? '(hub declarations)' : perCluster(s), r.message];
+          const rolling = s.status.rollout?.phase === 'Progressing' ? `rolling out ${shortRevision(s.status.rollout.revision)}` : undefined;
+          return [idOf(s, ns), revisionOf(s), String(s.status.suspended), readiness(r.status), hub ? '(hub declarations)' : perCluster(s), rolling ?? r.message];
         }));
     }
     section('ROLLOUTS IN PROGRESS', ['OWNER', 'REVISION', 'PHASE', 'WAVE', 'MESSAGE'], rollouts.map((r) => [

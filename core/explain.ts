@@ -74,8 +74,7 @@ function placementText(p: Placement): string {
 }
 
 export function explain(s: ExplainSubject, clusterName: string, cluster: ExplainCluster | undefined, now: number): Explanation {
-  const kind = s.kind.toLowerCase();
-  const ref = `${kind}/${s.id.split('/').slice(1).join('/')}`;
+  const ref = s.id; // the id form (kustomization/<ns>/<name>) every flotilla command accepts
   const evidence: string[] = [];
   const latest = shortRevision(s.latest);
   if (s.ready) evidence.push(`${s.id}: Ready=${s.ready.status} ${s.ready.reason}: ${shortRevision(s.ready.message)}`);
@@ -91,7 +90,7 @@ export function explain(s: ExplainSubject, clusterName: string, cluster: Explain
     return out('NotPlaced', `${s.id} is not placed on ${clusterName}: its placement selects ${placementText(s.placement)}, and ${clusterName} has ${labelsText(cluster.labels)}.`);
   }
   if (s.suspended) {
-    return out('Suspended', `${s.id} is suspended (${s.suspendedBySpec ? 'spec.suspend: true' : 'flotilla suspend'}), so nothing new reaches ${clusterName} until it is resumed${s.suspendedBySpec ? ' in its declaration' : ' (flotilla resume ' + ref.replace('/', ' ') + ')'}.`);
+    return out('Suspended', `${s.id} is suspended (${s.suspendedBySpec ? 'spec.suspend: true' : 'flotilla suspend'}), so nothing new reaches ${clusterName} until it is resumed${s.suspendedBySpec ? ' in its declaration' : ` (flotilla resume ${ref})`}.`);
   }
   if (!s.latest) return out('NoRevision', `${s.id} has no revision yet: its source has not produced an artifact (see flotilla get sources).`);
   const atLatest = c !== undefined && c.revision === s.latest;
@@ -112,13 +111,13 @@ export function explain(s: ExplainSubject, clusterName: string, cluster: Explain
   if (r) {
     evidence.push(`rollout of ${shortRevision(r.revision)}: ${r.phase}${r.message ? `: ${shortRevision(r.message)}` : ''}`);
     if (r.failed) {
-      return out('RolloutFailed', `the rollout of ${shortRevision(r.revision)} failed and was rolled back, so ${clusterName} stays at ${c?.revision ? shortRevision(c.revision) : 'what it had'} until \`flotilla rollout retry ${ref.replace('/', ' ')}\` or a newer revision.`);
+      return out('RolloutFailed', `the rollout of ${shortRevision(r.revision)} failed and was rolled back, so ${clusterName} stays at ${c?.revision ? shortRevision(c.revision) : 'what it had'} until \`flotilla rollout retry ${ref}\` or a newer revision.`);
     }
     if (r.unselected) {
       return out('NotInRollout', `no wave of ${s.id}'s rollout selects ${clusterName}, so rollouts leave it alone; add it to a wave (spec.rollout.waves).`);
     }
     if (r.phase === 'WaitingApproval' && r.currentWave) {
-      return out('WaitingApproval', `${clusterName} is in wave ${r.wave ?? '?'}; the rollout waits for approval of wave ${r.currentWave.name} (flotilla rollout approve ${ref.replace('/', ' ')}).`);
+      return out('WaitingApproval', `${clusterName} is in wave ${r.wave ?? '?'}; the rollout waits for approval of wave ${r.currentWave.name} (flotilla rollout approve ${ref}).`);
     }
     if (!['Succeeded', 'RolledBack', 'Failed', 'Aborted', 'Superseded'].includes(r.phase) && (r.clusterPhase === 'Pending' || r.clusterPhase === undefined)) {
       const where = r.currentWave ? `; wave ${r.currentWave.name} is ${r.currentWave.phase}` : '';

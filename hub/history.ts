@@ -167,7 +167,7 @@ export function decodeRun(workflowId: string, runId: string, history: IHistory, 
       }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {
         const a = e.workflowExecutionSignaledEventAttributes ?? {};
-        decodeSignal(e, a.signalName ?? '', payloads(a.input), a.identity ?? '', ctx, add, workflowId);
+        decodeSignal(e, a.signalName ?? '', payloads(a.input), a.identity ?? '', ctx, add, workflowId, runId);
         break;
       }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: {
@@ -255,7 +255,7 @@ interface Scheduled {
   readonly at: number;
 }
 
-function decodeSignal(e: IHistoryEvent, name: string, args: unknown[], identity: string, ctx: DecodeContext, add: Add, owner: string): void {
+function decodeSignal(e: IHistoryEvent, name: string, args: unknown[], identity: string, ctx: DecodeContext, add: Add, owner: string, runId: string): void {
   const arg = obj(args[0]);
   const by = identity ? { by: identity } : {};
   switch (name) {
@@ -311,7 +311,7 @@ function decodeSignal(e: IHistoryEvent, name: string, args: unknown[], identity:
     }
     case 'rolloutStepResult': {
       const seq = num(arg.seq);
-      const action = [...ctx.steps.entries()].find(([k]) => k.endsWith(` ${seq}`))?.[1] ?? 'advance';
+      const action = ctx.steps.get(`${runId} ${seq}`) ?? 'advance';
       const cluster = str(arg.cluster);
       const revision = str(arg.revision);
       const ok = arg.ok === true;
