@@ -558,6 +558,7 @@ class Demo {
     say(`    ${cli} get kustomizations -A`);
     say(`    ${cli} rollout status kustomization podinfo     # waves, clusters, events of the last rollout`);
     say(`    ${cli} history kustomization/podinfo            # its timeline, read from the Temporal histories`);
+    say(`    ${cli} explain kustomization/podinfo --cluster prod # why prod is not at the latest revision`);
     say(`    ${cli} helm history podinfo --cluster prod`);
     say(`    ${cli} check                                    # hub, Temporal, worker, agents`);
     say(`    ${cli} events --watch                           # what happens, as it happens`);
