@@ -6,6 +6,7 @@ import { credentials as grpcCredentials, Metadata, type ClientDuplexStream } fro
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyDigest } from '../core/digest.js';
+import { VERSION } from '../core/version.js';
 import { parseManifests, findDuplicates } from '../core/manifests.js';
 import type { AgentGatewayClient } from '../proto/gen/flotilla/agent/v1/AgentGateway.js';
 import type { AgentMessage } from '../proto/gen/flotilla/agent/v1/AgentMessage.js';
@@ -20,7 +21,7 @@ import { AGENT_NAMESPACE } from './apply/inventory-store.js';
 import { AgentStateStore, type AgentState, type DesiredDeploymentWire } from './agent-state.js';
 import { Backoff } from './backoff.js';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = VERSION;
 
 export interface AgentOptions {
   readonly hubAddress: string;

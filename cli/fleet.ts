@@ -3,33 +3,19 @@
 // the clusters' actors and, for `trace` of an object, the build artifacts through the hub.
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { formatDuration } from '../core/declarations/duration.js';
 import { explain, type ExplainSubject, type Explanation } from '../core/explain.js';
 import { shortRevision } from '../core/revision.js';
 import { FileArtifactStore } from '../hub/artifact-store.js';
 import { NotFoundError, type ActorStatus, type DeclarationClient } from '../hub/declarations.js';
 import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
-import { CommandFailed, UsageError, withClient, type GlobalOptions } from './gitops.js';
+import {
+  ACTOR_KINDS, CommandFailed, revisionOf, statusesInScope, UsageError, withClient, type GlobalOptions,
+} from './gitops.js';
 import { historyId } from './inspect.js';
-import { formatAge, formatTable, paint, printStructured, readiness } from './output.js';
+import { formatTable, paint, printStructured, readiness } from './output.js';
 
 type Placed = Extract<ActorStatus, { kind: 'Kustomization' | 'HelmRelease' }>;
-
-const KINDS = ['GitRepository', 'HelmRepository', 'Kustomization', 'HelmRelease'] as const;
-
-async function statuses(client: DeclarationClient, g: GlobalOptions, kinds: readonly ActorStatus['kind'][] = KINDS): Promise<ActorStatus[]> {
-  const out: ActorStatus[] = [];
-  for (const kind of kinds) {
-    for (const id of await client.list(kind)) {
-      if (!g.allNamespaces && id.split('/')[1] !== g.namespace) continue;
-      try {
-        out.push(await client.status(id));
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err; // deleted meanwhile
-      }
-    }
-  }
-  return out;
-}
 
 function placed(s: ActorStatus): s is Placed {
   return s.kind === 'Kustomization' || s.kind === 'HelmRelease';
@@ -37,7 +23,7 @@ function placed(s: ActorStatus): s is Placed {
 
 function clusterRows(clusters: readonly ClusterStatus[], now: number): string[][] {
   return clusters.map((c) => [
-    c.name, c.connection === 'Connected' ? paint('green', c.connection) : paint('red', c.connection), formatAge(now - c.connectionSince),
+    c.name, c.connection === 'Connected' ? paint('green', c.connection) : paint('red', c.connection), formatDuration(now - c.connectionSince),
     c.agentVersion || '-', c.kubernetesVersion || '-', Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
   ]);
 }
@@ -48,14 +34,6 @@ const CLUSTER_HEADER = ['NAME', 'CONNECTION', 'SINCE', 'AGENT', 'KUBERNETES', 'L
 function perCluster(s: Placed): string {
   const byName = new Map<string, string>(s.status.clusters.map((c) => [c.cluster, c.ready]));
   return s.status.placed.map((name) => `${name}:${readiness(byName.get(name) ?? 'Unknown')}`).join(' ') || '(no cluster placed)';
-}
-
-function revisionOf(s: ActorStatus): string {
-  switch (s.kind) {
-    case 'GitRepository': case 'HelmRepository': return shortRevision(s.status.artifact?.revision ?? '-');
-    case 'Kustomization': return shortRevision(s.status.lastAppliedRevision || '-');
-    case 'HelmRelease': return `${s.status.chartName || '?'}@${s.status.lastAttemptedChartVersion || '?'}`;
-  }
 }
 
 function readyOf(s: ActorStatus): { status: string; message: string } {
@@ -71,7 +49,7 @@ function idOf(s: ActorStatus, all: boolean): string {
 export async function getAllCommand(g: GlobalOptions): Promise<void> {
   await withClient(g, async (client) => {
     const now = Date.now();
-    const [clusters, all] = [await client.clusters(), await statuses(client, g)];
+    const [clusters, all] = [await client.clusters(), await statusesInScope(client, ACTOR_KINDS, g)];
     const rollouts: RolloutStatus[] = [];
     for (const s of all.filter(placed)) {
       if (s.status.rollout?.phase !== 'Progressing') continue;
@@ -96,15 +74,16 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
     section('CLUSTERS', CLUSTER_HEADER, clusterRows(clusters, now));
     section('SOURCES', ['NAME', 'REVISION', 'READY', 'MESSAGE'], all.filter((s) => s.kind === 'GitRepository' || s.kind === 'HelmRepository').map((s) => {
       const r = readyOf(s);
-      return [`${s.kind === 'GitRepository' ? 'gitrepository' : 'helmrepository'}/${idOf(s, ns)}`, revisionOf(s), readiness(r.status), r.message];
+      return [`${s.kind === 'GitRepository' ? 'gitrepository' : 'helmrepository'}/${idOf(s, ns)}`, shortRevision(revisionOf(s) || '-'), readiness(r.status), r.message];
     }));
     for (const kind of ['Kustomization', 'HelmRelease'] as const) {
       section(kind === 'Kustomization' ? 'KUSTOMIZATIONS' : 'HELMRELEASES', ['NAME', 'REVISION', 'SUSPENDED', 'READY', 'CLUSTERS', 'MESSAGE'],
         all.filter(placed).filter((s) => s.kind === kind).map((s) => {
           const r = readyOf(s);
           const hub = s.declaration.kind === 'Kustomization' && s.declaration.spec.placement.hub;
+          // The Ready message is the last finished reconcile's; the ROLLOUTS section has the rest.
           const rolling = s.status.rollout?.phase === 'Progressing' ? `rolling out ${shortRevision(s.status.rollout.revision)}` : undefined;
-          return [idOf(s, ns), revisionOf(s), String(s.status.suspended), readiness(r.status), hub ? '(hub declarations)' : perCluster(s), rolling ?? r.message];
+          return [idOf(s, ns), shortRevision(revisionOf(s) || '-'), String(s.status.suspended), readiness(r.status), hub ? '(hub declarations)' : perCluster(s), rolling ?? r.message];
         }));
     }
     section('ROLLOUTS IN PROGRESS', ['OWNER', 'REVISION', 'PHASE', 'WAVE', 'MESSAGE'], rollouts.map((r) => [
@@ -237,7 +216,7 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
       const [kind = '', name = ''] = words.length === 2 ? [words[0] ?? '', words[1] ?? ''] : (words[0] ?? '').split('/');
       if (!kind || !name) throw new UsageError(`trace wants <kind>/<name>, e.g. deployment/podinfo, got "${words.join(' ')}"`);
       const ref: ObjectRef = { kind, name, ...(objectNamespace ? { namespace: objectNamespace } : {}) };
-      const candidates = (await statuses(client, { ...g, allNamespaces: true }, ['Kustomization', 'HelmRelease'])).filter(placed)
+      const candidates = (await statusesInScope(client, ['Kustomization', 'HelmRelease'], { ...g, allNamespaces: true })).filter(placed)
         .filter((x) => x.status.placed.includes(cluster));
       let match: Placed | undefined;
       for (const c of candidates) {
@@ -260,12 +239,12 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
     const c = clusters.find((x) => x.name === cluster);
     const rollout = await client.rolloutStatus(s.status.id);
     const e = explain(explainSubject(s, cluster, rollout), cluster, c, Date.now());
-    const source = s.kind === 'Kustomization' ? s.status.source : s.status.source;
+    const source = s.status.source;
     let sourceLine = source;
     try {
       const src = source ? await client.status(source) : undefined;
       if (src && (src.kind === 'GitRepository' || src.kind === 'HelmRepository')) {
-        sourceLine = `${source}  ${src.status.url}  ${shortRevision(src.status.artifact?.revision ?? 'no artifact yet')}${src.status.artifact ? ` (fetched ${formatAge(Date.now() - src.status.artifact.fetchedAt)} ago)` : ''}`;
+        sourceLine = `${source}  ${src.status.url}  ${shortRevision(src.status.artifact?.revision ?? 'no artifact yet')}${src.status.artifact ? ` (fetched ${formatDuration(Date.now() - src.status.artifact.fetchedAt)} ago)` : ''}`;
       }
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
@@ -282,12 +261,12 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
       `cluster:      ${cluster}${c ? ` (agent ${c.connection}, ${c.agentVersion || '?'}, Kubernetes ${c.kubernetesVersion || '?'})` : ' (not registered)'}`,
       ...(onCluster ? [
         `revision:     ${shortRevision(onCluster.revision || '-')} (generation ${onCluster.generation}, artifact ${shortRevision(onCluster.artifactDigest || '-')})`,
-        `applied:      ${onCluster.updatedAt ? `${formatAge(Date.now() - onCluster.updatedAt)} ago` : 'not yet'}${Object.keys(onCluster.counts).length ? ` (${Object.entries(onCluster.counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
+        `applied:      ${onCluster.updatedAt ? `${formatDuration(Date.now() - onCluster.updatedAt)} ago` : 'not yet'}${Object.keys(onCluster.counts).length ? ` (${Object.entries(onCluster.counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
         `health:       Ready=${readiness(onCluster.ready)} ${onCluster.reason}: ${shortRevision(onCluster.message)}`,
       ] : []),
       ...(helmOn ? [
         `revision:     chart ${helmOn.chartVersion || '-'}, release revision ${helmOn.revision} (${helmOn.releaseStatus || '-'})`,
-        `applied:      ${helmOn.updatedAt ? `${formatAge(Date.now() - helmOn.updatedAt)} ago` : 'not yet'}`,
+        `applied:      ${helmOn.updatedAt ? `${formatDuration(Date.now() - helmOn.updatedAt)} ago` : 'not yet'}`,
         `health:       Ready=${readiness(helmOn.ready)} ${helmOn.reason}: ${helmOn.message}`,
       ] : []),
       ...(rollout ? [`rollout:      ${shortRevision(rollout.revision)} ${rollout.phase}: ${shortRevision(rollout.message)}`] : []),
@@ -339,7 +318,7 @@ export async function checkCommand(g: GlobalOptions): Promise<void> {
       const clusters = await client.clusters();
       if (clusters.length === 0) print({ name: 'agents', ok: false, message: 'no cluster has registered yet' });
       for (const c of clusters) {
-        print({ name: `agent ${c.name}`, ok: c.connection === 'Connected', message: `${c.connection} for ${formatAge(Date.now() - c.connectionSince)}${c.agentVersion ? `, agent ${c.agentVersion}, Kubernetes ${c.kubernetesVersion}` : ''}` });
+        print({ name: `agent ${c.name}`, ok: c.connection === 'Connected', message: `${c.connection} for ${formatDuration(Date.now() - c.connectionSince)}${c.agentVersion ? `, agent ${c.agentVersion}, Kubernetes ${c.kubernetesVersion}` : ''}` });
       }
     });
   } catch (err) {

@@ -88,20 +88,32 @@ export async function suspendCommand(target: ActorTarget, suspend: boolean, g: G
   });
 }
 
+export const ACTOR_KINDS: readonly ActorKind[] = ['GitRepository', 'HelmRepository', 'Kustomization', 'HelmRelease'];
+
+/** Ids of the declarations of these kinds in the selected namespace (-n), or every one (-A). */
+export async function idsInScope(client: DeclarationClient, kinds: readonly ActorKind[], g: GlobalOptions): Promise<string[]> {
+  const ids: string[] = [];
+  for (const kind of kinds) ids.push(...(await client.list(kind)).filter((id) => g.allNamespaces || id.split('/')[1] === g.namespace));
+  return ids;
+}
+
+/** Their statuses; one deleted meanwhile is left out. */
+export async function statusesInScope(client: DeclarationClient, kinds: readonly ActorKind[], g: GlobalOptions): Promise<ActorStatus[]> {
+  const statuses: ActorStatus[] = [];
+  for (const id of await idsInScope(client, kinds, g)) {
+    try {
+      statuses.push(await client.status(id));
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  return statuses;
+}
+
 /** `flotilla get sources|kustomizations|helmreleases`: one table (or JSON) over one or more kinds. */
 export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions): Promise<void> {
   await withClient(g, async (client) => {
-    const statuses: ActorStatus[] = [];
-    for (const kind of kinds) {
-      const ids = (await client.list(kind)).filter((id) => g.allNamespaces || id.split('/')[1] === g.namespace);
-      for (const id of ids) {
-        try {
-          statuses.push(await client.status(id));
-        } catch (err) {
-          if (!(err instanceof NotFoundError)) throw err; // deleted meanwhile
-        }
-      }
-    }
+    const statuses = await statusesInScope(client, kinds, g);
     if (g.output !== 'table') {
       printStructured(g.output, statuses.map((s) => ({ kind: s.kind, namespace: s.declaration.namespace, name: s.declaration.name, status: s.status })));
       return;
@@ -132,7 +144,7 @@ function rolloutNote(s: ActorStatus): string | undefined {
   return `rolling out ${r.revision} (flotilla rollout status ${s.kind.toLowerCase()}/${s.declaration.namespace}/${s.declaration.name})`;
 }
 
-function revisionOf(s: ActorStatus): string {
+export function revisionOf(s: ActorStatus): string {
   switch (s.kind) {
     case 'GitRepository': case 'HelmRepository': return s.status.artifact?.revision ?? '';
     case 'Kustomization': return s.status.lastAppliedRevision;

@@ -1,12 +1,13 @@
 // `flotilla history` and `flotilla events`: what happened, read from the Temporal workflow
 // histories of the hub's actors (hub/history.ts decodes them).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formatDuration } from '../core/declarations/duration.js';
 import { parseDuration } from '../core/registration.js';
 import { revisionMatches, shortRevision } from '../core/revision.js';
-import { NotFoundError, type DeclarationClient } from '../hub/declarations.js';
+import { NotFoundError } from '../hub/declarations.js';
 import type { HistoryEntry, Timeline } from '../hub/history.js';
-import { CommandFailed, UsageError, withClient, type GlobalOptions } from './gitops.js';
-import { formatAge, formatTable, formatTime, paint, printStructured } from './output.js';
+import { ACTOR_KINDS, CommandFailed, idsInScope, UsageError, withClient, type GlobalOptions } from './gitops.js';
+import { formatTable, formatTime, paint, printStructured } from './output.js';
 
 export interface HistoryOptions {
   readonly cluster?: string;
@@ -33,7 +34,7 @@ export function filterEntries(entries: readonly HistoryEntry[], opts: HistoryOpt
 
 function entryMessage(e: HistoryEntry): string {
   const extras = [
-    ...(e.durationMs !== undefined && e.durationMs >= 1000 ? [`in ${formatAge(e.durationMs)}`] : []),
+    ...(e.durationMs !== undefined && e.durationMs >= 1000 ? [`in ${formatDuration(e.durationMs)}`] : []),
     ...(e.by ? [`by ${e.by}`] : []),
   ];
   return `${shortRevision(e.message)}${extras.length ? ` (${extras.join(', ')})` : ''}`;
@@ -105,16 +106,8 @@ export interface EventsOptions {
   readonly watch: boolean;
 }
 
-const KINDS = ['GitRepository', 'HelmRepository', 'Kustomization', 'HelmRelease'] as const;
-
-async function eventIds(client: DeclarationClient, g: GlobalOptions, forWords: readonly string[] | undefined): Promise<string[]> {
-  if (forWords) return [historyId(forWords, g.namespace)];
-  const ids: string[] = [];
-  for (const kind of KINDS) ids.push(...(await client.list(kind)).filter((id) => g.allNamespaces || id.split('/')[1] === g.namespace));
-  return ids;
-}
-
-function objectOf(e: HistoryEntry, owner: string): string {
+/** `kustomization/apps/web` → `kustomization/web` (the namespace has its own column with -A). */
+function objectOf(owner: string): string {
   const [kind = '', , name = ''] = owner.split('/');
   return `${kind}/${name}`;
 }
@@ -126,7 +119,7 @@ export async function eventsCommand(opts: EventsOptions, g: GlobalOptions): Prom
     const seen = new Set<string>();
     let header = true;
     for (;;) {
-      const ids = await eventIds(client, g, opts.for);
+      const ids = opts.for ? [historyId(opts.for, g.namespace)] : await idsInScope(client, ACTOR_KINDS, g);
       const rows: { entry: HistoryEntry; owner: string }[] = [];
       for (const id of ids) {
         try {
@@ -149,7 +142,7 @@ export async function eventsCommand(opts: EventsOptions, g: GlobalOptions): Prom
         else printStructured(g.output, fresh.map((r) => ({ object: r.owner, ...r.entry })));
       } else if (fresh.length > 0 || header) {
         const table = formatTable(['TIME', ...(g.allNamespaces ? ['NAMESPACE'] : []), 'OBJECT', 'CLUSTER', 'EVENT', 'MESSAGE'], fresh.map(({ entry: e, owner }) => [
-          formatTime(e.at), ...(g.allNamespaces ? [owner.split('/')[1] ?? ''] : []), objectOf(e, owner), e.cluster ?? '-', eventType(e.type), entryMessage(e),
+          formatTime(e.at), ...(g.allNamespaces ? [owner.split('/')[1] ?? ''] : []), objectOf(owner), e.cluster ?? '-', eventType(e.type), entryMessage(e),
         ]));
         // Watching: the header once, then rows as they come (column widths may differ).
         for (const line of header ? table : table.slice(1)) console.log(line);

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseLabels } from '../core/registration.js';
+import { VERSION } from '../core/version.js';
 import { RegistrationStore } from '../hub/registration.js';
 import { checkCommand, explainCommand, getAllCommand, getClustersCommand, traceCommand } from './fleet.js';
 import {
@@ -17,7 +18,6 @@ import { eventsCommand, historyCommand } from './inspect.js';
 import { parseOutput } from './output.js';
 import { isRolloutVerb, rolloutActionCommand, rolloutStatusCommand } from './rollout.js';
 
-const VERSION = '0.1.0';
 
 interface HubConnection {
   readonly url: string;

@@ -3,6 +3,7 @@
 // through its updates (which refuse actions that make no sense in the current phase).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { formatDuration } from '../core/declarations/duration.js';
 import { RolloutActionRefused, type RolloutAction } from '../hub/declarations.js';
 import type { RolloutStatus } from '../workflows/messages.js';
 import { CommandFailed, withClient, type ActorTarget, type GlobalOptions } from './gitops.js';
@@ -55,7 +56,7 @@ export async function rolloutActionCommand(target: ActorTarget, action: RolloutA
 export function render(s: RolloutStatus, now: number): string {
   const lines: string[] = [];
   const out = (l = ''): void => { lines.push(l); };
-  const ago = (ms: number): string => `${formatSeconds(Math.max(0, Math.round((now - ms) / 1000)))} ago`;
+  const ago = (ms: number): string => `${formatDuration(now - ms)} ago`;
   out(`${s.id}  ${s.revision}  ${s.phase}${s.paused && s.phase !== 'Paused' ? ' (paused)' : ''}`);
   out(`started ${new Date(s.startedAt).toISOString()} (${ago(s.startedAt)})${s.finishedAt !== undefined ? `, finished ${new Date(s.finishedAt).toISOString()}` : ''}; onFailure: ${s.onFailure}`);
   out(s.message);
@@ -80,14 +81,7 @@ export function render(s: RolloutStatus, now: number): string {
 
 function bake(w: RolloutStatus['waves'][number], now: number): string {
   if (w.bakeSeconds === 0) return '-';
-  if (w.phase === 'Baking' && w.bakeUntil !== undefined) return `${formatSeconds(Math.max(0, Math.ceil((w.bakeUntil - now) / 1000)))} left of ${formatSeconds(w.bakeSeconds)}`;
-  if (w.phase === 'Succeeded') return `${formatSeconds(w.bakeSeconds)} done`;
-  return formatSeconds(w.bakeSeconds);
-}
-
-function formatSeconds(total: number): string {
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const sec = total % 60;
-  return h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${sec}s` : `${sec}s`;
+  if (w.phase === 'Baking' && w.bakeUntil !== undefined) return `${formatDuration(Math.max(0, Math.ceil((w.bakeUntil - now) / 1000)) * 1000)} left of ${formatDuration(w.bakeSeconds * 1000)}`;
+  if (w.phase === 'Succeeded') return `${formatDuration(w.bakeSeconds * 1000)} done`;
+  return formatDuration(w.bakeSeconds * 1000);
 }

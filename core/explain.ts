@@ -3,6 +3,7 @@
 // Pure: it reads statuses the CLI (or the dashboard) fetched; the order of the checks is the
 // order in which the causes block delivery (registration, placement, suspension,
 // dependencies, the build, the rollout, the agent, health).
+import { formatDuration } from './declarations/duration.js';
 import type { LabelSelector, Placement } from './declarations/types.js';
 import { shortRevision } from './revision.js';
 
@@ -81,7 +82,7 @@ export function explain(s: ExplainSubject, clusterName: string, cluster: Explain
   if (s.latest) evidence.push(`latest revision: ${latest}`);
   const c = s.cluster;
   if (c) evidence.push(`on ${clusterName}: ${c.revision ? shortRevision(c.revision) : 'nothing yet'}, Ready=${c.ready} ${c.reason}${c.message ? `: ${shortRevision(c.message)}` : ''}`);
-  if (cluster) evidence.push(`cluster ${clusterName}: agent ${cluster.connection} for ${ago(now, cluster.connectionSince)}, ${labelsText(cluster.labels)}`);
+  if (cluster) evidence.push(`cluster ${clusterName}: agent ${cluster.connection} for ${formatDuration(now - cluster.connectionSince)}, ${labelsText(cluster.labels)}`);
   const out = (verdict: ExplainVerdict, sentence: string): Explanation => ({ verdict, sentence, evidence });
 
   if (!cluster) return out('NotRegistered', `${clusterName} is not a registered cluster: no agent has registered under that name (see flotilla get clusters; register one with flotilla cluster token create).`);
@@ -103,7 +104,7 @@ export function explain(s: ExplainSubject, clusterName: string, cluster: Explain
   if (atLatest) {
     if (c.ready === 'True') return out('UpToDate', `${clusterName} runs the latest revision ${latest} and it is healthy.`);
     if (cluster.connection !== 'Connected') {
-      return out('AgentUnreachable', `${clusterName} was given ${latest}, but its agent is ${cluster.connection} since ${ago(now, cluster.connectionSince)} ago, so its health is unknown.`);
+      return out('AgentUnreachable', `${clusterName} was given ${latest}, but its agent is ${cluster.connection} since ${formatDuration(now - cluster.connectionSince)} ago, so its health is unknown.`);
     }
     return out('Unhealthy', `${clusterName} runs the latest revision ${latest}, but it is not healthy (${c.reason}): ${shortRevision(c.message)}.`);
   }
@@ -125,17 +126,10 @@ export function explain(s: ExplainSubject, clusterName: string, cluster: Explain
     }
   }
   if (cluster.connection !== 'Connected') {
-    return out('AgentUnreachable', `${clusterName}'s agent is ${cluster.connection} since ${ago(now, cluster.connectionSince)} ago: the hub will deliver ${latest} when it reconnects.`);
+    return out('AgentUnreachable', `${clusterName}'s agent is ${cluster.connection} since ${formatDuration(now - cluster.connectionSince)} ago: the hub will deliver ${latest} when it reconnects.`);
   }
   if (c && c.ready === 'False') {
     return out('Unhealthy', `${clusterName} did not take ${latest}: ${c.reason}: ${shortRevision(c.message)}.`);
   }
   return out('Delivering', `${latest} is on its way to ${clusterName} (being applied or awaiting the agent's report).`);
-}
-
-function ago(now: number, since: number): string {
-  const s = Math.max(0, Math.round((now - since) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
 }

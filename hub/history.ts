@@ -77,7 +77,6 @@ export class DecodeContext {
 export interface DecodedRun {
   readonly run: RunInfo;
   readonly entries: HistoryEntry[];
-  readonly children: ChildRun[];
 }
 
 type Json = Record<string, unknown>;
@@ -137,7 +136,6 @@ function deploymentPart(owner: string, name: string): string {
 export function decodeRun(workflowId: string, runId: string, history: IHistory, ctx: DecodeContext = new DecodeContext()): DecodedRun {
   const events = history.events ?? [];
   const entries: HistoryEntry[] = [];
-  const children: ChildRun[] = [];
   const scheduled = new Map<number, Scheduled>();
   const attempts = new Map<number, number>();
   const add: Add = (e, entry) => {
@@ -218,24 +216,17 @@ export function decodeRun(workflowId: string, runId: string, history: IHistory, 
         }
         break;
       }
-      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED: {
-        const a = e.childWorkflowExecutionStartedEventAttributes ?? {};
-        const child = a.workflowExecution;
-        if (child?.workflowId && child.runId) children.push({ workflowId: child.workflowId, runId: child.runId });
-        break;
-      }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: {
         if (workflowType === 'rolloutWorkflow') break; // RolloutFinished says it
         add(e, { type: 'Finished', message: 'actor finished (declaration deleted)' });
         break;
       }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: {
-        const a = e.workflowExecutionFailedEventAttributes ?? e.workflowExecutionTerminatedEventAttributes;
-        const reason = e.workflowExecutionTerminatedEventAttributes?.reason ?? e.workflowExecutionFailedEventAttributes?.failure?.message ?? '';
-        add(e, { type: a === e.workflowExecutionFailedEventAttributes ? 'WorkflowFailed' : 'WorkflowTerminated', message: reason || 'workflow ended' });
+        add(e, { type: 'WorkflowFailed', message: e.workflowExecutionFailedEventAttributes?.failure?.message || 'workflow failed' });
         break;
-      }
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+        add(e, { type: 'WorkflowTerminated', message: e.workflowExecutionTerminatedEventAttributes?.reason || 'workflow terminated' });
+        break;
       default:
         break;
     }
@@ -244,7 +235,7 @@ export function decodeRun(workflowId: string, runId: string, history: IHistory, 
     workflowId, runId, workflowType, startedAt, status, events: events.length,
     ...(closedAt === undefined ? {} : { closedAt }), ...(continuedFrom ? { continuedFrom } : {}),
   };
-  return { run, entries, children };
+  return { run, entries };
 }
 
 /** `at` defaults to the event's time. */
@@ -479,6 +470,24 @@ export function decodeTimeline(id: string, runs: readonly { readonly runId: stri
   return { id, runs: [...decoded, ...children].map((d) => d.run), entries };
 }
 
+/** The run a history continued (continue-as-new), read from its first event. */
+function continuedFrom(history: IHistory): string | undefined {
+  return history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+}
+
+function startedAt(history: IHistory): number {
+  const e = history.events?.[0];
+  return e ? timeOf(e) : 0;
+}
+
+/** The child workflow runs (rollouts) a history started. */
+function childRuns(history: IHistory): ChildRun[] {
+  return (history.events ?? []).flatMap((e) => {
+    const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+    return child?.workflowId && child.runId ? [{ workflowId: child.workflowId, runId: child.runId }] : [];
+  });
+}
+
 /**
  * Fetches the actor `id`'s runs, walking back through continue-as-new from the latest run,
  * and every rollout run those runs started, then decodes them into one timeline.
@@ -490,13 +499,11 @@ export async function fetchTimeline(client: Client, id: string, opts: TimelineOp
   while (runId && runs.length < (opts.maxRuns ?? 100)) {
     const history = await client.workflow.getHandle(id, runId).fetchHistory();
     runs.unshift({ runId, history });
-    const { run } = decodeRun(id, runId, history);
-    if (opts.since !== undefined && run.startedAt < opts.since) break;
-    runId = run.continuedFrom;
+    if (opts.since !== undefined && startedAt(history) < opts.since) break;
+    runId = continuedFrom(history);
   }
-  const childRuns = runs.flatMap((r) => decodeRun(id, r.runId, r.history).children);
   const rollouts: { workflowId: string; runId: string; history: IHistory }[] = [];
-  for (const c of childRuns) {
+  for (const c of runs.flatMap((r) => childRuns(r.history))) {
     try {
       rollouts.push({ ...c, history: await client.workflow.getHandle(c.workflowId, c.runId).fetchHistory() });
     } catch {

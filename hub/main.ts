@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { VERSION } from '../core/version.js';
 import { assembleHub } from './assemble.js';
 import { startHubApi, type HubApi } from './http-api.js';
 import { ensureSelfSignedTls, loadTls } from './tls.js';
@@ -27,7 +28,6 @@ Tokens and revocation: flotilla cluster token create|revoke --hub-data <data-dir
 
 class UsageError extends Error {}
 
-const HUB_VERSION = '0.1.0';
 
 function log(message: string, fields: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ time: new Date().toISOString(), component: 'hub', message, ...fields }));
@@ -63,7 +63,7 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
   if (httpListen !== 'off') {
     try {
       api = await startHubApi(httpListen, {
-        info: { version: HUB_VERSION, temporal: { address, namespace, taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc },
+        info: { version: VERSION, temporal: { address, namespace, taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc },
         artifacts: hub.artifacts, tokenFile: join(dataDir, 'api-token'),
         problems: () => [
           ...(worker.getState() === 'RUNNING' ? [] : [`Temporal worker is ${worker.getState()}`]),

@@ -57,3 +57,13 @@ export function parseGoDurationSeconds(text: string): number {
   if (ms <= 0) throw new Error(`duration ${JSON.stringify(text)} must be greater than zero`);
   return Math.ceil(ms / 1000);
 }
+
+/** A duration for people, the other way round: "45s", "1m30s", "2h5m", "3d4h" (ms rounded to seconds). */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const unit = (a: number, ua: string, b: number, ub: string): string => `${a}${ua}${b ? `${b}${ub}` : ''}`;
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return unit(Math.floor(s / 60), 'm', s % 60, 's');
+  if (s < 86400) return unit(Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'm');
+  return unit(Math.floor(s / 86400), 'd', Math.floor((s % 86400) / 3600), 'h');
+}

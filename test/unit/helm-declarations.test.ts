@@ -4,22 +4,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import {
-  formatDeclarationError, parseDeclarations, type DeclarationError, type ParsedDeclarations,
-} from '../../core/declarations/parse.js';
-import {
-  declarationId, type Declaration, type HelmReleaseDeclaration, type HelmRepositoryDeclaration,
-} from '../../core/declarations/types.js';
+import { parseDeclarations } from '../../core/declarations/parse.js';
+import { declarationId, type HelmReleaseDeclaration, type HelmRepositoryDeclaration } from '../../core/declarations/types.js';
 import { defaultReleaseName, sha256Hex } from '../../core/helm-release.js';
-
-function one(text: string): Declaration {
-  const r = parseDeclarations(text, 'x.yaml');
-  assert.deepEqual(r.errors, []);
-  assert.equal(r.declarations.length, 1);
-  const [d] = r.declarations;
-  assert.ok(d);
-  return d;
-}
+import { one, onlyError } from '../harness/declarations.js';
 
 function repository(text: string): HelmRepositoryDeclaration {
   const d = one(text);
@@ -31,13 +19,6 @@ function release(text: string): HelmReleaseDeclaration {
   const d = one(text);
   assert.equal(d.kind, 'HelmRelease');
   return d;
-}
-
-function onlyError(r: ParsedDeclarations): DeclarationError {
-  assert.equal(r.errors.length, 1, `want one error, got: ${r.errors.map(formatDeclarationError).join(' | ')}`);
-  const [e] = r.errors;
-  assert.ok(e);
-  return e;
 }
 
 const REPO = (spec: string, apiVersion = 'source.toolkit.fluxcd.io/v1'): string =>

@@ -3,34 +3,21 @@
 // file, object and field).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  formatDeclarationError, parseDeclarations, type DeclarationError, type ParsedDeclarations,
-} from '../../core/declarations/parse.js';
+import { formatDeclarationError, parseDeclarations } from '../../core/declarations/parse.js';
 import type {
   Declaration, HelmReleaseDeclaration, KustomizationDeclaration, RolloutStrategy,
 } from '../../core/declarations/types.js';
+import { one as parseOne, onlyError } from '../harness/declarations.js';
 
+/** A valid declaration with a rollout: no warnings either. */
 function one(text: string): Declaration {
-  const r = parseDeclarations(text, 'x.yaml');
-  assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.warnings, []);
-  assert.equal(r.declarations.length, 1);
-  const [d] = r.declarations;
-  assert.ok(d);
-  return d;
+  return parseOne(text, { noWarnings: true });
 }
 
 function kustomization(text: string): KustomizationDeclaration {
   const d = one(text);
   assert.equal(d.kind, 'Kustomization');
   return d;
-}
-
-function onlyError(r: ParsedDeclarations): DeclarationError {
-  assert.equal(r.errors.length, 1, `want one error, got: ${r.errors.map(formatDeclarationError).join(' | ')}`);
-  const [e] = r.errors;
-  assert.ok(e);
-  return e;
 }
 
 const KS = (spec: string, apiVersion = 'kustomize.toolkit.fluxcd.io/v1'): string =>
