@@ -1,7 +1,15 @@
-// The hub's small HTTP API, for the `flotilla` command and probes: health, how to reach the
-// hub's Temporal (so `flotilla --hub <url>` is all a user needs), and read access to built
-// artifacts (`flotilla trace` looks up which build holds an object). Loopback by default;
-// bound anywhere else, every /api/ call needs the bearer token in <data-dir>/api-token.
+// The hub's HTTP server: health for probes, the API for the `flotilla` command (how to reach
+// the hub's Temporal, so `flotilla --hub <url>` is all a user needs; built artifacts for
+// `flotilla trace`), and whatever else the hub mounts as routes (the dashboard, /metrics,
+// notification receivers). Loopback by default.
+//
+// Access, per route:
+//   public  no token (health probes; webhook receivers, which check their own signatures)
+//   read    the bearer token when the server is not bound to loopback
+//   write   the bearer token always (operator actions such as approving a rollout)
+// The token lives in <data-dir>/api-token (made on first start, 0600). It is accepted as
+// `Authorization: Bearer <token>` or, for the dashboard in a browser, as the
+// `flotilla-token` cookie set by its sign-in page.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,13 +26,36 @@ export interface HubInfo {
   readonly grpc: string;
 }
 
+export type RouteAccess = 'public' | 'read' | 'write';
+
+/** What a route handler gets besides the request and response. */
+export interface RouteContext {
+  /** Groups captured by the route's path pattern. */
+  readonly params: readonly string[];
+  readonly url: URL;
+  /** True when the request carries the API token (always true for read routes on loopback). */
+  readonly authorized: boolean;
+  /** True when the server requires the token for reads (not bound to loopback). */
+  readonly readNeedsToken: boolean;
+}
+
+export interface HttpRoute {
+  readonly method: 'GET' | 'POST';
+  /** An exact path, or a pattern matched against the whole path (its groups become params). */
+  readonly path: string | RegExp;
+  readonly access: RouteAccess;
+  handle(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> | void;
+}
+
 export interface HubApiOptions {
   readonly info: HubInfo;
   readonly artifacts: ArtifactStore;
   /** Problems that make the hub unready (empty: ready). */
-  readonly problems: () => readonly string[];
-  /** Where the bearer token lives when the API is not on loopback. */
+  readonly problems: () => readonly string[] | Promise<readonly string[]>;
+  /** Where the bearer token lives. */
   readonly tokenFile: string;
+  /** More routes (dashboard, metrics, receivers); matched after the built-in ones. */
+  readonly routes?: readonly HttpRoute[];
 }
 
 export interface HubApi {
@@ -45,50 +76,112 @@ export function apiToken(tokenFile: string): string {
   return token;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(`${JSON.stringify(body)}\n`);
 }
 
-function authorized(req: IncomingMessage, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+export const TOKEN_COOKIE = 'flotilla-token';
+
+/** The token a request carries: the bearer header, else the dashboard's cookie. */
+export function requestToken(req: IncomingMessage): string {
+  const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  if (bearer !== undefined) return bearer;
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === TOKEN_COOKIE) return decodeURIComponent(v.join('='));
+  }
+  return '';
+}
+
+export function tokenMatches(given: string, token: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Reads a request body, refusing more than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) throw new HttpError(413, `request body over ${limit} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Thrown by a handler to answer with a status and a JSON error. */
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+const UNAUTHORIZED = 'this hub API needs "Authorization: Bearer <token>" (the token is in the hub\'s <data-dir>/api-token; flotilla reads FLOTILLA_HUB_TOKEN)';
+
+function builtinRoutes(opts: HubApiOptions): HttpRoute[] {
+  const health: HttpRoute['handle'] = async (_req, res) => {
+    const problems = await opts.problems();
+    sendJson(res, problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ok' : 'unready', problems });
+  };
+  return [
+    { method: 'GET', path: '/healthz', access: 'public', handle: health },
+    { method: 'GET', path: '/readyz', access: 'public', handle: health },
+    { method: 'GET', path: '/api/v1/info', access: 'read', handle: (_req, res) => { sendJson(res, 200, opts.info); } },
+    {
+      method: 'GET', path: /^\/api\/v1\/artifacts\/(.+)$/, access: 'read',
+      handle: async (_req, res, { params }) => {
+        const digest = decodeURIComponent(params[0] ?? '');
+        if (!isDigest(digest)) throw new HttpError(400, `not a digest: ${digest} (want sha256:<64 hex digits>)`);
+        const data = await opts.artifacts.get(digest);
+        if (!data) throw new HttpError(404, `no artifact ${digest}`);
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
+        res.end(data);
+      },
+    },
+  ];
+}
+
+function match(route: HttpRoute, path: string): string[] | undefined {
+  if (typeof route.path === 'string') return route.path === path ? [] : undefined;
+  const m = new RegExp(`^(?:${route.path.source})$`).exec(path);
+  return m ? m.slice(1).map((g) => g ?? '') : undefined;
 }
 
 export async function startHubApi(listen: string, opts: HubApiOptions): Promise<HubApi> {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m?.[1] || m[2] === undefined) throw new Error(`--http must be host:port (or "off"), got "${listen}"`);
   const host = m[1];
-  const token = isLoopback(host) ? undefined : apiToken(opts.tokenFile);
-  const server: Server = createServer((req, res) => {
-    void handle(req, res).catch((err: unknown) => { send(res, 500, { error: err instanceof Error ? err.message : String(err) }); });
-  });
+  const readNeedsToken = !isLoopback(host);
+  const token = apiToken(opts.tokenFile);
+  const routes = [...builtinRoutes(opts), ...(opts.routes ?? [])];
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://hub').pathname;
-    if (req.method !== 'GET') { send(res, 405, { error: 'only GET is served' }); return; }
-    if (path === '/healthz' || path === '/readyz') {
-      const problems = opts.problems();
-      send(res, problems.length === 0 ? 200 : 503, { status: problems.length === 0 ? 'ok' : 'unready', problems });
+    const url = new URL(req.url ?? '/', 'http://hub');
+    let allowed: string[] = [];
+    for (const route of routes) {
+      const params = match(route, url.pathname);
+      if (params === undefined) continue;
+      if (route.method !== req.method) { allowed = [...allowed, route.method]; continue; }
+      const authorized = tokenMatches(requestToken(req), token);
+      const needed = route.access === 'write' || (route.access === 'read' && readNeedsToken);
+      if (needed && !authorized) throw new HttpError(401, UNAUTHORIZED);
+      await route.handle(req, res, { params, url, authorized: authorized || (route.access === 'read' && !readNeedsToken), readNeedsToken });
       return;
     }
-    if (!path.startsWith('/api/')) { send(res, 404, { error: `no such path ${path}` }); return; }
-    if (!authorized(req, token)) { send(res, 401, { error: 'this hub API needs "Authorization: Bearer <token>" (the token is in the hub\'s <data-dir>/api-token; flotilla reads FLOTILLA_HUB_TOKEN)' }); return; }
-    if (path === '/api/v1/info') { send(res, 200, opts.info); return; }
-    const artifact = /^\/api\/v1\/artifacts\/(.+)$/.exec(path)?.[1];
-    if (artifact !== undefined) {
-      const digest = decodeURIComponent(artifact);
-      if (!isDigest(digest)) { send(res, 400, { error: `not a digest: ${digest} (want sha256:<64 hex digits>)` }); return; }
-      const data = await opts.artifacts.get(digest);
-      if (!data) { send(res, 404, { error: `no artifact ${digest}` }); return; }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
-      res.end(data);
-      return;
+    if (allowed.length > 0) {
+      res.setHeader('allow', allowed.join(', '));
+      throw new HttpError(405, `${url.pathname} answers ${allowed.join(', ')}`);
     }
-    send(res, 404, { error: `no such path ${path}` });
+    throw new HttpError(404, `no such path ${url.pathname}`);
   };
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (res.headersSent) { res.destroy(); return; }
+      sendJson(res, status, { error: err instanceof Error ? err.message : String(err) });
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(new Error(err.code === 'EADDRINUSE'

@@ -67,17 +67,27 @@ build_kube() {
   record_build kubernetes "$KUBERNETES_VERSION" $((SECONDS - t0))
 }
 
+apt_install() { # package why
+  command -v apt-get >/dev/null 2>&1 || die "$1 is missing and apt-get is not available: install it ($2)."
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then need sudo "Run as root or install sudo, so that apt-get can install $1."; sudo=sudo; fi
+  say "$1: apt-get install"
+  [[ -n "${APT_UPDATED:-}" ]] || { $sudo apt-get update -qq >/dev/null || die "apt-get update failed"; APT_UPDATED=1; }
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$1" >/dev/null \
+    || die "apt-get install $1 failed"
+}
+
 install_etcd() {
   if command -v etcd >/dev/null 2>&1; then say "etcd: $(etcd --version 2>/dev/null | head -1)"; return; fi
-  command -v apt-get >/dev/null 2>&1 || die "etcd is missing and apt-get is not available: install etcd >= 3.4.23 on PATH."
-  local sudo=""
-  if [[ $(id -u) -ne 0 ]]; then need sudo "Run as root or install sudo, so that apt-get can install $ETCD_APT."; sudo=sudo; fi
-  say "etcd: apt-get install $ETCD_APT"
-  $sudo apt-get update -qq >/dev/null || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$ETCD_APT" >/dev/null \
-    || die "apt-get install $ETCD_APT failed"
+  apt_install "$ETCD_APT" "etcd >= 3.4.23 on PATH"
   # The package may start a system etcd on 2379; ours run on ports chosen at run time.
-  (command -v service >/dev/null && $sudo service etcd stop >/dev/null 2>&1) || true
+  (command -v service >/dev/null && { [[ $(id -u) -eq 0 ]] && service etcd stop || sudo service etcd stop; } >/dev/null 2>&1) || true
+}
+
+# The dashboard's browser tests drive Debian's Chromium with playwright-core.
+install_chromium() {
+  if [[ -x /usr/bin/chromium ]]; then say "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -1)"; return; fi
+  apt_install chromium "Chromium at /usr/bin/chromium, for the dashboard's browser tests"
 }
 
 install_pip_tools() {
@@ -92,6 +102,7 @@ install_pip_tools() {
 
 install_pip_tools
 install_etcd
+install_chromium
 go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
