@@ -4,22 +4,17 @@
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { formatDuration } from '../core/declarations/duration.js';
-import { explain, type ExplainSubject, type Explanation } from '../core/explain.js';
+import { explain, type Explanation } from '../core/explain.js';
 import { shortRevision } from '../core/revision.js';
 import { FileArtifactStore } from '../hub/artifact-store.js';
 import { NotFoundError, type ActorStatus, type DeclarationClient } from '../hub/declarations.js';
+import { explainSubject, isPlaced, type Placed } from '../hub/fleet-view.js';
 import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
 import {
   ACTOR_KINDS, CommandFailed, revisionOf, statusesInScope, UsageError, withClient, type GlobalOptions,
 } from './gitops.js';
 import { historyId } from './inspect.js';
 import { formatTable, paint, printStructured, readiness } from './output.js';
-
-type Placed = Extract<ActorStatus, { kind: 'Kustomization' | 'HelmRelease' }>;
-
-function placed(s: ActorStatus): s is Placed {
-  return s.kind === 'Kustomization' || s.kind === 'HelmRelease';
-}
 
 function clusterRows(clusters: readonly ClusterStatus[], now: number): string[][] {
   return clusters.map((c) => [
@@ -51,7 +46,7 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
     const now = Date.now();
     const [clusters, all] = [await client.clusters(), await statusesInScope(client, ACTOR_KINDS, g)];
     const rollouts: RolloutStatus[] = [];
-    for (const s of all.filter(placed)) {
+    for (const s of all.filter(isPlaced)) {
       if (s.status.rollout?.phase !== 'Progressing') continue;
       const r = await client.rolloutStatus(s.status.id);
       if (r) rollouts.push(r);
@@ -78,7 +73,7 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
     }));
     for (const kind of ['Kustomization', 'HelmRelease'] as const) {
       section(kind === 'Kustomization' ? 'KUSTOMIZATIONS' : 'HELMRELEASES', ['NAME', 'REVISION', 'SUSPENDED', 'READY', 'CLUSTERS', 'MESSAGE'],
-        all.filter(placed).filter((s) => s.kind === kind).map((s) => {
+        all.filter(isPlaced).filter((s) => s.kind === kind).map((s) => {
           const r = readyOf(s);
           const hub = s.declaration.kind === 'Kustomization' && s.declaration.spec.placement.hub;
           // The Ready message is the last finished reconcile's; the ROLLOUTS section has the rest.
@@ -106,49 +101,8 @@ async function placedStatus(client: DeclarationClient, words: readonly string[],
   const id = historyId(words, g.namespace);
   if (!id.startsWith('kustomization/') && !id.startsWith('helmrelease/')) throw new UsageError(`explain works on a kustomization or a helmrelease, got ${id}`);
   const s = await client.status(id);
-  if (!placed(s)) throw new UsageError(`${id} is not a Kustomization or HelmRelease`);
+  if (!isPlaced(s)) throw new UsageError(`${id} is not a Kustomization or HelmRelease`);
   return s;
-}
-
-/** The facts explain() weighs, gathered from the actor, its rollout and the cluster. */
-export function explainSubject(s: Placed, cluster: string, rollout: RolloutStatus | undefined): ExplainSubject {
-  const ready = s.status.conditions.find((c) => c.type === 'Ready');
-  const base = {
-    id: s.status.id, placement: s.declaration.kind === 'Kustomization' || s.declaration.kind === 'HelmRelease' ? s.declaration.spec.placement : { clusters: [], hub: false },
-    suspended: s.status.suspended, suspendedBySpec: s.declaration.spec.suspend,
-    ...(ready ? { ready: { status: ready.status, reason: ready.reason, message: ready.message } } : {}),
-    placed: s.status.placed,
-  };
-  const tracking = s.status.rollout;
-  const rolloutFacts = rollout ? (() => {
-    const rc = rollout.clusters.find((c) => c.cluster === cluster);
-    const waveIndex = rc ? rollout.waves.findIndex((w) => w.name === rc.wave) : -1;
-    const current = rollout.waves[rollout.currentWave];
-    return {
-      phase: rollout.phase, revision: rollout.revision, message: rollout.message, waves: rollout.waves.length,
-      failed: tracking?.failed !== undefined && tracking.failed === rollout.target && rollout.finishedAt !== undefined,
-      unselected: rollout.unselected.includes(cluster),
-      ...(rc ? { clusterPhase: rc.phase, wave: rc.wave } : {}),
-      ...(waveIndex >= 0 ? { waveIndex } : {}),
-      ...(current ? { currentWave: { name: current.name, phase: current.phase } } : {}),
-    };
-  })() : undefined;
-  if (s.kind === 'Kustomization') {
-    const c = s.status.clusters.find((x) => x.cluster === cluster);
-    const latest = s.status.sourceRevision;
-    return {
-      ...base, kind: 'Kustomization', latest, latestAttempted: s.status.lastBuild?.revision === latest,
-      ...(c ? { cluster: { revision: c.revision, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
-      ...(rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision === latest) ? { rollout: rolloutFacts } : {}),
-    };
-  }
-  const c = s.status.clusters.find((x) => x.cluster === cluster);
-  const latest = s.status.lastAttemptedChartVersion;
-  return {
-    ...base, kind: 'HelmRelease', latest, latestAttempted: latest !== '',
-    ...(c ? { cluster: { revision: c.chartVersion, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
-    ...(rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision.includes(latest)) ? { rollout: rolloutFacts } : {}),
-  };
 }
 
 export function renderExplanation(e: Explanation): string {
@@ -216,7 +170,7 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
       const [kind = '', name = ''] = words.length === 2 ? [words[0] ?? '', words[1] ?? ''] : (words[0] ?? '').split('/');
       if (!kind || !name) throw new UsageError(`trace wants <kind>/<name>, e.g. deployment/podinfo, got "${words.join(' ')}"`);
       const ref: ObjectRef = { kind, name, ...(objectNamespace ? { namespace: objectNamespace } : {}) };
-      const candidates = (await statusesInScope(client, ['Kustomization', 'HelmRelease'], { ...g, allNamespaces: true })).filter(placed)
+      const candidates = (await statusesInScope(client, ['Kustomization', 'HelmRelease'], { ...g, allNamespaces: true })).filter(isPlaced)
         .filter((x) => x.status.placed.includes(cluster));
       let match: Placed | undefined;
       for (const c of candidates) {

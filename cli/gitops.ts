@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { mapLimited } from '../core/concurrency.js';
 import { isReady } from '../core/conditions.js';
 import { formatDeclarationError, parseDeclarationObject } from '../core/declarations/parse.js';
 import { loadDeclarationFiles } from '../core/declarations/load.js';
@@ -316,19 +317,4 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
 
 function rank(d: Declaration): number {
   return d.kind === 'ConfigMap' || d.kind === 'Secret' ? 0 : d.kind === 'GitRepository' || d.kind === 'HelmRepository' ? 1 : 2;
-}
-
-/** Maps with at most `limit` calls in flight; results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      const item = items[i];
-      if (item !== undefined) results[i] = await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -1,11 +1,10 @@
 // `flotilla history` and `flotilla events`: what happened, read from the Temporal workflow
 // histories of the hub's actors (hub/history.ts decodes them).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatDuration } from '../core/declarations/duration.js';
 import { parseDuration } from '../core/registration.js';
 import { revisionMatches, shortRevision } from '../core/revision.js';
 import { NotFoundError } from '../hub/declarations.js';
-import type { HistoryEntry, Timeline } from '../hub/history.js';
+import { entryMessage, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../hub/history.js';
 import { ACTOR_KINDS, CommandFailed, idsInScope, UsageError, withClient, type GlobalOptions } from './gitops.js';
 import { formatTable, formatTime, paint, printStructured } from './output.js';
 
@@ -32,18 +31,8 @@ export function filterEntries(entries: readonly HistoryEntry[], opts: HistoryOpt
     && (opts.revision === undefined || (e.revision !== undefined && revisionMatches(e.revision, opts.revision))));
 }
 
-function entryMessage(e: HistoryEntry): string {
-  const extras = [
-    ...(e.durationMs !== undefined && e.durationMs >= 1000 ? [`in ${formatDuration(e.durationMs)}`] : []),
-    ...(e.by ? [`by ${e.by}`] : []),
-  ];
-  return `${shortRevision(e.message)}${extras.length ? ` (${extras.join(', ')})` : ''}`;
-}
-
-const FAILURE = /Failed|Unreachable|RolledBack|RollbackStarted|ClusterRollback/;
-
 function eventType(type: string): string {
-  return FAILURE.test(type) ? paint('red', type) : type;
+  return isFailureEntry(type) ? paint('red', type) : type;
 }
 
 /** The timeline as a table plus the runs it came from, for people. */
@@ -64,7 +53,7 @@ export function renderTimeline(t: Timeline, entries: readonly HistoryEntry[], te
   ])).map((l) => `  ${l}`));
   if (temporalUi) {
     const last = actorRuns[actorRuns.length - 1];
-    if (last) lines.push(`  ${temporalUi.replace(/\/$/, '')}/namespaces/${namespace}/workflows/${encodeURIComponent(last.workflowId)}/${last.runId}/history`);
+    if (last) lines.push(`  ${temporalRunUrl(temporalUi, namespace, last.workflowId, last.runId)}`);
   }
   return lines.join('\n');
 }

@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
+import { formatDuration } from '../core/declarations/duration.js';
 import { shortRevision } from '../core/revision.js';
 
 const { temporal } = proto;
@@ -511,4 +512,25 @@ export async function fetchTimeline(client: Client, id: string, opts: TimelineOp
     }
   }
   return decodeTimeline(id, runs, rollouts);
+}
+
+/** An entry's message for people: revisions shortened, with its duration and who sent it. */
+export function entryMessage(e: HistoryEntry): string {
+  const extras = [
+    ...(e.durationMs !== undefined && e.durationMs >= 1000 ? [`in ${formatDuration(e.durationMs)}`] : []),
+    ...(e.by ? [`by ${e.by}`] : []),
+  ];
+  return `${shortRevision(e.message)}${extras.length ? ` (${extras.join(', ')})` : ''}`;
+}
+
+const FAILURE = /Failed|Unreachable|RolledBack|RollbackStarted|ClusterRollback/;
+
+/** Entries people should see in red: failures, unreachable agents, rollbacks. */
+export function isFailureEntry(type: string): boolean {
+  return FAILURE.test(type);
+}
+
+/** The Temporal Web UI's page for one workflow run's history. */
+export function temporalRunUrl(ui: string, namespace: string, workflowId: string, runId: string): string {
+  return `${ui.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
 }

@@ -54,6 +54,8 @@ export interface HubApiOptions {
   readonly problems: () => readonly string[] | Promise<readonly string[]>;
   /** Where the bearer token lives. */
   readonly tokenFile: string;
+  /** Require the token for reads even on loopback (for a hub behind a local reverse proxy). */
+  readonly tokenForReads?: boolean;
   /** More routes (dashboard, metrics, receivers); matched after the built-in ones. */
   readonly routes?: readonly HttpRoute[];
 }
@@ -146,14 +148,14 @@ function builtinRoutes(opts: HubApiOptions): HttpRoute[] {
 function match(route: HttpRoute, path: string): string[] | undefined {
   if (typeof route.path === 'string') return route.path === path ? [] : undefined;
   const m = new RegExp(`^(?:${route.path.source})$`).exec(path);
-  return m ? m.slice(1).map((g) => g ?? '') : undefined;
+  return m ? m.slice(1) : undefined;
 }
 
 export async function startHubApi(listen: string, opts: HubApiOptions): Promise<HubApi> {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m?.[1] || m[2] === undefined) throw new Error(`--http must be host:port (or "off"), got "${listen}"`);
   const host = m[1];
-  const readNeedsToken = !isLoopback(host);
+  const readNeedsToken = opts.tokenForReads === true || !isLoopback(host);
   const token = apiToken(opts.tokenFile);
   const routes = [...builtinRoutes(opts), ...(opts.routes ?? [])];
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

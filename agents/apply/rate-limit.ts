@@ -53,8 +53,4 @@ export class Semaphore {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` at once; results keep input order. */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const sem = new Semaphore(limit);
-  return Promise.all(items.map((item) => sem.run(() => fn(item))));
-}
+export { mapLimited } from '../../core/concurrency.js';

@@ -1,0 +1,112 @@
+// The fleet as one value: every cluster actor's status, every declaration's status and the
+// latest rollout of each deployment, read together. The dashboard renders it, the metrics
+// export it, and `explainSubject` turns one deployment × cluster of it into the facts
+// core/explain.ts weighs (the CLI's `explain` and the dashboard give the same answer).
+import { mapLimited } from '../core/concurrency.js';
+import type { ExplainSubject } from '../core/explain.js';
+import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
+import { NotFoundError, type ActorKind, type ActorStatus, type DeclarationClient } from './declarations.js';
+
+/** A Kustomization or HelmRelease: what is placed on clusters. */
+export type Placed = Extract<ActorStatus, { kind: 'Kustomization' | 'HelmRelease' }>;
+
+export function isPlaced(s: ActorStatus): s is Placed {
+  return s.kind === 'Kustomization' || s.kind === 'HelmRelease';
+}
+
+export interface FleetSnapshot {
+  /** ms since epoch when the reading started. */
+  readonly takenAt: number;
+  /** How long the reading took (ms). */
+  readonly tookMs: number;
+  readonly clusters: readonly ClusterStatus[];
+  /** Sources first, then deployments; each kind sorted by id. */
+  readonly declarations: readonly ActorStatus[];
+  /** The latest rollout of each deployment that has had one, by the deployment's id. */
+  readonly rollouts: ReadonlyMap<string, RolloutStatus>;
+}
+
+const SNAPSHOT_KINDS: readonly ActorKind[] = ['GitRepository', 'HelmRepository', 'Kustomization', 'HelmRelease'];
+
+/** Reads the whole fleet, `parallel` queries at a time. Declarations deleted meanwhile are left out. */
+export async function takeSnapshot(client: DeclarationClient, parallel = 16): Promise<FleetSnapshot> {
+  const takenAt = Date.now();
+  const [clusters, ids] = await Promise.all([
+    client.clusters(),
+    Promise.all(SNAPSHOT_KINDS.map((k) => client.list(k))).then((lists) => lists.flat()),
+  ]);
+  const statuses = await mapLimited(ids, parallel, async (id) => {
+    try {
+      return await client.status(id);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  });
+  const declarations = statuses.filter((s): s is ActorStatus => s !== undefined);
+  const withRollouts = declarations.filter(isPlaced).filter((s) => s.status.rollout !== undefined);
+  const rollouts = new Map<string, RolloutStatus>();
+  await mapLimited(withRollouts, parallel, async (s) => {
+    const r = await client.rolloutStatus(s.status.id);
+    if (r) rollouts.set(s.status.id, r);
+  });
+  return { takenAt, tookMs: Date.now() - takenAt, clusters, declarations, rollouts };
+}
+
+/**
+ * One reading shared by every request within `maxAgeMs`: a page view, a metrics scrape and the
+ * live views' polls do not each query every actor. Concurrent callers wait for one reading.
+ */
+export class SnapshotCache {
+  private last: FleetSnapshot | undefined;
+  private pending: Promise<FleetSnapshot> | undefined;
+
+  constructor(private readonly take: () => Promise<FleetSnapshot>, private readonly maxAgeMs = 1_000) {}
+
+  async get(): Promise<FleetSnapshot> {
+    if (this.last && Date.now() - this.last.takenAt - this.last.tookMs < this.maxAgeMs) return this.last;
+    this.pending ??= this.take().then((s) => { this.last = s; return s; }).finally(() => { this.pending = undefined; });
+    return this.pending;
+  }
+}
+
+/** The facts explain() weighs, gathered from the actor, its rollout and the cluster. */
+export function explainSubject(s: Placed, cluster: string, rollout: RolloutStatus | undefined): ExplainSubject {
+  const ready = s.status.conditions.find((c) => c.type === 'Ready');
+  const base = {
+    id: s.status.id, placement: s.declaration.kind === 'Kustomization' || s.declaration.kind === 'HelmRelease' ? s.declaration.spec.placement : { clusters: [], hub: false },
+    suspended: s.status.suspended, suspendedBySpec: s.declaration.spec.suspend,
+    ...(ready ? { ready: { status: ready.status, reason: ready.reason, message: ready.message } } : {}),
+    placed: s.status.placed,
+  };
+  const tracking = s.status.rollout;
+  const rolloutFacts = rollout ? (() => {
+    const rc = rollout.clusters.find((c) => c.cluster === cluster);
+    const waveIndex = rc ? rollout.waves.findIndex((w) => w.name === rc.wave) : -1;
+    const current = rollout.waves[rollout.currentWave];
+    return {
+      phase: rollout.phase, revision: rollout.revision, message: rollout.message, waves: rollout.waves.length,
+      failed: tracking?.failed !== undefined && tracking.failed === rollout.target && rollout.finishedAt !== undefined,
+      unselected: rollout.unselected.includes(cluster),
+      ...(rc ? { clusterPhase: rc.phase, wave: rc.wave } : {}),
+      ...(waveIndex >= 0 ? { waveIndex } : {}),
+      ...(current ? { currentWave: { name: current.name, phase: current.phase } } : {}),
+    };
+  })() : undefined;
+  if (s.kind === 'Kustomization') {
+    const c = s.status.clusters.find((x) => x.cluster === cluster);
+    const latest = s.status.sourceRevision;
+    return {
+      ...base, kind: 'Kustomization', latest, latestAttempted: s.status.lastBuild?.revision === latest,
+      ...(c ? { cluster: { revision: c.revision, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
+      ...(rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision === latest) ? { rollout: rolloutFacts } : {}),
+    };
+  }
+  const c = s.status.clusters.find((x) => x.cluster === cluster);
+  const latest = s.status.lastAttemptedChartVersion;
+  return {
+    ...base, kind: 'HelmRelease', latest, latestAttempted: latest !== '',
+    ...(c ? { cluster: { revision: c.chartVersion, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
+    ...(rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision.includes(latest)) ? { rollout: rolloutFacts } : {}),
+  };
+}
