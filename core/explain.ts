@@ -74,20 +74,30 @@ function placementText(p: Placement): string {
   ].join(' or ');
 }
 
-export function explain(s: ExplainSubject, clusterName: string, cluster: ExplainCluster | undefined, now: number): Explanation {
-  const ref = s.id; // the id form (kustomization/<ns>/<name>) every flotilla command accepts
-  const evidence: string[] = [];
-  const latest = shortRevision(s.latest);
+/**
+ * Why `clusterName` is (not) at `s`'s latest revision. `withEvidence: false` skips the
+ * evidence lines (the dashboard explains thousands of cells and shows only the sentence).
+ */
+function pushEvidence(s: ExplainSubject, clusterName: string, cluster: ExplainCluster | undefined, now: number, evidence: string[]): void {
   if (s.ready) evidence.push(`${s.id}: Ready=${s.ready.status} ${s.ready.reason}: ${shortRevision(s.ready.message)}`);
-  if (s.latest) evidence.push(`latest revision: ${latest}`);
+  if (s.latest) evidence.push(`latest revision: ${shortRevision(s.latest)}`);
   const c = s.cluster;
   if (c) evidence.push(`on ${clusterName}: ${c.revision ? shortRevision(c.revision) : 'nothing yet'}, Ready=${c.ready} ${c.reason}${c.message ? `: ${shortRevision(c.message)}` : ''}`);
   if (cluster) evidence.push(`cluster ${clusterName}: agent ${cluster.connection} for ${formatDuration(now - cluster.connectionSince)}, ${labelsText(cluster.labels)}`);
+}
+
+export function explain(s: ExplainSubject, clusterName: string, cluster: ExplainCluster | undefined, now: number, withEvidence = true): Explanation {
+  const ref = s.id; // the id form (kustomization/<ns>/<name>) every flotilla command accepts
+  const evidence: string[] = [];
+  if (withEvidence) pushEvidence(s, clusterName, cluster, now, evidence);
+  const latest = shortRevision(s.latest);
+  const c = s.cluster;
   const out = (verdict: ExplainVerdict, sentence: string): Explanation => ({ verdict, sentence, evidence });
+
 
   if (!cluster) return out('NotRegistered', `${clusterName} is not a registered cluster: no agent has registered under that name (see flotilla get clusters; register one with flotilla cluster token create).`);
   if (!s.placed.includes(clusterName)) {
-    evidence.push(`placement: ${placementText(s.placement)}`);
+    if (withEvidence) evidence.push(`placement: ${placementText(s.placement)}`);
     return out('NotPlaced', `${s.id} is not placed on ${clusterName}: its placement selects ${placementText(s.placement)}, and ${clusterName} has ${labelsText(cluster.labels)}.`);
   }
   if (s.suspended) {
@@ -110,7 +120,7 @@ export function explain(s: ExplainSubject, clusterName: string, cluster: Explain
   }
   const r = s.rollout;
   if (r) {
-    evidence.push(`rollout of ${shortRevision(r.revision)}: ${r.phase}${r.message ? `: ${shortRevision(r.message)}` : ''}`);
+    if (withEvidence) evidence.push(`rollout of ${shortRevision(r.revision)}: ${r.phase}${r.message ? `: ${shortRevision(r.message)}` : ''}`);
     if (r.failed) {
       return out('RolloutFailed', `the rollout of ${shortRevision(r.revision)} failed and was rolled back, so ${clusterName} stays at ${c?.revision ? shortRevision(c.revision) : 'what it had'} until \`flotilla rollout retry ${ref}\` or a newer revision.`);
     }

@@ -72,6 +72,15 @@ export class SnapshotCache {
 
 /** The facts explain() weighs, gathered from the actor, its rollout and the cluster. */
 export function explainSubject(s: Placed, cluster: string, rollout: RolloutStatus | undefined): ExplainSubject {
+  return explainSubjects(s, rollout)(cluster);
+}
+
+/**
+ * explainSubject for many clusters of one deployment: what does not depend on the cluster is
+ * worked out once, and the per-cluster statuses are looked up by name (the dashboard asks for
+ * every cluster of the fleet).
+ */
+export function explainSubjects(s: Placed, rollout: RolloutStatus | undefined): (cluster: string) => ExplainSubject {
   const ready = s.status.conditions.find((c) => c.type === 'Ready');
   const base = {
     id: s.status.id, placement: s.declaration.kind === 'Kustomization' || s.declaration.kind === 'HelmRelease' ? s.declaration.spec.placement : { clusters: [], hub: false },
@@ -80,33 +89,43 @@ export function explainSubject(s: Placed, cluster: string, rollout: RolloutStatu
     placed: s.status.placed,
   };
   const tracking = s.status.rollout;
-  const rolloutFacts = rollout ? (() => {
-    const rc = rollout.clusters.find((c) => c.cluster === cluster);
+  const rolloutClusters = new Map((rollout?.clusters ?? []).map((c) => [c.cluster, c]));
+  const unselected = new Set(rollout?.unselected ?? []);
+  const rolloutFacts = rollout ? (cluster: string) => {
+    const rc = rolloutClusters.get(cluster);
     const waveIndex = rc ? rollout.waves.findIndex((w) => w.name === rc.wave) : -1;
     const current = rollout.waves[rollout.currentWave];
     return {
       phase: rollout.phase, revision: rollout.revision, message: rollout.message, waves: rollout.waves.length,
       failed: tracking?.failed !== undefined && tracking.failed === rollout.target && rollout.finishedAt !== undefined,
-      unselected: rollout.unselected.includes(cluster),
+      unselected: unselected.has(cluster),
       ...(rc ? { clusterPhase: rc.phase, wave: rc.wave } : {}),
       ...(waveIndex >= 0 ? { waveIndex } : {}),
       ...(current ? { currentWave: { name: current.name, phase: current.phase } } : {}),
     };
-  })() : undefined;
+  } : undefined;
   if (s.kind === 'Kustomization') {
-    const c = s.status.clusters.find((x) => x.cluster === cluster);
+    const byCluster = new Map(s.status.clusters.map((c) => [c.cluster, c]));
     const latest = s.status.sourceRevision;
-    return {
-      ...base, kind: 'Kustomization', latest, latestAttempted: s.status.lastBuild?.revision === latest,
-      ...(c ? { cluster: { revision: c.revision, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
-      ...(rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision === latest) ? { rollout: rolloutFacts } : {}),
+    const showRollout = rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision === latest);
+    return (cluster) => {
+      const c = byCluster.get(cluster);
+      return {
+        ...base, kind: 'Kustomization', latest, latestAttempted: s.status.lastBuild?.revision === latest,
+        ...(c ? { cluster: { revision: c.revision, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
+        ...(showRollout ? { rollout: rolloutFacts(cluster) } : {}),
+      };
     };
   }
-  const c = s.status.clusters.find((x) => x.cluster === cluster);
+  const byCluster = new Map(s.status.clusters.map((c) => [c.cluster, c]));
   const latest = s.status.lastAttemptedChartVersion;
-  return {
-    ...base, kind: 'HelmRelease', latest, latestAttempted: latest !== '',
-    ...(c ? { cluster: { revision: c.chartVersion, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
-    ...(rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision.includes(latest)) ? { rollout: rolloutFacts } : {}),
+  const showRollout = rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision.includes(latest));
+  return (cluster) => {
+    const c = byCluster.get(cluster);
+    return {
+      ...base, kind: 'HelmRelease', latest, latestAttempted: latest !== '',
+      ...(c ? { cluster: { revision: c.chartVersion, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
+      ...(showRollout ? { rollout: rolloutFacts(cluster) } : {}),
+    };
   };
 }

@@ -21,12 +21,13 @@ th { background: var(--soft); font-weight: 600; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 12px; border: 1px solid currentColor; white-space: nowrap; }
 .ok { color: var(--ok); } .progress { color: var(--progress); } .fail { color: var(--fail); } .idle, .off { color: var(--idle); }
 .grid-wrap { overflow: auto; max-height: 75vh; border: 1px solid var(--line); }
-table.grid { font-size: 11px; } table.grid td, table.grid th { padding: 1px 3px; border: 1px solid #eaeef2; }
-table.grid th.c { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: 500; max-height: 120px; }
-table.grid thead th { position: sticky; top: 0; z-index: 1; } table.grid th.d { position: sticky; left: 0; background: var(--bg); z-index: 2; }
-table.grid td { text-align: center; min-width: 18px; font-family: ui-monospace, monospace; }
-td.s-ok { background: #dafbe1; } td.s-progress { background: #fff8c5; } td.s-fail { background: #ffebe9; color: var(--fail); font-weight: 600; }
-td.s-idle { background: #eaeef2; } td.s-off { background: var(--bg); color: #d0d7de; }
+table.grid { font-size: 11px; table-layout: fixed; } table.grid td, table.grid th { padding: 0; border: 1px solid #eaeef2; overflow: hidden; }
+table.grid col.d { width: 260px; } table.grid col.r { width: 80px; } table.grid col.n { width: 48px; } table.grid col.c { width: 18px; }
+table.grid th.c { writing-mode: vertical-rl; font-weight: 500; height: 96px; white-space: nowrap; }
+table.grid th.d, table.grid td.rev { padding: 0 4px; white-space: nowrap; text-overflow: ellipsis; }
+table.grid td { text-align: center; height: 18px; font-family: ui-monospace, monospace; }
+.k { background: #dafbe1; } .p { background: #fff8c5; } td.f, i.f { background: #ffebe9; color: var(--fail); font-weight: 600; }
+.i { background: #eaeef2; } .o { background: var(--bg); }
 .legend span { margin-right: 12px; } .legend i { display: inline-block; width: 12px; height: 12px; vertical-align: middle; margin-right: 4px; border: 1px solid var(--line); }
 form.inline { display: inline; } button { font: inherit; padding: 3px 10px; cursor: pointer; } button.link { border: 0; background: none; color: #0969da; padding: 0; }
 .actions { margin: 12px 0; padding: 10px; border: 1px solid var(--line); background: var(--soft); } .actions input[type=text] { width: 260px; }

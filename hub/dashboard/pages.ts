@@ -4,7 +4,7 @@ import { formatDuration } from '../../core/declarations/duration.js';
 import { explain, type ExplainVerdict, type Explanation } from '../../core/explain.js';
 import { shortRevision } from '../../core/revision.js';
 import type { ClusterStatus, RolloutStatus } from '../../workflows/messages.js';
-import { explainSubject, isPlaced, type FleetSnapshot, type Placed } from '../fleet-view.js';
+import { explainSubjects, isPlaced, type FleetSnapshot, type Placed } from '../fleet-view.js';
 import { entryMessage, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../history.js';
 import { badge, countdown, esc, historyPath, rolloutPath, table, type Tone } from './html.js';
 
@@ -20,6 +20,9 @@ const VERDICT_MARK: Readonly<Record<ExplainVerdict, string>> = {
   UpToDate: '', Delivering: '…', HeldInRollout: '⏸', WaitingApproval: '?', Unhealthy: '✗', BuildFailed: 'B', RolloutFailed: 'R',
   AgentUnreachable: '!', Suspended: 'S', DependencyNotReady: 'D', NotRegistered: '-', NoRevision: '-', NotInRollout: '·', NotPlaced: '',
 };
+
+/** Grid cell classes (one letter: 10,000 cells). */
+const CELL_CLASS: Readonly<Record<Tone, string>> = { ok: 'k', progress: 'p', fail: 'f', idle: 'i', off: 'o' };
 
 export function toneOfPhase(phase: string): Tone {
   if (/Succeeded|Healthy|AtTarget|Connected/.test(phase)) return 'ok';
@@ -57,12 +60,13 @@ export interface DeploymentRow {
 /** Every deployment × cluster, explained. */
 export function fleetGrid(snap: FleetSnapshot, clusters: readonly ClusterStatus[], now: number): DeploymentRow[] {
   return snap.declarations.filter(isPlaced).filter((s) => !(s.declaration.kind === 'Kustomization' && s.declaration.spec.placement.hub)).map((s) => {
-    const rollout = snap.rollouts.get(s.status.id);
+    const subject = explainSubjects(s, snap.rollouts.get(s.status.id));
+    const ks = new Map(s.kind === 'Kustomization' ? s.status.clusters.map((c) => [c.cluster, { revision: c.revision, drifted: c.counts.drifted ?? 0 }]) : []);
+    const hr = new Map(s.kind === 'HelmRelease' ? s.status.clusters.map((c) => [c.cluster, { revision: c.chartVersion, drifted: 0 }]) : []);
     const cells = clusters.map((c) => {
-      const explanation = explain(explainSubject(s, c.name, rollout), c.name, c, now);
-      const ks = s.kind === 'Kustomization' ? s.status.clusters.find((x) => x.cluster === c.name) : undefined;
-      const hr = s.kind === 'HelmRelease' ? s.status.clusters.find((x) => x.cluster === c.name) : undefined;
-      return { cluster: c.name, explanation, revision: ks?.revision ?? hr?.chartVersion ?? '', drifted: ks?.counts.drifted ?? 0 };
+      const explanation = explain(subject(c.name), c.name, c, now, false);
+      const at = ks.get(c.name) ?? hr.get(c.name);
+      return { cluster: c.name, explanation, revision: at?.revision ?? '', drifted: at?.drifted ?? 0 };
     });
     return { status: s, cells };
   });
@@ -95,9 +99,12 @@ export function overviewBody(snap: FleetSnapshot, filter: OverviewFilter, now: n
     const rollout = r.status.status.rollout?.phase === 'Progressing' ? ` <a href="${rolloutPath(id)}" class="badge progress">rolling out</a>` : '';
     const cells = r.cells.map((c) => {
       const tone = VERDICT_TONE[c.explanation.verdict];
-      if (tone === 'off') return '<td class="s-off"></td>';
-      const title = tone === 'ok' ? `${c.cluster}: up to date at ${shortRevision(c.revision)}${c.drifted ? `; drift corrected on ${c.drifted} object(s)` : ''}` : `${c.cluster}: ${c.explanation.sentence}`;
-      return `<td class="s-${tone}" data-verdict="${c.explanation.verdict}" title="${esc(title)}">${VERDICT_MARK[c.explanation.verdict]}${c.drifted ? '↺' : ''}</td>`;
+      const drift = c.drifted ? '↺' : '';
+      // Up-to-date and not-placed cells are most of a big grid: they carry no title, so the
+      // page stays small; the row and the cluster table say what they mean.
+      if (tone === 'off') return '<td class="o"></td>';
+      if (tone === 'ok') return drift ? `<td class="k" title="${esc(`${c.cluster}: up to date at ${shortRevision(c.revision)}; drift corrected on ${c.drifted} object(s)`)}">${drift}</td>` : '<td class="k"></td>';
+      return `<td class="${CELL_CLASS[tone]}" data-verdict="${c.explanation.verdict}" title="${esc(`${c.cluster}: ${c.explanation.sentence}`)}">${VERDICT_MARK[c.explanation.verdict]}${drift}</td>`;
     }).join('');
     return `<tr data-id="${esc(id)}"><th class="d"><a href="${historyPath(id)}">${esc(id)}</a>${rollout}</th><td class="rev">${esc(shortRevision(latestOf(r.status)))}</td><td>${ok}/${placedCells.length}</td>${cells}</tr>`;
   }).join('\n');
@@ -118,8 +125,8 @@ ${table(['cluster', 'connection', 'since', 'labels', 'agent', 'kubernetes', 'up 
     ];
   }), 'class="clusters"')}
 <h2>Deployments × clusters</h2>
-<p class="legend"><span><i class="s-ok"></i>up to date</span><span><i class="s-progress"></i>delivering / held in a rollout (? waits for approval)</span><span><i class="s-fail"></i>failing (✗ unhealthy, B build, R rolled back, ! agent unreachable)</span><span><i class="s-idle"></i>suspended (S), dependency (D), not in rollout (·)</span><span>↺ drift corrected</span> <span class="muted">Hover a cell for the explanation.</span></p>
-<div class="grid-wrap"><table class="grid"><thead>${gridHeader}</thead><tbody>
+<p class="legend"><span><i class="k"></i>up to date</span><span><i class="p"></i>delivering / held in a rollout (? waits for approval)</span><span><i class="f"></i>failing (✗ unhealthy, B build, R rolled back, ! agent unreachable)</span><span><i class="i"></i>suspended (S), dependency (D), not in rollout (·)</span><span>↺ drift corrected</span> <span class="muted">Hover a cell for the explanation.</span></p>
+<div class="grid-wrap"><table class="grid" style="width:${388 + 18 * clusters.length}px"><colgroup><col class="d"><col class="r"><col class="n">${'<col class="c">'.repeat(clusters.length)}</colgroup><thead>${gridHeader}</thead><tbody>
 ${gridRows}
 </tbody></table></div>
 <h2>Not up to date, and why</h2>
@@ -201,6 +208,8 @@ export interface HistoryView {
   readonly namespace: string;
   readonly cluster: string;
   readonly since: string;
+  /** Show at most this many entries, newest first (the page links to all). */
+  readonly limit: number;
 }
 
 export function historyLive(v: HistoryView): string {
@@ -208,13 +217,17 @@ export function historyLive(v: HistoryView): string {
   const runLink = (workflowId: string, runId: string, label: string): string => v.temporalUi
     ? `<a href="${esc(temporalRunUrl(v.temporalUi, v.namespace, workflowId, runId))}" target="_blank" rel="noopener">${esc(label)}</a>`
     : `<span class="mono" title="temporal workflow show --workflow-id ${esc(workflowId)} --run-id ${esc(runId)}">${esc(label)}</span>`;
-  const rows = [...v.entries].reverse().map((e) => [
+  const shown = [...v.entries].reverse().slice(0, v.limit);
+  const rows = shown.map((e) => [
     esc(new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)), e.cluster ? esc(e.cluster) : '<span class="muted">-</span>',
     isFailureEntry(e.type) ? `<span class="fail">${esc(e.type)}</span>` : esc(e.type),
     `<span class="mono">${esc(e.revision ? shortRevision(e.revision) : '-')}</span>`, esc(entryMessage(e)),
     runLink(e.workflowId, e.runId, `${e.workflowId.startsWith('rollout/') ? 'rollout ' : ''}#${e.eventId}`),
   ]);
-  return `<p>${v.entries.length} events from ${t.runs.length} workflow run${t.runs.length === 1 ? '' : 's'}, newest first.</p>
+  const more = v.entries.length > shown.length
+    ? ` Showing the newest ${shown.length}: <a href="?${new URLSearchParams({ ...(v.cluster ? { cluster: v.cluster } : {}), ...(v.since ? { since: v.since } : {}), limit: String(v.entries.length) }).toString()}">show all</a> or narrow with since/cluster.`
+    : '';
+  return `<p>${v.entries.length} events from ${t.runs.length} workflow run${t.runs.length === 1 ? '' : 's'}, newest first.${more}</p>
 ${table(['time', 'cluster', 'event', 'revision', 'message', 'run'], rows, 'class="timeline"')}
 <h2>Workflow runs</h2>
 ${table(['workflow', 'run', 'started', 'status', 'events'], t.runs.map((r) => [

@@ -28,6 +28,8 @@ export interface DashboardDeps {
 }
 
 const USER_COOKIE = 'flotilla-user';
+/** History entries on one page by default (newest first). */
+const HISTORY_PAGE = 300;
 const ACTIONS: readonly RolloutAction[] = ['approve', 'pause', 'resume', 'abort', 'retry'];
 
 function cookie(req: IncomingMessage, name: string): string | undefined {
@@ -145,7 +147,8 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
       return;
     }
     const entries = timeline.entries.filter((e) => (sinceMs === undefined || e.at >= sinceMs) && (cluster === '' || e.cluster === undefined || e.cluster === cluster));
-    const view = { timeline, entries, namespace: deps.namespace, cluster, since, ...(deps.temporalUi ? { temporalUi: deps.temporalUi } : {}) };
+    const limit = Math.max(1, Number(ctx.url.searchParams.get('limit') ?? '') || HISTORY_PAGE);
+    const view = { timeline, entries, namespace: deps.namespace, cluster, since, limit, ...(deps.temporalUi ? { temporalUi: deps.temporalUi } : {}) };
     const live = historyLive(view);
     if (fragment(ctx)) { sendHtml(res, 200, live); return; }
     sendHtml(res, 200, page(frame(req, ctx, `history ${id}`, 'history'), historyBody(view, live)));
