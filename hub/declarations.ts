@@ -6,7 +6,7 @@ import {
   WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { declarationId, isDataDeclaration, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
+import { declarationId, isDataDeclaration, isNotificationDeclaration, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
 import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
 import { helmReleaseWorkflow } from '../workflows/helm-release.js';
 import { helmRepositoryWorkflow } from '../workflows/helm-repository.js';
@@ -48,6 +48,7 @@ export class DeclarationClient {
   /** What apply() would do. */
   async plan(d: Declaration): Promise<ApplyAction> {
     if (isDataDeclaration(d)) return this.dataStore().plan(d);
+    if (isNotificationDeclaration(d)) throw new Error(`${d.kind} is handled by the notifications workflow`);
     const current = await this.current(declarationId(d));
     if (!current) return 'created';
     return JSON.stringify(current) === JSON.stringify(d) ? 'unchanged' : 'configured';
@@ -55,6 +56,7 @@ export class DeclarationClient {
 
   async apply(d: Declaration): Promise<ApplyAction> {
     if (isDataDeclaration(d)) return this.dataStore().put(d);
+    if (isNotificationDeclaration(d)) throw new Error(`${d.kind} is handled by the notifications workflow`);
     return this.applyActor(d);
   }
 

@@ -22,6 +22,12 @@
 //   retries 0, upgrade strategy rollback, upgrade remediateLastFailure = retries > 0, install
 //   remediateLastFailure false, ignoreTestFailures = test.ignoreFailures; valuesKey
 //   "values.yaml"; maxHistory 5; placement = every registered cluster.
+// - Provider (notification v1beta3): timeout 15s; suspend false. Types generic, generic-hmac,
+//   slack, msteams, github (Flux's others are refused by name).
+// - Alert (notification v1beta3): eventSeverity info; eventSources namespaces = the Alert's;
+//   no inclusion/exclusion lists; no eventMetadata; suspend false. Regexes are compiled here.
+// - Receiver (notification v1): interval 10m; events none (= all); resources namespaces = the
+//   Receiver's; suspend false.
 // - rollout (Flotilla's, on Kustomizations and HelmReleases): none = every placed cluster at
 //   once; onFailure rollback; per wave maxFailures 0, bakeTime 0, approval false; analysis
 //   interval 10s, timeout 5s, failureLimit 0, successCodes 200..299, no headers.
@@ -36,10 +42,11 @@ import { isRecord, parseManifests } from '../manifests.js';
 import { defaultReleaseName, MAX_RELEASE_NAME } from '../helm-release.js';
 import { parseCountOrPercent } from '../rollout-plan.js';
 import { parseGoDuration, parseGoDurationSeconds } from './duration.js';
+import { compileAlertRegex } from '../notifications/regex.js';
 import type {
-  AnalysisCheck, CommonMetadata, CountOrPercent, CrdsPolicy, DataDeclaration, Declaration, DeclarationKind, GitRef, GitRepositoryDeclaration,
-  HelmReleaseDeclaration, HelmRepositoryDeclaration, KustomizationDeclaration, KustomizePatch, LabelSelector, Placement, PostBuild,
-  RolloutStrategy, RolloutWave,
+  AlertDeclaration, AnalysisCheck, CommonMetadata, CountOrPercent, CrdsPolicy, DataDeclaration, Declaration, DeclarationKind, EventSourceKind, GitRef,
+  GitRepositoryDeclaration, HelmReleaseDeclaration, HelmRepositoryDeclaration, KustomizationDeclaration, KustomizePatch, LabelSelector, Placement,
+  PostBuild, ProviderDeclaration, ProviderType, ReceiverDeclaration, ReceiverResourceKind, ReceiverType, RolloutStrategy, RolloutWave,
 } from './types.js';
 import { declarationId } from './types.js';
 
@@ -177,6 +184,9 @@ const SUPPORTED: Readonly<Record<DeclarationKind, readonly string[]>> = {
   Secret: ['v1'],
   HelmRepository: ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'],
   HelmRelease: ['helm.toolkit.fluxcd.io/v2', 'helm.toolkit.fluxcd.io/v2beta2'],
+  Provider: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
+  Alert: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
+  Receiver: ['notification.toolkit.fluxcd.io/v1', 'notification.toolkit.fluxcd.io/v1beta2'],
 };
 
 /** Flux kinds that are valid input but not reconciled yet, with their API group (any version). */
@@ -188,9 +198,6 @@ const SKIPPED_FLUX_KINDS: Readonly<Record<string, string>> = {
   ImageRepository: 'image.toolkit.fluxcd.io',
   ImagePolicy: 'image.toolkit.fluxcd.io',
   ImageUpdateAutomation: 'image.toolkit.fluxcd.io',
-  Provider: 'notification.toolkit.fluxcd.io',
-  Alert: 'notification.toolkit.fluxcd.io',
-  Receiver: 'notification.toolkit.fluxcd.io',
 };
 
 /** kustomize's own build file (kustomization.yaml): input to a build, not an object to reconcile. */
@@ -301,6 +308,23 @@ function parseObject(input: Record<string, unknown>, file: string, document: num
       const r = HelmReleaseObject.safeParse(keepHelmValueNulls(input, obj));
       built = r.success
         ? { declaration: buildHelmRelease(r.data, ctx), ignoredFields: HELM_RELEASE_IGNORED, warnings: helmReleaseWarnings(r.data) }
+        : r.error.issues;
+      break;
+    }
+    case 'Provider': {
+      const r = ProviderObject.safeParse(obj);
+      built = r.success ? { declaration: buildProvider(r.data, ctx), ignoredFields: PROVIDER_IGNORED } : r.error.issues;
+      break;
+    }
+    case 'Alert': {
+      const r = AlertObject.safeParse(obj);
+      built = r.success ? { declaration: buildAlert(r.data, ctx), ignoredFields: [], warnings: alertWarnings(r.data) } : r.error.issues;
+      break;
+    }
+    case 'Receiver': {
+      const r = ReceiverObject.safeParse(obj);
+      built = r.success
+        ? { declaration: buildReceiver(r.data, ctx), ignoredFields: RECEIVER_IGNORED, warnings: receiverWarnings(r.data) }
         : r.error.issues;
       break;
     }
@@ -1382,6 +1406,249 @@ function helmReleaseWarnings(obj: HelmReleaseInput): FieldWarning[] {
 }
 
 // ---------------------------------------------------------------------------------------
+// Provider and Alert (notification.toolkit.fluxcd.io/v1beta3), Receiver (…/v1)
+
+const PROVIDER_TYPES = ['generic', 'generic-hmac', 'slack', 'msteams', 'github'] as const satisfies readonly ProviderType[];
+/** Flux's other Provider types: valid Flux, not sent to by Flotilla yet. */
+const FLUX_PROVIDER_TYPES = [
+  'alertmanager', 'azuredevops', 'azureeventhub', 'bitbucket', 'bitbucketserver', 'datadog', 'discord', 'gitea',
+  'githubdispatch', 'gitlab', 'googlechat', 'googlepubsub', 'grafana', 'lark', 'matrix', 'nats', 'opsgenie', 'pagerduty',
+  'rocket', 'sentry', 'telegram', 'webex',
+];
+
+const RECEIVER_TYPES = ['generic', 'generic-hmac', 'github'] as const satisfies readonly ReceiverType[];
+const FLUX_RECEIVER_TYPES = ['gitlab', 'bitbucket', 'harbor', 'dockerhub', 'quay', 'gcr', 'nexus', 'acr', 'cdevents', 'generic-oidc'];
+
+/** A `type` field: one of `supported`, with a distinct message for Flux's other values. */
+function notificationType<T extends string>(what: string, supported: readonly T[], fluxOnly: readonly string[]) {
+  return z.string().transform((type, ctx): T => {
+    const found = supported.find((t) => t === type);
+    if (found !== undefined) return found;
+    ctx.addIssue({
+      code: 'custom',
+      message: fluxOnly.includes(type)
+        ? `${what} type ${JSON.stringify(type)} is not supported yet: Flotilla supports ${supported.join(', ')}`
+        : `invalid ${what} type ${JSON.stringify(type)}: must be one of ${supported.join(', ')}`,
+    });
+    return z.NEVER;
+  });
+}
+
+function httpUrlProblem(url: string): string | undefined {
+  return /^https?:\/\/[^\s/?#]+([/?#]\S*)?$/.test(url) ? undefined : `invalid address ${JSON.stringify(url)}: want an http:// or https:// URL`;
+}
+
+/** `<scheme>://<host>/<owner>/<repo>` (".git" and a trailing "/" allowed), as the github Provider needs. */
+function gitHubRepositoryProblem(address: string): string | undefined {
+  return /^https?:\/\/[^\s/?#]+\/[^\s/?#]+\/[^\s/?#]+?(\.git)?\/?$/.test(address) ? undefined
+    : `invalid address ${JSON.stringify(address)}: the github provider wants the repository URL, <scheme>://<host>/<owner>/<repo>`;
+}
+
+/** Flux's Provider timeout default (Provider.GetTimeout). */
+const PROVIDER_DEFAULT_TIMEOUT_SECONDS = 15;
+/** Flux's Receiver interval default. */
+const RECEIVER_DEFAULT_INTERVAL_SECONDS = 600;
+
+const ProviderSpecSchema = z.strictObject({
+  type: notificationType<ProviderType>('provider', PROVIDER_TYPES, FLUX_PROVIDER_TYPES),
+  address: z.string().max(2048).optional(),
+  channel: z.string().max(2048).optional(),
+  username: z.string().max(2048).optional(),
+  timeout: duration.optional(),
+  secretRef: LocalRef.optional(),
+  suspend: z.boolean().optional(),
+  // Accepted, not acted on (see PROVIDER_IGNORED).
+  interval: duration.optional(),
+  proxy: z.string().max(2048).optional(),
+  certSecretRef: LocalRef.optional(),
+  commitStatusExpr: z.string().optional(),
+  serviceAccountName: z.string().optional(),
+}).superRefine((spec, ctx) => {
+  if (spec.address !== undefined && spec.address !== '') {
+    const message = spec.type === 'github' ? gitHubRepositoryProblem(spec.address) : httpUrlProblem(spec.address);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', path: ['address'], message });
+  } else if (spec.secretRef === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['address'], message: 'required: where to send, in spec.address or (for a URL holding a token) under the address key of the Secret named by spec.secretRef' });
+  }
+  if (spec.type === 'github' && spec.secretRef === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['secretRef'], message: 'required for type github: a Secret with a token key (a GitHub token allowed to set commit statuses)' });
+  }
+});
+
+const ProviderObject = fluxObject(ProviderSpecSchema);
+
+function buildProvider(obj: z.infer<typeof ProviderObject>, ctx: BuildContext): ProviderDeclaration {
+  const { spec } = obj;
+  return {
+    kind: 'Provider',
+    ...base(obj.metadata, ctx),
+    spec: {
+      type: spec.type,
+      ...(spec.address === undefined || spec.address === '' ? {} : { address: spec.address }),
+      ...(spec.channel === undefined || spec.channel === '' ? {} : { channel: spec.channel }),
+      ...(spec.username === undefined || spec.username === '' ? {} : { username: spec.username }),
+      timeoutSeconds: spec.timeout ?? PROVIDER_DEFAULT_TIMEOUT_SECONDS,
+      ...(spec.secretRef === undefined ? {} : { secretRef: { name: spec.secretRef.name } }),
+      suspend: spec.suspend ?? false,
+    },
+  };
+}
+
+const EVENT_SOURCE_KINDS = [
+  'GitRepository', 'Kustomization', 'HelmRepository', 'HelmRelease', 'HelmChart', 'OCIRepository', 'Bucket',
+  'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation', 'Rollout', 'Cluster',
+] as const satisfies readonly EventSourceKind[];
+/** The event source kinds Flotilla emits events for. */
+const EMITTING_KINDS: readonly EventSourceKind[] = ['GitRepository', 'Kustomization', 'HelmRepository', 'HelmRelease', 'Rollout', 'Cluster'];
+
+/** An object name, "*", or a name pattern with "*" wildcards ("podinfo-*"). */
+function eventSourceNameProblem(name: string): string | undefined {
+  return name.length <= 253 && /^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(name) ? undefined
+    : `invalid name ${JSON.stringify(name)}: an object name, "*", or a name with "*" wildcards such as "podinfo-*"`;
+}
+
+const EventSourceSchema = z.strictObject({
+  apiVersion: z.string().optional(), // Flux does not match on it either
+  kind: z.string().transform((kind, ctx): EventSourceKind => {
+    const found = EVENT_SOURCE_KINDS.find((k) => k === kind);
+    if (found !== undefined) return found;
+    ctx.addIssue({ code: 'custom', message: `invalid event source kind ${JSON.stringify(kind)}: must be one of ${EVENT_SOURCE_KINDS.join(', ')}` });
+    return z.NEVER;
+  }),
+  name: checkedString(eventSourceNameProblem),
+  namespace: dnsLabel.optional(),
+  matchLabels: labelMap.optional(),
+});
+
+/** A list of regular expressions, each compiled now so that a bad one is reported with its index. */
+const regexList = z.array(z.string()).superRefine((patterns, ctx) => {
+  patterns.forEach((pattern, i) => {
+    const re = compileAlertRegex(pattern);
+    if (re instanceof Error) ctx.addIssue({ code: 'custom', path: [i], message: re.message });
+  });
+});
+
+const AlertSpecSchema = z.strictObject({
+  providerRef: LocalRef,
+  eventSources: z.array(EventSourceSchema).min(1),
+  eventSeverity: z.enum(['info', 'error']).optional(),
+  inclusionList: regexList.optional(),
+  exclusionList: regexList.optional(),
+  eventMetadata: z.record(z.string(), z.string()).optional(),
+  summary: z.string().max(255).optional(),
+  suspend: z.boolean().optional(),
+});
+
+const AlertObject = fluxObject(AlertSpecSchema);
+
+function buildAlert(obj: z.infer<typeof AlertObject>, ctx: BuildContext): AlertDeclaration {
+  const { spec } = obj;
+  return {
+    kind: 'Alert',
+    ...base(obj.metadata, ctx),
+    spec: {
+      providerRef: { name: spec.providerRef.name },
+      eventSources: spec.eventSources.map((s) => ({
+        kind: s.kind, name: s.name, namespace: s.namespace ?? ctx.namespace,
+        ...(s.matchLabels === undefined ? {} : { matchLabels: s.matchLabels }),
+      })),
+      eventSeverity: spec.eventSeverity ?? 'info',
+      inclusionList: spec.inclusionList ?? [],
+      exclusionList: spec.exclusionList ?? [],
+      eventMetadata: spec.eventMetadata ?? {},
+      ...(spec.summary === undefined || spec.summary === '' ? {} : { summary: spec.summary }),
+      suspend: spec.suspend ?? false,
+    },
+  };
+}
+
+function alertWarnings(obj: z.infer<typeof AlertObject>): FieldWarning[] {
+  const warnings: FieldWarning[] = [];
+  obj.spec.eventSources.forEach((s, i) => {
+    if (!EMITTING_KINDS.includes(s.kind)) {
+      warnings.push({ field: `spec.eventSources[${i}].kind`, message: `Flotilla does not reconcile ${s.kind} objects yet: no events will come from them` });
+    }
+    if (s.matchLabels !== undefined && !s.name.includes('*')) {
+      warnings.push({ field: `spec.eventSources[${i}].matchLabels`, message: 'has no effect with an exact name (as in Flux: matchLabels narrows "*" or a wildcard name)' });
+    }
+  });
+  return warnings;
+}
+
+/** The kinds a Receiver can ask to reconcile, with their API group. */
+const RECEIVER_RESOURCE_GROUPS: Readonly<Record<ReceiverResourceKind, string>> = {
+  GitRepository: 'source.toolkit.fluxcd.io',
+  HelmRepository: 'source.toolkit.fluxcd.io',
+  Kustomization: 'kustomize.toolkit.fluxcd.io',
+  HelmRelease: 'helm.toolkit.fluxcd.io',
+};
+const FLUX_RECEIVER_KINDS = ['Bucket', 'HelmChart', 'OCIRepository', 'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation'];
+
+const ReceiverResourceSchema = z.strictObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().transform((kind, ctx): ReceiverResourceKind => {
+    if (Object.hasOwn(RECEIVER_RESOURCE_GROUPS, kind)) return kind as ReceiverResourceKind;
+    const supported = Object.keys(RECEIVER_RESOURCE_GROUPS).join(', ');
+    ctx.addIssue({
+      code: 'custom',
+      message: FLUX_RECEIVER_KINDS.includes(kind)
+        ? `Flotilla does not reconcile ${kind} objects yet: a Receiver can trigger ${supported}`
+        : `invalid resource kind ${JSON.stringify(kind)}: must be one of ${supported}`,
+    });
+    return z.NEVER;
+  }),
+  name: checkedString((name) => (name === '*'
+    ? 'name "*" (every object with matchLabels) is not supported yet: list each object by name'
+    : dnsSubdomainProblem(name))),
+  namespace: dnsLabel.optional(),
+  matchLabels: labelMap.optional(),
+}).superRefine((r, ctx) => {
+  const group = RECEIVER_RESOURCE_GROUPS[r.kind];
+  if (r.apiVersion !== undefined && r.apiVersion !== '' && (groupOf(r.apiVersion) !== group || !/^[^/]+\/v\w+$/.test(r.apiVersion))) {
+    ctx.addIssue({ code: 'custom', path: ['apiVersion'], message: `invalid apiVersion ${JSON.stringify(r.apiVersion)} for ${r.kind}: want ${group}/<version>, or leave it out` });
+  }
+});
+
+const ReceiverSpecSchema = z.strictObject({
+  type: notificationType<ReceiverType>('receiver', RECEIVER_TYPES, FLUX_RECEIVER_TYPES),
+  events: z.array(z.string()).optional(),
+  resources: z.array(ReceiverResourceSchema).min(1),
+  secretRef: LocalRef,
+  interval: duration.optional(),
+  suspend: z.boolean().optional(),
+  resourceFilter: z.string().optional(), // accepted, not acted on (see RECEIVER_IGNORED)
+});
+
+const ReceiverObject = fluxObject(ReceiverSpecSchema);
+
+function buildReceiver(obj: z.infer<typeof ReceiverObject>, ctx: BuildContext): ReceiverDeclaration {
+  const { spec } = obj;
+  return {
+    kind: 'Receiver',
+    ...base(obj.metadata, ctx),
+    spec: {
+      type: spec.type,
+      events: spec.events ?? [],
+      resources: spec.resources.map((r) => ({
+        ...(r.apiVersion === undefined || r.apiVersion === '' ? {} : { apiVersion: r.apiVersion }),
+        kind: r.kind, name: r.name, namespace: r.namespace ?? ctx.namespace,
+        ...(r.matchLabels === undefined ? {} : { matchLabels: r.matchLabels }),
+      })),
+      secretRef: { name: spec.secretRef.name },
+      intervalSeconds: spec.interval ?? RECEIVER_DEFAULT_INTERVAL_SECONDS,
+      suspend: spec.suspend ?? false,
+    },
+  };
+}
+
+function receiverWarnings(obj: z.infer<typeof ReceiverObject>): FieldWarning[] {
+  const { spec } = obj;
+  return spec.type !== 'github' && (spec.events ?? []).length > 0
+    ? [{ field: 'spec.events', message: `has no effect for type ${spec.type} (as in Flux: only github filters on events)` }]
+    : [];
+}
+
+// ---------------------------------------------------------------------------------------
 // ConfigMap and Secret (core v1)
 
 /** Kubernetes' rule for ConfigMap and Secret data keys. */
@@ -1543,6 +1810,19 @@ const HELM_RELEASE_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'dependsOn', '*', 'readyExpr'], note: `${NOT_YET}: a dependency is ready when its Ready condition is True` },
 ];
 
+const PROVIDER_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'interval'], note: 'has no effect (deprecated by Flux: a Provider is not reconciled on an interval)' },
+  { path: ['spec', 'proxy'], note: `${NOT_YET}: notifications are sent without the proxy` },
+  { path: ['spec', 'certSecretRef'], note: `${NOT_YET}: the server certificate is checked against the system's CAs only` },
+  { path: ['spec', 'commitStatusExpr'], note: `${NOT_YET}: the commit status context is <kind>/<name>[/<cluster>]` },
+  { path: ['spec', 'serviceAccountName'], note: NOT_YET },
+];
+
+const RECEIVER_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'resourceFilter'], note: `${NOT_YET}: every listed resource is reconciled` },
+  { path: ['spec', 'resources', '*', 'matchLabels'], note: 'has no effect: Flux uses matchLabels only with name "*", which Flotilla does not support yet' },
+];
+
 const CONFIGMAP_IGNORED: readonly IgnoredField[] = [
   { path: ['binaryData'], note: 'not used: postBuild.substituteFrom reads data only, as in Flux' },
 ];
@@ -1574,6 +1854,12 @@ const REQUIRED_HINTS: Readonly<Record<string, string>> = {
   'HelmRepository spec.url': 'required: the Helm repository URL (https://... or oci://...)',
   'HelmRelease spec.chart.spec.sourceRef': 'required: where the chart comes from, e.g. {kind: HelmRepository, name: podinfo}',
   'HelmRelease spec.chart.spec.chart': 'required: the chart name (HelmRepository) or its path (GitRepository)',
+  'Provider spec.type': `required: one of ${PROVIDER_TYPES.join(', ')}`,
+  'Alert spec.providerRef': 'required: the Provider (same namespace) to send with, e.g. {name: slack}',
+  'Alert spec.eventSources': 'required: the objects whose events to send, e.g. [{kind: Kustomization, name: "*"}]',
+  'Receiver spec.type': `required: one of ${RECEIVER_TYPES.join(', ')}`,
+  'Receiver spec.secretRef': 'required: a Secret (same namespace) with a token key; the token salts the webhook path and keys the HMAC',
+  'Receiver spec.resources': 'required: the objects to reconcile, e.g. [{kind: GitRepository, name: flux-system}]',
   'spec.prune': 'required: Flux requires prune (true deletes objects removed from the source, false leaves them)',
   'spec.interval': 'required: how often to reconcile, e.g. 10m',
   'spec.url': 'required: the Git repository URL',

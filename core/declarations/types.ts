@@ -1,6 +1,7 @@
 // The declarations the hub reconciles, as typed values after validation and defaulting.
 // Users write Flux's YAML (source.toolkit.fluxcd.io/v1 GitRepository and HelmRepository,
-// kustomize.toolkit.fluxcd.io/v1 Kustomization, helm.toolkit.fluxcd.io/v2 HelmRelease);
+// kustomize.toolkit.fluxcd.io/v1 Kustomization, helm.toolkit.fluxcd.io/v2 HelmRelease,
+// notification.toolkit.fluxcd.io/v1beta3 Provider and Alert, notification.toolkit.fluxcd.io/v1 Receiver);
 // core/declarations/parse.ts turns it into these. Durations are whole seconds; everything
 // optional in Flux has its Flux default here.
 
@@ -337,7 +338,91 @@ export interface DataObjectSpec {
   readonly data: Readonly<Record<string, string>>;
 }
 
-export type DeclarationKind = 'GitRepository' | 'Kustomization' | 'ConfigMap' | 'Secret' | 'HelmRepository' | 'HelmRelease';
+// ---------------------------------------------------------------------------------------
+// Notifications (notification.toolkit.fluxcd.io: Provider and Alert v1beta3, Receiver v1)
+
+/** The Provider types Flotilla sends to (Flux has more; parse.ts refuses the others by name). */
+export type ProviderType = 'generic' | 'generic-hmac' | 'slack' | 'msteams' | 'github';
+
+/**
+ * Where and how notifications are sent. The Secret named by `secretRef` (declared to the hub,
+ * same namespace) may hold, as in Flux: `address` (wins over spec.address: webhook URLs are
+ * secrets), `token` (Slack bot token, generic-hmac key, GitHub token), `headers` (a YAML map,
+ * generic and generic-hmac only), `username` (wins over spec.username), `password`.
+ */
+export interface ProviderSpec {
+  readonly type: ProviderType;
+  /** An http(s) URL; for github `<scheme>://<host>/<owner>/<repo>`. */
+  readonly address?: string;
+  /** Slack channel. */
+  readonly channel?: string;
+  /** Slack username; defaults to the event's reportingController. */
+  readonly username?: string;
+  /** Flux's spec.timeout; default 15s. */
+  readonly timeoutSeconds: number;
+  readonly secretRef?: { readonly name: string };
+  readonly suspend: boolean;
+}
+
+/** The kinds an Alert may listen to: Flux's, plus Flotilla's Rollout and Cluster. */
+export type EventSourceKind =
+  | 'GitRepository' | 'Kustomization' | 'HelmRepository' | 'HelmRelease' | 'HelmChart' | 'OCIRepository' | 'Bucket'
+  | 'ImageRepository' | 'ImagePolicy' | 'ImageUpdateAutomation' | 'Rollout' | 'Cluster';
+
+export interface EventSource {
+  readonly kind: EventSourceKind;
+  /** An object name, `*` (every object of the kind in the namespace) or a pattern with `*` wildcards. */
+  readonly name: string;
+  /** Defaults to the Alert's namespace. */
+  readonly namespace: string;
+  /** With a `*` or wildcard name: only objects carrying these labels. */
+  readonly matchLabels?: Readonly<Record<string, string>>;
+}
+
+export interface AlertSpec {
+  /** A Provider in the Alert's namespace. */
+  readonly providerRef: { readonly name: string };
+  readonly eventSources: readonly EventSource[];
+  /** info (default) forwards every event; error only error events. */
+  readonly eventSeverity: 'info' | 'error';
+  /** Regular expressions, checked at parse time; when non-empty a message must match one. */
+  readonly inclusionList: readonly string[];
+  /** Regular expressions; a message matching any is dropped (stronger than inclusion). */
+  readonly exclusionList: readonly string[];
+  /** Added to each event's metadata without overriding keys the event has. */
+  readonly eventMetadata: Readonly<Record<string, string>>;
+  /** Deprecated by Flux in favour of eventMetadata.summary; when set it overrides metadata.summary. */
+  readonly summary?: string;
+  readonly suspend: boolean;
+}
+
+export type ReceiverType = 'generic' | 'generic-hmac' | 'github';
+export type ReceiverResourceKind = 'GitRepository' | 'HelmRepository' | 'Kustomization' | 'HelmRelease';
+
+export interface ReceiverResource {
+  readonly apiVersion?: string;
+  readonly kind: ReceiverResourceKind;
+  /** An object name (Flux's `*` with matchLabels is refused by parse.ts for now). */
+  readonly name: string;
+  /** Defaults to the Receiver's namespace. */
+  readonly namespace: string;
+  readonly matchLabels?: Readonly<Record<string, string>>;
+}
+
+export interface ReceiverSpec {
+  readonly type: ReceiverType;
+  /** github: the X-GitHub-Event values acted on (case-insensitive); empty = all. */
+  readonly events: readonly string[];
+  readonly resources: readonly ReceiverResource[];
+  /** A Secret with a `token` key: it salts the webhook path and keys the HMAC. */
+  readonly secretRef: { readonly name: string };
+  /** Default 600 (Flux's 10m). */
+  readonly intervalSeconds: number;
+  readonly suspend: boolean;
+}
+
+export type DeclarationKind =
+  | 'GitRepository' | 'Kustomization' | 'ConfigMap' | 'Secret' | 'HelmRepository' | 'HelmRelease' | 'Provider' | 'Alert' | 'Receiver';
 
 interface DeclarationBase<K extends DeclarationKind, S> {
   readonly kind: K;
@@ -355,9 +440,15 @@ export type HelmRepositoryDeclaration = DeclarationBase<'HelmRepository', HelmRe
 export type HelmReleaseDeclaration = DeclarationBase<'HelmRelease', HelmReleaseSpec>;
 /** Secret data is held decoded (base64 `data` and `stringData` merged). */
 export type DataDeclaration = DeclarationBase<'ConfigMap' | 'Secret', DataObjectSpec>;
+export type ProviderDeclaration = DeclarationBase<'Provider', ProviderSpec>;
+export type AlertDeclaration = DeclarationBase<'Alert', AlertSpec>;
+export type ReceiverDeclaration = DeclarationBase<'Receiver', ReceiverSpec>;
+/** Handled by the notifications workflow and the hub's receiver route, not by actor workflows. */
+export type NotificationDeclaration = ProviderDeclaration | AlertDeclaration | ReceiverDeclaration;
 
 export type Declaration =
-  | GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration | DataDeclaration;
+  | GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration | DataDeclaration
+  | NotificationDeclaration;
 /** The declarations reconciled by an actor workflow (ConfigMaps and Secrets are data). */
 export type ActorDeclaration = GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration;
 
@@ -368,4 +459,8 @@ export function declarationId(d: Pick<Declaration, 'kind' | 'namespace' | 'name'
 
 export function isDataDeclaration(d: Declaration): d is DataDeclaration {
   return d.kind === 'ConfigMap' || d.kind === 'Secret';
+}
+
+export function isNotificationDeclaration(d: Declaration): d is NotificationDeclaration {
+  return d.kind === 'Provider' || d.kind === 'Alert' || d.kind === 'Receiver';
 }

@@ -371,9 +371,9 @@ apiVersion: source.toolkit.fluxcd.io/v1
 kind: OCIRepository
 metadata: {name: charts}
 ---
-apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Alert
-metadata: {name: slack, namespace: flux-system}
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: Bucket
+metadata: {name: minio, namespace: flux-system}
 ---
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -383,7 +383,7 @@ resources: [a.yaml]
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.declarations, []);
     assert.deepEqual(r.ignored, [
-      'ImagePolicy/apps/podinfo', 'OCIRepository/default/charts', 'Alert/flux-system/slack',
+      'ImagePolicy/apps/podinfo', 'OCIRepository/default/charts', 'Bucket/flux-system/minio',
       'Kustomization/default/build (kustomize.config.k8s.io/v1beta1: a kustomize build file, not a Flux object)',
     ]);
   });
