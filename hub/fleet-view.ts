@@ -6,6 +6,7 @@ import { mapLimited } from '../core/concurrency.js';
 import type { ExplainSubject } from '../core/explain.js';
 import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
 import { NotFoundError, type ActorKind, type ActorStatus, type DeclarationClient } from './declarations.js';
+import type { ObjectInfoRow, RolloutPhaseRow } from './metrics.js';
 
 /** A Kustomization or HelmRelease: what is placed on clusters. */
 export type Placed = Extract<ActorStatus, { kind: 'Kustomization' | 'HelmRelease' }>;
@@ -128,4 +129,30 @@ export function explainSubjects(s: Placed, rollout: RolloutStatus | undefined): 
       ...(showRollout ? { rollout: rolloutFacts(cluster) } : {}),
     };
   };
+}
+
+/** `flotilla_object_info` rows: a source once (cluster ""), a deployment once per cluster it reports from. */
+export function objectInfoRows(snap: FleetSnapshot): ObjectInfoRow[] {
+  return snap.declarations.flatMap((s): ObjectInfoRow[] => {
+    const ready = s.status.conditions.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+    const base = { kind: s.kind, name: s.declaration.name, namespace: s.declaration.namespace, suspended: s.status.suspended };
+    switch (s.kind) {
+      case 'GitRepository': case 'HelmRepository':
+        return [{ ...base, cluster: '', ready, revision: s.status.artifact?.revision ?? '' }];
+      case 'Kustomization':
+        if (s.status.clusters.length === 0) return [{ ...base, cluster: '', ready, revision: s.status.lastAppliedRevision }];
+        return s.status.clusters.map((c) => ({ ...base, cluster: c.cluster, ready: c.ready, revision: c.revision }));
+      case 'HelmRelease':
+        if (s.status.clusters.length === 0) return [{ ...base, cluster: '', ready, revision: s.status.lastAttemptedChartVersion }];
+        return s.status.clusters.map((c) => ({ ...base, cluster: c.cluster, ready: c.ready, revision: c.chartVersion }));
+    }
+  });
+}
+
+/** `flotilla_rollout_phase` rows: each deployment's latest rollout. */
+export function rolloutPhaseRows(snap: FleetSnapshot): RolloutPhaseRow[] {
+  return [...snap.rollouts.values()].map((r) => {
+    const [, namespace = '', name = ''] = r.owner.split('/');
+    return { kind: r.ownerKind, name, namespace, phase: r.phase };
+  });
 }

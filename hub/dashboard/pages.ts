@@ -31,6 +31,10 @@ export function toneOfPhase(phase: string): Tone {
   return 'progress';
 }
 
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function ago(ms: number, now: number): string {
   return `${formatDuration(Math.max(0, now - ms))} ago`;
 }
@@ -115,7 +119,7 @@ export function overviewBody(snap: FleetSnapshot, filter: OverviewFilter, now: n
   return `<h1>Fleet</h1>
 <form class="filters" method="get" action="/ui/">clusters <input name="cluster" value="${esc(filter.cluster)}" placeholder="name contains"> deployments <input name="deployment" value="${esc(filter.deployment)}" placeholder="id contains"> <button type="submit">filter</button></form>
 <div id="live">
-<p>${clusters.length} clusters (${connected} connected), ${rows.length} deployments; ${behind.length} deployment × cluster pairs not up to date. <span class="muted">Read ${ago(snap.takenAt, now)} in ${snap.tookMs} ms.</span></p>
+<p>${plural(clusters.length, 'cluster')} (${connected} connected), ${plural(rows.length, 'deployment')}; ${plural(behind.length, 'deployment × cluster pair')} not up to date. <span class="muted">Read ${ago(snap.takenAt, now)} in ${snap.tookMs} ms.</span></p>
 <h2>Clusters</h2>
 ${table(['cluster', 'connection', 'since', 'labels', 'agent', 'kubernetes', 'up to date'], clusters.map((c) => {
     const n = readyOn.get(c.name) ?? { ready: 0, placed: 0 };
