@@ -551,6 +551,9 @@ class Demo {
     const temporal = env.temporalServer();
     const cli = 'node dist/cli/main.js';
     const kubectl = bin('kubectl');
+    say(`  The dashboard (fleet grid, live rollouts, histories): ${fleet.hubUrl}/ui/`);
+    say(`    to approve or abort from it, sign in with the token in ${join(fleet.hubData, 'api-token')}`);
+    say(`    metrics for Prometheus: ${fleet.hubUrl}/metrics`);
     say(`  In another terminal, from ${repoRoot}:`);
     say(`    export FLOTILLA_HUB=${fleet.hubUrl} FLOTILLA_TEMPORAL=${temporal.address} FLOTILLA_TEMPORAL_NAMESPACE=${temporal.namespace} FLOTILLA_HUB_DATA=${fleet.hubData}`);
     if (fleet.httpPort === DEFAULT_HUB_HTTP_PORT) say(`    (flotilla also finds this hub without them: its API is on the default ${fleet.hubUrl})`);
