@@ -69,7 +69,7 @@ export async function applyCommand(files: readonly string[], dryRun: boolean, g:
   });
 }
 
-export async function deleteCommand(target: ActorTarget, g: GlobalOptions): Promise<void> {
+export async function deleteCommand(target: { readonly id: string }, g: GlobalOptions): Promise<void> {
   await withClient(g, async (client) => {
     if (!await client.delete(target.id)) throw new CommandFailed(`${target.id} not found`);
     console.log(`${target.id} deleted`);
@@ -242,7 +242,7 @@ async function reconcileOne(client: DeclarationClient, target: ActorTarget, dead
       console.error(`${tty ? '◎' : '-'} ${progress}`);
       last = progress;
     }
-    if (s.status.lastHandledReconcileAt === token) {
+    if (handledSince(s.status.lastHandledReconcileAt, token)) {
       const ready = s.status.conditions.find((c) => c.type === 'Ready');
       console.error(`${ready?.status === 'True' ? '✔' : '✗'} ${target.id}: ${ready?.message ?? 'no Ready condition'}`);
       return s;
@@ -250,6 +250,16 @@ async function reconcileOne(client: DeclarationClient, target: ActorTarget, dead
     if (Date.now() > deadline) throw new CommandFailed(`timed out waiting for ${target.id} to reconcile (last: ${progress})`);
     await sleep(500);
   }
+}
+
+/**
+ * Whether the actor has handled our request: our token, or a later request's (an actor keeps
+ * only the latest token, so two `reconcile --with-source` on one source must both finish).
+ * Tokens from the CLI are ISO times, which compare as strings; others only match exactly.
+ */
+export function handledSince(handled: string, token: string): boolean {
+  const iso = /^\d{4}-\d\d-\d\dT/;
+  return handled === token || (iso.test(handled) && iso.test(token) && handled >= token);
 }
 
 function describeProgress(s: ActorStatus): string {
