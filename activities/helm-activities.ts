@@ -1,7 +1,8 @@
 // The hub's Helm activities: fetch a HelmRepository's index, resolve and download (or, for a
 // chart in git, package) the chart, and render a release for one cluster with that
 // cluster's Kubernetes version and API list. Values from ConfigMaps and Secrets are merged
-// here, inside the activity: workflows only ever see their digest.
+// here, inside the activity: workflows only ever see their digest. Failures are also recorded
+// as error events for notifications (retries too: the notifications throttle drops duplicates).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -10,10 +11,12 @@ import type { Client } from '@temporalio/client';
 import { stringify, parse as parseYaml } from 'yaml';
 import { ChartResolutionError, HOOK_EVENTS, hookSteps, resolveChartVersion, type HelmIndex } from '../core/helm-chart.js';
 import { digestOf } from '../core/digest.js';
+import { failureEvent } from '../core/notifications/hub-events.js';
 import { isRecord } from '../core/manifests.js';
 import type { KubeObject } from '../core/objects.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
 import type { DataObjectStore } from '../hub/data-objects.js';
+import type { EventSink } from '../hub/events.js';
 import { clusterStatusQuery, clusterWorkflowId, declarationQuery } from '../workflows/messages.js';
 import {
   ChartRenderError, fetchChart, fetchHelmIndex, HelmChartError, HelmRepositoryError, packageChartDirectory, readChartMetadata, renderChart,
@@ -26,9 +29,34 @@ export interface HelmActivityContext {
   readonly client: Client;
   readonly artifacts: ArtifactStore;
   readonly data: DataObjectStore;
+  /** Where events for notifications go (none: not recorded). */
+  readonly events?: EventSink;
 }
 
+/** Failures that are not the object's own (the cluster's agent never connected; a store hiccup). */
+const NOT_NOTIFIED = new Set(['ClusterUnknown', 'ArtifactNotFound']);
+
 export function createHelmActivities(ctx: HelmActivityContext): HelmActivities {
+  const activities = helmActivities(ctx);
+  const recorded = async <T>(id: string, metadata: Record<string, string>, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof ApplicationFailure && !NOT_NOTIFIED.has(err.type ?? '')) {
+        const event = failureEvent(id, err.type ?? 'ReconciliationFailed', err.message, metadata, Date.now());
+        if (event) ctx.events?.record(event);
+      }
+      throw err;
+    }
+  };
+  return {
+    fetchHelmRepository: (input) => recorded(input.id, {}, () => activities.fetchHelmRepository(input)),
+    prepareChart: (input) => recorded(input.id, {}, () => activities.prepareChart(input)),
+    renderRelease: (input) => recorded(input.id, { cluster: input.cluster }, () => activities.renderRelease(input)),
+  };
+}
+
+function helmActivities(ctx: HelmActivityContext): HelmActivities {
   const auth = (namespace: string, secretRef: string | undefined): BasicAuth | undefined => {
     if (secretRef === undefined) return undefined;
     const secret = ctx.data.get('Secret', namespace, secretRef);

@@ -1,6 +1,8 @@
 // The hub's activities for the declaration actors: cluster placement and desired state
 // (through the cluster actors), git fetches, kustomize builds and the hub's own
 // declarations. Created by the hub process around its Temporal client and data directory.
+// Failed fetches and builds, and new artifacts, are also recorded as events for notifications
+// (each retry records again: the notifications throttle drops the duplicates).
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -9,9 +11,11 @@ import type { Client } from '@temporalio/client';
 import { formatDeclarationError, parseDeclarations } from '../core/declarations/parse.js';
 import { declarationId, type KustomizationSpec } from '../core/declarations/types.js';
 import { digestOf } from '../core/digest.js';
+import { failureEvent, infoEvent } from '../core/notifications/hub-events.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
 import type { DataObjectStore } from '../hub/data-objects.js';
 import { DeclarationClient } from '../hub/declarations.js';
+import type { EventSink } from '../hub/events.js';
 import { TemporalFleet } from '../hub/fleet.js';
 import type { RegistrationStore } from '../hub/registration.js';
 import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from '../workflows/messages.js';
@@ -28,6 +32,8 @@ export interface HubActivityContext {
   readonly data: DataObjectStore;
   /** Where git checkouts and the build cache live (the hub's data directory). */
   readonly dataDir: string;
+  /** Where events for notifications go (none: not recorded). */
+  readonly events?: EventSink;
 }
 
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
@@ -35,6 +41,14 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
   const heartbeat = (): void => {
     try { Context.current().heartbeat(); } catch { /* outside an activity (tests) */ }
+  };
+  /** Records an error event about `id` and returns the failure to throw. */
+  const failed = (id: string, failure: ApplicationFailure, metadata: Record<string, string> = {}, hide?: string): ApplicationFailure => {
+    // A temporary directory in a message would make every attempt a new notification.
+    const message = hide === undefined ? failure.message : failure.message.split(hide).join('.');
+    const event = failureEvent(id, failure.type ?? 'ReconciliationFailed', message, metadata, Date.now());
+    if (event) ctx.events?.record(event);
+    return failure;
   };
 
   return {
@@ -66,12 +80,12 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
       if (input.spec.secretRef !== undefined) {
         const secret = ctx.data.get('Secret', input.namespace, input.spec.secretRef);
         if (!secret) {
-          throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: `secret '${input.namespace}/${input.spec.secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)` });
+          throw failed(input.id, ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: `secret '${input.namespace}/${input.spec.secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)` }));
         }
         try {
           credentials = gitCredentialsFromSecret(`${input.namespace}/${input.spec.secretRef}`, secret);
         } catch (err) {
-          throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: errorMessage(err) });
+          throw failed(input.id, ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: errorMessage(err) }));
         }
       }
       try {
@@ -81,17 +95,27 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
             ...(input.lastArtifactDigest !== undefined ? { lastArtifactDigest: input.lastArtifactDigest } : {}) },
           { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat },
         );
+        if (result.changed) {
+          const event = infoEvent(input.id, 'NewArtifact', `stored artifact for revision '${result.revision}'`, { revision: result.revision }, Date.now());
+          if (event) ctx.events?.record(event);
+        }
         return { revision: result.revision, artifactDigest: result.artifactDigest, fileCount: result.fileCount, bytes: result.bytes, changed: result.changed };
       } catch (err) {
         if (err instanceof GitSourceError) {
-          throw ApplicationFailure.create({ type: err.reason, message: err.message, nonRetryable: err.reason !== 'GitOperationFailed' });
+          throw failed(input.id, ApplicationFailure.create({ type: err.reason, message: err.message, nonRetryable: err.reason !== 'GitOperationFailed' }));
         }
         throw err;
       }
     },
 
     async buildKustomization(input) {
-      const vars = substitutionVariables(input.spec, input.namespace, ctx.data);
+      let vars: Record<string, string>;
+      try {
+        vars = substitutionVariables(input.spec, input.namespace, ctx.data);
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw failed(input.id, err, { revision: input.revision });
+        throw err;
+      }
       const key = digestOf(JSON.stringify({ source: input.sourceDigest, build: buildFields(input.spec), vars: digestOf(JSON.stringify(vars)) }));
       const cacheFile = join(ctx.dataDir, 'builds', `${key.slice('sha256:'.length)}.json`);
       const cached = await readCache(cacheFile);
@@ -109,7 +133,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
         await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
         return { artifactDigest, objectCount: built.objectCount, cached: false };
       } catch (err) {
-        if (err instanceof BuildError) throw ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message });
+        if (err instanceof BuildError) throw failed(input.id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message }), { revision: input.revision }, dir);
         throw err;
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -122,7 +146,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
       const parsed = parseDeclarations(text.toString('utf8'), `build of ${input.owner}`);
       if (parsed.errors.length > 0) {
         // All or nothing, as Flux validates a whole build before applying any of it.
-        throw ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: parsed.errors.map(formatDeclarationError).join('; ') });
+        throw failed(input.owner, ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: parsed.errors.map(formatDeclarationError).join('; ') }));
       }
       const counts = { created: 0, configured: 0, unchanged: 0, deleted: 0 };
       const ids: string[] = [];

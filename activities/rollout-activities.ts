@@ -1,11 +1,15 @@
 // Activities of the rollout workflow: the analysis gate's HTTP check, and the rollout's
 // events, which go to the hub's log and to an append-only journal in the data directory
-// (`<data>/events.jsonl`) that notifications and `flotilla events` read.
+// (`<data>/events.jsonl`) that `flotilla events` reads, and, as events on the rollout's owner,
+// to notifications (the hub's event sink).
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AnalysisVerdict } from '../core/analysis.js';
 import type { AnalysisCheck } from '../core/declarations/types.js';
 import type { RolloutEvent } from '../workflows/messages.js';
+import { idFields, type LogFn } from '../core/log.js';
+import { rolloutEvent } from '../core/notifications/hub-events.js';
+import type { EventSink } from '../hub/events.js';
 import { runAnalysisCheck } from './analysis.js';
 
 export interface RolloutEventRecord extends RolloutEvent {
@@ -22,7 +26,9 @@ export interface RolloutActivities {
 
 export interface RolloutActivityContext {
   readonly eventsFile: string;
-  readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  readonly log?: LogFn;
+  /** Notifications: each rollout event becomes an event on its owner. */
+  readonly events?: EventSink;
 }
 
 export function createRolloutActivities(ctx: RolloutActivityContext): RolloutActivities {
@@ -32,7 +38,14 @@ export function createRolloutActivities(ctx: RolloutActivityContext): RolloutAct
       if (events.length === 0) return;
       await mkdir(dirname(ctx.eventsFile), { recursive: true });
       await appendFile(ctx.eventsFile, events.map((e) => `${JSON.stringify({ kind: 'RolloutEvent', ...e })}\n`).join(''));
-      for (const e of events) ctx.log?.(`rollout ${e.type}: ${e.message}`, { rollout: e.rollout, owner: e.owner, revision: e.revision, wave: e.wave, by: e.by });
+      for (const e of events) {
+        ctx.log?.(`rollout ${e.type}: ${e.message}`, { ...idFields(e.owner), rollout: e.rollout, owner: e.owner, revision: e.revision, wave: e.wave, by: e.by },
+          FAILURES.has(e.type) ? 'warn' : 'info');
+        const event = rolloutEvent(e, e.at);
+        if (event) ctx.events?.record(event);
+      }
     },
   };
 }
+
+const FAILURES = new Set(['WaveFailed', 'AnalysisFailed', 'RollbackStarted']);

@@ -3,9 +3,10 @@
 // engine and reports per generation. Its last desired state lives in its cluster too, and
 // it keeps correcting drift on its own while the hub is away.
 import { credentials as grpcCredentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
-import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyDigest } from '../core/digest.js';
+import { idFields, type LogFn, type LogLevel } from '../core/log.js';
 import { VERSION } from '../core/version.js';
 import { parseManifests, findDuplicates } from '../core/manifests.js';
 import type { AgentGatewayClient } from '../proto/gen/flotilla/agent/v1/AgentGateway.js';
@@ -14,12 +15,14 @@ import type { HubMessage__Output } from '../proto/gen/flotilla/agent/v1/HubMessa
 import type { DeploymentReport } from '../proto/gen/flotilla/agent/v1/DeploymentReport.js';
 import type { Deployment__Output } from '../proto/gen/flotilla/agent/v1/Deployment.js';
 import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
-import { Applier, errorMessage, type ApplyReport } from './apply/applier.js';
+import { Applier, errorMessage, type ApplyOptions, type ApplyReport, type Deployment } from './apply/applier.js';
 import { ClusterClient } from './apply/cluster-client.js';
 import { waitForHealth } from './apply/health.js';
 import { AGENT_NAMESPACE } from './apply/inventory-store.js';
+import { DEFAULT_LIMITS } from './apply/rate-limit.js';
 import { AgentStateStore, type AgentState, type DesiredDeploymentWire } from './agent-state.js';
 import { Backoff } from './backoff.js';
+import type { AgentMetrics } from './metrics.js';
 
 export const AGENT_VERSION = VERSION;
 
@@ -35,7 +38,9 @@ export interface AgentOptions {
   readonly namespace?: string;
   /** Re-apply everything this often to correct drift (default 60 s; 0 disables). */
   readonly driftIntervalMs?: number;
-  readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  readonly log?: LogFn;
+  /** Hub connection, applies and API server requests are counted here. */
+  readonly metrics?: AgentMetrics;
   /** Deployments applied at once (default 4). */
   readonly concurrency?: number;
 }
@@ -70,9 +75,11 @@ export class Agent {
   private driftTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private readonly stopping = new AbortController();
+  private connected = false;
 
   constructor(private readonly opts: AgentOptions) {
-    this.client = new ClusterClient(opts.kubeConfig);
+    const metrics = opts.metrics;
+    this.client = new ClusterClient(opts.kubeConfig, DEFAULT_LIMITS, metrics ? (verb, code) => { metrics.kubeRequest(verb, code); } : undefined);
     const namespace = opts.namespace ?? AGENT_NAMESPACE;
     this.applier = new Applier(this.client, { agentNamespace: namespace });
     this.state = new AgentStateStore(this.client, namespace);
@@ -99,6 +106,17 @@ export class Agent {
     this.enqueue(() => this.reconcile(false));
   }
 
+  /** True while the agent holds its stream to the hub (welcomed, not yet ended). */
+  get hubConnected(): boolean {
+    return this.connected;
+  }
+
+  /** What makes the agent unready (its /readyz): empty while it is connected to the hub. */
+  problems(): string[] {
+    if (this.stopped) return ['The agent is stopping.'];
+    return this.connected ? [] : [`The agent has no stream to the hub at ${this.opts.hubAddress} (it keeps applying its last desired state and retries the connection).`];
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
@@ -110,12 +128,31 @@ export class Agent {
     this.client.close();
   }
 
-  private log(message: string, fields: Record<string, unknown> = {}): void {
-    this.opts.log?.(message, { cluster: this.opts.cluster, ...fields });
+  private log(message: string, fields: Record<string, unknown> = {}, level?: LogLevel): void {
+    this.opts.log?.(message, { cluster: this.opts.cluster, ...fields }, level);
+  }
+
+  private setConnected(connected: boolean): void {
+    this.connected = connected;
+    this.opts.metrics?.hubConnected(connected);
+  }
+
+  /** One apply through the engine, timed and counted. */
+  private async apply(deployment: Deployment, options: ApplyOptions): Promise<ApplyReport> {
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
+    try {
+      const report = await this.applier.apply(deployment, options);
+      this.opts.metrics?.applied(seconds(), report.phase === 'Applied', report.counts);
+      return report;
+    } catch (err) {
+      this.opts.metrics?.applied(seconds(), false);
+      throw err;
+    }
   }
 
   private enqueue(task: () => Promise<void>): void {
-    this.queue = this.queue.then(task).catch((err: unknown) => { this.log('agent task failed', { error: errorMessage(err) }); });
+    this.queue = this.queue.then(task).catch((err: unknown) => { this.log('agent task failed', { error: errorMessage(err) }, 'error'); });
   }
 
   private async connectLoop(): Promise<void> {
@@ -124,7 +161,7 @@ export class Agent {
       try {
         await this.session(() => { backoff.reset(); });
       } catch (err) {
-        this.log('hub connection failed', { error: errorMessage(err) });
+        this.log('hub connection failed', { error: errorMessage(err) }, 'warn');
       }
       // Jittered, growing pauses: a fleet of agents must not reconnect in lockstep.
       await sleep(backoff.next(), undefined, { signal: this.stopping.signal }).catch(() => undefined);
@@ -164,7 +201,7 @@ export class Agent {
 
   private async session(onConnected: () => void): Promise<void> {
     await this.ensureCredential();
-    const kubernetesVersion = (await this.opts.kubeConfig.makeApiClient(VersionApi).getCode()).gitVersion;
+    const kubernetesVersion = await this.client.serverVersion();
     const apiResources = (await this.client.servedResources()).map((r) => ({ group_version: r.groupVersion, kind: r.kind, namespaced: r.namespaced }));
     const stream = this.gatewayClient().Connect(this.metadata());
     this.stream = stream;
@@ -175,6 +212,7 @@ export class Agent {
         stream.on('data', (msg: HubMessage__Output) => {
           if (msg.body === 'welcome' && msg.welcome) {
             onConnected();
+            this.setConnected(true);
             this.log('connected to the hub');
             const every = Math.max(1, msg.welcome.heartbeat_interval_seconds) * 1000;
             heartbeat = setInterval(() => { stream.write({ heartbeat: { sequence: String(++sequence), sent_at_unix_ms: String(Date.now()) } }); }, every);
@@ -187,7 +225,7 @@ export class Agent {
             // new deployments as its workers free up.
             this.current = { ...this.current, desired: { version: desired.version, deployments: desired.deployments.map(toStored) } };
             void this.saveState().then(() => { stream.write({ ack: { desired_state_version: desired.version } }); }, (err: unknown) => {
-              this.log('cannot save the desired state', { error: errorMessage(err) });
+              this.log('cannot save the desired state', { error: errorMessage(err) }, 'error');
             });
             this.enqueue(() => this.reconcile(true));
           }
@@ -202,6 +240,7 @@ export class Agent {
     } finally {
       if (heartbeat) clearInterval(heartbeat);
       this.stream = undefined;
+      this.setConnected(false);
     }
   }
 
@@ -250,7 +289,9 @@ export class Agent {
     const desired = this.current.desired.deployments;
     for (const name of Object.keys(this.current.applied)) {
       if (desired.some((d) => d.name === name)) continue;
-      await this.applier.delete(name, { prune: true });
+      const started = performance.now();
+      const pruned = await this.applier.delete(name, { prune: true });
+      this.opts.metrics?.applied((performance.now() - started) / 1000, true, { pruned: pruned.filter((p) => p.action === 'deleted').length });
       const { [name]: _gone, ...rest } = this.current.applied;
       this.current = { ...this.current, applied: rest };
       await this.state.save(this.current);
@@ -280,7 +321,7 @@ export class Agent {
       this.send({ ...base, phase: 'PHASE_INVALID', message: problems.map((e) => `${e.source}${e.object ? ` ${e.object}` : ''}: ${e.message}`).join('; '), finished_at_unix_ms: String(Date.now()) });
       return false;
     }
-    const report = await this.applier.apply(
+    const report = await this.apply(
       { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
       { prune: d.options.prune, force: d.options.force, correctDrift: d.options.correctDrift, defaultNamespace: d.options.defaultNamespace || 'default' },
     );
@@ -298,7 +339,8 @@ export class Agent {
       }
     }
     this.send({ ...base, ...summarize(report), phase, message });
-    this.log(fromHub ? 'deployment applied' : 'deployment re-applied from local state', { deployment: d.name, generation: d.generation, phase });
+    this.log(fromHub ? 'deployment applied' : 'deployment re-applied from local state', { ...idFields(d.name), deployment: d.name, generation: d.generation, phase },
+      phase === 'PHASE_READY' ? 'info' : 'warn');
     return phase === 'PHASE_READY';
   }
 
@@ -317,13 +359,13 @@ export class Agent {
         continue; // neither cached nor reachable: try again next round
       }
       const parsed = parseManifests(manifests, d.artifactDigest);
-      const report = await this.applier.apply(
+      const report = await this.apply(
         { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
         { prune: d.options.prune, force: d.options.force, correctDrift: true, defaultNamespace: d.options.defaultNamespace || 'default' },
       );
       const drifted = report.objects.filter((o) => o.drift);
       if (drifted.length > 0) {
-        this.log('drift corrected', { deployment: d.name, objects: drifted.map((o) => o.object) });
+        this.log('drift corrected', { ...idFields(d.name), deployment: d.name, objects: drifted.map((o) => o.object) });
         this.send({ name: d.name, generation: d.generation, ...summarize(report), phase: 'PHASE_READY',
           message: `drift corrected: ${drifted.map((o) => `${o.object} (${(o.drift ?? []).join(', ')})`).join('; ')}` });
       }

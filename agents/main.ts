@@ -4,7 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger, logFunction } from '../core/log.js';
 import { Agent } from './agent.js';
+import { startAgentHttp, type AgentHttp } from './http-server.js';
+import { AgentMetrics } from './metrics.js';
 
 const usage = `usage: flotilla-agent --hub <host:port> --hub-ca <pem file> --cluster <name> [options]
 
@@ -17,17 +20,24 @@ options:
   --kubeconfig <file>    cluster to manage (default: KUBECONFIG, then in-cluster config)
   --namespace <ns>       namespace for the agent's own state (default flotilla-system)
   --drift-interval <s>   re-apply to correct drift this often (default 60; 0 disables)
-  -h, --help             this help`;
+  --http <host:port|off> serve /metrics (Prometheus), /healthz and /readyz (503 while the
+                         agent has no stream to the hub) on this address; port 0 picks a
+                         free port (the "agent started" log line names the URL). No token:
+                         bind to loopback or the pod's IP. Default off.
+  -h, --help             this help
 
-function log(message: string, fields: Record<string, unknown> = {}): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), component: 'agent', message, ...fields }));
-}
+Logs: JSON lines on stdout (ts, level, msg, component, cluster, kind, namespace, name, error);
+LOG_LEVEL=debug|info|warn|error sets the least level written (default info).`;
+
+const logger = createLogger('agent');
+const log = logFunction(logger);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' },
-      kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, http: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(usage); return; }
@@ -44,14 +54,22 @@ async function main(): Promise<void> {
   const kubeconfigFile = values.kubeconfig ?? process.env.KUBECONFIG;
   if (kubeconfigFile) kubeConfig.loadFromFile(kubeconfigFile);
   else kubeConfig.loadFromCluster();
+  const httpListen = values.http ?? 'off';
+  if (httpListen !== 'off' && !/^.+:\d+$/.test(httpListen)) {
+    console.error(`flotilla-agent: --http must be host:port or off, got "${httpListen}"`);
+    process.exit(2);
+  }
   const token = values.token ?? process.env.FLOTILLA_TOKEN;
+  const metrics = new AgentMetrics(values.cluster);
   const agent = new Agent({
     hubAddress: values.hub, hubCa: readFileSync(values['hub-ca']), cluster: values.cluster,
-    ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log,
+    ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log, metrics,
   });
+  let http: AgentHttp | undefined;
+  if (httpListen !== 'off') http = await startAgentHttp(httpListen, { metrics, problems: () => agent.problems() });
   await agent.start();
-  log('agent started', { cluster: values.cluster, hub: values.hub });
-  const stop = (): void => { void agent.stop().then(() => process.exit(0)); };
+  log('agent started', { cluster: values.cluster, hub: values.hub, ...(http ? { http: http.url } : {}) });
+  const stop = (): void => { void agent.stop().then(() => http?.close()).then(() => process.exit(0)); };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -21,29 +21,37 @@ unreachable, a check failed, a rollout did not succeed); 2 usage error.`;
 
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
   apply: `flotilla apply -f <file|dir>... [--dry-run]
-  Loads GitRepository, Kustomization, HelmRepository, HelmRelease, ConfigMap and Secret
-  declarations (Flux's YAML) into the hub; idempotent. Nothing is applied when any object is
+  Loads GitRepository, Kustomization, HelmRepository, HelmRelease, Provider, Alert, Receiver,
+  ConfigMap and Secret declarations (Flux's YAML) into the hub; idempotent. Nothing is applied when any object is
   invalid (each error names the file, object and field). --dry-run prints what would be
   created / configured / unchanged.
 
 examples:
   flotilla apply -f fleet/sources.yaml -f fleet/apps/
   flotilla apply -f fleet/ --dry-run`,
-  delete: `flotilla delete kustomization|helmrelease|source git|source helm <name>
+  delete: `flotilla delete kustomization|helmrelease|source git|source helm|provider|alert|receiver <name>
   A deleted Kustomization with prune: true removes its objects from every cluster; a deleted
-  HelmRelease is uninstalled from every cluster.
+  HelmRelease is uninstalled from every cluster. The id form works too (alert/<ns>/<name>).
 
 examples:
-  flotilla delete kustomization podinfo -n apps`,
-  get: `flotilla get all | clusters | sources [git|helm] | kustomizations | helmreleases [-A] [-o json|yaml]
+  flotilla delete kustomization podinfo -n apps
+  flotilla delete alert/on-call`,
+  get: `flotilla get all | clusters | sources [git|helm] | kustomizations | helmreleases | providers | alerts | receivers
+             [-A] [-o json|yaml]
   all:      the fleet at a glance: clusters (connection, agent and Kubernetes versions),
             sources, Kustomizations and HelmReleases with readiness per cluster, rollouts in
             progress.
   clusters: the registered clusters with their connection state.
   others:   one table per kind (revision, suspended, clusters ready/placed, Ready, message).
+  providers, alerts: notifications sent, duplicates, rate-limited, failed and skipped, the
+            last error (see docs/notifications.md).
+  receivers: each Receiver's webhook path: POST http://<hub --http address><PATH>. The path
+            comes from the token in its Secret: the CLI asks the hub's API (--hub), or reads
+            the hub's data directory (--hub-data).
 
 examples:
   flotilla get all -A
+  flotilla get receivers --hub http://hub.example.com:7480
   flotilla get kustomizations -n apps -o yaml`,
   reconcile: `flotilla reconcile kustomization|helmrelease <name> [--with-source] [--timeout 5m]
 flotilla reconcile source git|helm <name> [--timeout 5m]
@@ -132,7 +140,7 @@ These work on the hub's data directory (--hub-data or FLOTILLA_HUB_DATA).`,
 };
 
 const SUMMARY: readonly (readonly [string, string])[] = [
-  ['get', 'the fleet at a glance (get all), clusters, sources, kustomizations, helmreleases'],
+  ['get', 'the fleet at a glance (get all), clusters, sources, kustomizations, helmreleases, alerts…'],
   ['apply', 'load Flux declarations into the hub'],
   ['reconcile', 'reconcile now and wait for the outcome'],
   ['suspend, resume', 'stop / restart reconciling a declaration'],

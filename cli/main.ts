@@ -15,6 +15,7 @@ import {
 } from './gitops.js';
 import { COMMAND_HELP, OVERVIEW } from './help.js';
 import { eventsCommand, historyCommand } from './inspect.js';
+import { getNotificationsCommand, notAKind, notificationKind, notificationTarget } from './notifications.js';
 import { parseOutput } from './output.js';
 import { isRolloutVerb, rolloutActionCommand, rolloutStatusCommand } from './rollout.js';
 
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   switch (command) {
     case 'cluster': clusterCommand(rest, values, g.hubData); return;
     case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g);
-    case 'delete': return deleteCommand(parseTarget(rest, g.namespace), g);
+    case 'delete': return deleteCommand(notificationTarget(rest, g.namespace) ?? parseTarget(rest, g.namespace), g);
     case 'suspend': return suspendCommand(parseTarget(rest, g.namespace), true, g);
     case 'resume': return suspendCommand(parseTarget(rest, g.namespace), false, g);
     case 'reconcile': return reconcileCommand(parseTarget(rest, g.namespace), values['with-source'] ?? false, timeoutMs, g);
@@ -138,7 +139,9 @@ async function main(): Promise<void> {
       }
       if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand(['Kustomization'], g);
       if (what === 'helmreleases' || what === 'helmrelease' || what === 'hr') return getCommand(['HelmRelease'], g);
-      throw new UsageError(`get what? "all", "clusters", "sources", "kustomizations" or "helmreleases", got "${rest.join(' ')}"`);
+      const notifications = notificationKind(what);
+      if (notifications) return getNotificationsCommand(notifications, g);
+      throw notAKind(rest);
     }
     case 'helm': {
       const [verb, release] = rest;

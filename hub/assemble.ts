@@ -8,11 +8,19 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createDeliveryActivities } from '../activities/agent-delivery.js';
 import { createHelmActivities } from '../activities/helm-activities.js';
 import { createHubActivities } from '../activities/hub-activities.js';
+import { createNotificationActivities } from '../activities/notification-delivery.js';
 import { createRolloutActivities } from '../activities/rollout-activities.js';
+import type { LogFn } from '../core/log.js';
 import { FileArtifactStore } from './artifact-store.js';
 import { DataObjectStore } from './data-objects.js';
+import { DeclarationClient } from './declarations.js';
+import { EventRecorder } from './events.js';
 import { TemporalFleet } from './fleet.js';
 import { AgentGateway } from './gateway.js';
+import type { HttpRoute } from './http-api.js';
+import { activityMetricsInterceptor, type HubMetrics } from './metrics.js';
+import { NotificationMetrics } from './notification-metrics.js';
+import { receiverRoutes } from './receivers.js';
 import { RegistrationStore } from './registration.js';
 
 export interface HubAssembly {
@@ -21,6 +29,10 @@ export interface HubAssembly {
   readonly registration: RegistrationStore;
   readonly artifacts: FileArtifactStore;
   readonly data: DataObjectStore;
+  /** Events for notifications (close() it when the hub stops, to send what is buffered). */
+  readonly events: EventRecorder;
+  /** HTTP routes the hub serves besides the built-in ones: Receivers (/hook/<path>, /api/v1/receivers). */
+  readonly routes: readonly HttpRoute[];
 }
 
 export interface AssembleOptions {
@@ -31,7 +43,9 @@ export interface AssembleOptions {
   readonly taskQueue: string;
   readonly dataDir: string;
   readonly heartbeatIntervalSeconds: number;
-  readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  readonly log?: LogFn;
+  /** Activity durations (a worker interceptor) and the gateway's agent metrics go here. */
+  readonly metrics?: HubMetrics;
   /** Concurrent activities (git fetches, builds, cluster updates); Temporal's default is 100. */
   readonly maxConcurrentActivities?: number;
 }
@@ -42,6 +56,8 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const data = new DataObjectStore(join(opts.dataDir, 'objects'));
   // The worker's delivery activities reach the gateway; the gateway's fleet hooks use the client.
   const late: { gateway?: AgentGateway } = {};
+  const events = EventRecorder.forTemporal(opts.client, opts.taskQueue, opts.log ? { log: opts.log } : {});
+  const notificationMetrics = new NotificationMetrics(opts.metrics?.registry);
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -49,16 +65,22 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
     activities: {
       ...createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
-      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir }),
-      ...createHelmActivities({ client: opts.client, artifacts, data }),
-      ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}) }),
+      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events }),
+      ...createHelmActivities({ client: opts.client, artifacts, data, events }),
+      ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}), events }),
+      ...notificationMetrics.instrument(createNotificationActivities({ secrets: (namespace, name) => data.get('Secret', namespace, name) })),
     },
     ...(opts.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities } : {}),
+    ...(opts.metrics ? { interceptors: { activity: [activityMetricsInterceptor(opts.metrics)] } } : {}),
   });
   const gateway = new AgentGateway({
-    registration, artifacts, fleet: new TemporalFleet(opts.client, opts.taskQueue, registration),
+    registration, artifacts, fleet: new TemporalFleet(opts.client, opts.taskQueue, registration, events),
     heartbeatIntervalSeconds: opts.heartbeatIntervalSeconds, ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   late.gateway = gateway;
-  return { worker, gateway, registration, artifacts, data };
+  const routes = receiverRoutes({
+    declarations: new DeclarationClient(opts.client, opts.taskQueue, data), data, metrics: notificationMetrics, ...(opts.log ? { log: opts.log } : {}),
+  });
+  return { worker, gateway, registration, artifacts, data, events, routes };
 }

@@ -1,20 +1,26 @@
 // The hub's declarations, as the CLI and the bootstrap Kustomization change them: a
 // GitRepository or Kustomization is an actor workflow (its id is `<kind>/<ns>/<name>`),
 // started on first apply and signalled with each new version; ConfigMaps and Secrets go to
-// the DataObjectStore. Applying the same declaration twice changes nothing.
+// the DataObjectStore; Providers, Alerts and Receivers go to the notifications workflow (one
+// per hub, id `notifications`). Applying the same declaration twice changes nothing.
 import {
   WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { declarationId, isDataDeclaration, isNotificationDeclaration, type ActorDeclaration, type Declaration } from '../core/declarations/types.js';
+import {
+  declarationId, isDataDeclaration, isNotificationDeclaration, type ActorDeclaration, type Declaration, type NotificationDeclaration,
+} from '../core/declarations/types.js';
 import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
 import { helmReleaseWorkflow } from '../workflows/helm-release.js';
 import { helmRepositoryWorkflow } from '../workflows/helm-repository.js';
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
+import { notificationsWorkflow } from '../workflows/notifications.js';
 import {
   clusterStatusQuery, declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
   helmRollbackUpdate, reconcileSignal, rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate,
   rolloutRetryUpdate, rolloutStatusQuery, rolloutWorkflowId, specSignal, suspendSignal,
+  NOTIFICATIONS_WORKFLOW_ID, notificationDeclarationSignal, notificationDeleteSignal, notificationsStatusQuery,
+  type NotificationsStatus,
   type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
   type ClusterStatus, type RolloutActionRequest, type RolloutStatus,
 } from '../workflows/messages.js';
@@ -42,13 +48,25 @@ export class RolloutActionRefused extends Error {}
 
 export type RolloutAction = 'approve' | 'pause' | 'resume' | 'abort' | 'retry';
 
+/** The id prefixes of the declarations the notifications workflow holds. */
+const NOTIFICATION_KINDS = new Set(['provider', 'alert', 'receiver']);
+
+/** What notifications() answers before the workflow exists. */
+export const NO_NOTIFICATIONS: NotificationsStatus = {
+  providers: [], alerts: [], receivers: [], eventsReceived: 0, invalidEvents: 0, inFlight: 0, queued: 0,
+};
+
 export class DeclarationClient {
   constructor(private readonly client: Client, private readonly taskQueue: string, private readonly data?: DataObjectStore) {}
 
   /** What apply() would do. */
   async plan(d: Declaration): Promise<ApplyAction> {
     if (isDataDeclaration(d)) return this.dataStore().plan(d);
-    if (isNotificationDeclaration(d)) throw new Error(`${d.kind} is handled by the notifications workflow`);
+    if (isNotificationDeclaration(d)) {
+      const current = findNotification(await this.notifications(), declarationId(d));
+      if (!current) return 'created';
+      return JSON.stringify(current) === JSON.stringify(d) ? 'unchanged' : 'configured';
+    }
     const current = await this.current(declarationId(d));
     if (!current) return 'created';
     return JSON.stringify(current) === JSON.stringify(d) ? 'unchanged' : 'configured';
@@ -56,8 +74,28 @@ export class DeclarationClient {
 
   async apply(d: Declaration): Promise<ApplyAction> {
     if (isDataDeclaration(d)) return this.dataStore().put(d);
-    if (isNotificationDeclaration(d)) throw new Error(`${d.kind} is handled by the notifications workflow`);
+    if (isNotificationDeclaration(d)) return this.applyNotification(d);
     return this.applyActor(d);
+  }
+
+  /** Into the notifications workflow, started (with empty state) by the first declaration or event. */
+  private async applyNotification(d: NotificationDeclaration): Promise<ApplyAction> {
+    const action = await this.plan(d);
+    if (action === 'unchanged') return action;
+    await this.client.workflow.signalWithStart(notificationsWorkflow, {
+      workflowId: NOTIFICATIONS_WORKFLOW_ID, taskQueue: this.taskQueue, args: [{}], signal: notificationDeclarationSignal, signalArgs: [d],
+    });
+    return action;
+  }
+
+  /** The notifications workflow's Providers, Alerts (with delivery counts) and Receivers; empty before it exists. */
+  async notifications(): Promise<NotificationsStatus> {
+    try {
+      return await this.client.workflow.getHandle(NOTIFICATIONS_WORKFLOW_ID).query(notificationsStatusQuery);
+    } catch (err) {
+      if (isNotFound(err)) return NO_NOTIFICATIONS;
+      throw err;
+    }
   }
 
   private async applyActor(d: ActorDeclaration): Promise<ApplyAction> {
@@ -78,6 +116,11 @@ export class DeclarationClient {
   async delete(id: string): Promise<boolean> {
     const [kind = '', namespace = '', name = ''] = id.split('/');
     if (kind === 'configmap' || kind === 'secret') return this.dataStore().delete(kind === 'secret' ? 'Secret' : 'ConfigMap', namespace, name);
+    if (NOTIFICATION_KINDS.has(kind)) {
+      if (!findNotification(await this.notifications(), id)) return false;
+      await this.client.workflow.getHandle(NOTIFICATIONS_WORKFLOW_ID).signal(notificationDeleteSignal, id);
+      return true;
+    }
     try {
       await this.client.workflow.getHandle(id).signal(deleteSignal);
       return true;
@@ -242,6 +285,10 @@ export class DeclarationClient {
     if (!this.data) throw new Error('ConfigMaps and Secrets are stored in the hub\'s data directory: give --hub-data (or FLOTILLA_HUB_DATA)');
     return this.data;
   }
+}
+
+function findNotification(s: NotificationsStatus, id: string): NotificationDeclaration | undefined {
+  return [...s.providers, ...s.alerts, ...s.receivers].find((x) => x.id === id)?.declaration;
 }
 
 function isNotFound(err: unknown): boolean {

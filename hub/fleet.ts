@@ -1,18 +1,33 @@
 // The gateway's view of the cluster actors, over Temporal: signals for what agents say,
 // a query for what they should hold. signalWithStart makes the actor exist whenever a
 // registered cluster's agent speaks, even if it was never started (or was lost).
+// With an event sink, what agents say also becomes events for notifications: connection
+// changes on the Cluster, and reports that failed or changed something on the deployment's
+// owner (its revision read from the owner's status), never delaying the gateway.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { connectionEvent, objectOfId, reportEvent, reportOutcome } from '../core/notifications/hub-events.js';
 import { clusterWorkflow } from '../workflows/cluster.js';
 import {
   agentConnectedSignal, agentDisconnectedSignal, clusterWorkflowId, deploymentReportSignal, desiredStateQuery,
+  helmReleaseStatusQuery, kustomizationStatusQuery,
   type AgentConnected, type AgentDisconnected, type DesiredState, type ReportSummary,
 } from '../workflows/messages.js';
+import type { EventSink } from './events.js';
 import type { FleetHooks } from './gateway.js';
 import type { RegistrationStore } from './registration.js';
 
+/** How long an owner's status query may take before its report's event goes without a revision. */
+const REVISION_QUERY_MS = 5_000;
+/** Reports remembered per cluster and deployment, so that copies re-sent after a reconnect make no second event. */
+const MAX_REMEMBERED_REPORTS = 10_000;
+
 export class TemporalFleet implements FleetHooks {
   private readonly started = new Set<string>();
-  constructor(private readonly client: Client, private readonly taskQueue: string, private readonly registration: RegistrationStore) {}
+  private readonly reported = new Map<string, string>();
+  constructor(
+    private readonly client: Client, private readonly taskQueue: string, private readonly registration: RegistrationStore,
+    private readonly events?: EventSink,
+  ) {}
 
   private startOptions(cluster: string): { taskQueue: string; workflowId: string; args: [{ name: string; labels: Record<string, string> }] } {
     const labels = this.registration.clusters().find((c) => c.name === cluster)?.labels ?? {};
@@ -48,13 +63,63 @@ export class TemporalFleet implements FleetHooks {
 
   async connected(cluster: string, info: AgentConnected): Promise<void> {
     await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: agentConnectedSignal, signalArgs: [info] });
+    this.events?.record(connectionEvent(cluster, { state: 'Connected', agentVersion: info.agentVersion, kubernetesVersion: info.kubernetesVersion }, info.at));
   }
 
   async disconnected(cluster: string, info: AgentDisconnected): Promise<void> {
     await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: agentDisconnectedSignal, signalArgs: [info] });
+    this.events?.record(connectionEvent(cluster, { state: info.unreachable ? 'Unreachable' : 'Disconnected' }, info.at));
   }
 
   async report(cluster: string, report: ReportSummary): Promise<void> {
     await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: deploymentReportSignal, signalArgs: [report] });
+    if (this.events && reportOutcome(report) !== undefined && this.firstTime(cluster, report)) void this.recordReport(this.events, cluster, report);
+  }
+
+  /** False for a report seen before (agents send their last reports again when they reconnect). */
+  private firstTime(cluster: string, report: ReportSummary): boolean {
+    const key = `${cluster}\u0000${report.name}`;
+    const identity = `${report.generation}@${report.finishedAt}@${report.phase}@${report.message}`;
+    if (this.reported.get(key) === identity) return false;
+    this.reported.delete(key);
+    this.reported.set(key, identity);
+    if (this.reported.size > MAX_REMEMBERED_REPORTS) {
+      const oldest = this.reported.keys().next();
+      if (oldest.done !== true) this.reported.delete(oldest.value);
+    }
+    return true;
+  }
+
+  private async recordReport(events: EventSink, cluster: string, report: ReportSummary): Promise<void> {
+    const revision = await this.revisionOf(cluster, report).catch(() => undefined);
+    const event = reportEvent(cluster, report, revision, Date.now());
+    if (event) events.record(event);
+  }
+
+  /**
+   * The revision a report is about, from its owner's status: the Kustomization's revision on
+   * that cluster at the report's generation (else the revision it last attempted), the
+   * HelmRelease's chart version.
+   */
+  private async revisionOf(cluster: string, report: ReportSummary): Promise<string | undefined> {
+    const object = objectOfId(report.name);
+    if (object === undefined) return undefined;
+    const owner = report.name.split('/').slice(0, 3).join('/');
+    const handle = this.client.workflow.getHandle(owner);
+    const within = <T>(p: Promise<T>): Promise<T | undefined> => Promise.race([
+      p, new Promise<undefined>((resolve) => { setTimeout(() => { resolve(undefined); }, REVISION_QUERY_MS).unref(); }),
+    ]);
+    if (object.kind === 'Kustomization') {
+      const s = await within(handle.query(kustomizationStatusQuery));
+      if (!s) return undefined;
+      const c = s.clusters.find((x) => x.cluster === cluster);
+      return c && c.generation === report.generation && c.revision !== '' ? c.revision : s.lastAttemptedRevision;
+    }
+    if (object.kind === 'HelmRelease') {
+      const s = await within(handle.query(helmReleaseStatusQuery));
+      if (!s) return undefined;
+      return s.clusters.find((x) => x.cluster === cluster)?.chartVersion || s.lastAttemptedChartVersion || undefined;
+    }
+    return undefined;
   }
 }

@@ -12,6 +12,8 @@ import type { AgentConnected, AgentDisconnected, DesiredState, ReportSummary } f
 import { RegistrationError, type RegistrationStore } from './registration.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { TlsMaterial } from './tls.js';
+import type { HubMetrics } from './metrics.js';
+import type { LogFn, LogLevel } from '../core/log.js';
 
 /** What the gateway needs from the fleet's actors (implemented over Temporal in hub/fleet.ts). */
 export interface FleetHooks {
@@ -26,7 +28,9 @@ export interface GatewayOptions {
   readonly artifacts: ArtifactStore;
   readonly fleet: FleetHooks;
   readonly heartbeatIntervalSeconds?: number;
-  readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+  readonly log?: LogFn;
+  /** Agents' connections, messages and reported apply counts. */
+  readonly metrics?: Pick<HubMetrics, 'agentConnected' | 'gatewayMessage' | 'applyReported'>;
 }
 
 interface Session {
@@ -63,6 +67,7 @@ export class AgentGateway implements AgentStreams {
   private readonly sessions = new Map<string, Session>();
   private readonly heartbeatSeconds: number;
   private livenessTimer: NodeJS.Timeout | undefined;
+  private listeningNow = false;
 
   constructor(private readonly opts: GatewayOptions) {
     this.heartbeatSeconds = opts.heartbeatIntervalSeconds ?? 10;
@@ -71,6 +76,7 @@ export class AgentGateway implements AgentStreams {
         const { token, cluster } = call.request;
         try {
           const { credential, labels } = opts.registration.register(token, cluster);
+          opts.metrics?.gatewayMessage(cluster, 'register');
           this.log('cluster registered', { cluster });
           callback(null, { cluster, credential, labels });
         } catch (err) {
@@ -82,6 +88,7 @@ export class AgentGateway implements AgentStreams {
         void (async () => {
           try {
             const cluster = this.authenticate(call.metadata);
+            opts.metrics?.gatewayMessage(cluster, 'fetch_artifact');
             const digest = call.request.digest;
             const session = this.sessions.get(cluster);
             // The session's cached set first; the actor's state when a push is still on its way.
@@ -112,10 +119,17 @@ export class AgentGateway implements AgentStreams {
     });
     this.livenessTimer = setInterval(() => { this.checkLiveness(); }, this.heartbeatSeconds * 1000);
     this.livenessTimer.unref();
+    this.listeningNow = true;
     return port;
   }
 
+  /** True from listen() until stop(). */
+  get listening(): boolean {
+    return this.listeningNow;
+  }
+
   async stop(): Promise<void> {
+    this.listeningNow = false;
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     for (const s of this.sessions.values()) s.call.end();
     await new Promise<void>((resolve) => { this.server.tryShutdown(() => { resolve(); }); setTimeout(() => { this.server.forceShutdown(); resolve(); }, 3000).unref(); });
@@ -142,16 +156,18 @@ export class AgentGateway implements AgentStreams {
     // One message at a time, in order: Hello must be fully handled before what follows it.
     let chain: Promise<void> = Promise.resolve();
     call.on('data', (msg: AgentMessage__Output) => {
+      this.opts.metrics?.gatewayMessage(cluster, msg.body ?? 'unknown');
       chain = chain.then(async () => {
         session = (await this.onMessage(cluster, call, msg, session)) ?? session;
       }).catch((err: unknown) => {
-        this.log('agent message failed', { cluster, error: err instanceof Error ? err.message : String(err) });
+        this.log('agent message failed', { cluster, error: err instanceof Error ? err.message : String(err) }, 'error');
       });
     });
     const closed = (): void => {
       const current = this.sessions.get(cluster);
       if (!session || current !== session) return;
       this.sessions.delete(cluster);
+      this.opts.metrics?.agentConnected(cluster, false);
       this.log('agent disconnected', { cluster });
       void this.opts.fleet.disconnected(cluster, { at: Date.now(), unreachable: false }).catch(() => undefined);
     };
@@ -184,17 +200,23 @@ export class AgentGateway implements AgentStreams {
       const desired = await this.opts.fleet.desiredState(cluster);
       created.allowed = new Set(desired.deployments.map((d) => d.artifactDigest));
       if (BigInt(hello.desired_state_version) < BigInt(desired.version) || desired.version === 0) call.write(toWireDesiredState(desired));
+      this.opts.metrics?.agentConnected(cluster, true);
       this.log('agent connected', { cluster, agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version });
       return created;
     }
     session.lastSeen = Date.now();
     if (session.unreachable) {
       session.unreachable = false;
+      this.opts.metrics?.agentConnected(cluster, true);
       await this.opts.fleet.connected(cluster, { at: session.lastSeen, ...session.agent });
     }
     if (msg.body === 'report' && msg.report) {
       const r = msg.report;
       const inv = r.inventory;
+      if (inv && r.finished_at_unix_ms !== '0') {
+        this.opts.metrics?.applyReported(cluster, r.name, `${r.generation}@${r.finished_at_unix_ms}`,
+          { created: inv.created, configured: inv.configured, unchanged: inv.unchanged, pruned: inv.pruned });
+      }
       await this.opts.fleet.report(cluster, {
         name: r.name, generation: Number(r.generation), phase: r.phase.replace(/^PHASE_/, ''), message: r.message,
         counts: inv ? { objects: inv.objects, created: inv.created, configured: inv.configured, unchanged: inv.unchanged, pruned: inv.pruned, drifted: inv.drifted } : {},
@@ -210,7 +232,8 @@ export class AgentGateway implements AgentStreams {
     for (const s of this.sessions.values()) {
       if (!s.unreachable && now - s.lastSeen > limit) {
         s.unreachable = true;
-        this.log('agent unreachable', { cluster: s.cluster });
+        this.opts.metrics?.agentConnected(s.cluster, false);
+        this.log('agent unreachable', { cluster: s.cluster }, 'warn');
         void this.opts.fleet.disconnected(s.cluster, { at: now, unreachable: true }).catch(() => undefined);
       }
     }
@@ -224,8 +247,8 @@ export class AgentGateway implements AgentStreams {
     return this.opts.registration.authenticate(cluster, auth.slice('Bearer '.length)).name;
   }
 
-  private log(message: string, fields: Record<string, unknown> = {}): void {
-    this.opts.log?.(message, fields);
+  private log(message: string, fields: Record<string, unknown> = {}, level?: LogLevel): void {
+    this.opts.log?.(message, fields, level);
   }
 }
 

@@ -7,3 +7,23 @@ export const quick: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 };
+
+/**
+ * Retries of one notification: bounded in attempts and in time, so that a receiver that is
+ * down for long costs at most NOTIFICATION_RETRY.attempts requests and gives up within
+ * NOTIFICATION_RETRY.totalSeconds. A refused request or a misconfigured Provider is not retried.
+ */
+export const NOTIFICATION_RETRY = { attempts: 10, totalSeconds: 15 * 60, initialSeconds: 2, maximumIntervalSeconds: 60 } as const;
+
+/** A delivery's options: the Provider's own timeout bounds each attempt, plus a margin. */
+export function notificationDelivery(providerTimeoutSeconds: number, totalSeconds: number = NOTIFICATION_RETRY.totalSeconds): ActivityOptions {
+  return {
+    startToCloseTimeout: `${providerTimeoutSeconds + 10} seconds`,
+    scheduleToCloseTimeout: `${Math.max(totalSeconds, providerTimeoutSeconds + 10)} seconds`,
+    retry: {
+      initialInterval: `${NOTIFICATION_RETRY.initialSeconds} seconds`, backoffCoefficient: 2,
+      maximumInterval: `${NOTIFICATION_RETRY.maximumIntervalSeconds} seconds`, maximumAttempts: NOTIFICATION_RETRY.attempts,
+      nonRetryableErrorTypes: ['NotificationRejected', 'ProviderMisconfigured'],
+    },
+  };
+}

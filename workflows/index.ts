@@ -6,3 +6,4 @@ export { kustomizationWorkflow } from './kustomization.js';
 export { helmRepositoryWorkflow } from './helm-repository.js';
 export { helmReleaseWorkflow } from './helm-release.js';
 export { rolloutWorkflow } from './rollout.js';
+export { notificationsWorkflow } from './notifications.js';

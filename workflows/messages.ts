@@ -1,7 +1,10 @@
 // Every signal, update and query of the actors, declared in one place.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Condition } from '../core/conditions.js';
-import type { ActorDeclaration, RolloutStrategy } from '../core/declarations/types.js';
+import type {
+  ActorDeclaration, AlertDeclaration, NotificationDeclaration, ProviderDeclaration, ReceiverDeclaration, RolloutStrategy,
+} from '../core/declarations/types.js';
+import type { FlotillaEvent } from '../core/notifications/event.js';
 import type { ReleaseHistory } from '../core/helm-release.js';
 
 export interface DeploymentOptions {
@@ -439,3 +442,74 @@ export const rolloutRetryUpdate = defineUpdate<{ readonly message: string }, [Ro
 export function rolloutWorkflowId(owner: string): string {
   return `rollout/${owner}`;
 }
+
+// ---- Notifications ------------------------------------------------------------------------
+// One workflow per hub (id `notifications`) holds the Providers, Alerts and Receivers, takes
+// the hub's events in batches and sends what the Alerts select (workflows/notifications.ts).
+
+export const NOTIFICATIONS_WORKFLOW_ID = 'notifications';
+
+/** What happened to the events one Alert selected. */
+export interface AlertNotificationStatus {
+  /** `alert/<ns>/<name>` */
+  readonly id: string;
+  readonly declaration: AlertDeclaration;
+  /** The Provider it sends with, `provider/<ns>/<name>`. */
+  readonly provider: string;
+  /** Events the Alert selected. */
+  readonly matched: number;
+  readonly sent: number;
+  /** Identical to one sent within the dedup window. */
+  readonly duplicates: number;
+  /** Over the Provider's rate limit. */
+  readonly rateLimited: number;
+  /** Failed after the last retry (or refused, or the Provider is misconfigured). */
+  readonly failed: number;
+  /** Not sent: the Provider is missing or suspended, or it had nothing to send (a commit status without a commit). */
+  readonly skipped: number;
+  /** ms since epoch */
+  readonly lastSentAt?: number;
+  readonly lastError?: string;
+  readonly lastFailedAt?: number;
+  readonly lastSkipped?: string;
+}
+
+export interface ProviderNotificationStatus {
+  /** `provider/<ns>/<name>` */
+  readonly id: string;
+  readonly declaration: ProviderDeclaration;
+  readonly sent: number;
+  readonly failed: number;
+  readonly skipped: number;
+  /** Deliveries started and not finished (retries included), and queued ones. */
+  readonly pending: number;
+  readonly lastSentAt?: number;
+  readonly lastError?: string;
+}
+
+export interface ReceiverNotificationStatus {
+  /** `receiver/<ns>/<name>` */
+  readonly id: string;
+  readonly declaration: ReceiverDeclaration;
+}
+
+export interface NotificationsStatus {
+  readonly providers: readonly ProviderNotificationStatus[];
+  readonly alerts: readonly AlertNotificationStatus[];
+  readonly receivers: readonly ReceiverNotificationStatus[];
+  /** Events received since the workflow first started (across continue-as-new). */
+  readonly eventsReceived: number;
+  /** Events refused by validation (a sender other than the hub's recorder). */
+  readonly invalidEvents: number;
+  /** Deliveries in progress (retries included) and waiting for a slot. */
+  readonly inFlight: number;
+  readonly queued: number;
+}
+
+/** Adds or replaces a Provider, Alert or Receiver (from `flotilla apply` or a bootstrap Kustomization). */
+export const notificationDeclarationSignal = defineSignal<[NotificationDeclaration]>('notificationDeclaration');
+/** Deletes one by id (`alert/<ns>/<name>`); an unknown id is ignored. */
+export const notificationDeleteSignal = defineSignal<[string]>('notificationDelete');
+/** A batch of events from the hub (hub/events.ts EventRecorder). */
+export const notificationEventsSignal = defineSignal<[readonly FlotillaEvent[]]>('notificationEvents');
+export const notificationsStatusQuery = defineQuery<NotificationsStatus>('notificationsStatus');

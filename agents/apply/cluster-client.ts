@@ -1,7 +1,8 @@
 // The agent's connection to its own API server. It uses @kubernetes/client-node for
 // configuration, authentication, TLS and discovery, but sends manifests as they are (the
 // typed model serializer would drop fields it does not know) and returns raw JSON.
-// Every request passes a token bucket and a concurrency cap, and is counted.
+// Every request passes a token bucket and a concurrency cap, and is counted; an observer (the
+// agent's metrics) sees each request's verb and outcome, watches included.
 import {
   ApiException,
   HttpMethod,
@@ -9,6 +10,7 @@ import {
   KubernetesObjectApi,
   ServerConfiguration,
   createConfiguration,
+  wrapHttpLibrary,
   type KubernetesObject,
   type RequestContext,
   type ResponseContext,
@@ -27,6 +29,12 @@ export interface RequestStats {
   dryRuns: number;
   byMethod: Record<string, number>;
 }
+
+/**
+ * Sees every request sent to the API server: its verb (the HTTP method, or WATCH) and its
+ * outcome (the HTTP status code, or "error" when no response came).
+ */
+export type RequestObserver = (verb: string, code: string) => void;
 
 /** An error from the API server, with its HTTP status and Status message. */
 export class KubeApiError extends Error {
@@ -79,16 +87,33 @@ export class ClusterClient {
   private readonly auth: PooledAuthentication;
   private readonly namespacesReady = new Set<string>();
 
-  constructor(readonly kubeConfig: KubeConfig, readonly limits: Limits = DEFAULT_LIMITS) {
+  constructor(readonly kubeConfig: KubeConfig, readonly limits: Limits = DEFAULT_LIMITS, private readonly observer?: RequestObserver) {
     this.auth = new PooledAuthentication(kubeConfig, limits.concurrency);
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const bucket = new TokenBucket(limits.qps, limits.burst);
     const stats = this.stats;
     this.semaphore = new Semaphore(limits.concurrency);
+    // The client's own HTTP library, wrapped to see each response (or failure to get one).
+    const http = createConfiguration().httpApi;
+    const observe = observer;
     this.api = new RawObjectApi(createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: this.auth },
+      ...(observe ? {
+        httpApi: wrapHttpLibrary({
+          async send(ctx: RequestContext): Promise<ResponseContext> {
+            try {
+              const response = await http.send(ctx).toPromise();
+              observe(ctx.getHttpMethod(), String(response.httpStatusCode));
+              return response;
+            } catch (err) {
+              observe(ctx.getHttpMethod(), 'error');
+              throw err;
+            }
+          },
+        }),
+      } : {}),
       promiseMiddleware: [{
         async pre(ctx: RequestContext): Promise<RequestContext> {
           await bucket.take();
@@ -109,6 +134,21 @@ export class ClusterClient {
     const kc = new KubeConfig();
     kc.loadFromFile(path);
     return new ClusterClient(kc, limits);
+  }
+
+  /**
+   * Counts a request made outside this client's API object (a watch, which
+   * @kubernetes/client-node sends with its own fetch), for the observer.
+   */
+  observeRequest(verb: string, code: string): void {
+    this.observer?.(verb, code);
+  }
+
+  /** The API server's version (GET /version). */
+  async serverVersion(): Promise<string> {
+    const header: KubeObject = { apiVersion: 'v1', kind: 'Version', metadata: { name: '' } };
+    const v = await this.call(header, () => this.api.send(HttpMethod.GET, '/version', {}));
+    return isRecord(v) && typeof v.gitVersion === 'string' ? v.gitVersion : '';
   }
 
   /** Closes pooled connections (idle keep-alive sockets would otherwise hold the process). */

@@ -41,6 +41,9 @@ export async function waitForHealth(client: ClusterClient, objects: readonly Kub
   let stopped = false;
   const startWatch = async (g: { apiVersion: string; kind: string; namespace?: string }): Promise<void> => {
     const path = await client.listPath(g.apiVersion, g.kind, g.namespace);
+    // Watch sends its own request (not through the client's API object): count it here. A
+    // failed request calls `done` before watch() returns; a started one returns first.
+    const request: { started: boolean; failed?: { statusCode?: unknown } } = { started: false };
     const controller = await watch.watch(path, { allowWatchBookmarks: false }, (type: string, raw: unknown) => {
       if (!isRecord(raw) || !isRecord(raw.metadata)) return;
       const live = { ...raw, apiVersion: g.apiVersion, kind: g.kind } as KubeObject;
@@ -49,10 +52,14 @@ export async function waitForHealth(client: ClusterClient, objects: readonly Kub
       entry.health = type === 'DELETED' ? { status: 'NotFound', message: 'object was deleted' } : assessHealth(live);
       entry.object = live;
       if (pending() === 0) finish();
-    }, () => {
+    }, (err: unknown) => {
+      if (!request.started) request.failed = isRecord(err) ? err : {};
       // The server closed the watch (timeout, compaction): open it again while still waiting.
       if (!stopped) void sleep(500).then(() => stopped ? undefined : startWatch(g).catch(() => undefined));
     });
+    request.started = true;
+    const failed = request.failed;
+    client.observeRequest('WATCH', failed === undefined ? '200' : typeof failed.statusCode === 'number' ? String(failed.statusCode) : 'error');
     controllers.push(controller);
   };
 

@@ -154,6 +154,7 @@ export class LocalFleet {
     const token = await this.createToken(labels);
     const args = [agentMain, '--hub', this.hubAddress, '--hub-ca', join(this.hubData, 'tls', 'hub.crt'), '--cluster', cluster,
       '--kubeconfig', this.env.cluster(kubeCluster).kubeconfigPath, '--drift-interval', String(this.options.driftIntervalSeconds ?? 5),
+      '--http', '127.0.0.1:0',
       ...(kubeCluster === cluster ? [] : ['--namespace', `flotilla-${cluster}`])];
     // The token goes through the environment, not the command line (ps shows command lines).
     const agent = ManagedProcess.start({
@@ -162,7 +163,26 @@ export class LocalFleet {
     });
     this.agents.set(cluster, agent);
     await this.waitForConnected(cluster, agent);
+    await waitFor(`${cluster} agent's HTTP address`, () => Promise.resolve(this.agentHttpUrl(cluster)), { timeoutMs: 10_000, process: agent });
     return agent;
+  }
+
+  /**
+   * The URL of the cluster's agent's HTTP server (/metrics, /healthz, /readyz), from its last
+   * "agent started" log line; undefined until it said so.
+   */
+  agentHttpUrl(cluster: string): string | undefined {
+    const agent = this.agents.get(cluster);
+    if (!agent) return undefined;
+    let url: string | undefined;
+    for (const line of readFileSync(agent.spec.logFile, 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { msg?: unknown; http?: unknown };
+        if (entry.msg === 'agent started' && typeof entry.http === 'string') url = entry.http;
+      } catch { /* not a log line of ours */ }
+    }
+    return url;
   }
 
   /** Waits until the hub's `cluster/<name>` actor reports the agent connected. */

@@ -92,7 +92,7 @@ async function deliver(cluster: string, generation: number, configMaps: number):
 function appliedLines(cluster: string, generation: number): number {
   return readFileSync(join(state.dir, `agent-${cluster}.log`), 'utf8').split('\n')
         // Either form: applied as the hub delivered it, or retried by the agent from its own state.
-    .filter((l) => /"message":"deployment (applied|re-applied from local state)"/.test(l) && l.includes('"deployment":"apps"') && l.includes(`"generation":"${generation}"`)).length;
+    .filter((l) => /"msg":"deployment (applied|re-applied from local state)"/.test(l) && l.includes('"deployment":"apps"') && l.includes(`"generation":"${generation}"`)).length;
 }
 
 async function configMapsIn(cluster: string): Promise<KubeObject[]> {
