@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import type { RolloutStatus } from '../../workflows/messages.js';
+import { appObjects } from '../harness/apps.js';
 import { launchChromium } from '../harness/browser.js';
 import { useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
@@ -33,19 +34,7 @@ function tab(): Page {
 }
 
 function writeWeb(version: string, broken = false): string {
-  repo().writeObjects('web/web.yaml', [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } },
-    {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'web' },
-      spec: {
-        replicas: 1, selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' }, annotations: { version, ...(broken ? { 'sim.flotilla.dev/fail': 'ErrImagePull' } : {}) } },
-          spec: { containers: [{ name: 'web', image: `ghcr.io/stefanprodan/podinfo:${version}` }] },
-        },
-      },
-    },
-  ]);
+  repo().writeObjects('web/web.yaml', appObjects('web', version, broken));
   return repo().commit(`web ${version}${broken ? ' (broken)' : ''}`);
 }
 

@@ -12,6 +12,7 @@ import { parseDeclarationObject } from '../../core/declarations/parse.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { specSignal, type RolloutStatus } from '../../workflows/messages.js';
 import { kustomizationWorkflow } from '../../workflows/kustomization.js';
+import { appObjects } from '../harness/apps.js';
 import { TASK_QUEUE, useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
 import { golden } from '../harness/golden.js';
@@ -26,20 +27,8 @@ function repo(): GitRepo {
 }
 
 function writeApp(version: string, broken = false): string {
-  repo().writeObjects('app/app.yaml', [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app' } },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config', namespace: 'app' }, data: { version } },
-    {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'app', namespace: 'app' },
-      spec: {
-        replicas: 1, selector: { matchLabels: { app: 'app' } },
-        template: {
-          metadata: { labels: { app: 'app' }, annotations: { version, ...(broken ? { 'sim.flotilla.dev/fail': 'ErrImagePull' } : {}) } },
-          spec: { containers: [{ name: 'app', image: `ghcr.io/stefanprodan/podinfo:${version}` }] },
-        },
-      },
-    },
-  ]);
+  const [ns, deployment] = appObjects('app', version, broken);
+  repo().writeObjects('app/app.yaml', [ns ?? {}, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config', namespace: 'app' }, data: { version } }, deployment ?? {}]);
   return repo().commit(`app ${version}${broken ? ' (broken)' : ''}`);
 }
 
