@@ -9,8 +9,8 @@
 // and shared by every page; its cost is the actors' queries, measured by `get all`).
 //
 // Per page and load: server time (request → full HTML received, by fetch), and in the browser
-// the navigation's responseEnd, DOMContentLoaded, load and first contentful paint, and the
-// total "goto until load" wall time. Recorded: median and max over the iterations.
+// the navigation's DOMContentLoaded and load, and the wall time from navigation until load
+// and until rendered (two animation frames after load). Recorded: median and max.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,11 +48,10 @@ interface PageFigures {
   readonly path: string;
   readonly bytes: number;
   readonly serverMs: number;
-  readonly responseEndMs: number;
   readonly domContentLoadedMs: number;
   readonly loadMs: number;
-  readonly firstContentfulPaintMs: number;
   readonly wallMs: number;
+  readonly renderedMs: number;
 }
 
 async function main(): Promise<void> {
@@ -96,17 +95,19 @@ async function main(): Promise<void> {
         const w0 = performance.now();
         await tab.goto(`${api.url}${p.path}`, { waitUntil: 'load' });
         const wallMs = performance.now() - w0;
-        // Evaluated in the page (the project's TypeScript has no DOM types): Navigation Timing and Paint Timing.
-        const t = await tab.evaluate<{ responseEnd: number; dcl: number; load: number; fcp: number }>(`(() => {
+        // Rendered: two animation frames after load (the first paint of the laid-out page).
+        await tab.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(0))))');
+        const renderedMs = performance.now() - w0;
+        // Evaluated in the page (the project's TypeScript has no DOM types): Navigation Timing.
+        const t = await tab.evaluate<{ dcl: number; load: number }>(`(() => {
           const nav = performance.getEntriesByType('navigation')[0];
-          const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-          return { responseEnd: nav.responseEnd, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, fcp: fcp ? fcp.startTime : -1 };
+          return { dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd };
         })()`);
         await context.close();
         if (i === 0) continue; // warm-up: the first load compiles the page script and fills caches
         samples.set(p.page, [...(samples.get(p.page) ?? []), {
-          page: p.page, path: p.path, bytes: Buffer.byteLength(html), serverMs, responseEndMs: t.responseEnd,
-          domContentLoadedMs: t.dcl, loadMs: t.load, firstContentfulPaintMs: t.fcp, wallMs,
+          page: p.page, path: p.path, bytes: Buffer.byteLength(html), serverMs,
+          domContentLoadedMs: t.dcl, loadMs: t.load, wallMs, renderedMs,
         }]);
       }
     }
@@ -122,23 +123,23 @@ async function main(): Promise<void> {
     return {
       page: first?.page ?? '', path: first?.path ?? '', kib: Math.round((first?.bytes ?? 0) / 1024),
       serverMs: stat((f) => f.serverMs), domContentLoadedMs: stat((f) => f.domContentLoadedMs), loadMs: stat((f) => f.loadMs),
-      firstContentfulPaintMs: stat((f) => f.firstContentfulPaintMs), wallMs: stat((f) => f.wallMs),
+      wallMs: stat((f) => f.wallMs), renderedMs: stat((f) => f.renderedMs),
     };
   });
-  const worst = Math.max(...summary.map((s) => s.wallMs.max));
+  const worst = Math.max(...summary.map((s) => s.renderedMs.max));
   for (const s of summary) {
-    console.log(`${s.page.padEnd(28)} ${String(s.kib).padStart(5)} KiB  server ${s.serverMs.median} ms  DOMContentLoaded ${s.domContentLoadedMs.median} ms  load ${s.loadMs.median} ms (max ${s.loadMs.max})  FCP ${s.firstContentfulPaintMs.median} ms  goto→load ${s.wallMs.median} ms (max ${s.wallMs.max})`);
+    console.log(`${s.page.padEnd(28)} ${String(s.kib).padStart(5)} KiB  server ${s.serverMs.median} ms  DOMContentLoaded ${s.domContentLoadedMs.median} ms  load ${s.loadMs.median} ms (max ${s.loadMs.max})  goto→load ${s.wallMs.median} ms (max ${s.wallMs.max})  goto→rendered ${s.renderedMs.median} ms (max ${s.renderedMs.max})`);
   }
-  console.log(`slowest page load (goto → load event, max over ${iterations}): ${worst} ms (target < ${TARGET_MS} ms: ${worst < TARGET_MS ? 'met' : 'NOT met'})`);
+  console.log(`slowest page (goto → rendered, max over ${iterations}): ${worst} ms (target < ${TARGET_MS} ms: ${worst < TARGET_MS ? 'met' : 'NOT met'})`);
   if (smoke) { console.log('smoke run (--iterations < 3): nothing recorded'); return; }
   recordResults('dashboard-render', { clusters: CLUSTERS, deployments: DEPLOYMENTS, historyEntries: HISTORY_ENTRIES, iterations, targetMs: TARGET_MS, slowestLoadMs: worst, targetMet: worst < TARGET_MS, pages: summary }, [
     `Each dashboard page for a fleet of ${CLUSTERS} clusters × ${DEPLOYMENTS} deployments (${CLUSTERS * DEPLOYMENTS} grid cells, each explained by \`explain()\`; one rollout over ${CLUSTERS} clusters held at its approval gate; failing, drifted and unreachable cells) and a ${HISTORY_ENTRIES}-entry history, served by the hub's HTTP server and dashboard routes from an in-memory snapshot (reading the snapshot from Temporal is not included), loaded ${iterations} times (after one warm-up) in a new context of Debian's Chromium (headless, playwright-core), viewport 1600×1000. Times in ms; median (max).`,
     '',
-    '| page | HTML | server (fetch) | DOMContentLoaded | load event | first contentful paint | goto → load |',
+    '| page | HTML | server (fetch) | DOMContentLoaded | load event | goto → load | **goto → rendered** |',
     '|---|---|---|---|---|---|---|',
-    ...summary.map((s) => `| ${s.page} | ${s.kib} KiB | ${s.serverMs.median} (${s.serverMs.max}) | ${s.domContentLoadedMs.median} (${s.domContentLoadedMs.max}) | ${s.loadMs.median} (${s.loadMs.max}) | ${s.firstContentfulPaintMs.median} (${s.firstContentfulPaintMs.max}) | ${s.wallMs.median} (${s.wallMs.max}) |`),
+    ...summary.map((s) => `| ${s.page} | ${s.kib} KiB | ${s.serverMs.median} (${s.serverMs.max}) | ${s.domContentLoadedMs.median} (${s.domContentLoadedMs.max}) | ${s.loadMs.median} (${s.loadMs.max}) | ${s.wallMs.median} (${s.wallMs.max}) | ${s.renderedMs.median} (${s.renderedMs.max}) |`),
     '',
-    `**Slowest page: ${worst} ms from navigation to the load event (target < ${TARGET_MS} ms: ${worst < TARGET_MS ? 'met' : 'not met'}).**`,
+    `"Rendered" is when two animation frames have passed after the load event, i.e. the laid-out page has been painted; DOMContentLoaded and load are the page's Navigation Timing (from navigation start), the goto figures the test's wall clock (they include opening the navigation). **Slowest page: ${worst} ms from navigation to rendered (target < ${TARGET_MS} ms: ${worst < TARGET_MS ? 'met' : 'not met'}).**`,
   ].join('\n'));
 }
 

@@ -26,7 +26,9 @@ table.grid col.d { width: 260px; } table.grid col.r { width: 80px; } table.grid 
 table.grid th.c { writing-mode: vertical-rl; font-weight: 500; height: 96px; white-space: nowrap; }
 table.grid th.d, table.grid td.rev { padding: 0 4px; white-space: nowrap; text-overflow: ellipsis; }
 table.grid td { text-align: center; height: 18px; font-family: ui-monospace, monospace; }
-.k { background: #dafbe1; } .p { background: #fff8c5; } td.f, i.f { background: #ffebe9; color: var(--fail); font-weight: 600; }
+/* Merged cells (colspan) keep the column lines. */
+table.grid td.k, table.grid td.o { background-image: linear-gradient(to right, transparent 17px, #eaeef2 17px); background-size: 18px 100%; }
+.k { background-color: #dafbe1; } .p { background: #fff8c5; } td.f, i.f { background: #ffebe9; color: var(--fail); font-weight: 600; }
 .i { background: #eaeef2; } .o { background: var(--bg); }
 .legend span { margin-right: 12px; } .legend i { display: inline-block; width: 12px; height: 12px; vertical-align: middle; margin-right: 4px; border: 1px solid var(--line); }
 form.inline { display: inline; } button { font: inherit; padding: 3px 10px; cursor: pointer; } button.link { border: 0; background: none; color: #0969da; padding: 0; }

@@ -21,6 +21,9 @@ const VERDICT_MARK: Readonly<Record<ExplainVerdict, string>> = {
   AgentUnreachable: '!', Suspended: 'S', DependencyNotReady: 'D', NotRegistered: '-', NoRevision: '-', NotInRollout: '·', NotPlaced: '',
 };
 
+/** Rows of the "not up to date" list (the grid shows every cell). */
+const BEHIND_LIST = 100;
+
 /** Grid cell classes (one letter: 10,000 cells). */
 const CELL_CLASS: Readonly<Record<Tone, string>> = { ok: 'k', progress: 'p', fail: 'f', idle: 'i', off: 'o' };
 
@@ -76,6 +79,36 @@ export function fleetGrid(snap: FleetSnapshot, clusters: readonly ClusterStatus[
   });
 }
 
+/**
+ * A row's cells. Up-to-date and not-placed cells are most of a big grid and need no
+ * explanation (the row and the cluster table say what they mean): neighbours of the same
+ * kind become one cell spanning their columns, so a 200 × 50 grid stays a few thousand
+ * elements. Every other cell stands alone with its verdict and explain()'s sentence.
+ */
+function gridCells(cells: readonly Cell[]): string {
+  const out: string[] = [];
+  let run: { cls: string; n: number } | undefined;
+  const flush = (): void => {
+    if (run) out.push(run.n === 1 ? `<td class="${run.cls}"></td>` : `<td class="${run.cls}" colspan="${run.n}"></td>`);
+    run = undefined;
+  };
+  for (const c of cells) {
+    const tone = VERDICT_TONE[c.explanation.verdict];
+    if ((tone === 'ok' || tone === 'off') && !c.drifted) {
+      const cls = CELL_CLASS[tone];
+      if (run?.cls === cls) run.n += 1;
+      else { flush(); run = { cls, n: 1 }; }
+      continue;
+    }
+    flush();
+    const drift = c.drifted ? '↺' : '';
+    if (tone === 'ok') out.push(`<td class="k" title="${esc(`${c.cluster}: up to date at ${shortRevision(c.revision)}; drift corrected on ${c.drifted} object(s)`)}">${drift}</td>`);
+    else out.push(`<td class="${CELL_CLASS[tone]}" data-verdict="${c.explanation.verdict}" title="${esc(`${c.cluster}: ${c.explanation.sentence}`)}">${VERDICT_MARK[c.explanation.verdict]}${drift}</td>`);
+  }
+  flush();
+  return out.join('');
+}
+
 export interface OverviewFilter {
   /** Substrings of cluster names / deployment ids to show (empty: all). */
   readonly cluster: string;
@@ -101,18 +134,10 @@ export function overviewBody(snap: FleetSnapshot, filter: OverviewFilter, now: n
     const placedCells = r.cells.filter((c) => c.explanation.verdict !== 'NotPlaced');
     const ok = placedCells.filter((c) => c.explanation.verdict === 'UpToDate').length;
     const rollout = r.status.status.rollout?.phase === 'Progressing' ? ` <a href="${rolloutPath(id)}" class="badge progress">rolling out</a>` : '';
-    const cells = r.cells.map((c) => {
-      const tone = VERDICT_TONE[c.explanation.verdict];
-      const drift = c.drifted ? '↺' : '';
-      // Up-to-date and not-placed cells are most of a big grid: they carry no title, so the
-      // page stays small; the row and the cluster table say what they mean.
-      if (tone === 'off') return '<td class="o"></td>';
-      if (tone === 'ok') return drift ? `<td class="k" title="${esc(`${c.cluster}: up to date at ${shortRevision(c.revision)}; drift corrected on ${c.drifted} object(s)`)}">${drift}</td>` : '<td class="k"></td>';
-      return `<td class="${CELL_CLASS[tone]}" data-verdict="${c.explanation.verdict}" title="${esc(`${c.cluster}: ${c.explanation.sentence}`)}">${VERDICT_MARK[c.explanation.verdict]}${drift}</td>`;
-    }).join('');
+    const cells = gridCells(r.cells);
     return `<tr data-id="${esc(id)}"><th class="d"><a href="${historyPath(id)}">${esc(id)}</a>${rollout}</th><td class="rev">${esc(shortRevision(latestOf(r.status)))}</td><td>${ok}/${placedCells.length}</td>${cells}</tr>`;
   }).join('\n');
-  const behindRows = behind.slice(0, 300).map(({ row, cell }) => [
+  const behindRows = behind.slice(0, BEHIND_LIST).map(({ row, cell }) => [
     `<a href="${historyPath(row.status.status.id)}">${esc(row.status.status.id)}</a>`, `<a href="${historyPath(`cluster/${cell.cluster}`)}">${esc(cell.cluster)}</a>`,
     badge(cell.explanation.verdict, VERDICT_TONE[cell.explanation.verdict]), esc(cell.explanation.sentence),
   ]);
@@ -135,7 +160,7 @@ ${gridRows}
 </tbody></table></div>
 <h2>Not up to date, and why</h2>
 ${table(['deployment', 'cluster', 'verdict', 'explanation'], behindRows, 'class="behind"')}
-${behind.length > 300 ? `<p class="muted">… and ${behind.length - 300} more (narrow the filter).</p>` : ''}
+${behind.length > BEHIND_LIST ? `<p class="muted">… and ${behind.length - BEHIND_LIST} more: narrow the filter, or hover the grid's cells.</p>` : ''}
 </div>`;
 }
 
