@@ -7,6 +7,7 @@ import {
   WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { mapLimited } from '../core/concurrency.js';
 import {
   declarationId, isDataDeclaration, isNotificationDeclaration, type ActorDeclaration, type Declaration, type NotificationDeclaration,
 } from '../core/declarations/types.js';
@@ -164,17 +165,19 @@ export class DeclarationClient {
     }
   }
 
-  /** Every registered cluster's actor status (running cluster/<name> workflows), by name. */
+  /** Every registered cluster's actor status (running cluster/<name> workflows), by name; 16 queries at a time. */
   async clusters(): Promise<ClusterStatus[]> {
-    const out: ClusterStatus[] = [];
-    for await (const w of this.client.workflow.list({ query: `WorkflowType = 'clusterWorkflow' AND ExecutionStatus = 'Running'` })) {
+    const ids: string[] = [];
+    for await (const w of this.client.workflow.list({ query: `WorkflowType = 'clusterWorkflow' AND ExecutionStatus = 'Running'` })) ids.push(w.workflowId);
+    const statuses = await mapLimited([...new Set(ids)], 16, async (id) => {
       try {
-        out.push(await this.client.workflow.getHandle(w.workflowId).query(clusterStatusQuery));
+        return await this.client.workflow.getHandle(id).query(clusterStatusQuery);
       } catch (err) {
         if (!isNotFound(err)) throw err;
+        return undefined;
       }
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+    });
+    return statuses.filter((s): s is ClusterStatus => s !== undefined).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Pollers on the hub's task queue: a hub whose worker is down (or cannot reach Temporal) has none. */
