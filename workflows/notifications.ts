@@ -180,7 +180,8 @@ export async function notificationsWorkflow(input: NotificationsInput): Promise<
       if ('skipped' in result) skip(n.alert, n.provider, result.skipped);
       else sent(n);
     } catch (err) {
-      fail(n, activityFailure(err, 'NotificationDeliveryFailed').message);
+      // A timeout carries no message of its own.
+      fail(n, activityFailure(err, 'NotificationDeliveryFailed').message || 'timed out: no answer within the Provider\'s timeout and the retry budget');
     }
   }
 

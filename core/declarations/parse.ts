@@ -1499,7 +1499,7 @@ const EVENT_SOURCE_KINDS = [
   'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation', 'Rollout', 'Cluster',
 ] as const satisfies readonly EventSourceKind[];
 /** The event source kinds Flotilla emits events for. */
-const EMITTING_KINDS: readonly EventSourceKind[] = ['GitRepository', 'Kustomization', 'HelmRepository', 'HelmRelease', 'Rollout', 'Cluster'];
+const EMITTING_KINDS: readonly EventSourceKind[] = ['GitRepository', 'Kustomization', 'HelmRepository', 'HelmRelease', 'Cluster'];
 
 /** An object name, "*", or a name pattern with "*" wildcards ("podinfo-*"). */
 function eventSourceNameProblem(name: string): string | undefined {
@@ -1565,11 +1565,15 @@ function buildAlert(obj: z.infer<typeof AlertObject>, ctx: BuildContext): AlertD
 function alertWarnings(obj: z.infer<typeof AlertObject>): FieldWarning[] {
   const warnings: FieldWarning[] = [];
   obj.spec.eventSources.forEach((s, i) => {
-    if (!EMITTING_KINDS.includes(s.kind)) {
+    if (s.kind === 'Rollout') {
+      warnings.push({ field: `spec.eventSources[${i}].kind`, message: 'rollout events are reported on the Kustomization or HelmRelease that rolls out: select that kind instead' });
+    } else if (!EMITTING_KINDS.includes(s.kind)) {
       warnings.push({ field: `spec.eventSources[${i}].kind`, message: `Flotilla does not reconcile ${s.kind} objects yet: no events will come from them` });
     }
-    if (s.matchLabels !== undefined && !s.name.includes('*')) {
-      warnings.push({ field: `spec.eventSources[${i}].matchLabels`, message: 'has no effect with an exact name (as in Flux: matchLabels narrows "*" or a wildcard name)' });
+    if (s.matchLabels !== undefined) {
+      warnings.push({ field: `spec.eventSources[${i}].matchLabels`, message: s.name.includes('*')
+        ? 'is not supported yet: the hub does not know the labels of the objects it reports on, so this source matches nothing; list names instead'
+        : 'has no effect with an exact name (as in Flux: matchLabels narrows "*" or a wildcard name)' });
     }
   });
   return warnings;

@@ -78,7 +78,7 @@ describe('notifications workflow', () => {
   };
 
   before(async () => {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('ERROR') }); // the deliberately failing activities would log every attempt
     const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: bin('temporalTestServer') } } });
     state.env = env;
     const worker = await Worker.create({
@@ -145,9 +145,9 @@ describe('notifications workflow', () => {
     const quiet = alertOf(s, 'quiet');
     assert.deepEqual([quiet.matched, quiet.duplicates, quiet.sent], [2, 2, 0]);
     assert.equal(alertOf(s, 'errors').matched, 0, 'an info event does not reach an error-only Alert');
-    assert.equal(alertOf(s, 'orphan').skipped, 2);
+    assert.equal(alertOf(s, 'orphan').skipped, 3);
     assert.match(alertOf(s, 'orphan').lastSkipped ?? '', /Provider flux-system\/missing not found/);
-    assert.equal(alertOf(s, 'held').skipped, 2);
+    assert.equal(alertOf(s, 'held').skipped, 3);
     assert.match(alertOf(s, 'held').lastSkipped ?? '', /suspended/);
     assert.equal(s.eventsReceived, 3);
     assert.equal(s.invalidEvents, 1);
@@ -197,7 +197,8 @@ describe('notifications workflow', () => {
     }
     assert.notEqual(runId, firstRun, 'continued as new');
     await handle.signal(notificationEventsSignal, [repeated]);
-    const s = await until(id, 'counters carried over', (x) => alertOf(x, 'to-ok').sent === 15 && alertOf(x, 'to-ok').duplicates === 1);
+    // to-ok (severity info) also got 'stuck': 16 sends, and the repeated event is a duplicate in the new run.
+    const s = await until(id, 'counters carried over', (x) => alertOf(x, 'to-ok').sent === 16 && alertOf(x, 'to-ok').duplicates === 1, '1 second');
     assert.equal(s.providers.length, 2, 'declarations carried over');
     assert.equal(s.eventsReceived, 17);
     // The slow delivery was in flight when the run ended: started again in the new run.

@@ -113,14 +113,14 @@ describe('Alert', () => {
 
   it('reads every field, wildcard names, Flotilla kinds and v1beta2', () => {
     const d = alert(ALERT(`{providerRef: {name: teams}, eventSources: [
-      {kind: HelmRelease, name: "podinfo-*", namespace: apps, matchLabels: {team: web}},
-      {kind: Rollout, name: web}, {kind: Cluster, name: "*"}],
+      {kind: HelmRelease, name: "podinfo-*", namespace: apps},
+      {kind: Kustomization, name: web}, {kind: Cluster, name: "*"}],
       inclusionList: [".*succeeded.*", "(?i)UPGRADE"], exclusionList: ["waiting.*socket"], eventMetadata: {env: prod}, suspend: true}`, 'notification.toolkit.fluxcd.io/v1beta2'));
     assert.deepEqual(d.spec, {
       providerRef: { name: 'teams' },
       eventSources: [
-        { kind: 'HelmRelease', name: 'podinfo-*', namespace: 'apps', matchLabels: { team: 'web' } },
-        { kind: 'Rollout', name: 'web', namespace: 'flux-system' },
+        { kind: 'HelmRelease', name: 'podinfo-*', namespace: 'apps' },
+        { kind: 'Kustomization', name: 'web', namespace: 'flux-system' },
         { kind: 'Cluster', name: '*', namespace: 'flux-system' },
       ],
       eventSeverity: 'info', inclusionList: ['.*succeeded.*', '(?i)UPGRADE'], exclusionList: ['waiting.*socket'],
@@ -128,12 +128,15 @@ describe('Alert', () => {
     });
   });
 
-  it('warns about sources Flotilla emits nothing for, and matchLabels with an exact name', () => {
-    const r = parseDeclarations(ALERT('{providerRef: {name: p}, eventSources: [{kind: ImagePolicy, name: "*"}, {kind: Kustomization, name: apps, matchLabels: {a: b}}]}'), 'x.yaml');
+  it('warns about sources Flotilla emits nothing for, Rollout sources, and matchLabels', () => {
+    const r = parseDeclarations(ALERT(`{providerRef: {name: p}, eventSources: [{kind: ImagePolicy, name: "*"}, {kind: Kustomization, name: apps, matchLabels: {a: b}},
+      {kind: Rollout, name: web}, {kind: HelmRelease, name: "podinfo-*", matchLabels: {team: web}}]}`), 'x.yaml');
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.warnings.map((w) => [w.field, w.message.slice(0, 40)]), [
       ['spec.eventSources[0].kind', 'Flotilla does not reconcile ImagePolicy '],
       ['spec.eventSources[1].matchLabels', 'has no effect with an exact name (as in '],
+      ['spec.eventSources[2].kind', 'rollout events are reported on the Kusto'],
+      ['spec.eventSources[3].matchLabels', 'is not supported yet: the hub does not k'],
     ]);
   });
 
