@@ -105,30 +105,29 @@ export function explainSubjects(s: Placed, rollout: RolloutStatus | undefined): 
       ...(current ? { currentWave: { name: current.name, phase: current.phase } } : {}),
     };
   } : undefined;
+  // One object per cell: the cluster's facts are set on a copy of what all cells share (the
+  // dashboard makes thousands of these; conditional spreads made each one slow).
+  const perCluster = (fixed: ExplainSubject, facts: (cluster: string) => ExplainSubject['cluster'], showRollout: boolean) => (cluster: string): ExplainSubject => {
+    const subject: { -readonly [K in keyof ExplainSubject]: ExplainSubject[K] } = { ...fixed };
+    const c = facts(cluster);
+    if (c) subject.cluster = c;
+    if (showRollout && rolloutFacts) subject.rollout = rolloutFacts(cluster);
+    return subject;
+  };
   if (s.kind === 'Kustomization') {
     const byCluster = new Map(s.status.clusters.map((c) => [c.cluster, c]));
     const latest = s.status.sourceRevision;
-    const showRollout = rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision === latest);
-    return (cluster) => {
+    return perCluster({ ...base, kind: 'Kustomization', latest, latestAttempted: s.status.lastBuild?.revision === latest }, (cluster) => {
       const c = byCluster.get(cluster);
-      return {
-        ...base, kind: 'Kustomization', latest, latestAttempted: s.status.lastBuild?.revision === latest,
-        ...(c ? { cluster: { revision: c.revision, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
-        ...(showRollout ? { rollout: rolloutFacts(cluster) } : {}),
-      };
-    };
+      return c ? { revision: c.revision, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } : undefined;
+    }, rollout !== undefined && (rollout.finishedAt === undefined || rollout.revision === latest));
   }
   const byCluster = new Map(s.status.clusters.map((c) => [c.cluster, c]));
   const latest = s.status.lastAttemptedChartVersion;
-  const showRollout = rolloutFacts && (rollout?.finishedAt === undefined || rollout.revision.includes(latest));
-  return (cluster) => {
+  return perCluster({ ...base, kind: 'HelmRelease', latest, latestAttempted: latest !== '' }, (cluster) => {
     const c = byCluster.get(cluster);
-    return {
-      ...base, kind: 'HelmRelease', latest, latestAttempted: latest !== '',
-      ...(c ? { cluster: { revision: c.chartVersion, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } } : {}),
-      ...(showRollout ? { rollout: rolloutFacts(cluster) } : {}),
-    };
-  };
+    return c ? { revision: c.chartVersion, ready: c.ready, reason: c.reason, message: c.message, updatedAt: c.updatedAt } : undefined;
+  }, rollout !== undefined && (rollout.finishedAt === undefined || rollout.revision.includes(latest)));
 }
 
 /** `flotilla_object_info` rows: a source once (cluster ""), a deployment once per cluster it reports from. */

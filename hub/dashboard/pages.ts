@@ -52,6 +52,8 @@ function latestOf(s: Placed): string {
   return s.kind === 'Kustomization' ? s.status.sourceRevision : `${s.status.chartName}@${s.status.lastAttemptedChartVersion || '?'}`;
 }
 
+const NOT_PLACED: Explanation = { verdict: 'NotPlaced', sentence: 'not placed on this cluster', evidence: [] };
+
 export interface Cell {
   readonly cluster: string;
   readonly explanation: Explanation;
@@ -70,8 +72,11 @@ export function fleetGrid(snap: FleetSnapshot, clusters: readonly ClusterStatus[
     const subject = explainSubjects(s, snap.rollouts.get(s.status.id));
     const ks = new Map(s.kind === 'Kustomization' ? s.status.clusters.map((c) => [c.cluster, { revision: c.revision, drifted: c.counts.drifted ?? 0 }]) : []);
     const hr = new Map(s.kind === 'HelmRelease' ? s.status.clusters.map((c) => [c.cluster, { revision: c.chartVersion, drifted: 0 }]) : []);
+    const placed = new Set(s.status.placed);
     const cells = clusters.map((c) => {
-      const explanation = explain(subject(c.name), c.name, c, now, false);
+      // explain()'s first verdict for a registered cluster the placement leaves out; the grid
+      // shows such cells blank, so their sentence is not worked out (a fifth of a big grid).
+      const explanation = placed.has(c.name) ? explain(subject(c.name), c.name, c, now, false) : NOT_PLACED;
       const at = ks.get(c.name) ?? hr.get(c.name);
       return { cluster: c.name, explanation, revision: at?.revision ?? '', drifted: at?.drifted ?? 0 };
     });
