@@ -2,9 +2,9 @@
 // histories of the hub's actors (hub/history.ts decodes them).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../core/registration.js';
-import { revisionMatches, shortRevision } from '../core/revision.js';
+import { shortRevision } from '../core/revision.js';
 import { NotFoundError } from '../hub/declarations.js';
-import { entryMessage, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../hub/history.js';
+import { entryMessage, filterEntries, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../hub/history.js';
 import { ACTOR_KINDS, CommandFailed, idsInScope, UsageError, withClient, type GlobalOptions } from './gitops.js';
 import { formatTable, formatTime, paint, printStructured } from './output.js';
 
@@ -24,12 +24,6 @@ export function sinceOf(since: string | undefined, now = Date.now()): number | u
   }
 }
 
-export function filterEntries(entries: readonly HistoryEntry[], opts: HistoryOptions, since: number | undefined): HistoryEntry[] {
-  return entries.filter((e) =>
-    (since === undefined || e.at >= since)
-    && (opts.cluster === undefined || e.cluster === undefined || e.cluster === opts.cluster)
-    && (opts.revision === undefined || (e.revision !== undefined && revisionMatches(e.revision, opts.revision))));
-}
 
 function eventType(type: string): string {
   return isFailureEntry(type) ? paint('red', type) : type;

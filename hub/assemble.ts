@@ -29,6 +29,8 @@ export interface HubAssembly {
   readonly registration: RegistrationStore;
   readonly artifacts: FileArtifactStore;
   readonly data: DataObjectStore;
+  /** The hub's own client of the declarations (the dashboard, receivers). */
+  readonly declarations: DeclarationClient;
   /** Events for notifications (close() it when the hub stops, to send what is buffered). */
   readonly events: EventRecorder;
   /** HTTP routes the hub serves besides the built-in ones: Receivers (/hook/<path>, /api/v1/receivers). */
@@ -79,8 +81,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   late.gateway = gateway;
-  const routes = receiverRoutes({
-    declarations: new DeclarationClient(opts.client, opts.taskQueue, data), data, metrics: notificationMetrics, ...(opts.log ? { log: opts.log } : {}),
-  });
-  return { worker, gateway, registration, artifacts, data, events, routes };
+  const declarations = new DeclarationClient(opts.client, opts.taskQueue, data);
+  const routes = receiverRoutes({ declarations, data, metrics: notificationMetrics, ...(opts.log ? { log: opts.log } : {}) });
+  return { worker, gateway, registration, artifacts, data, declarations, events, routes };
 }

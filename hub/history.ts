@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { formatDuration } from '../core/declarations/duration.js';
-import { shortRevision } from '../core/revision.js';
+import { revisionMatches, shortRevision } from '../core/revision.js';
 
 const { temporal } = proto;
 type IHistory = proto.temporal.api.history.v1.IHistory;
@@ -533,4 +533,12 @@ export function isFailureEntry(type: string): boolean {
 /** The Temporal Web UI's page for one workflow run's history. */
 export function temporalRunUrl(ui: string, namespace: string, workflowId: string, runId: string): string {
   return `${ui.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+}
+
+/** Entries at or after `since` (ms), about `cluster` (or no cluster in particular), and about a revision matching `revision`. */
+export function filterEntries(entries: readonly HistoryEntry[], opts: { readonly cluster?: string; readonly revision?: string }, since: number | undefined): HistoryEntry[] {
+  return entries.filter((e) =>
+    (since === undefined || e.at >= since)
+    && (opts.cluster === undefined || e.cluster === undefined || e.cluster === opts.cluster)
+    && (opts.revision === undefined || (e.revision !== undefined && revisionMatches(e.revision, opts.revision))));
 }

@@ -85,15 +85,18 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 export const TOKEN_COOKIE = 'flotilla-token';
 
-/** The token a request carries: the bearer header, else the dashboard's cookie. */
-export function requestToken(req: IncomingMessage): string {
-  const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-  if (bearer !== undefined) return bearer;
+/** A cookie's value, if the request has it. */
+export function cookieValue(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === TOKEN_COOKIE) return decodeURIComponent(v.join('='));
+    if (k === name) return decodeURIComponent(v.join('='));
   }
-  return '';
+  return undefined;
+}
+
+/** The token a request carries: the bearer header, else the dashboard's cookie. */
+export function requestToken(req: IncomingMessage): string {
+  return /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? cookieValue(req, TOKEN_COOKIE) ?? '';
 }
 
 export function tokenMatches(given: string, token: string): boolean {
@@ -145,10 +148,11 @@ function builtinRoutes(opts: HubApiOptions): HttpRoute[] {
   ];
 }
 
-function match(route: HttpRoute, path: string): string[] | undefined {
-  if (typeof route.path === 'string') return route.path === path ? [] : undefined;
-  const m = new RegExp(`^(?:${route.path.source})$`).exec(path);
-  return m ? m.slice(1) : undefined;
+/** A route's path as a matcher: exact, or its pattern anchored to the whole path (compiled once). */
+function matcher(path: string | RegExp): (requested: string) => string[] | undefined {
+  if (typeof path === 'string') return (requested) => (requested === path ? [] : undefined);
+  const anchored = new RegExp(`^(?:${path.source})$`);
+  return (requested) => anchored.exec(requested)?.slice(1);
 }
 
 export async function startHubApi(listen: string, opts: HubApiOptions): Promise<HubApi> {
@@ -157,12 +161,12 @@ export async function startHubApi(listen: string, opts: HubApiOptions): Promise<
   const host = m[1];
   const readNeedsToken = opts.tokenForReads === true || !isLoopback(host);
   const token = apiToken(opts.tokenFile);
-  const routes = [...builtinRoutes(opts), ...(opts.routes ?? [])];
+  const routes = [...builtinRoutes(opts), ...(opts.routes ?? [])].map((route) => ({ route, match: matcher(route.path) }));
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://hub');
     let allowed: string[] = [];
-    for (const route of routes) {
-      const params = match(route, url.pathname);
+    for (const { route, match } of routes) {
+      const params = match(url.pathname);
       if (params === undefined) continue;
       if (route.method !== req.method) { allowed = [...allowed, route.method]; continue; }
       const authorized = tokenMatches(requestToken(req), token);

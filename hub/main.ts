@@ -10,7 +10,6 @@ import { VERSION } from '../core/version.js';
 import { assembleHub } from './assemble.js';
 import { TaskQueueProbe, hubProblems } from './health.js';
 import { dashboardRoutes } from './dashboard/routes.js';
-import { DeclarationClient } from './declarations.js';
 import { objectInfoRows, rolloutPhaseRows, SnapshotCache, takeSnapshot } from './fleet-view.js';
 import { apiToken, startHubApi, type HubApi, type HttpRoute } from './http-api.js';
 import { HubMetrics } from './metrics.js';
@@ -99,7 +98,7 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
   const ui = typeof values['temporal-ui'] === 'string' ? values['temporal-ui'] : undefined;
   let api: HubApi | undefined;
   const tokenFile = join(dataDir, 'api-token');
-  const declarations = new DeclarationClient(client, taskQueue, hub.data);
+  const { declarations } = hub;
   const fleet = new SnapshotCache(() => takeSnapshot(declarations));
   if (httpListen !== 'off') {
     try {

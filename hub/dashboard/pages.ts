@@ -120,7 +120,8 @@ export interface OverviewFilter {
   readonly deployment: string;
 }
 
-export function overviewBody(snap: FleetSnapshot, filter: OverviewFilter, now: number): string {
+/** The fleet page's live region (what its script re-fetches). */
+export function overviewLive(snap: FleetSnapshot, filter: OverviewFilter, now: number): string {
   const clusters = snap.clusters.filter((c) => c.name.includes(filter.cluster));
   const rows = fleetGrid(snap, clusters, now).filter((r) => r.status.status.id.includes(filter.deployment));
   const readyOn = new Map<string, { ready: number; placed: number }>();
@@ -146,10 +147,7 @@ export function overviewBody(snap: FleetSnapshot, filter: OverviewFilter, now: n
     `<a href="${historyPath(row.status.status.id)}">${esc(row.status.status.id)}</a>`, `<a href="${historyPath(`cluster/${cell.cluster}`)}">${esc(cell.cluster)}</a>`,
     badge(cell.explanation.verdict, VERDICT_TONE[cell.explanation.verdict]), esc(cell.explanation.sentence),
   ]);
-  return `<h1>Fleet</h1>
-<form class="filters" method="get" action="/ui/">clusters <input name="cluster" value="${esc(filter.cluster)}" placeholder="name contains"> deployments <input name="deployment" value="${esc(filter.deployment)}" placeholder="id contains"> <button type="submit">filter</button></form>
-<div id="live">
-<p>${plural(clusters.length, 'cluster')} (${connected} connected), ${plural(rows.length, 'deployment')}; ${plural(behind.length, 'deployment × cluster pair')} not up to date. <span class="muted">Read ${ago(snap.takenAt, now)} in ${snap.tookMs} ms.</span></p>
+  return `<p>${plural(clusters.length, 'cluster')} (${connected} connected), ${plural(rows.length, 'deployment')}; ${plural(behind.length, 'deployment × cluster pair')} not up to date. <span class="muted">Read ${ago(snap.takenAt, now)} in ${snap.tookMs} ms.</span></p>
 <h2>Clusters</h2>
 ${table(['cluster', 'connection', 'since', 'labels', 'agent', 'kubernetes', 'up to date'], clusters.map((c) => {
     const n = readyOn.get(c.name) ?? { ready: 0, placed: 0 };
@@ -165,19 +163,23 @@ ${gridRows}
 </tbody></table></div>
 <h2>Not up to date, and why</h2>
 ${table(['deployment', 'cluster', 'verdict', 'explanation'], behindRows, 'class="behind"')}
-${behind.length > BEHIND_LIST ? `<p class="muted">… and ${behind.length - BEHIND_LIST} more: narrow the filter, or hover the grid's cells.</p>` : ''}
-</div>`;
+${behind.length > BEHIND_LIST ? `<p class="muted">… and ${behind.length - BEHIND_LIST} more: narrow the filter, or hover the grid's cells.</p>` : ''}`;
 }
 
-export function rolloutsBody(snap: FleetSnapshot, now: number): string {
+export function overviewBody(filter: OverviewFilter, live: string): string {
+  return `<h1>Fleet</h1>
+<form class="filters" method="get" action="/ui/">clusters <input name="cluster" value="${esc(filter.cluster)}" placeholder="name contains"> deployments <input name="deployment" value="${esc(filter.deployment)}" placeholder="id contains"> <button type="submit">filter</button></form>
+<div id="live">${live}</div>`;
+}
+
+/** The rollouts page's live region: the latest rollout of each deployment, running ones first. */
+export function rolloutsLive(snap: FleetSnapshot, now: number): string {
   const rows = [...snap.rollouts.values()].sort((a, b) => Number(b.finishedAt === undefined) - Number(a.finishedAt === undefined) || b.startedAt - a.startedAt);
-  return `<h1>Rollouts</h1><div id="live">
-${table(['deployment', 'revision', 'phase', 'wave', 'started', 'message'], rows.map((r) => [
+  return table(['deployment', 'revision', 'phase', 'wave', 'started', 'message'], rows.map((r) => [
     `<a href="${rolloutPath(r.owner)}">${esc(r.owner)}</a>`, `<span class="mono">${esc(shortRevision(r.revision))}</span>`,
     badge(r.phase, toneOfPhase(r.phase)), esc(`${r.waves[r.currentWave]?.name ?? '-'} (${r.currentWave + 1}/${r.waves.length})`),
     esc(ago(r.startedAt, now)), esc(shortRevision(r.message)),
-  ]), 'class="rollouts"')}
-</div>`;
+  ]), 'class="rollouts"');
 }
 
 const ACTIONS_BY_PHASE: Readonly<Record<string, readonly string[]>> = {

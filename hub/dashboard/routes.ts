@@ -10,10 +10,11 @@ import { parseDuration } from '../../core/registration.js';
 import type { RolloutStatus } from '../../workflows/messages.js';
 import { NotFoundError, RolloutActionRefused, type DeclarationClient, type RolloutAction } from '../declarations.js';
 import type { FleetSnapshot } from '../fleet-view.js';
-import { HttpError, readBody, TOKEN_COOKIE, tokenMatches, type HttpRoute, type RouteContext } from '../http-api.js';
+import { filterEntries } from '../history.js';
+import { cookieValue, HttpError, readBody, TOKEN_COOKIE, tokenMatches, type HttpRoute, type RouteContext } from '../http-api.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
 import { esc, page, rolloutPath, type PageFrame } from './html.js';
-import { historyBody, historyLive, loginBody, overviewBody, rolloutBody, rolloutLive, rolloutsBody } from './pages.js';
+import { historyBody, historyLive, loginBody, overviewBody, overviewLive, rolloutBody, rolloutLive, rolloutsLive } from './pages.js';
 
 export interface DashboardDeps {
   readonly snapshot: () => Promise<FleetSnapshot>;
@@ -31,14 +32,6 @@ const USER_COOKIE = 'flotilla-user';
 /** History entries on one page by default (newest first). */
 const HISTORY_PAGE = 300;
 const ACTIONS: readonly RolloutAction[] = ['approve', 'pause', 'resume', 'abort', 'retry'];
-
-function cookie(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
-  }
-  return undefined;
-}
 
 function sendHtml(res: ServerResponse, status: number, html: string): void {
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' });
@@ -68,10 +61,9 @@ function sameOrigin(req: IncomingMessage): boolean {
 
 export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
   const frame = (req: IncomingMessage, ctx: RouteContext, title: string, nav: PageFrame['nav'], live = true): PageFrame => {
-    const user = ctx.authorized && requestIsSignedIn(req) ? cookie(req, USER_COOKIE) ?? 'operator' : undefined;
+    const user = ctx.authorized ? cookieValue(req, USER_COOKIE) ?? 'operator' : undefined;
     return { title, nav, version: deps.version, ...(user !== undefined ? { user } : {}), ...(live ? { liveEverySeconds: deps.liveEverySeconds ?? 2 } : {}) };
   };
-  const requestIsSignedIn = (req: IncomingMessage): boolean => cookie(req, TOKEN_COOKIE) !== undefined || req.headers.authorization !== undefined;
   /** Read access, or a redirect to the sign-in page. */
   const readable = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext): boolean => {
     if (ctx.authorized || !ctx.readNeedsToken) return true;
@@ -98,7 +90,7 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
     }
     const noticeText = ctx.url.searchParams.get('notice');
     const notice = noticeText ? { text: noticeText, error: ctx.url.searchParams.get('error') === '1' } : undefined;
-    const live = rolloutLive(r, { canAct: ctx.authorized && requestIsSignedIn(req), ...(notice && !fragment(ctx) ? { notice } : {}) }, Date.now());
+    const live = rolloutLive(r, { canAct: ctx.authorized, ...(notice && !fragment(ctx) ? { notice } : {}) }, Date.now());
     if (fragment(ctx)) { sendHtml(res, 200, live); return; }
     sendHtml(res, 200, page(frame(req, ctx, `rollout ${owner}`, 'rollouts'), rolloutBody(r, live)));
   };
@@ -111,7 +103,7 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
     const action = form.get('action') ?? '';
     if (!ACTIONS.includes(action as RolloutAction)) throw new HttpError(400, `unknown action "${action}" (want one of ${ACTIONS.join(', ')})`);
     const reason = (form.get('reason') ?? '').trim().slice(0, 500);
-    const by = `${(cookie(req, USER_COOKIE) ?? 'operator').slice(0, 64)} (dashboard)`;
+    const by = `${(cookieValue(req, USER_COOKIE) ?? 'operator').slice(0, 64)} (dashboard)`;
     let notice: string;
     let error = false;
     try {
@@ -146,7 +138,7 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
       sendHtml(res, 404, page(frame(req, ctx, id, 'history', false), `<h1>${esc(id)}</h1><p>${esc(err.message)}</p>`));
       return;
     }
-    const entries = timeline.entries.filter((e) => (sinceMs === undefined || e.at >= sinceMs) && (cluster === '' || e.cluster === undefined || e.cluster === cluster));
+    const entries = filterEntries(timeline.entries, cluster ? { cluster } : {}, sinceMs);
     const limit = Math.max(1, Number(ctx.url.searchParams.get('limit') ?? '') || HISTORY_PAGE);
     const view = { timeline, entries, namespace: deps.namespace, cluster, since, limit, ...(deps.temporalUi ? { temporalUi: deps.temporalUi } : {}) };
     const live = historyLive(view);
@@ -164,18 +156,18 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
       handle: async (req, res, ctx) => {
         if (!readable(req, res, ctx)) return;
         const filter = { cluster: ctx.url.searchParams.get('cluster') ?? '', deployment: ctx.url.searchParams.get('deployment') ?? '' };
-        const body = overviewBody(await deps.snapshot(), filter, Date.now());
-        if (fragment(ctx)) { sendHtml(res, 200, liveRegion(body)); return; }
-        sendHtml(res, 200, page(frame(req, ctx, 'Fleet', 'overview'), body));
+        const live = overviewLive(await deps.snapshot(), filter, Date.now());
+        if (fragment(ctx)) { sendHtml(res, 200, live); return; }
+        sendHtml(res, 200, page(frame(req, ctx, 'Fleet', 'overview'), overviewBody(filter, live)));
       },
     },
     {
       method: 'GET', path: '/ui/rollouts', access: 'public',
       handle: async (req, res, ctx) => {
         if (!readable(req, res, ctx)) return;
-        const body = rolloutsBody(await deps.snapshot(), Date.now());
-        if (fragment(ctx)) { sendHtml(res, 200, liveRegion(body)); return; }
-        sendHtml(res, 200, page(frame(req, ctx, 'Rollouts', 'rollouts'), body));
+        const live = rolloutsLive(await deps.snapshot(), Date.now());
+        if (fragment(ctx)) { sendHtml(res, 200, live); return; }
+        sendHtml(res, 200, page(frame(req, ctx, 'Rollouts', 'rollouts'), `<h1>Rollouts</h1><div id="live">${live}</div>`));
       },
     },
     { method: 'GET', path: /\/ui\/rollout\/(kustomization|helmrelease)\/([^/]+)\/([^/]+)/, access: 'public', handle: rolloutPage },
@@ -210,11 +202,4 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
       },
     },
   ];
-}
-
-/** The inside of a page body's `<div id="live">…</div>`. */
-function liveRegion(body: string): string {
-  const start = body.indexOf('<div id="live">');
-  const end = body.lastIndexOf('</div>');
-  return start < 0 || end < start ? body : body.slice(start + '<div id="live">'.length, end);
 }

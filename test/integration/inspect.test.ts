@@ -12,7 +12,7 @@ import { parseDeclarationObject } from '../../core/declarations/parse.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { specSignal, type RolloutStatus } from '../../workflows/messages.js';
 import { kustomizationWorkflow } from '../../workflows/kustomization.js';
-import { appObjects } from '../harness/apps.js';
+import { appObjects, devProdRollout, fleetSource } from '../harness/apps.js';
 import { TASK_QUEUE, useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
 import { golden } from '../harness/golden.js';
@@ -77,17 +77,8 @@ describe('history, trace, explain and the fleet at a glance', () => {
     repo().writeObjects('devonly/cm.yaml', [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'devonly', namespace: 'default' }, data: { a: '1' } }]);
     commits.push(writeApp('1.0.0'));
     const objects = [
-      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'fleet', namespace: 'flux-system' }, spec: { url: repo().url, interval: '10m', ref: { branch: 'main' } } },
-      {
-        apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'app', namespace: 'flux-system' },
-        spec: {
-          interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, path: './app', timeout: '30s',
-          rollout: { onFailure: 'rollback', waves: [
-            { name: 'dev', clusterSelector: { matchLabels: { env: 'dev' } }, bakeTime: '1s', healthTimeout: '30s' },
-            { name: 'prod', clusterSelector: { matchLabels: { env: 'prod' } }, bakeTime: '1s', healthTimeout: '30s', approval: true },
-          ] },
-        },
-      },
+      fleetSource(repo().url),
+      devProdRollout('app', '1s'),
       {
         apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'devonly', namespace: 'flux-system' },
         spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, path: './devonly', placement: { clusterSelector: { matchLabels: { env: 'dev' } } } },

@@ -8,8 +8,6 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { isReady } from '../../core/conditions.js';
@@ -18,6 +16,7 @@ import { waitFor } from '../../deploy/dev/processes.js';
 import type { NotificationsStatus } from '../../workflows/messages.js';
 import { useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
+import { RecordingServer } from '../harness/recording-server.js';
 import { replayLive } from '../harness/replay.js';
 
 const { fleet, dir } = useFleet({ dev: { env: 'dev' } }, 'flotilla-notify-');
@@ -26,56 +25,24 @@ const SOURCE = 'gitrepository/flux-system/fleet';
 const HMAC_KEY = 'provider-hmac-key';
 const WEBHOOK_TOKEN = 'receiver-webhook-token';
 
-interface Received {
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-  readonly status: number;
-}
-
 /** One local server for every Provider, by path: /generic, /hmac, /quiet, /flaky, /api/v3/... (GitHub). */
-class Receivers {
-  readonly requests: Received[] = [];
+class Receivers extends RecordingServer {
   /** /flaky answers 503 while this is set. */
   flakyDown = true;
-  private readonly server: Server;
 
   constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        const path = req.url ?? '';
-        let status = 200;
-        if (path === '/hmac') {
-          const expected = `sha256=${createHmac('sha256', HMAC_KEY).update(body).digest('hex')}`;
-          if (req.headers['x-signature'] !== expected) status = 401;
-        }
-        if (path === '/flaky' && this.flakyDown) status = 503;
-        if (path.startsWith('/api/v3/') && req.headers.authorization !== 'Bearer gh-token') status = 401;
-        this.requests.push({ path, headers: req.headers, body, status });
-        res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{}' : '{"message":"no"}');
-      });
+    super((r) => {
+      let status = 200;
+      if (r.url === '/hmac' && r.headers['x-signature'] !== `sha256=${createHmac('sha256', HMAC_KEY).update(r.body).digest('hex')}`) status = 401;
+      if (r.url === '/flaky' && this.flakyDown) status = 503;
+      if (r.url.startsWith('/api/v3/') && r.headers.authorization !== 'Bearer gh-token') status = 401;
+      return { status, body: status === 200 ? '{}' : '{"message":"no"}' };
     });
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-  }
-
-  get origin(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** Events delivered (answered 200) to a path. */
   events(path: string): FlotillaEvent[] {
-    return this.requests.filter((r) => r.path === path && r.status === 200).map((r) => parseFlotillaEvent(JSON.parse(r.body)));
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
+    return this.received.filter((r) => r.url === path && r.status === 200).map((r) => parseFlotillaEvent(JSON.parse(r.body)));
   }
 }
 
@@ -124,7 +91,7 @@ async function waitForDelivery<T>(what: string, check: () => T | undefined, time
   } catch (err) {
     const s = await notifications().catch(() => undefined);
     const counts = s && [...s.providers, ...s.alerts].map(({ declaration, ...rest }) => ({ name: `${declaration.kind}/${declaration.name}`, ...rest }));
-    const received = servers.requests.map((r) => `${r.status} ${r.path} ${r.body.slice(0, 160)}`);
+    const received = servers.received.map((r) => `${r.status} ${r.url} ${r.body.slice(0, 160)}`);
     throw new Error(`${err instanceof Error ? err.message : String(err)}\ncounts: ${JSON.stringify(counts, null, 1)}\nreceived:\n${received.join('\n')}`, { cause: err });
   }
 }
@@ -168,7 +135,7 @@ describe('notifications: Providers, Alerts and Receivers', () => {
     assert.deepEqual(e.involvedObject, { kind: 'Kustomization', namespace: 'flux-system', name: 'app', apiVersion: 'kustomize.toolkit.fluxcd.io/v1' });
     assert.deepEqual([e.severity, e.metadata.revision, e.metadata.cluster, e.metadata.env, e.reportingController], ['info', `main@sha1:${first}`, 'dev', 'test', 'flotilla-hub']);
     assert.match(e.message, /^cluster dev: applied: 1 created/);
-    const request = servers.requests.find((r) => r.path === '/generic');
+    const request = servers.received.find((r) => r.url === '/generic');
     assert.equal(request?.headers['gotk-component'], 'flotilla-hub');
     assert.equal(request.headers['content-type'], 'application/json');
     // Applying the same file again changes nothing.
@@ -179,7 +146,7 @@ describe('notifications: Providers, Alerts and Receivers', () => {
 
   it('sets a GitHub commit status for the commit', async () => {
     const sha = state.commits[0] ?? '';
-    const status = await waitForDelivery('commit status', () => servers.requests.find((r) => r.path === `/api/v3/repos/org/fleet/statuses/${sha}` && r.status === 200), 30_000);
+    const status = await waitForDelivery('commit status', () => servers.received.find((r) => r.url === `/api/v3/repos/org/fleet/statuses/${sha}` && r.status === 200), 30_000);
     assert.deepEqual(JSON.parse(status.body), { state: 'success', context: 'kustomization/app/dev', description: 'reconciliation succeeded' });
   });
 
@@ -201,7 +168,7 @@ describe('notifications: Providers, Alerts and Receivers', () => {
     }
     assert.ok(reconciles.size >= 3, `the build was retried (${reconciles.size} reconciles seen)`);
     assert.equal(servers.events('/hmac').filter((x) => x.reason === 'BuildFailed').length, 1, 'one notification for the repeated failure');
-    assert.equal(servers.requests.filter((r) => r.path === '/hmac' && r.status !== 200).length, 0, 'every generic-hmac request was signed with the key');
+    assert.equal(servers.received.filter((r) => r.url === '/hmac' && r.status !== 200).length, 0, 'every generic-hmac request was signed with the key');
     const alerts = (await notifications()).alerts;
     assert.ok((alerts.find((a) => a.declaration.name === 'errors')?.duplicates ?? 0) >= 2, 'the repeats were counted as duplicates');
     // The exclusionList keeps successes from 'quiet', not the failure.
@@ -216,7 +183,7 @@ describe('notifications: Providers, Alerts and Receivers', () => {
     const r = await fleet().cli('reconcile', 'kustomization', 'app', '--with-source');
     assert.equal(r.code, 0, r.stderr);
     await fleet().waitForReadyAt(KS, `main@sha1:${second}`);
-    assert.ok(servers.requests.filter((x) => x.path === '/flaky' && x.status === 503).length >= 3, 'deliveries to /flaky were failing, and retried');
+    assert.ok(servers.received.filter((x) => x.url === '/flaky' && x.status === 503).length >= 3, 'deliveries to /flaky were failing, and retried');
     assert.deepEqual(servers.events('/flaky'), [], 'nothing delivered there yet');
     servers.flakyDown = false;
     await waitForDelivery('both successes at /flaky', () => (servers.events('/flaky').filter((x) => x.reason === 'ReconciliationSucceeded').length >= 2 ? true : undefined), 120_000);

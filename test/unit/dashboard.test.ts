@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { explain } from '../../core/explain.js';
 import { RolloutActionRefused, type RolloutAction } from '../../hub/declarations.js';
 import { dashboardRoutes } from '../../hub/dashboard/routes.js';
-import { overviewBody, rolloutLive } from '../../hub/dashboard/pages.js';
+import { historyLive, overviewLive, rolloutLive } from '../../hub/dashboard/pages.js';
 import { explainSubject, isPlaced } from '../../hub/fleet-view.js';
 import { startHubApi, type HubApi } from '../../hub/http-api.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
@@ -23,7 +23,7 @@ describe('dashboard pages', () => {
   const snap = syntheticFleet(20, 10, NOW);
 
   it('the grid has one cell per deployment × cluster, each with explain()\'s verdict and sentence', () => {
-    const html = overviewBody(snap, { cluster: '', deployment: '' }, NOW);
+    const html = overviewLive(snap, { cluster: '', deployment: '' }, NOW);
     const cells = [...html.matchAll(/<td class="[kpfio]"( colspan="(\d+)")?( data-verdict="(\w+)")?( title="([^"]*)")?>/g)];
     assert.equal(cells.reduce((n, m) => n + Number(m[2] ?? 1), 0), 20 * 10, 'every deployment × cluster, merged or not');
     assert.ok(cells.length < 20 * 10 / 2, 'runs of up-to-date and not-placed cells are merged');
@@ -51,7 +51,7 @@ describe('dashboard pages', () => {
 
   it('filters clusters and deployments, and escapes what users wrote', () => {
     const evil = { ...snap, clusters: snap.clusters.map((c, i) => (i === 0 ? { ...c, labels: { team: '<script>alert(1)</script>' } } : c)) };
-    const html = overviewBody(evil, { cluster: 'cluster-00', deployment: 'app-0' }, NOW);
+    const html = overviewLive(evil, { cluster: 'cluster-00', deployment: 'app-0' }, NOW);
     assert.ok(!html.includes('<script>alert(1)'));
     assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
     assert.equal([...html.matchAll(/<th class="c"/g)].length, 10, 'cluster-000 … cluster-009');
@@ -69,6 +69,24 @@ describe('dashboard pages', () => {
     assert.match(op, /waiting for approval/);
     const baking = { ...r, phase: 'Baking' as const, waves: r.waves.map((w, i) => (i === 0 ? { ...w, phase: 'Baking' as const, bakeUntil: NOW + 90_000 } : w)) };
     assert.match(rolloutLive(baking, { canAct: true }, NOW), /data-until="\d+" data-now="\d+">90s<\/span> left of 5m/);
+  });
+});
+
+describe('dashboard history', () => {
+  it('links every run and entry to the Temporal Web UI when the hub knows its URL', () => {
+    const id = 'kustomization/flux-system/web';
+    const timeline = {
+      id, runs: [{ workflowId: id, runId: 'run-1', workflowType: 'kustomizationWorkflow', startedAt: NOW, status: 'Running' as const, events: 3 }],
+      entries: [{ at: NOW, type: 'ClusterRolledBack', message: 'rolled back', cluster: 'dev', workflowId: id, runId: 'run-1', eventId: 7 }],
+    };
+    const html = historyLive({ timeline, entries: timeline.entries, namespace: 'default', cluster: '', since: '', limit: 300, temporalUi: 'http://127.0.0.1:8233/' });
+    const links = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(links, [
+      'http://127.0.0.1:8233/namespaces/default/workflows/kustomization%2Fflux-system%2Fweb/run-1/history',
+      'http://127.0.0.1:8233/namespaces/default/workflows/kustomization%2Fflux-system%2Fweb/run-1/history',
+    ]);
+    assert.match(html, /<span class="fail">ClusterRolledBack<\/span>/);
+    assert.ok(!html.includes('--temporal-ui'), 'no hint to configure what is configured');
   });
 });
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import proto from '@temporalio/proto';
-import { filterEntries, renderTimeline } from '../../cli/inspect.js';
-import { decodeRun, decodeTimeline } from '../../hub/history.js';
+import { renderTimeline } from '../../cli/inspect.js';
+import { decodeRun, decodeTimeline, filterEntries } from '../../hub/history.js';
 import { golden } from '../harness/golden.js';
 
 const { temporal } = proto;

@@ -3,61 +3,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { createNotificationActivities } from '../../activities/notification-delivery.js';
 import type { ProviderDeclaration, ProviderSpec } from '../../core/declarations/types.js';
 import type { FlotillaEvent } from '../../core/notifications/event.js';
-
-interface Received {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-type Responder = (req: Received) => { status: number; body?: string } | 'hang';
-
-/** A local server recording every request; `respond` decides the answer (default 200). */
-class TestServer {
-  readonly received: Received[] = [];
-  respond: Responder = () => ({ status: 200 });
-  private readonly server: Server;
-
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const r: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-        this.received.push(r);
-        const answer = this.respond(r);
-        if (answer === 'hang') return;
-        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body ?? '');
-      });
-    });
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-  }
-
-  get origin(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  last(): Received {
-    const r = this.received.at(-1);
-    assert.ok(r, 'the server received a request');
-    return r;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => { resolve(); }));
-  }
-}
+import { RecordingServer } from '../harness/recording-server.js';
 
 const SHA = '731f7eaddfb6af01cb2173e18f0f75b0ba780ef1';
 const TOKEN = 's3cr3t-token-value';
@@ -92,7 +42,7 @@ async function failure(fn: () => Promise<unknown>): Promise<ApplicationFailure> 
 }
 
 describe('deliverNotification', () => {
-  const server = new TestServer();
+  const server = new RecordingServer();
   before(() => server.start());
   after(() => server.stop());
 
@@ -192,7 +142,7 @@ describe('deliverNotification', () => {
 });
 
 describe('deliverNotification failures', () => {
-  const server = new TestServer();
+  const server = new RecordingServer();
   before(() => server.start());
   after(() => server.stop());
   const secrets = { 'apps/hook': { address: '', token: TOKEN } };
@@ -247,7 +197,7 @@ describe('deliverNotification failures', () => {
   });
 
   it('nobody listening → a retryable network failure', async () => {
-    const gone = new TestServer();
+    const gone = new RecordingServer();
     await gone.start();
     const origin = gone.origin;
     await gone.stop();
