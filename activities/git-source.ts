@@ -2,26 +2,36 @@
 // copy in the included artifacts, and store the filtered tree as a deterministic tarball.
 // Plain async functions; the hub wraps them as Temporal activities.
 //
-// Safety rules kept here: credentials reach git only through the child's environment (never
-// argv, never .git/config, never an error message); the remote URL is not persisted either
-// (the checkout records only its hash); a checkout holding a symlink that leaves the
-// repository fails with IllegalPath; git runs without the user's global config, credential
-// helpers or terminal prompts.
+// Safety rules: the git session (git-session.ts) keeps credentials out of argv, .git/config
+// and messages; a checkout holding a symlink that leaves the repository fails with
+// IllegalPath.
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import ignore from 'ignore';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import type { GitRepositorySpec } from '../core/declarations/types.js';
 import { describeGitRef, formatRevision, gitRefKind, selectSemverTag, type GitRefKind } from '../core/git-ref.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
+import {
+  checkedUrl,
+  checkoutDirName,
+  ensureCheckout,
+  errorText,
+  GitSourceError,
+  isShallow,
+  openSession,
+  refNameProblem,
+  run,
+  withLock,
+  type CheckedUrl,
+  type GitCredentials,
+  type GitSourceReason,
+  type Session,
+} from './git-session.js';
 import { assertSymlinksConfined, extractTarball, packTree, UnsafePathError } from './tarball.js';
 
-export type GitCredentials =
-  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
-  | { readonly kind: 'bearer'; readonly token: string }
-  | { readonly kind: 'ssh'; readonly identity: string; readonly knownHosts?: string };
+// The session machinery moved to git-session.ts; these stay importable from here.
+export { GitSourceError, type GitCredentials, type GitSourceReason } from './git-session.js';
 
 export interface FetchGitInput {
   /** e.g. gitrepository/flux-system/podinfo (names the checkout directory, appears in messages). */
@@ -44,18 +54,6 @@ export interface GitArtifact {
   readonly bytes: number;
   /** False when revision and artifact are those of lastRevision/lastArtifactDigest. */
   readonly changed: boolean;
-}
-
-export type GitSourceReason = 'GitOperationFailed' | 'RefNotFound' | 'InvalidRef' | 'IllegalPath' | 'AuthenticationFailed';
-
-export class GitSourceError extends Error {
-  override readonly name = 'GitSourceError';
-  constructor(
-    message: string,
-    readonly reason: GitSourceReason,
-  ) {
-    super(message);
-  }
 }
 
 export interface GitSourceEnv {
@@ -232,201 +230,8 @@ function checkedRef(spec: GitRepositorySpec, url: CheckedUrl): GitRefKind {
   return ref;
 }
 
-/** Why `name` is not a valid git ref name (git check-ref-format, simplified), or undefined. */
-function refNameProblem(name: string): string | undefined {
-  if (name === '') return 'empty name';
-  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return 'contains a space, control character or one of ~ ^ : ? * [ \\';
-  if (name.startsWith('-') || name.startsWith('/') || name.endsWith('/') || name.endsWith('.')) {
-    return 'must not start with "-" or "/", nor end with "/" or "."';
-  }
-  if (name.includes('..') || name.includes('//') || name.includes('@{') || name.endsWith('.lock')) {
-    return 'must not contain "..", "//" or "@{", nor end with ".lock"';
-  }
-  return undefined;
-}
-
-interface CheckedUrl {
-  readonly url: string;
-  /** Safe to show: any password in the URL replaced. */
-  readonly display: string;
-  /** Strings to scrub from every message: the URL's own password, if any. */
-  readonly secrets: readonly string[];
-}
-
-function checkedUrl(raw: string): CheckedUrl {
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    const shown = raw.replace(/\/\/[^/@]*@/, '//***@');
-    throw new GitSourceError(`invalid git URL "${shown}": want https://, http://, ssh:// or file://`, 'GitOperationFailed');
-  }
-  if (!['https:', 'http:', 'ssh:', 'file:', 'git:'].includes(parsed.protocol)) {
-    throw new GitSourceError(`unsupported git URL scheme "${parsed.protocol}" in ${raw}: want https://, http://, ssh:// or file://`, 'GitOperationFailed');
-  }
-  if (parsed.password === '') return { url: raw, display: raw, secrets: [] };
-  const password = parsed.password;
-  parsed.password = '***';
-  return { url: raw, display: parsed.toString(), secrets: [password, decodeURIComponent(password)] };
-}
-
-// ---------------------------------------------------------------------------------------
-// Running git
-
-interface Session {
-  readonly git: SimpleGit;
-  readonly url: CheckedUrl;
-  readonly scrub: (text: string) => string;
-  /** The timeout fired. */
-  readonly timedOut: () => boolean;
-  readonly timeoutSeconds: number;
-  close(): Promise<void>;
-}
-
-/** Environment variables passed through to git (all else, including the user's GIT_*, is dropped). */
-const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'];
-
-async function openSession(dir: string, url: CheckedUrl, credentials: GitCredentials | undefined, timeoutSeconds: number): Promise<Session> {
-  await mkdir(dir, { recursive: true });
-  const secrets = [...url.secrets];
-  const config: [string, string][] = [
-    ['credential.helper', ''], // never ask a helper (or a person) for credentials
-    ['advice.detachedHead', 'false'],
-    ['gc.autoDetach', 'false'],
-  ];
-  const env: Record<string, string> = { LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null' };
-  for (const key of PASSED_ENV) {
-    for (const k of [key, key.toLowerCase()]) {
-      const value = process.env[k];
-      if (value !== undefined) env[k] = value;
-    }
-  }
-  let sshDir: string | undefined;
-  if (credentials?.kind === 'basic') {
-    const encoded = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
-    config.push(['http.extraHeader', `Authorization: Basic ${encoded}`]);
-    secrets.push(credentials.password, encoded);
-  } else if (credentials?.kind === 'bearer') {
-    config.push(['http.extraHeader', `Authorization: Bearer ${credentials.token}`]);
-    secrets.push(credentials.token);
-  } else if (credentials?.kind === 'ssh') {
-    sshDir = await mkdtemp(join(tmpdir(), 'flotilla-ssh-'));
-    const identity = join(sshDir, 'identity');
-    const knownHosts = join(sshDir, 'known_hosts');
-    await writeFile(identity, credentials.identity.endsWith('\n') ? credentials.identity : `${credentials.identity}\n`, { mode: 0o600 });
-    await writeFile(knownHosts, credentials.knownHosts ?? '', { mode: 0o600 });
-    const strict = credentials.knownHosts ? 'yes' : 'accept-new';
-    env.GIT_SSH_COMMAND = [
-      'ssh -F /dev/null',
-      `-i ${shellQuote(identity)}`,
-      '-o IdentitiesOnly=yes',
-      `-o UserKnownHostsFile=${shellQuote(knownHosts)}`,
-      `-o StrictHostKeyChecking=${strict}`,
-      '-o BatchMode=yes',
-    ].join(' ');
-    secrets.push(...credentials.identity.split('\n').filter((line) => line.trim().length > 8 && !line.startsWith('-----')));
-  }
-  env.GIT_CONFIG_COUNT = String(config.length);
-  config.forEach(([key, value], i) => {
-    env[`GIT_CONFIG_KEY_${i}`] = key;
-    env[`GIT_CONFIG_VALUE_${i}`] = value;
-  });
-
-  const abort = new AbortController();
-  const seconds = timeoutSeconds > 0 ? timeoutSeconds : 60;
-  const timer = setTimeout(() => {
-    abort.abort();
-  }, seconds * 1000);
-  const git = simpleGit({
-    baseDir: dir,
-    abort: abort.signal,
-    allowEnvironment: Object.keys(env).filter((k) => k.toUpperCase().startsWith('GIT_')),
-    unsafe: {
-      // Everything below is set by this file from validated values, never from user text.
-      allowUnsafeConfigEnvCount: true,
-      allowUnsafeCredentialHelper: true,
-      allowUnsafeConfigPaths: true,
-      allowUnsafeSshCommand: true,
-    },
-  }).env(env);
-  const nonEmpty = secrets.filter((s) => s !== '').sort((a, b) => b.length - a.length);
-  return {
-    git,
-    url,
-    scrub: (text) => nonEmpty.reduce((t, s) => t.split(s).join('***'), text),
-    timedOut: () => abort.signal.aborted,
-    timeoutSeconds: seconds,
-    close: async () => {
-      clearTimeout(timer);
-      if (sshDir !== undefined) await rm(sshDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Runs git; failures become GitSourceError with `what` and git's own (scrubbed) words. */
-async function run(session: Session, args: string[], what: string, refMissing: GitSourceReason = 'GitOperationFailed'): Promise<string> {
-  try {
-    return await session.git.raw(args);
-  } catch (err) {
-    throw gitFailure(session, err, what, refMissing);
-  }
-}
-
-function gitFailure(session: Session, err: unknown, what: string, refMissing: GitSourceReason): GitSourceError {
-  if (session.timedOut()) {
-    return new GitSourceError(`${what}: timed out after ${session.timeoutSeconds}s`, 'GitOperationFailed');
-  }
-  const text = session.scrub(gitMessage(errorText(err)));
-  let reason: GitSourceReason = 'GitOperationFailed';
-  if (AUTH_FAILURE.test(text)) reason = 'AuthenticationFailed';
-  else if (REF_MISSING.test(text)) reason = refMissing;
-  return new GitSourceError(`${what}: ${text}`, reason);
-}
-
-const AUTH_FAILURE =
-  /authentication failed|could not read (username|password)|terminal prompts disabled|access denied|requested URL returned error: 40[13]|permission denied \(publickey|host key verification failed|no matching host key/i;
-const REF_MISSING = /couldn't find remote ref|not our ref|unadvertised object|no such remote ref|remote ref does not exist/i;
-
-/** git's stderr as one line: hints dropped, lines joined. */
-function gitMessage(text: string): string {
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('hint:'));
-  return lines.join('; ').slice(0, 2000) || 'git failed without a message';
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 // ---------------------------------------------------------------------------------------
 // Checkout steps
-
-/** The per-id checkout: reused when it was made for the same URL, re-initialised otherwise. */
-async function ensureCheckout(session: Session, dir: string): Promise<void> {
-  const marker = join(dir, '.git', 'flotilla-source');
-  const wanted = createHash('sha256').update(session.url.url).digest('hex');
-  let current = '';
-  try {
-    current = (await readFile(marker, 'utf8')).trim();
-  } catch {
-    // no marker: not one of our checkouts yet
-  }
-  if (current === wanted) return;
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  await run(session, ['init', '--quiet', '--initial-branch=flotilla'], `cannot create the checkout of ${session.url.display}`);
-  await writeFile(marker, `${wanted}\n`);
-}
-
-async function isShallow(session: Session): Promise<boolean> {
-  return (await run(session, ['rev-parse', '--is-shallow-repository'], 'cannot inspect the checkout')).trim() === 'true';
-}
 
 async function fetchInto(session: Session, source: string, opts: { shallow: boolean }, what: string, refMissing: GitSourceReason): Promise<void> {
   const args = ['fetch', '--quiet', '--no-tags', '--no-recurse-submodules', '--no-write-fetch-head'];
@@ -632,12 +437,6 @@ async function reuseLastArtifact(
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
-/** Readable and unique: `gitrepository_flux-system_podinfo-1a2b3c4d`. */
-function checkoutDirName(id: string): string {
-  const readable = id.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_').slice(0, 100);
-  return `${readable}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
-}
-
 async function findSourceIgnoreFiles(root: string, rel: string): Promise<{ dir: string; text: string }[]> {
   const abs = rel === '' ? root : join(root, rel);
   const found: { dir: string; text: string }[] = [];
@@ -648,18 +447,4 @@ async function findSourceIgnoreFiles(root: string, rel: string): Promise<{ dir: 
     if (e.isDirectory() && e.name !== '.git') found.push(...(await findSourceIgnoreFiles(root, rel === '' ? e.name : `${rel}/${e.name}`)));
   }
   return found;
-}
-
-const locks = new Map<string, Promise<unknown>>();
-
-/** One fetch at a time per checkout directory (a retried activity may overlap its first attempt). */
-async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = locks.get(key) ?? Promise.resolve();
-  const current = previous.catch(() => undefined).then(fn);
-  locks.set(key, current);
-  try {
-    return await current;
-  } finally {
-    if (locks.get(key) === current) locks.delete(key);
-  }
 }

@@ -36,6 +36,23 @@ export interface HubActivityContext {
   readonly events?: EventSink;
 }
 
+/**
+ * The git credentials of a GitRepository's secretRef (a Secret declared to the hub), or
+ * undefined without one. A missing or unusable Secret is a non-retryable AuthenticationFailed.
+ */
+export function secretGitCredentials(data: DataObjectStore, namespace: string, secretRef: string | undefined): GitCredentials | undefined {
+  if (secretRef === undefined) return undefined;
+  const secret = data.get('Secret', namespace, secretRef);
+  if (!secret) {
+    throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: `secret '${namespace}/${secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)` });
+  }
+  try {
+    return gitCredentialsFromSecret(`${namespace}/${secretRef}`, secret);
+  } catch (err) {
+    throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: errorMessage(err) });
+  }
+}
+
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
   const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
@@ -77,16 +94,11 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
 
     async fetchGitSource(input) {
       let credentials: GitCredentials | undefined;
-      if (input.spec.secretRef !== undefined) {
-        const secret = ctx.data.get('Secret', input.namespace, input.spec.secretRef);
-        if (!secret) {
-          throw failed(input.id, ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: `secret '${input.namespace}/${input.spec.secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)` }));
-        }
-        try {
-          credentials = gitCredentialsFromSecret(`${input.namespace}/${input.spec.secretRef}`, secret);
-        } catch (err) {
-          throw failed(input.id, ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: errorMessage(err) }));
-        }
+      try {
+        credentials = secretGitCredentials(ctx.data, input.namespace, input.spec.secretRef);
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw failed(input.id, err);
+        throw err;
       }
       try {
         const result = await fetchGitRepository(

@@ -1,7 +1,9 @@
 // The activities the declaration actors (GitRepository, Kustomization) call, by type only:
 // workflows import this file with `import type`, the hub process implements it in
 // activities/hub-activities.ts around its Temporal client, stores and data directory.
-import type { GitRepositorySpec, KustomizationSpec } from '../core/declarations/types.js';
+import type {
+  GitRepositorySpec, ImagePolicyRule, ImagePolicySpec, ImageRepositorySpec, ImageUpdateAutomationSpec, KustomizationSpec, LabelSelector,
+} from '../core/declarations/types.js';
 import type { DeploymentOptions } from '../workflows/messages.js';
 
 export interface ClusterInfo {
@@ -169,4 +171,77 @@ export interface HelmActivities {
   fetchHelmRepository(input: FetchHelmRepositoryInput): Promise<FetchHelmRepositoryResult>;
   prepareChart(input: PrepareChartInput): Promise<PrepareChartResult>;
   renderRelease(input: RenderReleaseInput): Promise<RenderReleaseResult>;
+}
+
+// ---- Image automation ---------------------------------------------------------------------
+
+export interface ScanImageRepositoryInput {
+  readonly id: string;
+  readonly namespace: string;
+  readonly spec: ImageRepositorySpec;
+}
+
+export interface ScanImageRepositoryResult {
+  /** The canonical image name (registry host included). */
+  readonly image: string;
+  readonly tagCount: number;
+  /** The 10 highest tags in reverse alphabetical order (Flux's latestTags). */
+  readonly latestTags: readonly string[];
+  /** `{ image, tags }` as JSON in the artifact store: the tag list never enters a workflow history. */
+  readonly tagsDigest: string;
+  /** Tags dropped by spec.exclusionList. */
+  readonly excluded: number;
+}
+
+export interface SelectImageInput {
+  readonly id: string;
+  readonly tagsDigest: string;
+  readonly policy: ImagePolicyRule;
+  readonly filterTags?: ImagePolicySpec['filterTags'];
+}
+
+export type SelectImageResult =
+  | { readonly image: string; readonly tag: string; readonly candidates: number }
+  | { readonly none: string; readonly candidates: number };
+
+export interface ImagePolicyImage {
+  /** The policy's actor id. */
+  readonly policy: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly image?: string;
+}
+
+export interface FindImagePoliciesInput {
+  readonly namespace: string;
+  readonly selector?: LabelSelector;
+}
+
+export interface PushImageUpdatesInput {
+  readonly id: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly spec: ImageUpdateAutomationSpec;
+  /** `<policy ns>:<policy name>` → image, as setter markers name them. */
+  readonly images: Readonly<Record<string, string>>;
+}
+
+export interface PushImageUpdatesResult {
+  readonly outcome: 'pushed' | 'unchanged';
+  readonly branch: string;
+  readonly baseCommit: string;
+  readonly commit?: string;
+  /** The GitRepository's revision of the pushed commit (`<branch>@sha1:<commit>`), when pushed to its branch. */
+  readonly revision?: string;
+  readonly changes: readonly { readonly file: string; readonly setter: string; readonly oldValue: string; readonly newValue: string }[];
+  readonly attempts: number;
+  readonly message?: string;
+}
+
+export interface ImageActivities {
+  scanImageRepository(input: ScanImageRepositoryInput): Promise<ScanImageRepositoryResult>;
+  selectImage(input: SelectImageInput): Promise<SelectImageResult>;
+  /** The running ImagePolicies of a namespace that match the selector, with their latest images. */
+  findImagePolicies(input: FindImagePoliciesInput): Promise<ImagePolicyImage[]>;
+  pushImageUpdates(input: PushImageUpdatesInput): Promise<PushImageUpdatesResult>;
 }

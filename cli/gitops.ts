@@ -90,6 +90,20 @@ export async function suspendCommand(target: ActorTarget, suspend: boolean, g: G
 }
 
 export const ACTOR_KINDS: readonly ActorKind[] = ['GitRepository', 'HelmRepository', 'Kustomization', 'HelmRelease'];
+export const IMAGE_KINDS: readonly ActorKind[] = ['ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation'];
+
+/** `image repository|policy|update <name>` (Flux's `flux reconcile image repository|update`). */
+const IMAGE_WORDS: Readonly<Record<string, ActorKind>> = {
+  repository: 'ImageRepository', imagerepository: 'ImageRepository', policy: 'ImagePolicy', imagepolicy: 'ImagePolicy',
+  update: 'ImageUpdateAutomation', imageupdateautomation: 'ImageUpdateAutomation',
+};
+
+/** `get images [repository|policy|update]` → the kinds listed. */
+export function imageKindsOf(word: string | undefined): readonly ActorKind[] | undefined {
+  if (word === undefined || word === 'all') return IMAGE_KINDS;
+  const kind = IMAGE_WORDS[word] ?? IMAGE_WORDS[word.replace(/s$/, '')];
+  return kind ? [kind] : undefined;
+}
 
 /** Ids of the declarations of these kinds in the selected namespace (-n), or every one (-A). */
 export async function idsInScope(client: DeclarationClient, kinds: readonly ActorKind[], g: GlobalOptions): Promise<string[]> {
@@ -150,6 +164,9 @@ export function revisionOf(s: ActorStatus): string {
     case 'GitRepository': case 'HelmRepository': return s.status.artifact?.revision ?? '';
     case 'Kustomization': return s.status.lastAppliedRevision;
     case 'HelmRelease': return `${s.status.chartName}@${s.status.lastAttemptedChartVersion || '?'}`;
+    case 'ImageRepository': return s.status.lastScan ? `${s.status.lastScan.tagCount} tags` : '';
+    case 'ImagePolicy': return s.status.latestImage ?? '';
+    case 'ImageUpdateAutomation': return s.status.lastPushCommit ? `${s.status.lastPushBranch ?? ''}@sha1:${s.status.lastPushCommit}` : '';
   }
 }
 
@@ -269,7 +286,8 @@ function describeProgress(s: ActorStatus): string {
     const ready = s.status.clusters.filter((c) => c.ready === 'True').length;
     return `waiting: ${ready}/${s.status.placed.length} clusters ready at ${revisionOf(s) || 'no revision yet'}`;
   }
-  return `waiting: revision ${s.status.artifact?.revision ?? 'none yet'}`;
+  if (s.kind === 'GitRepository' || s.kind === 'HelmRepository') return `waiting: revision ${s.status.artifact?.revision ?? 'none yet'}`;
+  return `waiting: ${revisionOf(s) || 'nothing yet'}`;
 }
 
 export async function bootstrapCommand(opts: { url: string; path: string; branch: string; interval: string; secretRef?: string }, g: GlobalOptions): Promise<void> {
@@ -305,7 +323,10 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
   const slashed = words.length === 1 ? words[0]?.split('/') ?? [] : [];
   if (slashed.length === 2 || slashed.length === 3) {
     const [kind = '', ns, name] = slashed.length === 3 ? slashed : [slashed[0], namespace, slashed[1]];
-    const kinds: Readonly<Record<string, readonly string[]>> = { kustomization: ['kustomization'], helmrelease: ['helmrelease'], gitrepository: ['source', 'git'], helmrepository: ['source', 'helm'] };
+    const kinds: Readonly<Record<string, readonly string[]>> = {
+      kustomization: ['kustomization'], helmrelease: ['helmrelease'], gitrepository: ['source', 'git'], helmrepository: ['source', 'helm'],
+      imagerepository: ['image', 'repository'], imagepolicy: ['image', 'policy'], imageupdateautomation: ['image', 'update'],
+    };
     const prefix = kinds[kind];
     if (prefix && ns && name) return parseTarget([...prefix, name], ns);
   }
@@ -322,7 +343,14 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
   if (first === 'source' && (second === 'helm' || second === 'helmrepository') && third) {
     return { kind: 'HelmRepository', id: `helmrepository/${namespace}/${third}` };
   }
-  throw new UsageError(`expected "kustomization <name>", "helmrelease <name>", "source git <name>", "source helm <name>" or an id such as kustomization/<namespace>/<name>, got "${words.join(' ')}"`);
+  if (first === 'image' && third) {
+    const kind = IMAGE_WORDS[second ?? ''];
+    if (kind) return { kind, id: `${kind.toLowerCase()}/${namespace}/${third}` };
+  }
+  throw new UsageError(
+    `expected "kustomization <name>", "helmrelease <name>", "source git|helm <name>", "image repository|policy|update <name>" `
+    + `or an id such as kustomization/<namespace>/<name>, got "${words.join(' ')}"`,
+  );
 }
 
 function rank(d: Declaration): number {

@@ -29,20 +29,22 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = {
 examples:
   flotilla apply -f fleet/sources.yaml -f fleet/apps/
   flotilla apply -f fleet/ --dry-run`,
-  delete: `flotilla delete kustomization|helmrelease|source git|source helm|provider|alert|receiver <name>
+  delete: `flotilla delete kustomization|helmrelease|source git|source helm|image repository|policy|update|provider|alert|receiver <name>
   A deleted Kustomization with prune: true removes its objects from every cluster; a deleted
   HelmRelease is uninstalled from every cluster. The id form works too (alert/<ns>/<name>).
 
 examples:
   flotilla delete kustomization podinfo -n apps
   flotilla delete alert/on-call`,
-  get: `flotilla get all | clusters | sources [git|helm] | kustomizations | helmreleases | providers | alerts | receivers
-             [-A] [-o json|yaml]
+  get: `flotilla get all | clusters | sources [git|helm] | kustomizations | helmreleases | images [repository|policy|update]
+             | providers | alerts | receivers [-A] [-o json|yaml]
   all:      the fleet at a glance: clusters (connection, agent and Kubernetes versions),
             sources, Kustomizations and HelmReleases with readiness per cluster, rollouts in
             progress.
   clusters: the registered clusters with their connection state.
   others:   one table per kind (revision, suspended, clusters ready/placed, Ready, message).
+  images:   ImageRepositories (tags found by the last scan), ImagePolicies (the latest image)
+            and ImageUpdateAutomations (the last commit pushed); see docs/image-automation.md.
   providers, alerts: notifications sent, duplicates, rate-limited, failed and skipped, the
             last error (see docs/notifications.md).
   receivers: each Receiver's webhook path: POST http://<hub --http address><PATH>. The path
@@ -52,16 +54,20 @@ examples:
 examples:
   flotilla get all -A
   flotilla get receivers --hub http://hub.example.com:7480
-  flotilla get kustomizations -n apps -o yaml`,
+  flotilla get kustomizations -n apps -o yaml
+  flotilla get images policy -n flux-system`,
   reconcile: `flotilla reconcile kustomization|helmrelease <name> [--with-source] [--timeout 5m]
 flotilla reconcile source git|helm <name> [--timeout 5m]
+flotilla reconcile image repository|policy|update <name> [--timeout 5m]
   Asks for a reconcile now, shows progress and waits for the outcome (exit 1 when not Ready).
+  image repository scans the registry now; image update commits and pushes any new images now.
 
 examples:
-  flotilla reconcile kustomization podinfo --with-source`,
-  suspend: `flotilla suspend kustomization|helmrelease|source git|source helm <name>
+  flotilla reconcile kustomization podinfo --with-source
+  flotilla reconcile image repository app -n flux-system`,
+  suspend: `flotilla suspend kustomization|helmrelease|source git|source helm|image repository|image update <name>
   Stops reconciling it (spec.suspend in its declaration does the same) until resumed.`,
-  resume: `flotilla resume kustomization|helmrelease|source git|source helm <name>
+  resume: `flotilla resume kustomization|helmrelease|source git|source helm|image repository|image update <name>
   Reconciles it again after flotilla suspend.`,
   bootstrap: `flotilla bootstrap --url <git-url> --path <dir> [--branch main] [--interval 1m] [--secret-ref <name>]
   Makes the hub reconcile its own declarations from git: a GitRepository and a Kustomization

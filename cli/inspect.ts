@@ -60,13 +60,17 @@ export function historyId(words: readonly string[], namespace: string): string {
     kustomization: 'kustomization', kustomizations: 'kustomization', ks: 'kustomization',
     helmrelease: 'helmrelease', helmreleases: 'helmrelease', hr: 'helmrelease',
     gitrepository: 'gitrepository', git: 'gitrepository', helmrepository: 'helmrepository',
+    imagerepository: 'imagerepository', imagepolicy: 'imagepolicy', imageupdateautomation: 'imageupdateautomation',
   };
   const [kindWord = '', a, b] = parts;
   if (kindWord === 'cluster' && a && b === undefined) return `cluster/${a}`;
   const kind = kinds[kindWord.toLowerCase()];
   if (kind && a && b === undefined) return `${kind}/${namespace}/${a}`;
   if (kind && a && b) return `${kind}/${a}/${b}`;
-  throw new UsageError(`expected <kind>/<name> (kustomization, helmrelease, gitrepository, helmrepository or cluster), got "${words.join(' ')}"`);
+  throw new UsageError(
+    `expected <kind>/<name> (kustomization, helmrelease, gitrepository, helmrepository, imagerepository, imagepolicy, `
+    + `imageupdateautomation or cluster), got "${words.join(' ')}"`,
+  );
 }
 
 export async function historyCommand(words: readonly string[], opts: HistoryOptions, g: GlobalOptions): Promise<void> {

@@ -10,7 +10,7 @@ import { RegistrationStore } from '../hub/registration.js';
 import { checkCommand, explainCommand, getAllCommand, getClustersCommand, traceCommand } from './fleet.js';
 import {
   applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, helmHistoryCommand, helmRollbackCommand,
-  parseTarget, reconcileCommand,
+  imageKindsOf, parseTarget, reconcileCommand,
   suspendCommand, UsageError, type GlobalOptions,
 } from './gitops.js';
 import { COMMAND_HELP, OVERVIEW } from './help.js';
@@ -139,6 +139,11 @@ async function main(): Promise<void> {
       }
       if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand(['Kustomization'], g);
       if (what === 'helmreleases' || what === 'helmrelease' || what === 'hr') return getCommand(['HelmRelease'], g);
+      if (what === 'images' || what === 'image') {
+        const kinds = imageKindsOf(sub);
+        if (!kinds) throw new UsageError(`get images what? "all", "repository", "policy" or "update", got "${sub ?? ''}"`);
+        return getCommand(kinds, g);
+      }
       const notifications = notificationKind(what);
       if (notifications) return getNotificationsCommand(notifications, g);
       throw notAKind(rest);

@@ -8,6 +8,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createDeliveryActivities } from '../activities/agent-delivery.js';
 import { createHelmActivities } from '../activities/helm-activities.js';
 import { createHubActivities } from '../activities/hub-activities.js';
+import { createImageActivities } from '../activities/image-activities.js';
 import { createNotificationActivities } from '../activities/notification-delivery.js';
 import { createRolloutActivities } from '../activities/rollout-activities.js';
 import type { LogFn } from '../core/log.js';
@@ -69,6 +70,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
       ...createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
       ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events }),
       ...createHelmActivities({ client: opts.client, artifacts, data, events }),
+      ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events }),
       ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}), events }),
       ...notificationMetrics.instrument(createNotificationActivities({ secrets: (namespace, name) => data.get('Secret', namespace, name) })),
     },

@@ -14,12 +14,17 @@ import {
 import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
 import { helmReleaseWorkflow } from '../workflows/helm-release.js';
 import { helmRepositoryWorkflow } from '../workflows/helm-repository.js';
+import { imagePolicyWorkflow } from '../workflows/image-policy.js';
+import { imageRepositoryWorkflow } from '../workflows/image-repository.js';
+import { imageUpdateAutomationWorkflow } from '../workflows/image-update-automation.js';
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
 import { notificationsWorkflow } from '../workflows/notifications.js';
 import {
   clusterStatusQuery, declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
   helmRollbackUpdate, reconcileSignal, rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate,
   rolloutRetryUpdate, rolloutStatusQuery, rolloutWorkflowId, specSignal, suspendSignal,
+  imagePolicyStatusQuery, imageRepositoryStatusQuery, imageUpdateStatusQuery,
+  type ImagePolicyStatus, type ImageRepositoryStatus, type ImageUpdateAutomationStatus,
   NOTIFICATIONS_WORKFLOW_ID, notificationDeclarationSignal, notificationDeleteSignal, notificationsStatusQuery,
   type NotificationsStatus,
   type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
@@ -35,13 +40,19 @@ export const ACTOR_WORKFLOW_TYPES: Readonly<Record<ActorKind, string>> = {
   Kustomization: 'kustomizationWorkflow',
   HelmRepository: 'helmRepositoryWorkflow',
   HelmRelease: 'helmReleaseWorkflow',
+  ImageRepository: 'imageRepositoryWorkflow',
+  ImagePolicy: 'imagePolicyWorkflow',
+  ImageUpdateAutomation: 'imageUpdateAutomationWorkflow',
 };
 
 export type ActorStatus =
   | { readonly kind: 'GitRepository'; readonly declaration: ActorDeclaration; readonly status: GitRepositoryStatus }
   | { readonly kind: 'Kustomization'; readonly declaration: ActorDeclaration; readonly status: KustomizationStatus }
   | { readonly kind: 'HelmRepository'; readonly declaration: ActorDeclaration; readonly status: HelmRepositoryStatus }
-  | { readonly kind: 'HelmRelease'; readonly declaration: ActorDeclaration; readonly status: HelmReleaseStatus };
+  | { readonly kind: 'HelmRelease'; readonly declaration: ActorDeclaration; readonly status: HelmReleaseStatus }
+  | { readonly kind: 'ImageRepository'; readonly declaration: ActorDeclaration; readonly status: ImageRepositoryStatus }
+  | { readonly kind: 'ImagePolicy'; readonly declaration: ActorDeclaration; readonly status: ImagePolicyStatus }
+  | { readonly kind: 'ImageUpdateAutomation'; readonly declaration: ActorDeclaration; readonly status: ImageUpdateAutomationStatus };
 
 export class NotFoundError extends Error {}
 /** An operator action the rollout refused (approve with no gate waiting, resume when not paused, …). */
@@ -109,6 +120,11 @@ export class DeclarationClient {
       case 'Kustomization': await this.client.workflow.signalWithStart(kustomizationWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
       case 'HelmRepository': await this.client.workflow.signalWithStart(helmRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
       case 'HelmRelease': await this.client.workflow.signalWithStart(helmReleaseWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'ImageRepository': await this.client.workflow.signalWithStart(imageRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'ImagePolicy': await this.client.workflow.signalWithStart(imagePolicyWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'ImageUpdateAutomation':
+        await this.client.workflow.signalWithStart(imageUpdateAutomationWorkflow, { ...options, args: [{ ...memory, declaration: d }] });
+        break;
     }
     return action;
   }
@@ -140,6 +156,9 @@ export class DeclarationClient {
         case 'Kustomization': return { kind: 'Kustomization', declaration, status: await handle.query(kustomizationStatusQuery) };
         case 'HelmRepository': return { kind: 'HelmRepository', declaration, status: await handle.query(helmRepositoryStatusQuery) };
         case 'HelmRelease': return { kind: 'HelmRelease', declaration, status: await handle.query(helmReleaseStatusQuery) };
+        case 'ImageRepository': return { kind: 'ImageRepository', declaration, status: await handle.query(imageRepositoryStatusQuery) };
+        case 'ImagePolicy': return { kind: 'ImagePolicy', declaration, status: await handle.query(imagePolicyStatusQuery) };
+        case 'ImageUpdateAutomation': return { kind: 'ImageUpdateAutomation', declaration, status: await handle.query(imageUpdateStatusQuery) };
       }
     } catch (err) {
       if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`);

@@ -144,6 +144,12 @@ export function objectInfoRows(snap: FleetSnapshot): ObjectInfoRow[] {
       case 'HelmRelease':
         if (s.status.clusters.length === 0) return [{ ...base, cluster: '', ready, revision: s.status.lastAttemptedChartVersion }];
         return s.status.clusters.map((c) => ({ ...base, cluster: c.cluster, ready: c.ready, revision: c.chartVersion }));
+      case 'ImageRepository':
+        return [{ ...base, cluster: '', ready, revision: s.status.lastScan?.tagsDigest ?? '' }];
+      case 'ImagePolicy':
+        return [{ ...base, cluster: '', ready, revision: s.status.latestImage ?? '' }];
+      case 'ImageUpdateAutomation':
+        return [{ ...base, cluster: '', ready, revision: s.status.lastPushCommit ?? '' }];
     }
   });
 }

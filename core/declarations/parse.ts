@@ -26,6 +26,11 @@
 //   slack, msteams, github (Flux's others are refused by name).
 // - Alert (notification v1beta3): eventSeverity info; eventSources namespaces = the Alert's;
 //   no inclusion/exclusion lists; no eventMetadata; suspend false. Regexes are compiled here.
+// - ImageRepository (image v1beta2): timeout = interval; exclusionList ["^.*\\.sig$"]; insecure
+//   and suspend false. ImagePolicy: imageRepositoryRef namespace = its own; alphabetical and
+//   numerical order asc. ImageUpdateAutomation: sourceRef kind GitRepository in its own
+//   namespace; checkout branch = the GitRepository's; push branch = the checkout branch; author
+//   name "Flotilla"; Flux's default message template; update path "." with strategy Setters.
 // - Receiver (notification v1): interval 10m; events none (= all); resources namespaces = the
 //   Receiver's; suspend false.
 // - rollout (Flotilla's, on Kustomizations and HelmReleases): none = every placed cluster at
@@ -42,10 +47,12 @@ import { isRecord, parseManifests } from '../manifests.js';
 import { defaultReleaseName, MAX_RELEASE_NAME } from '../helm-release.js';
 import { parseCountOrPercent } from '../rollout-plan.js';
 import { parseGoDuration, parseGoDurationSeconds } from './duration.js';
-import { compileAlertRegex } from '../notifications/regex.js';
+import { compileGoRegex } from '../go-regex.js';
+import { commitTemplateProblem } from '../image/message-template.js';
+import { selectTag } from '../image/policy.js';
 import type {
   AlertDeclaration, AnalysisCheck, CommonMetadata, CountOrPercent, CrdsPolicy, DataDeclaration, Declaration, DeclarationKind, EventSourceKind, GitRef,
-  GitRepositoryDeclaration, HelmReleaseDeclaration, HelmRepositoryDeclaration, KustomizationDeclaration, KustomizePatch, LabelSelector, Placement,
+  GitRepositoryDeclaration, HelmReleaseDeclaration, ImagePolicyDeclaration, ImagePolicyRule, ImagePolicySpec, ImageRepositoryDeclaration, ImageUpdateAutomationDeclaration, HelmRepositoryDeclaration, KustomizationDeclaration, KustomizePatch, LabelSelector, Placement,
   PostBuild, ProviderDeclaration, ProviderType, ReceiverDeclaration, ReceiverResourceKind, ReceiverType, RolloutStrategy, RolloutWave,
 } from './types.js';
 import { declarationId } from './types.js';
@@ -187,6 +194,9 @@ const SUPPORTED: Readonly<Record<DeclarationKind, readonly string[]>> = {
   Provider: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
   Alert: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
   Receiver: ['notification.toolkit.fluxcd.io/v1', 'notification.toolkit.fluxcd.io/v1beta2'],
+  ImageRepository: ['image.toolkit.fluxcd.io/v1beta2'],
+  ImagePolicy: ['image.toolkit.fluxcd.io/v1beta2'],
+  ImageUpdateAutomation: ['image.toolkit.fluxcd.io/v1beta2'],
 };
 
 /** Flux kinds that are valid input but not reconciled yet, with their API group (any version). */
@@ -195,9 +205,6 @@ const SKIPPED_FLUX_KINDS: Readonly<Record<string, string>> = {
   OCIRepository: 'source.toolkit.fluxcd.io',
   Bucket: 'source.toolkit.fluxcd.io',
   ExternalArtifact: 'source.toolkit.fluxcd.io',
-  ImageRepository: 'image.toolkit.fluxcd.io',
-  ImagePolicy: 'image.toolkit.fluxcd.io',
-  ImageUpdateAutomation: 'image.toolkit.fluxcd.io',
 };
 
 /** kustomize's own build file (kustomization.yaml): input to a build, not an object to reconcile. */
@@ -319,6 +326,21 @@ function parseObject(input: Record<string, unknown>, file: string, document: num
     case 'Alert': {
       const r = AlertObject.safeParse(obj);
       built = r.success ? { declaration: buildAlert(r.data, ctx), ignoredFields: [], warnings: alertWarnings(r.data) } : r.error.issues;
+      break;
+    }
+    case 'ImageRepository': {
+      const r = ImageRepositoryObject.safeParse(obj);
+      built = r.success ? { declaration: buildImageRepository(r.data, ctx), ignoredFields: IMAGE_REPOSITORY_IGNORED } : r.error.issues;
+      break;
+    }
+    case 'ImagePolicy': {
+      const r = ImagePolicyObject.safeParse(obj);
+      built = r.success ? { declaration: buildImagePolicy(r.data, ctx), ignoredFields: IMAGE_POLICY_IGNORED } : r.error.issues;
+      break;
+    }
+    case 'ImageUpdateAutomation': {
+      const r = ImageUpdateAutomationObject.safeParse(obj);
+      built = r.success ? { declaration: buildImageUpdateAutomation(r.data, ctx), ignoredFields: IMAGE_UPDATE_AUTOMATION_IGNORED } : r.error.issues;
       break;
     }
     case 'Receiver': {
@@ -1523,7 +1545,7 @@ const EventSourceSchema = z.strictObject({
 /** A list of regular expressions, each compiled now so that a bad one is reported with its index. */
 const regexList = z.array(z.string()).superRefine((patterns, ctx) => {
   patterns.forEach((pattern, i) => {
-    const re = compileAlertRegex(pattern);
+    const re = compileGoRegex(pattern);
     if (re instanceof Error) ctx.addIssue({ code: 'custom', path: [i], message: re.message });
   });
 });
@@ -1650,6 +1672,214 @@ function receiverWarnings(obj: z.infer<typeof ReceiverObject>): FieldWarning[] {
   return spec.type !== 'github' && (spec.events ?? []).length > 0
     ? [{ field: 'spec.events', message: `has no effect for type ${spec.type} (as in Flux: only github filters on events)` }]
     : [];
+}
+
+// ---------------------------------------------------------------------------------------
+// ImageRepository, ImagePolicy, ImageUpdateAutomation (image.toolkit.fluxcd.io)
+
+/** Flux's default exclusionList: cosign signature tags. */
+const IMAGE_DEFAULT_EXCLUSIONS = ['^.*\\.sig$'];
+
+/** Flux's spec.image: a repository, without scheme, tag or digest (the policy picks the tag). */
+function imageNameProblem(image: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(image)) return `invalid image ${JSON.stringify(image)}: write it without a scheme (e.g. ghcr.io/org/app; set insecure: true for plain HTTP)`;
+  if (image.includes('@')) return `invalid image ${JSON.stringify(image)}: must not contain a digest; the ImagePolicy picks the tag`;
+  const last = image.slice(image.lastIndexOf('/') + 1);
+  if (image.includes('/') && last.includes(':') || !image.includes('/') && /:[^0-9]/.test(image)) {
+    return `invalid image ${JSON.stringify(image)}: must not contain a tag; the ImagePolicy picks the tag`;
+  }
+  return /^[a-z0-9]+([._:/-]+[a-z0-9]+)*$/i.test(image) && image === image.trim() ? undefined
+    : `invalid image ${JSON.stringify(image)}: want <registry>/<path>, e.g. ghcr.io/org/app`;
+}
+
+const goRegex = z.string().superRefine((pattern, ctx) => {
+  const re = compileGoRegex(pattern);
+  if (re instanceof Error) ctx.addIssue({ code: 'custom', message: re.message });
+});
+
+const ImageRepositorySpecSchema = z.strictObject({
+  image: checkedString(imageNameProblem),
+  interval: duration,
+  timeout: duration.optional(),
+  secretRef: LocalRef.optional(),
+  exclusionList: z.array(goRegex).max(25).optional(),
+  insecure: z.boolean().optional(),
+  suspend: z.boolean().optional(),
+  // Accepted, not acted on yet (see IMAGE_REPOSITORY_IGNORED).
+  provider: z.enum(['generic', 'aws', 'azure', 'gcp']).optional(),
+  certSecretRef: LocalRef.optional(),
+  proxySecretRef: LocalRef.optional(),
+  serviceAccountName: z.string().optional(),
+  accessFrom: z.unknown().optional(),
+});
+
+const ImageRepositoryObject = fluxObject(ImageRepositorySpecSchema);
+
+function buildImageRepository(obj: z.infer<typeof ImageRepositoryObject>, ctx: BuildContext): ImageRepositoryDeclaration {
+  const { spec } = obj;
+  return {
+    kind: 'ImageRepository',
+    ...base(obj.metadata, ctx),
+    spec: {
+      image: spec.image,
+      intervalSeconds: spec.interval,
+      timeoutSeconds: spec.timeout ?? spec.interval,
+      ...(spec.secretRef ? { secretRef: spec.secretRef.name } : {}),
+      exclusionList: spec.exclusionList ?? IMAGE_DEFAULT_EXCLUSIONS,
+      insecure: spec.insecure ?? false,
+      suspend: spec.suspend ?? false,
+    },
+  };
+}
+
+const SortOrderSchema = z.enum(['asc', 'desc']);
+
+const ImagePolicySpecSchema = z.strictObject({
+  imageRepositoryRef: z.strictObject({ name: dnsSubdomain, namespace: dnsLabel.optional() }),
+  policy: z.strictObject({
+    semver: z.strictObject({ range: nonEmpty }).optional(),
+    alphabetical: z.strictObject({ order: SortOrderSchema.optional() }).optional(),
+    numerical: z.strictObject({ order: SortOrderSchema.optional() }).optional(),
+  }),
+  filterTags: z.strictObject({ pattern: z.string().optional(), extract: z.string().optional() }).optional(),
+  // Accepted, not acted on yet (see IMAGE_POLICY_IGNORED).
+  digestReflectionPolicy: z.enum(['Never', 'IfNotPresent', 'Always']).optional(),
+  interval: duration.optional(),
+  suspend: z.boolean().optional(),
+}).superRefine((spec, ctx) => {
+  const rules = (['semver', 'alphabetical', 'numerical'] as const).filter((k) => spec.policy[k] !== undefined);
+  if (rules.length !== 1) {
+    ctx.addIssue({
+      code: 'custom', path: ['policy'],
+      message: rules.length === 0 ? 'set one of semver, alphabetical or numerical' : `set only one of semver, alphabetical and numerical (found ${rules.join(' and ')})`,
+    });
+    return;
+  }
+  const problem = imagePolicyProblem(buildImagePolicyRule(spec.policy), buildTagFilter(spec.filterTags));
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+});
+
+const ImagePolicyObject = fluxObject(ImagePolicySpecSchema);
+type ImagePolicyInput = z.infer<typeof ImagePolicyObject>;
+
+function buildImagePolicyRule(p: ImagePolicyInput['spec']['policy']): ImagePolicyRule {
+  if (p.semver) return { semver: { range: p.semver.range } };
+  if (p.alphabetical) return { alphabetical: { order: p.alphabetical.order ?? 'asc' } };
+  return { numerical: { order: p.numerical?.order ?? 'asc' } };
+}
+
+function buildTagFilter(f: ImagePolicyInput['spec']['filterTags']): ImagePolicySpec['filterTags'] {
+  if (f === undefined || (f.pattern ?? '') === '') return undefined;
+  return { pattern: f.pattern ?? '', ...((f.extract ?? '') !== '' ? { extract: f.extract ?? '' } : {}) };
+}
+
+/** The policy checked by the code that will run it: selectTag on no tags validates every field. */
+function imagePolicyProblem(rule: ImagePolicyRule, filterTags: ImagePolicySpec['filterTags']): { path: string[]; message: string } | undefined {
+  try {
+    selectTag([], { ...rule, ...(filterTags ? { filterTags } : {}) });
+    return undefined;
+  } catch (err) {
+    // selectTag's messages start with the field (spec.policy.semver.range: …).
+    const message = err instanceof Error ? err.message : String(err);
+    const field = /^spec\.([\w.]+): /.exec(message);
+    return field ? { path: (field[1] ?? '').split('.'), message: message.slice(field[0].length) } : { path: ['policy'], message };
+  }
+}
+
+function buildImagePolicy(obj: ImagePolicyInput, ctx: BuildContext): ImagePolicyDeclaration {
+  const { spec } = obj;
+  const filterTags = buildTagFilter(spec.filterTags);
+  return {
+    kind: 'ImagePolicy',
+    ...base(obj.metadata, ctx),
+    spec: {
+      imageRepositoryRef: { name: spec.imageRepositoryRef.name, namespace: spec.imageRepositoryRef.namespace ?? ctx.namespace },
+      policy: buildImagePolicyRule(spec.policy),
+      ...(filterTags ? { filterTags } : {}),
+      suspend: spec.suspend ?? false,
+    },
+  };
+}
+
+const ImageUpdateSourceRef = z.strictObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional().transform((kind, ctx) => {
+    if (kind === undefined || kind === 'GitRepository') return 'GitRepository' as const;
+    ctx.addIssue({ code: 'custom', message: `invalid source kind ${JSON.stringify(kind)}: an ImageUpdateAutomation commits to a GitRepository` });
+    return z.NEVER;
+  }),
+  name: dnsSubdomain,
+  namespace: dnsLabel.optional(),
+});
+
+/** A branch name as git check-ref-format accepts it, without refs/heads/. */
+const branchName = checkedString((b) => {
+  if (b.startsWith('refs/')) return `write the branch name without "refs/heads/" (got ${JSON.stringify(b)})`;
+  return b !== '' && !b.startsWith('-') && !b.startsWith('/') && !/[\s~^:?*[\\]|\.\.|@\{|\/\/|\/$|\.lock$|\.$/.test(b) ? undefined
+    : `invalid branch name ${JSON.stringify(b)}: no spaces, ~ ^ : ? * [ \\, "..", "@{" or "//", and not ending in "/", "." or ".lock"`;
+});
+
+const ImageUpdateGitSchema = z.strictObject({
+  checkout: z.strictObject({ ref: GitRefSchema }).optional(),
+  commit: z.strictObject({
+    author: z.strictObject({ name: z.string().optional(), email: nonEmpty }),
+    signingKey: z.unknown().optional(),
+    messageTemplate: z.string().optional(),
+    messageTemplateValues: z.record(z.string(), z.string()).optional(),
+  }),
+  push: z.strictObject({
+    branch: branchName.optional(),
+    refspec: z.string().optional(),
+    options: z.record(z.string(), z.string()).optional(),
+  }).optional(),
+}).superRefine((git, ctx) => {
+  const ref = git.checkout?.ref;
+  if (ref !== undefined && ['tag', 'semver', 'name', 'commit'].some((k) => (ref[k as keyof typeof ref] ?? '') !== '')) {
+    ctx.addIssue({ code: 'custom', path: ['checkout', 'ref'], message: 'only a branch can be checked out for updates (Flotilla does not support tag, semver, name or commit here yet)' });
+  }
+  const template = git.commit.messageTemplate;
+  const problem = template === undefined ? undefined : commitTemplateProblem(template);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['commit', 'messageTemplate'], message: problem });
+});
+
+const ImageUpdateAutomationSpecSchema = z.strictObject({
+  sourceRef: ImageUpdateSourceRef,
+  git: ImageUpdateGitSchema.optional(),
+  interval: duration,
+  policySelector: LabelSelectorSchema.optional(),
+  update: z.strictObject({ path: sourcePath.optional(), strategy: z.literal('Setters').optional() }).optional(),
+  suspend: z.boolean().optional(),
+}).superRefine((spec, ctx) => {
+  // Flux's CRD makes git optional, but the controller cannot commit without an author.
+  if (spec.git === undefined) ctx.addIssue({ code: 'custom', path: ['git'], message: 'required: at least {commit: {author: {email: ...}}}' });
+});
+
+const ImageUpdateAutomationObject = fluxObject(ImageUpdateAutomationSpecSchema);
+
+/** The author name when spec.git.commit.author.name is empty. */
+const DEFAULT_AUTHOR_NAME = 'Flotilla';
+
+function buildImageUpdateAutomation(obj: z.infer<typeof ImageUpdateAutomationObject>, ctx: BuildContext): ImageUpdateAutomationDeclaration {
+  const { spec } = obj;
+  const commit = spec.git?.commit;
+  const checkoutBranch = spec.git?.checkout?.ref.branch;
+  return {
+    kind: 'ImageUpdateAutomation',
+    ...base(obj.metadata, ctx),
+    spec: {
+      sourceRef: { kind: 'GitRepository', name: spec.sourceRef.name, namespace: spec.sourceRef.namespace ?? ctx.namespace },
+      ...(checkoutBranch ? { checkoutBranch } : {}),
+      ...(spec.git?.push?.branch ? { pushBranch: spec.git.push.branch } : {}),
+      author: { name: commit?.author.name || DEFAULT_AUTHOR_NAME, email: commit?.author.email ?? '' },
+      ...(commit?.messageTemplate ? { messageTemplate: commit.messageTemplate } : {}),
+      messageTemplateValues: commit?.messageTemplateValues ?? {},
+      intervalSeconds: spec.interval,
+      ...(spec.policySelector ? { policySelector: buildLabelSelector(spec.policySelector) } : {}),
+      updatePath: spec.update?.path ?? '.',
+      strategy: 'Setters',
+      suspend: spec.suspend ?? false,
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1820,6 +2050,26 @@ const PROVIDER_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'certSecretRef'], note: `${NOT_YET}: the server certificate is checked against the system's CAs only` },
   { path: ['spec', 'commitStatusExpr'], note: `${NOT_YET}: the commit status context is <kind>/<name>[/<cluster>]` },
   { path: ['spec', 'serviceAccountName'], note: NOT_YET },
+];
+
+const IMAGE_REPOSITORY_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'provider'], harmless: ['generic'], note: `${NOT_YET}: only secretRef credentials are used` },
+  { path: ['spec', 'certSecretRef'], note: `${NOT_YET}: the system's CAs are used` },
+  { path: ['spec', 'proxySecretRef'], note: `${NOT_YET}: the registry is reached without the proxy` },
+  { path: ['spec', 'serviceAccountName'], note: `${NOT_YET}: only secretRef credentials are used` },
+  { path: ['spec', 'accessFrom'], note: 'has no effect (never implemented by Flux)' },
+];
+
+const IMAGE_POLICY_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'digestReflectionPolicy'], harmless: ['Never'], note: `${NOT_YET}: images are pinned by tag, not digest` },
+  { path: ['spec', 'interval'], note: 'not used: the policy is evaluated whenever its ImageRepository has new tags' },
+];
+
+const IMAGE_UPDATE_AUTOMATION_IGNORED: readonly IgnoredField[] = [
+  { path: ['spec', 'sourceRef', 'apiVersion'], note: 'not used: the GitRepository is found by name' },
+  { path: ['spec', 'git', 'commit', 'signingKey'], note: `${NOT_YET}: commits are NOT signed` },
+  { path: ['spec', 'git', 'push', 'refspec'], note: `${NOT_YET}: only push.branch is pushed` },
+  { path: ['spec', 'git', 'push', 'options'], note: `${NOT_YET}: git push runs without push options` },
 ];
 
 const RECEIVER_IGNORED: readonly IgnoredField[] = [

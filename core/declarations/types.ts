@@ -1,7 +1,8 @@
 // The declarations the hub reconciles, as typed values after validation and defaulting.
 // Users write Flux's YAML (source.toolkit.fluxcd.io/v1 GitRepository and HelmRepository,
 // kustomize.toolkit.fluxcd.io/v1 Kustomization, helm.toolkit.fluxcd.io/v2 HelmRelease,
-// notification.toolkit.fluxcd.io/v1beta3 Provider and Alert, notification.toolkit.fluxcd.io/v1 Receiver);
+// notification.toolkit.fluxcd.io/v1beta3 Provider and Alert, notification.toolkit.fluxcd.io/v1 Receiver,
+// image.toolkit.fluxcd.io/v1beta2 ImageRepository, ImagePolicy and ImageUpdateAutomation);
 // core/declarations/parse.ts turns it into these. Durations are whole seconds; everything
 // optional in Flux has its Flux default here.
 
@@ -421,8 +422,62 @@ export interface ReceiverSpec {
   readonly suspend: boolean;
 }
 
+// ---- Image automation (image.toolkit.fluxcd.io/v1beta2) ---------------------------------
+
+export interface ImageRepositorySpec {
+  /** The image without tag or digest, e.g. ghcr.io/org/app or 127.0.0.1:5000/app. */
+  readonly image: string;
+  readonly intervalSeconds: number;
+  /** Flux's default: the interval. */
+  readonly timeoutSeconds: number;
+  /** A Secret declared to the hub: `.dockerconfigjson`, or username/password. */
+  readonly secretRef?: string;
+  /** Go regular expressions; matching tags are dropped. Flux's default `^.*\.sig$` (cosign signatures). */
+  readonly exclusionList: readonly string[];
+  /** Plain HTTP (a local registry). */
+  readonly insecure: boolean;
+  readonly suspend: boolean;
+}
+
+export type ImageSortOrder = 'asc' | 'desc';
+
+/** Exactly one rule, as in Flux's ImagePolicyChoice. */
+export type ImagePolicyRule =
+  | { readonly semver: { readonly range: string } }
+  | { readonly alphabetical: { readonly order: ImageSortOrder } }
+  | { readonly numerical: { readonly order: ImageSortOrder } };
+
+export interface ImagePolicySpec {
+  /** Defaults to the policy's namespace. */
+  readonly imageRepositoryRef: ObjectRef;
+  readonly policy: ImagePolicyRule;
+  readonly filterTags?: { readonly pattern: string; readonly extract?: string };
+  /** Flux 2.7's ImagePolicy field; a suspended policy keeps its latest image. */
+  readonly suspend: boolean;
+}
+
+export interface ImageUpdateAutomationSpec {
+  readonly sourceRef: { readonly kind: 'GitRepository'; readonly namespace: string; readonly name: string };
+  /** spec.git.checkout.ref.branch; undefined = the GitRepository's own branch. */
+  readonly checkoutBranch?: string;
+  /** spec.git.push.branch; undefined = the checkout branch. */
+  readonly pushBranch?: string;
+  readonly author: { readonly name: string; readonly email: string };
+  /** Flux's Go template; Flux's default message when not set. */
+  readonly messageTemplate?: string;
+  readonly messageTemplateValues: Readonly<Record<string, string>>;
+  readonly intervalSeconds: number;
+  /** Which ImagePolicies of the namespace apply; undefined = all of them. */
+  readonly policySelector?: LabelSelector;
+  /** Relative to the repository root, normalised ("." = the root). */
+  readonly updatePath: string;
+  readonly strategy: 'Setters';
+  readonly suspend: boolean;
+}
+
 export type DeclarationKind =
-  | 'GitRepository' | 'Kustomization' | 'ConfigMap' | 'Secret' | 'HelmRepository' | 'HelmRelease' | 'Provider' | 'Alert' | 'Receiver';
+  | 'GitRepository' | 'Kustomization' | 'ConfigMap' | 'Secret' | 'HelmRepository' | 'HelmRelease' | 'Provider' | 'Alert' | 'Receiver'
+  | 'ImageRepository' | 'ImagePolicy' | 'ImageUpdateAutomation';
 
 interface DeclarationBase<K extends DeclarationKind, S> {
   readonly kind: K;
@@ -438,6 +493,11 @@ export type GitRepositoryDeclaration = DeclarationBase<'GitRepository', GitRepos
 export type KustomizationDeclaration = DeclarationBase<'Kustomization', KustomizationSpec>;
 export type HelmRepositoryDeclaration = DeclarationBase<'HelmRepository', HelmRepositorySpec>;
 export type HelmReleaseDeclaration = DeclarationBase<'HelmRelease', HelmReleaseSpec>;
+export type ImageRepositoryDeclaration = DeclarationBase<'ImageRepository', ImageRepositorySpec>;
+export type ImagePolicyDeclaration = DeclarationBase<'ImagePolicy', ImagePolicySpec>;
+export type ImageUpdateAutomationDeclaration = DeclarationBase<'ImageUpdateAutomation', ImageUpdateAutomationSpec>;
+/** The image automation declarations, each reconciled by an actor workflow. */
+export type ImageDeclaration = ImageRepositoryDeclaration | ImagePolicyDeclaration | ImageUpdateAutomationDeclaration;
 /** Secret data is held decoded (base64 `data` and `stringData` merged). */
 export type DataDeclaration = DeclarationBase<'ConfigMap' | 'Secret', DataObjectSpec>;
 export type ProviderDeclaration = DeclarationBase<'Provider', ProviderSpec>;
@@ -448,9 +508,9 @@ export type NotificationDeclaration = ProviderDeclaration | AlertDeclaration | R
 
 export type Declaration =
   | GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration | DataDeclaration
-  | NotificationDeclaration;
+  | NotificationDeclaration | ImageDeclaration;
 /** The declarations reconciled by an actor workflow (ConfigMaps and Secrets are data). */
-export type ActorDeclaration = GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration;
+export type ActorDeclaration = GitRepositoryDeclaration | KustomizationDeclaration | HelmRepositoryDeclaration | HelmReleaseDeclaration | ImageDeclaration;
 
 /** The workflow id of a declaration's actor: `<kind lowercase>/<namespace>/<name>`. */
 export function declarationId(d: Pick<Declaration, 'kind' | 'namespace' | 'name'>): string {

@@ -2,7 +2,15 @@
 // `# {"$imagepolicy": "<ns>:<name>[:tag|:name]"}` line comment to the image an ImagePolicy
 // selected. Edits are spliced into the original text at the scalars' CST offsets, so every
 // other byte (comments, quoting, indentation, CRLF, other documents) is kept.
-import { CST, Parser } from 'yaml';
+import { CST, isMap, parseAllDocuments, Parser } from 'yaml';
+
+/** The Kubernetes object a marked scalar belongs to (empty strings where the document lacks a field). */
+export interface SetterObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string;
+}
 
 export interface SetterChange {
   /** 1-based line of the scalar. */
@@ -11,6 +19,8 @@ export interface SetterChange {
   readonly policy: string;
   readonly from: string;
   readonly to: string;
+  /** The document's object, for commit messages (Flux's `.Changed.Objects`). */
+  readonly object: SetterObject;
 }
 
 export interface SetterResult {
@@ -49,16 +59,33 @@ export function applySetters(yamlText: string, images: ReadonlyMap<string, strin
         offset: scalar.offset,
         length: scalar.source.length,
         source: quote(to, scalar.type),
-        change: { line: lineAt(yamlText, scalar.offset), policy: marker.policy, from, to },
+        change: { line: lineAt(yamlText, scalar.offset), policy: marker.policy, from, to, object: NO_OBJECT },
       });
     });
   }
+  if (edits.length === 0) return { text: yamlText, changed: [] };
+  const objects = documentObjects(yamlText);
+  for (const e of edits) e.change = { ...e.change, object: objects.find((o) => e.offset >= o.start && e.offset < o.end)?.object ?? NO_OBJECT };
   let text = yamlText;
   // Back to front, so earlier offsets stay valid.
   for (const e of [...edits].sort((a, b) => b.offset - a.offset)) {
     text = text.slice(0, e.offset) + e.source + text.slice(e.offset + e.length);
   }
   return { text, changed: edits.sort((a, b) => a.offset - b.offset).map((e) => e.change) };
+}
+
+const NO_OBJECT: SetterObject = { apiVersion: '', kind: '', name: '', namespace: '' };
+
+/** Each document's span in the text and the object it declares. */
+function documentObjects(text: string): { start: number; end: number; object: SetterObject }[] {
+  return parseAllDocuments(text).flatMap((doc) => {
+    if (!('contents' in doc) || !isMap(doc.contents)) return [];
+    const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+    const meta = doc.get('metadata');
+    const field = (key: string): unknown => (isMap(meta) ? meta.get(key) : undefined);
+    const object = { apiVersion: str(doc.get('apiVersion')), kind: str(doc.get('kind')), name: str(field('name')), namespace: str(field('namespace')) };
+    return [{ start: doc.range[0], end: doc.range[2], object }];
+  });
 }
 
 type FlowScalarToken = CST.FlowScalar;

@@ -3,7 +3,7 @@
 // Pure (no Node built-ins): workflow code may import it.
 import type { AlertDeclaration, EventSource } from '../declarations/types.js';
 import type { FlotillaEvent } from './event.js';
-import { compileAlertRegex } from './regex.js';
+import { compileGoRegex } from '../go-regex.js';
 
 /**
  * Whether `alert` forwards `event`, as Flux decides:
@@ -56,7 +56,7 @@ export function wildcardMatches(pattern: string, name: string): boolean {
 }
 
 function matchesMessage(pattern: string, message: string): boolean {
-  const re = compileAlertRegex(pattern);
+  const re = compileGoRegex(pattern);
   // parse.ts refuses Alerts with invalid expressions; one that slipped through matches nothing (Flux logs and skips it).
   return !(re instanceof Error) && re.test(message);
 }

@@ -13,6 +13,9 @@ const API_VERSIONS: Readonly<Record<string, readonly [string, string]>> = {
   helmrepository: ['HelmRepository', 'source.toolkit.fluxcd.io/v1'],
   kustomization: ['Kustomization', 'kustomize.toolkit.fluxcd.io/v1'],
   helmrelease: ['HelmRelease', 'helm.toolkit.fluxcd.io/v2'],
+  imagerepository: ['ImageRepository', 'image.toolkit.fluxcd.io/v1beta2'],
+  imagepolicy: ['ImagePolicy', 'image.toolkit.fluxcd.io/v1beta2'],
+  imageupdateautomation: ['ImageUpdateAutomation', 'image.toolkit.fluxcd.io/v1beta2'],
 };
 
 /**

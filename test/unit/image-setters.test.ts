@@ -28,7 +28,10 @@ describe('applySetters', () => {
   it('updates a marked image and nothing else', () => {
     const { text, changed } = applySetters(deployment, images);
     assert.equal(text, deployment.replace('ghcr.io/org/app:1.0.0 #', 'ghcr.io/org/app:1.2.0 #'));
-    assert.deepEqual(changed, [{ line: 11, policy: 'flux-system:app', from: 'ghcr.io/org/app:1.0.0', to: 'ghcr.io/org/app:1.2.0' }]);
+    assert.deepEqual(changed, [{
+      line: 11, policy: 'flux-system:app', from: 'ghcr.io/org/app:1.0.0', to: 'ghcr.io/org/app:1.2.0',
+      object: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'app', namespace: '' },
+    }]);
   });
 
   it('sets tag and name parts of a HelmRelease, keeping quotes and spacing of the marker', () => {
@@ -88,5 +91,6 @@ describe('applySetters', () => {
     const { text, changed } = applySetters(src, images);
     assert.equal(text, src.replace('app:1.0.0', 'app:1.2.0').replace('podinfo:6.0.0', 'podinfo:6.5.0'));
     assert.deepEqual(changed.map((c) => c.line), [3, 8]);
+    assert.deepEqual(changed.map((c) => c.object.kind), ['A', 'B']);
   });
 });
