@@ -18,6 +18,7 @@ import type { ImagePolicyStatus, ImageUpdateAutomationStatus } from '../../workf
 import { useFleet } from '../harness/fleet.js';
 import { BareRepo } from '../harness/git.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
+import { replayLive } from '../harness/replay.js';
 
 const run = promisify(execFile);
 const { env, fleet, dir } = useFleet({ dev: { env: 'dev' }, prod: { env: 'prod' } }, 'flotilla-images-');
@@ -226,7 +227,7 @@ describe('image automation: registry tags → policy → git commit → fleet ro
     const scanned = at('ImageScanned', (e) => e.message.includes('found 4 tags'));
     const selected = at('ImageSelected', (e) => e.message.includes('app:1.2.0'));
     const committed = at('Committed', (e) => e.revision === `main@sha1:${commit}`);
-    const rolledOut = at('RolloutSucceeded', (e) => e.revision === `main@sha1:${commit}`);
+    const rolledOut = at('RolloutFinished', (e) => e.message.includes(`Succeeded: main@sha1:${commit}`));
     assert.ok(scanned < selected && selected < committed && committed < rolledOut, 'in that order');
     assert.match(entries[committed]?.message ?? '', /1\.0\.1 → .*1\.2\.0 in app\/deployment\.yaml/);
     assert.ok(!r.stdout.includes(PASSWORD), 'no registry password in the history');
@@ -279,6 +280,10 @@ describe('image automation: registry tags → policy → git commit → fleet ro
     assert.match(a.conditions.find((c) => c.type === 'Ready')?.message ?? '', /after 1 concurrent push/);
     await fleet().waitForReadyAt(KS, `main@sha1:${ours}`, 120_000);
     assert.deepEqual(await images(), { dev: `${registry().host}/app:1.3.0`, prod: `${registry().host}/app:1.3.0` });
+  });
+
+  it("the image actors' histories replay on the current workflow code", async () => {
+    await replayLive(fleet().client, ['imagerepository/flux-system/app', 'imagepolicy/flux-system/app', AUTOMATION]);
   });
 
   it('keeps credentials out of the hub log', () => {

@@ -8,7 +8,7 @@ describe('recorded workflow histories replay deterministically', () => {
   const histories = recordedHistories();
   it('has a recorded history of each actor', () => {
     const kinds = new Set(histories.map((h) => h.workflowId.split('/')[0]));
-    for (const kind of ['cluster', 'gitrepository', 'kustomization', 'helmrepository', 'helmrelease', 'notifications']) assert.ok(kinds.has(kind), `no recorded ${kind} history`);
+    for (const kind of ['cluster', 'gitrepository', 'kustomization', 'helmrepository', 'helmrelease', 'notifications', 'imagerepository', 'imagepolicy', 'imageupdateautomation']) assert.ok(kinds.has(kind), `no recorded ${kind} history`);
   });
   for (const h of histories) {
     it(h.name, async () => {
