@@ -362,8 +362,8 @@ describe('parseDeclarations: ConfigMap, Secret, skipped kinds, warnings', () => 
   });
 
   it('skips the Flux kinds Flotilla does not reconcile yet, and kustomize build files', () => {
-    const r = parseDeclarations(`apiVersion: image.toolkit.fluxcd.io/v1beta2
-kind: ImagePolicy
+    const r = parseDeclarations(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
 metadata: {name: podinfo, namespace: apps}
 spec: {anything: goes}
 ---
@@ -383,7 +383,7 @@ resources: [a.yaml]
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.declarations, []);
     assert.deepEqual(r.ignored, [
-      'ImagePolicy/apps/podinfo', 'OCIRepository/default/charts', 'Bucket/flux-system/minio',
+      'HelmChart/apps/podinfo', 'OCIRepository/default/charts', 'Bucket/flux-system/minio',
       'Kustomization/default/build (kustomize.config.k8s.io/v1beta1: a kustomize build file, not a Flux object)',
     ]);
   });
