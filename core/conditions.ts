@@ -18,6 +18,15 @@ export function setCondition(conditions: readonly Condition[], next: Omit<Condit
     .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
 }
 
+/**
+ * The conditions of a finished reconcile: Ready with its outcome, Reconciling False ("reconciled",
+ * or waiting for the next interval after a failure).
+ */
+export function finishedConditions(conditions: readonly Condition[], ok: boolean, reason: string, message: string, now: number): Condition[] {
+  const ready = setCondition(conditions, { type: 'Ready', status: ok ? 'True' : 'False', reason, message }, now);
+  return setCondition(ready, { type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : 'waiting for the next interval' }, now);
+}
+
 export function removeCondition(conditions: readonly Condition[], type: Condition['type']): Condition[] {
   return conditions.filter((c) => c.type !== type);
 }

@@ -37,6 +37,20 @@ export interface DeploymentLoop {
   continueAsNew(): Promise<void>;
 }
 
+/** What a source actor (HelmRepository, ImageRepository) plugs into DeclarationActor.runSourceLoop. */
+export interface SourceLoop {
+  /** Seconds between reconciles. */
+  interval(): number;
+  /** The last reconcile is older than the interval (a timer may fire a little early). */
+  overdue(): boolean;
+  /** Tells new subscribers the current artifact, if any. */
+  tellNewSubscribers(): void;
+  reconcile(): Promise<void>;
+  /** Records a handled `flotilla reconcile` token in the status. */
+  handled(token: string): void;
+  continueAsNew(): Promise<void>;
+}
+
 /** Continue-as-new well before Temporal's limits (50k events), so replays stay cheap. */
 export const HISTORY_LIMIT = 2_000;
 
@@ -162,6 +176,32 @@ export class DeclarationActor<D extends ActorDeclaration> {
       if (token !== undefined) loop.handled(token);
       if (this.shouldContinueAsNew()) {
         loop.tellDependents(); // subscribers that arrived during the reconcile
+        await condition(() => outbox.idle());
+        await loop.continueAsNew();
+      }
+    }
+  }
+
+  /**
+   * The loop of a source actor: on every wake-up (signal, interval, new subscriber) finish when
+   * deleted, tell new subscribers, reconcile when due (first pass, `flotilla reconcile`, a new
+   * spec, or the interval passed) and not suspended, and continue as new when the history is long.
+   */
+  async runSourceLoop(loop: SourceLoop, outbox: Outbox): Promise<void> {
+    for (let first = true; ; first = false) {
+      if (!first) await this.sleep(loop.interval(), () => this.newSubscribers.size > 0);
+      if (this.deleted) {
+        await condition(() => outbox.idle());
+        return;
+      }
+      loop.tellNewSubscribers();
+      const token = this.takeReconcileRequest();
+      const due = first || token !== undefined || this.specChanged || loop.overdue();
+      this.specChanged = false;
+      if (due && !this.suspended) await loop.reconcile();
+      if (token !== undefined) loop.handled(token);
+      if (this.shouldContinueAsNew()) {
+        loop.tellNewSubscribers();
         await condition(() => outbox.idle());
         await loop.continueAsNew();
       }

@@ -4,7 +4,7 @@
 // new revision only when it changes. A failed fetch keeps serving the last artifact.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { HubActivities } from '../activities/hub-types.js';
-import { setCondition, type Condition } from '../core/conditions.js';
+import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
 import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import {
@@ -120,9 +120,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
   }
 
   function finish(ok: boolean, reason: string, message: string): void {
-    setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-    setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : 'waiting for the next interval' });
-    status = { ...status, lastReconciledAt: now() };
+    status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), lastReconciledAt: now() };
   }
 }
 

@@ -1,9 +1,9 @@
 // The HelmRepository actor (`helmrepository/<namespace>/<name>`): fetches the repository's
 // index.yaml on its interval, keeps it as an artifact, and tells its subscribers (HelmReleases)
 // when the index changed. A failed fetch keeps serving the last index.
-import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { HelmActivities } from '../activities/hub-types.js';
-import { setCondition, type Condition } from '../core/conditions.js';
+import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { workflowNow } from './clock.js';
@@ -40,33 +40,20 @@ export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promis
     actor.newSubscribers.clear();
   };
 
-  for (let first = true; ; first = false) {
-    if (!first) await actor.sleep(actor.declaration.spec.intervalSeconds, () => actor.newSubscribers.size > 0);
-    if (actor.deleted) {
-      await condition(() => outbox.idle());
-      return;
-    }
-    tellNewSubscribers();
-    const token = actor.takeReconcileRequest();
-    const due = first || token !== undefined || actor.specChanged
-      || now() - status.lastReconciledAt >= actor.declaration.spec.intervalSeconds * 1000 - 1000;
-    actor.specChanged = false;
-    if (due && !actor.suspended) await reconcile();
-    if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
-    if (actor.shouldContinueAsNew()) {
-      tellNewSubscribers();
-      await condition(() => outbox.idle());
-      await continueAsNew<typeof helmRepositoryWorkflow>({ ...actor.memory(), status: current() });
-    }
-  }
+  await actor.runSourceLoop({
+    interval: () => actor.declaration.spec.intervalSeconds,
+    overdue: () => now() - status.lastReconciledAt >= actor.declaration.spec.intervalSeconds * 1000 - 1000,
+    tellNewSubscribers,
+    reconcile: reconcile,
+    handled: (token) => { status = { ...status, lastHandledReconcileAt: token }; },
+    continueAsNew: () => continueAsNew<typeof helmRepositoryWorkflow>({ ...actor.memory(), status: current() }),
+  }, outbox);
 
   async function reconcile(): Promise<void> {
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-      setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : 'waiting for the next interval' });
-      status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
+      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
     };
     if (spec.type === 'oci') {
       // OCI repositories have no index: HelmReleases pull the chart by reference at render time.

@@ -3,9 +3,9 @@
 // keeps the tag list as an artifact (never in the history: a repository may hold thousands
 // of tags), and tells its subscribers (ImagePolicies) when the list changed. A failed scan
 // keeps the last good list.
-import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { ImageActivities } from '../activities/hub-types.js';
-import { setCondition, type Condition } from '../core/conditions.js';
+import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
 import type { ImageRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { workflowNow } from './clock.js';
@@ -45,33 +45,20 @@ export async function imageRepositoryWorkflow(input: ImageRepositoryInput): Prom
     actor.newSubscribers.clear();
   };
 
-  for (let first = true; ; first = false) {
-    if (!first) await actor.sleep(actor.declaration.spec.intervalSeconds, () => actor.newSubscribers.size > 0);
-    if (actor.deleted) {
-      await condition(() => outbox.idle());
-      return;
-    }
-    tellNewSubscribers();
-    const token = actor.takeReconcileRequest();
-    const due = first || token !== undefined || actor.specChanged
-      || now() - status.lastReconciledAt >= actor.declaration.spec.intervalSeconds * 1000 - 1000;
-    actor.specChanged = false;
-    if (due && !actor.suspended) await scan();
-    if (token !== undefined) status = { ...status, lastHandledReconcileAt: token };
-    if (actor.shouldContinueAsNew()) {
-      tellNewSubscribers();
-      await condition(() => outbox.idle());
-      await continueAsNew<typeof imageRepositoryWorkflow>({ ...actor.memory(), status: current() });
-    }
-  }
+  await actor.runSourceLoop({
+    interval: () => actor.declaration.spec.intervalSeconds,
+    overdue: () => now() - status.lastReconciledAt >= actor.declaration.spec.intervalSeconds * 1000 - 1000,
+    tellNewSubscribers,
+    reconcile: scan,
+    handled: (token) => { status = { ...status, lastHandledReconcileAt: token }; },
+    continueAsNew: () => continueAsNew<typeof imageRepositoryWorkflow>({ ...actor.memory(), status: current() }),
+  }, outbox);
 
   async function scan(): Promise<void> {
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-      setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : 'waiting for the next interval' });
-      status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
+      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
     };
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `scanning ${spec.image}` });
     const { scanImageRepository } = proxyActivities<ImageActivities>({
