@@ -102,7 +102,7 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'updating images in git' });
     const { findImagePolicies } = proxyActivities<ImageActivities>(quick);
     const { pushImageUpdates } = proxyActivities<ImageActivities>({
-      startToCloseTimeout: '5 minutes', heartbeatTimeout: '2 minutes',
+      startToCloseTimeout: '15 minutes', heartbeatTimeout: '5 minutes',
       retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: FINAL_PUSH_ERRORS },
     });
     try {

@@ -1521,7 +1521,9 @@ const EVENT_SOURCE_KINDS = [
   'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation', 'Rollout', 'Cluster',
 ] as const satisfies readonly EventSourceKind[];
 /** The event source kinds Flotilla emits events for. */
-const EMITTING_KINDS: readonly EventSourceKind[] = ['GitRepository', 'Kustomization', 'HelmRepository', 'HelmRelease', 'Cluster'];
+const EMITTING_KINDS: readonly EventSourceKind[] = [
+  'GitRepository', 'Kustomization', 'HelmRepository', 'HelmRelease', 'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation', 'Cluster',
+];
 
 /** An object name, "*", or a name pattern with "*" wildcards ("podinfo-*"). */
 function eventSourceNameProblem(name: string): string | undefined {
@@ -1607,8 +1609,11 @@ const RECEIVER_RESOURCE_GROUPS: Readonly<Record<ReceiverResourceKind, string>> =
   HelmRepository: 'source.toolkit.fluxcd.io',
   Kustomization: 'kustomize.toolkit.fluxcd.io',
   HelmRelease: 'helm.toolkit.fluxcd.io',
+  ImageRepository: 'image.toolkit.fluxcd.io',
+  ImagePolicy: 'image.toolkit.fluxcd.io',
+  ImageUpdateAutomation: 'image.toolkit.fluxcd.io',
 };
-const FLUX_RECEIVER_KINDS = ['Bucket', 'HelmChart', 'OCIRepository', 'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation'];
+const FLUX_RECEIVER_KINDS = ['Bucket', 'HelmChart', 'OCIRepository'];
 
 const ReceiverResourceSchema = z.strictObject({
   apiVersion: z.string().optional(),

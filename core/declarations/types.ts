@@ -398,7 +398,8 @@ export interface AlertSpec {
 }
 
 export type ReceiverType = 'generic' | 'generic-hmac' | 'github';
-export type ReceiverResourceKind = 'GitRepository' | 'HelmRepository' | 'Kustomization' | 'HelmRelease';
+export type ReceiverResourceKind =
+  | 'GitRepository' | 'HelmRepository' | 'Kustomization' | 'HelmRelease' | 'ImageRepository' | 'ImagePolicy' | 'ImageUpdateAutomation';
 
 export interface ReceiverResource {
   readonly apiVersion?: string;

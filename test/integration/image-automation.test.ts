@@ -157,6 +157,12 @@ describe('image automation: registry tags → policy → git commit → fleet ro
       },
       imageRepository('app'),
       imagePolicy('app', 'app', { policy: { semver: { range: '>=1.0.0' } } }),
+      // The registry's webhook (Flux's pattern): a push event makes the ImageRepository scan at once.
+      { apiVersion: 'v1', kind: 'Secret', metadata: meta('webhook-token'), stringData: { token: 'registry-webhook-token' } },
+      {
+        apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: meta('registry'),
+        spec: { type: 'generic', secretRef: { name: 'webhook-token' }, resources: [{ kind: 'ImageRepository', name: 'app' }] },
+      },
       {
         apiVersion: IMAGE, kind: 'ImageUpdateAutomation', metadata: meta('app'),
         spec: {
@@ -269,7 +275,13 @@ describe('image automation: registry tags → policy → git commit → fleet ro
     const before = (await automation()).lastPushCommit;
     const race = repo().raceNextPush('README.md', '# fleet\n\nEdited while the automation pushed.\n', 'docs: concurrent edit');
     await registry().pushImage('app', '1.3.0');
-    await scanNow();
+    // This time the registry's webhook asks for the scan, through the Receiver.
+    const receivers = await fleet().cli('get', 'receivers', '-o', 'json');
+    assert.equal(receivers.code, 0, receivers.stderr);
+    const path = (JSON.parse(receivers.stdout) as { id?: string; path?: string }[]).find((r) => r.id === 'receiver/flux-system/registry')?.path;
+    assert.ok(path, receivers.stdout);
+    const hook = await fetch(`${fleet().hubUrl}${path}`, { method: 'POST', body: '{"events":[{"action":"push"}]}' });
+    assert.equal(hook.status, 200, await hook.text());
     const a = await waitForPush(before);
     const theirs = race.commit();
     assert.ok(theirs, 'the concurrent commit happened');

@@ -129,11 +129,11 @@ describe('Alert', () => {
   });
 
   it('warns about sources Flotilla emits nothing for, Rollout sources, and matchLabels', () => {
-    const r = parseDeclarations(ALERT(`{providerRef: {name: p}, eventSources: [{kind: ImagePolicy, name: "*"}, {kind: Kustomization, name: apps, matchLabels: {a: b}},
+    const r = parseDeclarations(ALERT(`{providerRef: {name: p}, eventSources: [{kind: OCIRepository, name: "*"}, {kind: Kustomization, name: apps, matchLabels: {a: b}},
       {kind: Rollout, name: web}, {kind: HelmRelease, name: "podinfo-*", matchLabels: {team: web}}]}`), 'x.yaml');
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.warnings.map((w) => [w.field, w.message.slice(0, 40)]), [
-      ['spec.eventSources[0].kind', 'Flotilla does not reconcile ImagePolicy '],
+      ['spec.eventSources[0].kind', 'Flotilla does not reconcile OCIRepositor'],
       ['spec.eventSources[1].matchLabels', 'has no effect with an exact name (as in '],
       ['spec.eventSources[2].kind', 'rollout events are reported on the Kusto'],
       ['spec.eventSources[3].matchLabels', 'is not supported yet: the hub does not k'],
@@ -199,8 +199,8 @@ describe('Receiver', () => {
     ['missing resources', RECEIVER('{type: github, secretRef: {name: t}}'), 'spec.resources', /required: the objects to reconcile/],
     ['name "*" (with matchLabels)', RECEIVER('{type: generic, secretRef: {name: t}, resources: [{kind: GitRepository, name: "*", matchLabels: {a: b}}]}'),
       'spec.resources[0].name', /name "\*" \(every object with matchLabels\) is not supported yet: list each object by name/],
-    ['a Flux kind Flotilla does not reconcile', RECEIVER('{type: generic, secretRef: {name: t}, resources: [{kind: ImageRepository, name: x}]}'),
-      'spec.resources[0].kind', /Flotilla does not reconcile ImageRepository objects yet/],
+    ['a Flux kind Flotilla does not reconcile', RECEIVER('{type: generic, secretRef: {name: t}, resources: [{kind: OCIRepository, name: x}]}'),
+      'spec.resources[0].kind', /Flotilla does not reconcile OCIRepository objects yet/],
     ['an apiVersion of another group', RECEIVER('{type: generic, secretRef: {name: t}, resources: [{apiVersion: helm.toolkit.fluxcd.io/v2, kind: GitRepository, name: x}]}'),
       'spec.resources[0].apiVersion', /want source.toolkit.fluxcd.io\/<version>/],
   ];
