@@ -11,7 +11,7 @@ import { NotFoundError, type ActorStatus, type DeclarationClient } from '../hub/
 import { explainSubject, isPlaced, type Placed } from '../hub/fleet-view.js';
 import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
 import {
-  ACTOR_KINDS, CommandFailed, revisionOf, statusesInScope, UsageError, withClient, type GlobalOptions,
+  ACTOR_KINDS, CommandFailed, IMAGE_KINDS, revisionOf, statusesInScope, UsageError, withClient, type GlobalOptions,
 } from './gitops.js';
 import { historyId } from './inspect.js';
 import { formatTable, paint, printStructured, readiness } from './output.js';
@@ -44,7 +44,7 @@ function idOf(s: ActorStatus, all: boolean): string {
 export async function getAllCommand(g: GlobalOptions): Promise<void> {
   await withClient(g, async (client) => {
     const now = Date.now();
-    const [clusters, all] = [await client.clusters(), await statusesInScope(client, ACTOR_KINDS, g)];
+    const [clusters, all] = [await client.clusters(), await statusesInScope(client, [...ACTOR_KINDS, ...IMAGE_KINDS], g)];
     const rollouts: RolloutStatus[] = [];
     for (const s of all.filter(isPlaced)) {
       if (s.status.rollout?.phase !== 'Progressing') continue;
@@ -80,6 +80,14 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
           const rolling = s.status.rollout?.phase === 'Progressing' ? `rolling out ${shortRevision(s.status.rollout.revision)}` : undefined;
           return [idOf(s, ns), shortRevision(revisionOf(s) || '-'), String(s.status.suspended), readiness(r.status), hub ? '(hub declarations)' : perCluster(s), rolling ?? r.message];
         }));
+    }
+    const images = all.filter((s) => IMAGE_KINDS.includes(s.kind));
+    // Only when there are some: most fleets have no image automation.
+    if (images.length > 0) {
+      section('IMAGES', ['NAME', 'LATEST', 'READY', 'MESSAGE'], images.map((s) => {
+        const r = readyOf(s);
+        return [`${s.kind.toLowerCase()}/${idOf(s, ns)}`, shortRevision(revisionOf(s) || '-'), readiness(r.status), r.message];
+      }));
     }
     section('ROLLOUTS IN PROGRESS', ['OWNER', 'REVISION', 'PHASE', 'WAVE', 'MESSAGE'], rollouts.map((r) => [
       r.owner, shortRevision(r.revision), r.phase, `${r.waves[r.currentWave]?.name ?? '-'} (${r.currentWave + 1}/${r.waves.length})`, shortRevision(r.message),

@@ -5,7 +5,7 @@ import { parseDuration } from '../core/registration.js';
 import { shortRevision } from '../core/revision.js';
 import { NotFoundError } from '../hub/declarations.js';
 import { entryMessage, filterEntries, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../hub/history.js';
-import { ACTOR_KINDS, CommandFailed, idsInScope, UsageError, withClient, type GlobalOptions } from './gitops.js';
+import { ACTOR_KINDS, CommandFailed, IMAGE_KINDS, idsInScope, UsageError, withClient, type GlobalOptions } from './gitops.js';
 import { formatTable, formatTime, paint, printStructured } from './output.js';
 
 export interface HistoryOptions {
@@ -106,11 +106,11 @@ export async function eventsCommand(opts: EventsOptions, g: GlobalOptions): Prom
     const seen = new Set<string>();
     let header = true;
     for (;;) {
-      const ids = opts.for ? [historyId(opts.for, g.namespace)] : await idsInScope(client, ACTOR_KINDS, g);
+      const ids = opts.for ? [historyId(opts.for, g.namespace)] : await idsInScope(client, [...ACTOR_KINDS, ...IMAGE_KINDS], g);
       const rows: { entry: HistoryEntry; owner: string }[] = [];
       for (const id of ids) {
         try {
-          const t = await client.timeline(id, since === undefined ? {} : { since });
+          const t = await client.timeline(id, { related: false, ...(since === undefined ? {} : { since }) });
           for (const entry of filterEntries(t.entries, {}, since)) rows.push({ entry, owner: id });
         } catch (err) {
           if (!(err instanceof NotFoundError)) throw err;

@@ -500,6 +500,11 @@ export interface TimelineOptions {
   readonly since?: number;
   /** At most this many actor runs, newest first (default 100). */
   readonly maxRuns?: number;
+  /**
+   * An ImageUpdateAutomation's timeline also shows the scans, policy decisions and rollouts
+   * behind its commits (default true; `flotilla events` turns it off, as it lists those actors itself).
+   */
+  readonly related?: boolean;
 }
 
 /** Decodes an actor's runs (oldest first) and the rollouts they started into one timeline. */
@@ -537,7 +542,7 @@ function childRuns(history: IHistory): ChildRun[] {
  */
 export async function fetchTimeline(client: Client, id: string, opts: TimelineOptions = {}): Promise<Timeline> {
   const own = await fetchActorTimeline(client, id, opts);
-  if (!id.startsWith('imageupdateautomation/')) return own;
+  if (!id.startsWith('imageupdateautomation/') || opts.related === false) return own;
   const related = await imageAutomationRelated(client, id, own, opts);
   return { ...own, entries: [...own.entries, ...related].sort((a, b) => a.at - b.at || (a.workflowId === b.workflowId ? a.eventId - b.eventId : 0)) };
 }
