@@ -94,14 +94,15 @@ export const IMAGE_KINDS: readonly ActorKind[] = ['ImageRepository', 'ImagePolic
 
 /** `image repository|policy|update <name>` (Flux's `flux reconcile image repository|update`). */
 const IMAGE_WORDS: Readonly<Record<string, ActorKind>> = {
-  repository: 'ImageRepository', imagerepository: 'ImageRepository', policy: 'ImagePolicy', imagepolicy: 'ImagePolicy',
-  update: 'ImageUpdateAutomation', imageupdateautomation: 'ImageUpdateAutomation',
+  repository: 'ImageRepository', repositories: 'ImageRepository', imagerepository: 'ImageRepository',
+  policy: 'ImagePolicy', policies: 'ImagePolicy', imagepolicy: 'ImagePolicy',
+  update: 'ImageUpdateAutomation', updates: 'ImageUpdateAutomation', imageupdateautomation: 'ImageUpdateAutomation',
 };
 
 /** `get images [repository|policy|update]` → the kinds listed. */
 export function imageKindsOf(word: string | undefined): readonly ActorKind[] | undefined {
   if (word === undefined || word === 'all') return IMAGE_KINDS;
-  const kind = IMAGE_WORDS[word] ?? IMAGE_WORDS[word.replace(/s$/, '')];
+  const kind = IMAGE_WORDS[word];
   return kind ? [kind] : undefined;
 }
 
