@@ -235,6 +235,8 @@ export interface PushImageUpdatesResult {
   readonly revision?: string;
   readonly changes: readonly { readonly file: string; readonly setter: string; readonly oldValue: string; readonly newValue: string }[];
   readonly attempts: number;
+  /** The pushed branch is the one the GitRepository follows. */
+  readonly followsSource: boolean;
   readonly message?: string;
 }
 

@@ -154,6 +154,9 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
         if (err instanceof ApplicationFailure) throw failed(input.id, err);
         throw err;
       }
+      // Heartbeats say the worker is alive (a single git step may take up to the GitRepository's
+      // timeout): a killed hub's push is retried within the workflow's heartbeat timeout.
+      const keepAlive = setInterval(heartbeat, 5_000);
       try {
         const result = await updateImagesInGit({
           id: input.id, url: source.spec.url, timeoutSeconds: source.spec.timeoutSeconds, checkoutBranch, pushBranch,
@@ -168,7 +171,7 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
           if (event) ctx.events?.record(event);
         }
         return {
-          outcome: result.outcome, branch: result.branch, baseCommit: result.baseCommit, attempts: result.attempts,
+          outcome: result.outcome, branch: result.branch, baseCommit: result.baseCommit, attempts: result.attempts, followsSource: pushBranch === sourceBranch,
           ...(result.commit !== undefined ? { commit: result.commit } : {}),
           ...(result.message !== undefined ? { message: result.message } : {}),
           ...(result.outcome === 'pushed' && revision !== undefined ? { revision } : {}),
@@ -182,6 +185,8 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
           throw failed(input.id, ApplicationFailure.create({ type: 'CommitTemplateError', nonRetryable: true, message: `spec.git.commit.messageTemplate: ${err.message}` }));
         }
         throw err;
+      } finally {
+        clearInterval(keepAlive);
       }
     },
   };

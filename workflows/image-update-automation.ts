@@ -102,7 +102,7 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'updating images in git' });
     const { findImagePolicies } = proxyActivities<ImageActivities>(quick);
     const { pushImageUpdates } = proxyActivities<ImageActivities>({
-      startToCloseTimeout: '15 minutes', heartbeatTimeout: '5 minutes',
+      startToCloseTimeout: '15 minutes', heartbeatTimeout: '30 seconds',
       retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: FINAL_PUSH_ERRORS },
     });
     try {
@@ -123,15 +123,20 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
         id: actor.id, namespace: actor.declaration.namespace, name: actor.declaration.name, spec,
         images: Object.fromEntries(withImage.map((p) => [`${p.namespace}:${p.name}`, p.image])),
       });
-      status = { ...status, lastAutomationRunTime: now() };
+      const previousBase = status.lastBaseCommit;
+      status = { ...status, lastAutomationRunTime: now(), lastBaseCommit: result.commit ?? result.baseCommit };
+      // A new commit on the GitRepository's branch is fetched now rather than at its interval (a
+      // time token, as `flotilla reconcile` sends: a CLI waiting on an earlier one counts it). A
+      // branch that moved although nothing was pushed now may hold our own push whose result was
+      // lost (the hub died after the push; the retry found the images there): fetch it too.
+      const nudge = (): void => { outbox.signal(sourceId(), reconcileSignal, isoTime(now())); };
       if (result.outcome === 'unchanged' || result.commit === undefined) {
+        if (result.followsSource && previousBase !== undefined && previousBase !== result.baseCommit) nudge();
         finish(true, 'Succeeded', 'repository up-to-date');
         return;
       }
       status = { ...status, lastPushCommit: result.commit, lastPushTime: now(), lastPushBranch: result.branch };
-      // The commit is on the GitRepository's branch: have it fetched now rather than at its
-      // interval (a time token, as `flotilla reconcile` sends: a CLI waiting on an earlier one counts it).
-      if (result.revision !== undefined) outbox.signal(sourceId(), reconcileSignal, isoTime(now()));
+      if (result.followsSource) nudge();
       const races = result.attempts > 1 ? ` (after ${result.attempts - 1} concurrent push${result.attempts > 2 ? 'es' : ''})` : '';
       finish(true, 'Succeeded', `pushed commit '${result.commit.slice(0, 7)}' to branch '${result.branch}'${races}`);
     } catch (err) {

@@ -275,6 +275,8 @@ export interface ImageUpdateAutomationStatus extends ActorStatusBase {
   readonly lastPushCommit?: string;
   readonly lastPushTime?: number;
   readonly lastPushBranch?: string;
+  /** The branch tip the last run found (its own commit after a push). */
+  readonly lastBaseCommit?: string;
   /** The policies applied on the last run, `<ns>/<name>` → image. */
   readonly observedPolicies: Readonly<Record<string, string>>;
 }

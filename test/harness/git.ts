@@ -227,6 +227,16 @@ export class BareRepo {
     return this;
   }
 
+  /**
+   * The next push to a branch is accepted (the branch moves) and then held `seconds` by a
+   * one-shot post-receive hook, which first creates `marker`: a test can kill the pusher while
+   * its push is in flight but already landed.
+   */
+  holdNextPush(marker: string, seconds: number): this {
+    this.installHook('post-receive', ['rm -f "$0"', 'cat >/dev/null', `touch ${shellQuote(marker)}`, `sleep ${seconds}`]);
+    return this;
+  }
+
   clearHooks(): this {
     rmSync(join(this.dir, 'hooks', 'pre-receive'), { force: true });
     return this;

@@ -7,7 +7,7 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -294,12 +294,31 @@ describe('image automation: registry tags → policy → git commit → fleet ro
     assert.deepEqual(await images(), { dev: `${registry().host}/app:1.3.0`, prod: `${registry().host}/app:1.3.0` });
   });
 
+  it('the hub killed while its push is in flight: the commit lands once and the fleet still gets it', async () => {
+    const before = repo().head();
+    const marker = join(dir(), 'push-landed');
+    repo().holdNextPush(marker, 10);
+    await registry().pushImage('app', '1.4.0');
+    await scanNow();
+    // The branch has moved; the hub's push has not returned yet (its activity has not completed).
+    await waitFor('the push to land', () => Promise.resolve(existsSync(marker) ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
+    await fleet().killHub();
+    await fleet().startHub();
+    const ours = repo().head();
+    assert.deepEqual(repo().commitInfo(ours).parents, [before], 'one commit');
+    // The retried push finds the images already there and commits nothing; the GitRepository
+    // is still asked to fetch, so the fleet gets the commit without waiting for its 1h interval.
+    await fleet().waitForReadyAt(KS, `main@sha1:${ours}`, 150_000);
+    assert.equal(repo().head(), ours, 'still one commit');
+    assert.deepEqual(await images(), { dev: `${registry().host}/app:1.4.0`, prod: `${registry().host}/app:1.4.0` });
+  });
+
   it("the image actors' histories replay on the current workflow code", async () => {
     await replayLive(fleet().client, ['imagerepository/flux-system/app', 'imagepolicy/flux-system/app', AUTOMATION]);
   });
 
   it('keeps credentials out of the hub log', () => {
-    const log = readFileSync(join(fleet().dir, 'hub-1.log'), 'utf8');
+    const log = ['hub-1.log', 'hub-2.log'].map((f) => readFileSync(join(fleet().dir, f), 'utf8')).join('\n');
     assert.ok(!log.includes(PASSWORD));
     assert.ok(!log.includes(Buffer.from(`${USER}:${PASSWORD}`).toString('base64')));
   });
