@@ -231,8 +231,6 @@ export interface PushImageUpdatesResult {
   readonly branch: string;
   readonly baseCommit: string;
   readonly commit?: string;
-  /** The GitRepository's revision of the pushed commit (`<branch>@sha1:<commit>`), when pushed to its branch. */
-  readonly revision?: string;
   readonly changes: readonly { readonly file: string; readonly setter: string; readonly oldValue: string; readonly newValue: string }[];
   readonly attempts: number;
   /** The pushed branch is the one the GitRepository follows. */

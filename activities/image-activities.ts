@@ -164,8 +164,6 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
           messageValues: spec.messageTemplateValues, automation: { namespace: input.namespace, name: input.name }, images: input.images,
           ...(credentials ? { credentials } : {}),
         }, { workDir: join(ctx.dataDir, 'image-updates'), heartbeat });
-        // The revision the GitRepository will report for this commit, when it follows the pushed branch.
-        const revision = result.commit !== undefined && pushBranch === sourceBranch ? `${pushBranch}@sha1:${result.commit}` : undefined;
         if (result.outcome === 'pushed' && result.commit !== undefined) {
           const event = infoEvent(input.id, 'Succeeded', `pushed commit '${result.commit.slice(0, 7)}' to branch '${pushBranch}'\n${result.message ?? ''}`.trim(), { revision: `${pushBranch}@sha1:${result.commit}` }, Date.now());
           if (event) ctx.events?.record(event);
@@ -174,7 +172,6 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
           outcome: result.outcome, branch: result.branch, baseCommit: result.baseCommit, attempts: result.attempts, followsSource: pushBranch === sourceBranch,
           ...(result.commit !== undefined ? { commit: result.commit } : {}),
           ...(result.message !== undefined ? { message: result.message } : {}),
-          ...(result.outcome === 'pushed' && revision !== undefined ? { revision } : {}),
           changes: result.changes.map((c) => ({ file: c.file, setter: c.setter, oldValue: c.oldValue, newValue: c.newValue })),
         };
       } catch (err) {
