@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { formatDeclarationError, parseDeclarations } from '../core/declarations/parse.js';
-import { declarationId, type KustomizationSpec } from '../core/declarations/types.js';
+import { formatDeclarationError } from '../core/declarations/parse.js';
+import { objectsYaml, splitBuild } from '../core/declarations/adopt.js';
+import type { AdoptionContext } from '../core/declarations/scope.js';
+import { declarationId, isDataDeclaration, type KustomizationSpec } from '../core/declarations/types.js';
 import { digestOf } from '../core/digest.js';
 import { failureEvent, infoEvent } from '../core/notifications/hub-events.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
@@ -22,7 +24,7 @@ import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from
 import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from './git-source.js';
 import { BuildError, buildKustomization } from './kustomize-build.js';
 import { extractTarball } from './tarball.js';
-import type { HubActivities } from './hub-types.js';
+import type { BuildKustomizationInput, BuildKustomizationResult, HubActivities } from './hub-types.js';
 
 export interface HubActivityContext {
   readonly client: Client;
@@ -128,59 +130,102 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
         if (err instanceof ApplicationFailure) throw failed(input.id, err, { revision: input.revision });
         throw err;
       }
-      const key = digestOf(JSON.stringify({ source: input.sourceDigest, build: buildFields(input.spec), vars: digestOf(JSON.stringify(vars)) }));
-      const cacheFile = join(ctx.dataDir, 'builds', `${key.slice('sha256:'.length)}.json`);
-      const cached = await readCache(cacheFile);
-      if (cached && await ctx.artifacts.has(cached.artifactDigest)) return { ...cached, cached: true };
-
-      const source = await ctx.artifacts.get(input.sourceDigest);
-      if (!source) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `source artifact ${input.sourceDigest} of revision ${input.revision} is missing from the artifact store` });
-      const dir = await mkdtemp(join(tmpdir(), 'flotilla-build-'));
-      try {
-        await extractTarball(source, dir);
-        heartbeat();
-        const built = await buildKustomization(dir, input.spec, vars);
-        const artifactDigest = await ctx.artifacts.put(built.yaml);
-        await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
-        await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
-        return { artifactDigest, objectCount: built.objectCount, cached: false };
-      } catch (err) {
-        if (err instanceof BuildError) throw failed(input.id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message }), { revision: input.revision }, dir);
-        throw err;
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      const built = await buildCached(input, vars);
+      if (!input.adoption || input.adoption.hubOnly) return built;
+      return splitForClusters(input.id, input.revision, input.adoption, built);
     },
 
     async applyHubDeclarations(input) {
-      const text = await ctx.artifacts.get(input.artifactDigest);
-      if (!text) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `build artifact ${input.artifactDigest} is missing from the artifact store` });
-      const parsed = parseDeclarations(text.toString('utf8'), `build of ${input.owner}`);
-      if (parsed.errors.length > 0) {
+      const adoption = input.adoption ?? { owner: input.owner, ownerChain: [], placement: { clusters: [], hub: true }, hubOnly: true, keep: {} };
+      let text = '';
+      if (input.artifactDigest !== undefined) {
+        const stored = await ctx.artifacts.get(input.artifactDigest);
+        if (!stored) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `build artifact ${input.artifactDigest} is missing from the artifact store` });
+        text = stored.toString('utf8');
+      }
+      const split = splitBuild(text, `build of ${input.owner}`, adoption);
+      if (split.errors.length > 0) {
         // All or nothing, as Flux validates a whole build before applying any of it.
-        throw failed(input.owner, ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: parsed.errors.map(formatDeclarationError).join('; ') }));
+        throw failed(input.owner, ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: split.errors.map(formatDeclarationError).join('; ') }));
       }
       const counts = { created: 0, configured: 0, unchanged: 0, deleted: 0 };
       const ids: string[] = [];
-      for (const d of parsed.declarations) {
-        const id = declarationId(d);
-        if (id === input.owner) continue; // a Kustomization does not re-declare itself from its own build
+      for (const d of split.declarations) {
         counts[await declarations.apply(d)] += 1;
-        ids.push(id);
+        ids.push(declarationId(d));
         heartbeat();
       }
       if (input.prune) {
         for (const gone of input.previous.filter((id) => !ids.includes(id))) {
-          if (await declarations.delete(gone)) counts.deleted += 1;
+          if (await deleteIfOwned(gone, input.owner)) counts.deleted += 1;
         }
       }
       return { declarations: ids.sort(), ...counts };
     },
 
     async deleteHubDeclarations(input) {
-      for (const id of input.ids) await declarations.delete(id);
+      for (const id of input.ids) await deleteIfOwned(id, input.owner);
     },
   };
+
+  /** Deletes an adopted declaration unless another Kustomization has adopted it since (Flux checks ownership the same way). */
+  async function deleteIfOwned(id: string, owner: string | undefined): Promise<boolean> {
+    const current = await declarations.ownedBy(id);
+    if (current === undefined) return false;
+    if (owner !== undefined && current !== '' && current !== owner) return false;
+    return declarations.delete(id);
+  }
+
+  /** The kustomize build, cached by source digest + build fields + variables. */
+  async function buildCached(input: BuildKustomizationInput, vars: Record<string, string>): Promise<BuildKustomizationResult> {
+    const key = digestOf(JSON.stringify({ source: input.sourceDigest, build: buildFields(input.spec), vars: digestOf(JSON.stringify(vars)) }));
+    const cacheFile = join(ctx.dataDir, 'builds', `${key.slice('sha256:'.length)}.json`);
+    const cached = await readCache(cacheFile);
+    if (cached && await ctx.artifacts.has(cached.artifactDigest)) return { ...cached, cached: true };
+
+    const source = await ctx.artifacts.get(input.sourceDigest);
+    if (!source) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `source artifact ${input.sourceDigest} of revision ${input.revision} is missing from the artifact store` });
+    const dir = await mkdtemp(join(tmpdir(), 'flotilla-build-'));
+    try {
+      await extractTarball(source, dir);
+      heartbeat();
+      const built = await buildKustomization(dir, input.spec, vars);
+      const artifactDigest = await ctx.artifacts.put(built.yaml);
+      await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
+      await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
+      return { artifactDigest, objectCount: built.objectCount, cached: false };
+    } catch (err) {
+      if (err instanceof BuildError) throw failed(input.id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message }), { revision: input.revision }, dir);
+      throw err;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Splits a build into what the agents apply and what the hub adopts. A build without Flux
+   * objects (or Flux's own controllers) goes to the clusters whole, unchanged. An invalid Flux
+   * object or a declaration cycle fails the build: nothing of it is applied.
+   */
+  async function splitForClusters(
+    id: string, revision: string, adoption: AdoptionContext, built: BuildKustomizationResult,
+  ): Promise<BuildKustomizationResult> {
+    const text = await ctx.artifacts.get(built.artifactDigest);
+    if (!text) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `build artifact ${built.artifactDigest} is missing from the artifact store` });
+    const split = splitBuild(text.toString('utf8'), `build of ${id}`, adoption);
+    if (split.errors.length > 0) {
+      throw failed(id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: split.errors.map(formatDeclarationError).join('; ') }), { revision });
+    }
+    const fluxObjects = split.declarations.filter((d) => !isDataDeclaration(d)).length;
+    if (fluxObjects === 0 && split.skipped.length === 0) return built;
+    const artifactDigest = await ctx.artifacts.put(objectsYaml(split.objects));
+    return {
+      artifactDigest, objectCount: split.objects.length, cached: built.cached,
+      ...(fluxObjects > 0 ? { declarations: { artifactDigest: built.artifactDigest, count: split.declarations.length } } : {}),
+      skipped: split.skipped.length,
+      ...(split.notices.length > 0 ? { notices: split.notices } : {}),
+    };
+  }
 }
 
 /** The Kustomization fields that change a build (interval, placement and the like do not). */

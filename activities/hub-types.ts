@@ -4,6 +4,7 @@
 import type {
   GitRepositorySpec, ImagePolicyRule, ImagePolicySpec, ImageRepositorySpec, ImageUpdateAutomationSpec, KustomizationSpec, LabelSelector,
 } from '../core/declarations/types.js';
+import type { AdoptionContext } from '../core/declarations/scope.js';
 import type { DeploymentOptions } from '../workflows/messages.js';
 
 export interface ClusterInfo {
@@ -51,18 +52,34 @@ export interface BuildKustomizationInput {
   readonly sourceDigest: string;
   readonly revision: string;
   readonly spec: KustomizationSpec;
+  /**
+   * Where the Kustomization stands (scope, placement, owners): its build is split into Flux
+   * objects the hub adopts and objects for the clusters (core/declarations/adopt.ts). Absent
+   * in histories from before the split: the build goes to the clusters whole.
+   */
+  readonly adoption?: AdoptionContext;
 }
 
 export interface BuildKustomizationResult {
+  /** What the agents apply (the whole build when it declares nothing for the hub). */
   readonly artifactDigest: string;
   readonly objectCount: number;
   readonly cached: boolean;
+  /** The build declares Flux objects (or has objects skipped): its whole output, for applyHubDeclarations. */
+  readonly declarations?: { readonly artifactDigest: string; readonly count: number };
+  /** Objects neither applied nor adopted (Flux's controllers, kinds not reconciled yet), counted. */
+  readonly skipped?: number;
+  /** Said once per build (Flux's controllers are not installed). */
+  readonly notices?: readonly string[];
 }
 
 export interface ApplyHubDeclarationsInput {
   /** The Kustomization whose build output these declarations are. */
   readonly owner: string;
-  readonly artifactDigest: string;
+  /** How to adopt them; absent: a `placement: {hub: true}` owner (histories from before adoption). */
+  readonly adoption?: AdoptionContext;
+  /** The build; absent when it declares nothing now (the previous declarations are pruned). */
+  readonly artifactDigest?: string;
   /** Declaration ids this owner applied last time; those missing now are deleted when prune is set. */
   readonly previous: readonly string[];
   readonly prune: boolean;
@@ -78,6 +95,8 @@ export interface ApplyHubDeclarationsResult {
 
 export interface DeleteHubDeclarationsInput {
   readonly ids: readonly string[];
+  /** Only those this Kustomization still owns are deleted (absent in old histories: all). */
+  readonly owner?: string;
 }
 
 export interface HubActivities {

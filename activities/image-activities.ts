@@ -5,6 +5,7 @@
 // Failures carry a reason as their type (the actor's condition reason); those a retry cannot
 // fix are non-retryable. Credentials come from Secrets declared to the hub and never appear
 // in a result or an error.
+import { clusterNamespace } from '../core/declarations/scope.js';
 import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -113,7 +114,8 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
           if (s.kind !== 'ImagePolicy') continue;
           if (input.selector !== undefined && !matchesSelector(s.declaration.labels, input.selector)) continue;
           const { namespace, name } = s.declaration;
-          found.push({ policy: id, namespace, name, ...(s.status.latestImage !== undefined ? { image: s.status.latestImage } : {}) });
+          // Setter markers name policies as the YAML does ("flux-system:app"), without the hub's scope.
+          found.push({ policy: id, namespace: clusterNamespace(namespace), name, ...(s.status.latestImage !== undefined ? { image: s.status.latestImage } : {}) });
         } catch (err) {
           if (!(err instanceof NotFoundError)) throw err; // deleted meanwhile
         }
@@ -161,7 +163,7 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
         const result = await updateImagesInGit({
           id: input.id, url: source.spec.url, timeoutSeconds: source.spec.timeoutSeconds, checkoutBranch, pushBranch,
           path: spec.updatePath, author: spec.author, messageTemplate: spec.messageTemplate ?? DEFAULT_COMMIT_TEMPLATE,
-          messageValues: spec.messageTemplateValues, automation: { namespace: input.namespace, name: input.name }, images: input.images,
+          messageValues: spec.messageTemplateValues, automation: { namespace: clusterNamespace(input.namespace), name: input.name }, images: input.images,
           ...(credentials ? { credentials } : {}),
         }, { workDir: join(ctx.dataDir, 'image-updates'), heartbeat });
         if (result.outcome === 'pushed' && result.commit !== undefined) {

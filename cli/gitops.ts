@@ -8,6 +8,7 @@ import { mapLimited } from '../core/concurrency.js';
 import { isReady } from '../core/conditions.js';
 import { formatDeclarationError, parseDeclarationObject } from '../core/declarations/parse.js';
 import { loadDeclarationFiles } from '../core/declarations/load.js';
+import { BOOTSTRAP_ANNOTATION, scopeDeclaration } from '../core/declarations/scope.js';
 import { declarationId, type Declaration } from '../core/declarations/types.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
@@ -291,26 +292,66 @@ function describeProgress(s: ActorStatus): string {
   return `waiting: ${revisionOf(s) || 'nothing yet'}`;
 }
 
-export async function bootstrapCommand(opts: { url: string; path: string; branch: string; interval: string; secretRef?: string }, g: GlobalOptions): Promise<void> {
-  const namespace = 'flotilla-system';
+export interface BootstrapOptions {
+  readonly url: string;
+  readonly path: string;
+  readonly branch: string;
+  readonly interval: string;
+  readonly secretRef?: string;
+  /** Flux mode: reconcile the path for this cluster, the way Flux would inside it. */
+  readonly cluster?: string;
+  /** Flux mode for every cluster the selector matches (needs name). */
+  readonly clusterSelector?: Readonly<Record<string, string>>;
+  /** The scope of the declarations; defaults to the cluster. */
+  readonly name?: string;
+}
+
+/**
+ * Without a cluster: Flotilla's own bootstrap (every object in the path is a hub declaration,
+ * in flotilla-system). With --cluster or --cluster-selector: Flux's, as `flux bootstrap`
+ * leaves a repository: GitRepository and Kustomization `flux-system` in flux-system, scoped
+ * to the cluster (hub namespace flux-system@<name>), whose build gives the hub the Flux
+ * objects and the cluster everything else.
+ */
+export async function bootstrapCommand(opts: BootstrapOptions, timeoutMs: number, g: GlobalOptions): Promise<void> {
+  const flux = opts.cluster !== undefined || opts.clusterSelector !== undefined;
+  const scope = opts.name ?? opts.cluster;
+  if (flux && scope === undefined) throw new UsageError('bootstrap with --cluster-selector needs --name <scope> (what to call this group of clusters)');
+  const namespace = flux ? 'flux-system' : 'flotilla-system';
+  const placement = !flux ? { hub: true }
+    : { ...(opts.cluster !== undefined ? { clusters: [opts.cluster] } : {}), ...(opts.clusterSelector ? { clusterSelector: { matchLabels: opts.clusterSelector } } : {}) };
+  const annotations = flux ? { [BOOTSTRAP_ANNOTATION]: 'true' } : {};
   const source = parseDeclarationObject({
-    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: namespace, namespace },
+    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: namespace, namespace, annotations },
     spec: { url: opts.url, interval: opts.interval, ref: { branch: opts.branch }, ...(opts.secretRef ? { secretRef: { name: opts.secretRef } } : {}) },
   }, 'bootstrap');
   const kustomization = parseDeclarationObject({
-    apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: namespace, namespace },
-    spec: { interval: opts.interval, path: opts.path, prune: true, sourceRef: { kind: 'GitRepository', name: namespace }, placement: { hub: true } },
+    apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: namespace, namespace, annotations },
+    spec: { interval: opts.interval, path: opts.path, prune: true, sourceRef: { kind: 'GitRepository', name: namespace }, placement },
   }, 'bootstrap');
   const declarations: Declaration[] = [];
   for (const d of [source, kustomization]) {
     if (Array.isArray(d)) throw new UsageError(d.map(formatDeclarationError).join('; '));
-    declarations.push(d);
+    declarations.push(flux ? scopeDeclaration(d, scope) : d);
   }
   await withClient(g, async (client) => {
     for (const d of declarations) console.log(`${d.kind}/${d.namespace}/${d.name} ${await client.apply(d)}`);
   });
-  const id = declarationId({ kind: 'Kustomization', namespace, name: namespace });
-  await reconcileCommand({ kind: 'Kustomization', id }, true, 5 * 60_000, g);
+  const owner = declarations.find((d) => d.kind === 'Kustomization');
+  if (!owner) return;
+  const id = declarationId(owner);
+  await reconcileCommand({ kind: 'Kustomization', id }, true, timeoutMs, g);
+  if (!flux) return;
+  // Said once, here, as a notice: the hub does the job of Flux's controllers.
+  await withClient(g, async (client) => {
+    const s = await client.status(id);
+    if (s.kind !== 'Kustomization') return;
+    for (const notice of s.status.lastBuild?.notices ?? []) console.log(`notice: ${notice}`);
+    if (s.status.declarations.length > 0) {
+      console.log(`adopted ${s.status.declarations.length} declarations for ${scope ?? ''}: ${s.status.declarations.join(', ')}`);
+    }
+    console.log(`see them with: flotilla get all -n ${owner.namespace}`);
+  });
 }
 
 export interface ActorTarget {

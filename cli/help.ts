@@ -70,9 +70,25 @@ examples:
   resume: `flotilla resume kustomization|helmrelease|source git|source helm|image repository|image update <name>
   Reconciles it again after flotilla suspend.`,
   bootstrap: `flotilla bootstrap --url <git-url> --path <dir> [--branch main] [--interval 1m] [--secret-ref <name>]
-  Makes the hub reconcile its own declarations from git: a GitRepository and a Kustomization
-  named flotilla-system (namespace flotilla-system) whose build output is applied to the hub
-  as declarations (and pruned from it when removed from git).`,
+flotilla bootstrap --url <git-url> --path clusters/<name> --cluster <name> [--branch main] [--timeout 5m]
+flotilla bootstrap --url <git-url> --path clusters/<dir> --cluster-selector env=prod --name <scope>
+  Without --cluster: makes the hub reconcile its own declarations from git: a GitRepository and
+  a Kustomization named flotilla-system (namespace flotilla-system) whose build output is
+  applied to the hub as declarations (and pruned from it when removed from git).
+
+  With --cluster (or --cluster-selector and --name): reconciles an existing Flux repository's
+  cluster directory for that cluster, the way Flux would inside it. Declares GitRepository
+  and Kustomization flux-system in hub namespace flux-system@<name> (the scope), placed on the
+  cluster(s). Flux objects in the build (Kustomizations, HelmRepositories, HelmReleases, image
+  and notification objects) become hub declarations in the same scope and placement, owned by
+  the Kustomization whose build declared them (pruned with it); every other object is applied
+  to the cluster. Flux's own controllers (gotk-components.yaml) are not installed: the hub does
+  their job. Waits until the bootstrap Kustomization is Ready (--timeout).
+
+examples:
+  flotilla bootstrap --url https://git.example.com/fleet.git --branch main --path clusters/staging --cluster staging
+  flotilla get ks -n flux-system@staging
+  flotilla build clusters/staging --cluster staging     # what the hub would adopt, apply, skip`,
   history: `flotilla history <kind>/<name> [--cluster c] [--since 1h] [--revision r] [-o json|yaml]
   What happened to a declaration, newest last, decoded from its Temporal workflow histories
   (every run, across continue-as-new, and the rollouts it started): source revisions, builds
@@ -114,7 +130,40 @@ examples:
   flotilla explain kustomization/podinfo --cluster prod`,
   check: `flotilla check [-o json]
   Verifies the hub (its API's health), Temporal (reachable), the hub's worker (pollers on its
-  task queue) and every registered agent (connected). Exit 1 when anything fails.`,
+  task queue) and every registered agent (connected). Exit 1 when anything fails.
+flotilla check --pre <dir> [--cluster <name>] [--repo-root <dir>] [--kustomize <path>] [-o json]
+  Before bootstrapping a Flux repository (like flux check --pre): the kustomize binary is
+  found (with its version), every Kustomization under <dir> builds, and nothing in the builds
+  is refused; notices and warnings are listed. The analysis of flotilla build, offline: no
+  hub, Temporal or cluster is needed. Exit 1 on any error.
+
+examples:
+  flotilla check
+  flotilla check --pre clusters/staging --cluster staging`,
+  build: `flotilla build <path> [--cluster <name>] [--repo-root <dir>] [--kustomize <path>] [-o json|yaml]
+  What the hub will adopt, apply and skip for a path of a checked-out Flux repository, as
+  flotilla bootstrap --path <path> --cluster <name> would reconcile it: the path is built like
+  the Kustomization flux-system (scoped to the cluster; without --cluster, unscoped and placed
+  on every cluster), then every Kustomization it declares from the same repository, with its
+  own patches, targetNamespace and postBuild variables (substituteFrom reads the ConfigMaps
+  and Secrets declared so far), and so on down.
+    adopt   a Flux object that becomes a hub declaration (ConfigMaps and Secrets too)
+    apply   an object for the placed clusters' agents
+    skip    not reconciled: Flux's own controllers and CRDs (gotk-components.yaml), kinds
+            Flotilla does not reconcile yet, kustomize build files, bootstrap's own pair
+  then notices, warnings and errors (invalid Flux objects, refused kinds, declaration cycles,
+  build failures) per Kustomization, and a summary. Nothing touches a cluster or the hub: the
+  working tree is copied with the GitRepository's ignore rules (.sourceignore) to a temp dir
+  and built with the real kustomize. A Kustomization whose source is another GitRepository is
+  listed as not built here. Exit 1 when there is any error.
+  --repo-root   the repository root (default: the nearest directory above <path> with .git,
+                else the current directory); <path> is taken relative to it
+  --kustomize   the kustomize binary (default: Flotilla's installed one, else kustomize on PATH)
+
+examples:
+  flotilla build clusters/staging --cluster staging
+  flotilla build ./fleet/clusters/prod --cluster prod -o json
+  flotilla build apps --repo-root ~/src/fleet`,
   rollout: `flotilla rollout status kustomization|helmrelease <name> [--watch] [-o json|yaml]
   Waves, clusters, revision per cluster, health, gates and bake timers of the latest rollout;
   --watch follows it until it finishes (exit 1 when it did not succeed).
@@ -159,7 +208,8 @@ const SUMMARY: readonly (readonly [string, string])[] = [
   ['helm', 'release history and rollback per cluster'],
   ['cluster', 'registration tokens, revocation, registered clusters'],
   ['bootstrap', 'make the hub reconcile its own declarations from git'],
-  ['check', 'verify hub, Temporal, worker and agents'],
+  ['build', 'what the hub will adopt, apply and skip for a repository path (offline)'],
+  ['check', 'verify hub, Temporal, worker and agents; --pre <dir>: a repository before bootstrap'],
 ];
 
 export const OVERVIEW = `flotilla: GitOps for fleets of Kubernetes clusters (Flux's YAML, durable Temporal workflows)

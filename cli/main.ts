@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration, parseLabels } from '../core/registration.js';
 import { VERSION } from '../core/version.js';
 import { RegistrationStore } from '../hub/registration.js';
+import { buildCommand, checkPreCommand, type RepositoryOptions } from './build.js';
 import { checkCommand, explainCommand, getAllCommand, getClustersCommand, traceCommand } from './fleet.js';
 import {
   applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, helmHistoryCommand, helmRollbackCommand,
@@ -92,8 +93,10 @@ async function main(): Promise<void> {
       'dry-run': { type: 'boolean' }, 'with-source': { type: 'boolean' }, timeout: { type: 'string' },
       url: { type: 'string' }, path: { type: 'string' }, branch: { type: 'string' }, interval: { type: 'string' },
       'secret-ref': { type: 'string' }, cluster: { type: 'string' }, 'to-revision': { type: 'string' },
+      'cluster-selector': { type: 'string' }, name: { type: 'string' },
       watch: { type: 'boolean', short: 'w' }, reason: { type: 'string' },
       since: { type: 'string' }, revision: { type: 'string' }, for: { type: 'string' },
+      pre: { type: 'boolean' }, 'repo-root': { type: 'string' }, kustomize: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -108,7 +111,9 @@ async function main(): Promise<void> {
   }
   if (command === 'version') { console.log(`flotilla ${VERSION}`); return; }
   if (!LOCAL_COMMANDS.has(command) && !Object.hasOwn(COMMAND_HELP, command)) throw new UsageError(`unknown command "${command}"`);
-  const g = await globalOptions(values, !LOCAL_COMMANDS.has(command));
+  // build and check --pre work on a checkout alone: no Temporal, no hub.
+  const offline = LOCAL_COMMANDS.has(command) || command === 'build' || (command === 'check' && values.pre === true);
+  const g = await globalOptions(values, !offline);
   const timeoutMs = parseDuration(values.timeout ?? '5m');
   const needCluster = (verb: string): string => {
     if (!values.cluster) throw new UsageError(`${verb} needs --cluster <name>`);
@@ -127,7 +132,11 @@ async function main(): Promise<void> {
     case 'events': return eventsCommand({ ...(values.for ? { for: [values.for] } : {}), ...(values.since ? { since: values.since } : {}), watch: values.watch ?? false }, g);
     case 'trace': return traceCommand(rest, needCluster('trace'), values.namespace, g);
     case 'explain': return explainCommand(rest, needCluster('explain'), g);
-    case 'check': return checkCommand(g);
+    case 'check': {
+      if (values.pre !== true) return checkCommand(g);
+      return checkPreCommand(repositoryOptions('check --pre', rest, values), g);
+    }
+    case 'build': return buildCommand(repositoryOptions('build', rest, values), g);
     case 'get': {
       const [what, sub] = rest;
       if (what === 'all') return getAllCommand(g);
@@ -171,13 +180,31 @@ async function main(): Promise<void> {
     }
     case 'bootstrap': {
       if (!values.url || !values.path) throw new UsageError('bootstrap needs --url <git-url> and --path <dir>');
+      const selector = values['cluster-selector'] === undefined ? undefined : parseLabels(values['cluster-selector']);
+      if (selector !== undefined && Object.keys(selector).length === 0) throw new UsageError('--cluster-selector needs labels: key=value[,key=value]');
       return bootstrapCommand({
         url: values.url, path: values.path, branch: values.branch ?? 'main', interval: values.interval ?? '1m',
         ...(values['secret-ref'] ? { secretRef: values['secret-ref'] } : {}),
-      }, g);
+        ...(values.cluster ? { cluster: values.cluster } : {}),
+        ...(selector ? { clusterSelector: selector } : {}),
+        ...(values.name ? { name: values.name } : {}),
+      }, timeoutMs, g);
     }
     default: throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+/** `<path>` and the options of build and check --pre. */
+function repositoryOptions(verb: string, words: readonly string[], values: Values): RepositoryOptions {
+  const [path, ...extra] = words;
+  if (path === undefined) throw new UsageError(`${verb} needs a <path>: a directory of the repository, as given to flotilla bootstrap --path`);
+  if (extra.length > 0) throw new UsageError(`${verb} takes one <path>, got "${words.join(' ')}"`);
+  const cluster = opt(values, 'cluster');
+  const repoRoot = opt(values, 'repo-root');
+  const kustomize = opt(values, 'kustomize');
+  return {
+    path, ...(cluster !== undefined ? { cluster } : {}), ...(repoRoot !== undefined ? { repoRoot } : {}), ...(kustomize !== undefined ? { kustomize } : {}),
+  };
 }
 
 function clusterCommand(words: readonly string[], values: { ttl?: string; labels?: string; uses?: string }, dataDir: string | undefined): void {

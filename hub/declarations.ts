@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { mapLimited } from '../core/concurrency.js';
+import { OWNED_BY_ANNOTATION } from '../core/declarations/scope.js';
 import {
   declarationId, isDataDeclaration, isNotificationDeclaration, type ActorDeclaration, type Declaration, type NotificationDeclaration,
 } from '../core/declarations/types.js';
@@ -145,6 +146,21 @@ export class DeclarationClient {
       if (err instanceof WorkflowNotFoundError) return false;
       throw err;
     }
+  }
+
+  /**
+   * The Kustomization that adopted a declaration from its build (the last of its owned-by
+   * annotation), '' when it was applied directly, undefined when it does not exist.
+   */
+  async ownedBy(id: string): Promise<string | undefined> {
+    const [kind = '', namespace = '', name = ''] = id.split('/');
+    const lastOwner = (chain: string | undefined): string => (chain ?? '').split(',').at(-1) ?? '';
+    if (kind === 'configmap' || kind === 'secret') {
+      const chain = this.dataStore().ownedBy(kind === 'secret' ? 'Secret' : 'ConfigMap', namespace, name);
+      return chain === undefined ? undefined : lastOwner(chain);
+    }
+    const d = NOTIFICATION_KINDS.has(kind) ? findNotification(await this.notifications(), id) : await this.current(id);
+    return d === undefined ? undefined : lastOwner(d.annotations[OWNED_BY_ANNOTATION]);
   }
 
   async status(id: string): Promise<ActorStatus> {

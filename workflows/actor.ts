@@ -68,6 +68,12 @@ export class DeclarationActor<D extends ActorDeclaration> {
   private woken = false;
   private told: DependencyStatus | undefined;
 
+  /** The status with the declaration's unsupported Flux fields (so they are never silently ignored). */
+  withWarnings<S extends { readonly unsupported?: readonly string[] }>(status: S): S {
+    const warnings = this.declaration.warnings;
+    return warnings === undefined || warnings.length === 0 ? status : { ...status, unsupported: warnings };
+  }
+
   constructor(memory: ActorMemory<D>, private readonly kind: D['kind']) {
     this.declaration = memory.declaration;
     this.generation = memory.generation;

@@ -36,7 +36,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli,
     url: actor.declaration.spec.url, subscribers: [...actor.subscribers].sort(),
   });
-  setHandler(gitRepositoryStatusQuery, current);
+  setHandler(gitRepositoryStatusQuery, () => actor.withWarnings(current()));
   setHandler(sourceArtifactSignal, (e) => {
     const previous = included.get(e.source);
     included.set(e.source, e);

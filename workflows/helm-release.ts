@@ -149,7 +149,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
   };
 
-  setHandler(helmReleaseStatusQuery, snapshot);
+  setHandler(helmReleaseStatusQuery, () => actor.withWarnings(snapshot()));
   setHandler(sourceArtifactSignal, (e) => {
     if (e.source !== sourceId()) return;
     const changed = e.revision !== source?.revision;

@@ -28,7 +28,7 @@ export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promis
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli,
     url: actor.declaration.spec.url, subscribers: [...actor.subscribers].sort(),
   });
-  setHandler(helmRepositoryStatusQuery, current);
+  setHandler(helmRepositoryStatusQuery, () => actor.withWarnings(current()));
   const setCond = (c: Omit<Condition, 'lastTransitionTime'>): void => {
     status = { ...status, conditions: setCondition(status.conditions, c, now()) };
   };

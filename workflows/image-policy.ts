@@ -51,7 +51,7 @@ export async function imagePolicyWorkflow(input: ImagePolicyInput): Promise<void
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli,
     repository: repositoryId(), subscribers: [...actor.subscribers].sort(),
   });
-  setHandler(imagePolicyStatusQuery, current);
+  setHandler(imagePolicyStatusQuery, () => actor.withWarnings(current()));
   setHandler(sourceArtifactSignal, (e) => {
     if (e.source !== repositoryId()) return; // from a repository we no longer follow
     if (tags?.artifactDigest !== e.artifactDigest) actor.wake();

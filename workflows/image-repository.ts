@@ -33,7 +33,7 @@ export async function imageRepositoryWorkflow(input: ImageRepositoryInput): Prom
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli,
     subscribers: [...actor.subscribers].sort(),
   });
-  setHandler(imageRepositoryStatusQuery, current);
+  setHandler(imageRepositoryStatusQuery, () => actor.withWarnings(current()));
   const setCond = (c: Omit<Condition, 'lastTransitionTime'>): void => {
     status = { ...status, conditions: setCondition(status.conditions, c, now()) };
   };

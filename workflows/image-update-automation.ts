@@ -48,7 +48,7 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
   const current = (): ImageUpdateAutomationStatus => ({
     ...status, generation: actor.generation, suspended: actor.suspended, suspendedByCli: actor.suspendedByCli, source: sourceId(),
   });
-  setHandler(imageUpdateStatusQuery, current);
+  setHandler(imageUpdateStatusQuery, () => actor.withWarnings(current()));
   setHandler(latestImageSignal, (e) => {
     const image = e.image ?? '';
     if (policies.has(e.policy) && policies.get(e.policy) !== image) actor.wake();

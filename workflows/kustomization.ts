@@ -13,6 +13,7 @@ import { condition, continueAsNew, proxyActivities, setHandler } from '@temporal
 import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
+import { adoptionContext } from '../core/declarations/scope.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
@@ -115,7 +116,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
   };
 
-  setHandler(kustomizationStatusQuery, current);
+  setHandler(kustomizationStatusQuery, () => actor.withWarnings(current()));
   setHandler(sourceArtifactSignal, (e) => {
     if (e.source !== sourceId()) return;
     // A new digest at the same revision happens too: an included repository changed.
@@ -192,24 +193,48 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     }
 
     status = { ...status, lastAttemptedRevision: revision };
+    const adoption = adoptionContext(actor.declaration);
     let build: BuildKustomizationResult;
     try {
-      build = await buildKustomization({ id: actor.id, namespace: actor.declaration.namespace, sourceDigest: source.artifactDigest, revision, spec: spec() });
+      build = await buildKustomization({ id: actor.id, namespace: actor.declaration.namespace, sourceDigest: source.artifactDigest, revision, spec: spec(), adoption });
     } catch (err) {
       done(false, 'BuildFailed', activityFailure(err, 'BuildFailed').message, true);
       return;
     }
-    status = { ...status, lastBuild: { revision, artifactDigest: build.artifactDigest, objectCount: build.objectCount } };
+    status = {
+      ...status,
+      lastBuild: {
+        revision, artifactDigest: build.artifactDigest, objectCount: build.objectCount,
+        ...(build.declarations ? { adopted: build.declarations.count } : {}),
+        ...(build.skipped ? { skipped: build.skipped } : {}),
+        ...(build.notices ? { notices: build.notices } : {}),
+      },
+    };
 
     if (hub) {
       try {
-        const applied = await applyHubDeclarations({ owner: actor.id, artifactDigest: build.artifactDigest, previous: status.declarations, prune: spec().prune });
+        const applied = await applyHubDeclarations({ owner: actor.id, adoption, artifactDigest: build.artifactDigest, previous: status.declarations, prune: spec().prune });
         status = { ...status, declarations: applied.declarations, lastAppliedRevision: revision };
         done(true, 'ReconciliationSucceeded', `Applied revision: ${revision} (${applied.declarations.length} declarations: ${applied.created} created, ${applied.configured} configured, ${applied.unchanged} unchanged, ${applied.deleted} deleted)`);
       } catch (err) {
         done(false, 'ReconciliationFailed', activityFailure(err, 'ReconciliationFailed').message);
       }
       return;
+    }
+
+    // The Flux objects of the build become hub declarations placed like this one (before the
+    // clusters get the rest, so a failure to adopt touches no cluster); gone ones are pruned.
+    if (build.declarations || status.declarations.length > 0) {
+      try {
+        const applied = await applyHubDeclarations({
+          owner: actor.id, adoption, previous: status.declarations, prune: spec().prune,
+          ...(build.declarations ? { artifactDigest: build.declarations.artifactDigest } : {}),
+        });
+        status = { ...status, declarations: applied.declarations };
+      } catch (err) {
+        done(false, 'ReconciliationFailed', activityFailure(err, 'ReconciliationFailed').message);
+        return;
+      }
     }
 
     // Clusters that left the placement lose the deployment (the agent prunes when spec.prune).
@@ -253,7 +278,9 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     const notReady = status.clusters.filter((c) => c.ready !== 'True');
     if (notReady.length === 0) {
       status = { ...status, lastAppliedRevision: revision };
-      const where = placed.length === 0 ? 'no cluster matches the placement' : `${placed.length} cluster${placed.length === 1 ? '' : 's'}`;
+      const clusters = placed.length === 0 ? 'no cluster matches the placement' : `${placed.length} cluster${placed.length === 1 ? '' : 's'}`;
+      const adopted = status.declarations.length > 0 ? `; ${status.declarations.length} declaration${status.declarations.length === 1 ? '' : 's'} on the hub` : '';
+      const where = `${clusters}${adopted}`;
       done(true, 'ReconciliationSucceeded', `Applied revision: ${revision} (${where})`);
     } else {
       const reason = notReady.every((c) => c.reason === 'HealthCheckFailed') ? 'HealthCheckFailed'
@@ -360,7 +387,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   async function finalize(): Promise<void> {
     if (spec().prune) {
       for (const cluster of deployed.keys()) await clearClusterDeployment({ cluster, name: actor.id });
-      if (status.declarations.length > 0) await deleteHubDeclarations({ ids: status.declarations });
+      if (status.declarations.length > 0) await deleteHubDeclarations({ ids: status.declarations, owner: actor.id });
     }
     outbox.signal(sourceId(), unsubscribeSignal, { subscriber: actor.id });
     for (const d of dependencyIds()) outbox.signal(d, unsubscribeSignal, { subscriber: actor.id });

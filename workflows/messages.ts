@@ -162,6 +162,8 @@ interface ActorStatusBase {
   readonly lastHandledReconcileAt: string;
   /** ms since epoch of the last finished reconcile. */
   readonly lastReconciledAt: number;
+  /** Flux fields in the declaration that Flotilla does not act on (`spec.decryption: …`); absent when none. */
+  readonly unsupported?: readonly string[];
 }
 
 export interface GitRepositoryStatus extends ActorStatusBase {
@@ -188,8 +190,16 @@ export interface ClusterDeploymentStatus {
 
 export interface KustomizationBuild {
   readonly revision: string;
+  /** What the agents apply. */
   readonly artifactDigest: string;
+  /** Objects for the clusters. */
   readonly objectCount: number;
+  /** Flux objects (and their ConfigMaps and Secrets) the hub adopted from the build. */
+  readonly adopted?: number;
+  /** Objects neither applied nor adopted (Flux's controllers, kinds not reconciled yet). */
+  readonly skipped?: number;
+  /** Said once per build: Flux's controllers from gotk-components.yaml are not installed. */
+  readonly notices?: readonly string[];
 }
 
 export interface KustomizationStatus extends ActorStatusBase {
@@ -201,7 +211,7 @@ export interface KustomizationStatus extends ActorStatusBase {
   readonly lastBuild?: KustomizationBuild;
   readonly placed: readonly string[];
   readonly clusters: readonly ClusterDeploymentStatus[];
-  /** Hub declarations this Kustomization manages (placement.hub, e.g. bootstrap). */
+  /** Hub declarations this Kustomization manages: the Flux objects of its build (all of it with placement.hub). */
   readonly declarations: readonly string[];
   /** Progressive delivery (spec.rollout): the last rollout and what it settled. */
   readonly rollout?: RolloutTracking;

@@ -204,7 +204,26 @@ const SKIPPED_FLUX_KINDS: Readonly<Record<string, string>> = {
   HelmChart: 'source.toolkit.fluxcd.io',
   OCIRepository: 'source.toolkit.fluxcd.io',
   Bucket: 'source.toolkit.fluxcd.io',
-  ExternalArtifact: 'source.toolkit.fluxcd.io',
+};
+
+/**
+ * Flux kinds Flotilla refuses, with what to do instead. Flux 2.7's ArtifactGenerator (run by
+ * source-watcher) carves sub-artifacts out of a source and publishes them as ExternalArtifacts;
+ * Flotilla builds every Kustomization straight from its GitRepository, so the same result is a
+ * Kustomization whose spec.path is the directory the generator copied.
+ */
+const REFUSED_FLUX_KINDS: Readonly<Record<string, { readonly group: string; readonly message: string }>> = {
+  ArtifactGenerator: {
+    group: 'source.extensions.fluxcd.io',
+    message: 'ArtifactGenerator is not supported: Flotilla builds each Kustomization straight from its GitRepository. '
+      + 'Point the Kustomizations that use the generated ExternalArtifact at the GitRepository instead '
+      + '(sourceRef: {kind: GitRepository, name: <the generator\'s source>}) with spec.path set to the directory the generator copies',
+  },
+  ExternalArtifact: {
+    group: 'source.toolkit.fluxcd.io',
+    message: 'ExternalArtifact is not supported: it is produced by an ArtifactGenerator or another controller, which Flotilla does not run. '
+      + 'Use a GitRepository (or HelmRepository) source and spec.path for the sub-directory',
+  },
 };
 
 /** kustomize's own build file (kustomization.yaml): input to a build, not an object to reconcile. */
@@ -238,6 +257,8 @@ function classify(apiVersion: string, kind: string): Classified {
     }
   }
   if (SKIPPED_FLUX_KINDS[kind] === group) return { kind: 'skipped' };
+  const refused = REFUSED_FLUX_KINDS[kind];
+  if (refused?.group === group) return { kind: 'refused', field: 'kind', message: refused.message };
   const supported = Object.entries(SUPPORTED).map(([k, versions]) => `${versions[0] ?? ''} ${k}`).join(', ');
   return {
     kind: 'refused', field: 'kind',
@@ -249,7 +270,7 @@ function classify(apiVersion: string, kind: string): Classified {
 // ---------------------------------------------------------------------------------------
 // One object
 
-type ObjectResult =
+export type ObjectResult =
   | { readonly outcome: 'declaration'; readonly declaration: Declaration; readonly warnings: DeclarationError[] }
   | { readonly outcome: 'ignored'; readonly description: string }
   | { readonly outcome: 'invalid'; readonly errors: DeclarationError[] };
@@ -257,7 +278,8 @@ type ObjectResult =
 /** Namespace of objects that do not name one: kubectl's default namespace. */
 const DEFAULT_NAMESPACE = 'default';
 
-function parseObject(input: Record<string, unknown>, file: string, document: number | undefined): ObjectResult {
+/** One object: a declaration (with its warnings), a kind Flotilla skips, or the errors. */
+export function parseObject(input: Record<string, unknown>, file: string, document: number | undefined): ObjectResult {
   // Kubernetes drops null fields of a CRD before validating (`ref:` with nothing under it).
   const obj = dropNulls(input) as Record<string, unknown>;
   const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
@@ -355,7 +377,11 @@ function parseObject(input: Record<string, unknown>, file: string, document: num
     return { outcome: 'invalid', errors: built.flatMap((issue) => issueToErrors(issue, obj, at, kind)) };
   }
   const extra = (built.warnings ?? []).map((w) => ({ ...at, field: w.field, message: w.message }));
-  return { outcome: 'declaration', declaration: built.declaration, warnings: [...ignoredFieldWarnings(obj, built.ignoredFields, at), ...extra] };
+  const warnings = [...ignoredFieldWarnings(obj, built.ignoredFields, at), ...extra];
+  // The declaration carries them, so the actor's status can show them (never silently ignored).
+  const declaration = warnings.length === 0 ? built.declaration
+    : { ...built.declaration, warnings: warnings.map((w) => (w.field === undefined ? w.message : `${w.field}: ${w.message}`)) };
+  return { outcome: 'declaration', declaration, warnings };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -631,7 +657,9 @@ const SourceRef = z.strictObject({
     const fluxKinds = ['OCIRepository', 'Bucket', 'ExternalArtifact'];
     ctx.addIssue({
       code: 'custom',
-      message: fluxKinds.includes(kind)
+      message: kind === 'ExternalArtifact'
+        ? 'ExternalArtifact sources (from an ArtifactGenerator) are not supported: use sourceRef {kind: GitRepository} with spec.path set to the directory the generator copies'
+        : fluxKinds.includes(kind)
         ? `${kind} sources are not supported yet: Flotilla builds Kustomizations from a GitRepository`
         : `invalid source kind ${JSON.stringify(kind)}: must be GitRepository (Flux's ${fluxKinds.join(', ')} are not supported yet)`,
     });

@@ -487,6 +487,11 @@ interface DeclarationBase<K extends DeclarationKind, S> {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
+  /**
+   * Fields Flux has that Flotilla accepts but does not act on (`spec.decryption: …`), one line
+   * each; the actor's status repeats them so nothing is silently ignored. Absent when none.
+   */
+  readonly warnings?: readonly string[];
   readonly spec: S;
 }
 
