@@ -16,7 +16,7 @@ import { digestOf } from '../core/digest.js';
 import { failureEvent, infoEvent } from '../core/notifications/hub-events.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
 import type { DataObjectStore } from '../hub/data-objects.js';
-import { DeclarationClient } from '../hub/declarations.js';
+import { DeclarationClient, NotFoundError, type ActorStatus } from '../hub/declarations.js';
 import type { EventSink } from '../hub/events.js';
 import { TemporalFleet } from '../hub/fleet.js';
 import type { RegistrationStore } from '../hub/registration.js';
@@ -165,6 +165,27 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
 
     async deleteHubDeclarations(input) {
       for (const id of input.ids) await deleteIfOwned(id, input.owner);
+    },
+
+    async declarationsNotReady(input) {
+      const problems: string[] = [];
+      for (const id of input.ids) {
+        let s: ActorStatus;
+        try {
+          s = await declarations.status(id);
+        } catch (err) {
+          if (err instanceof NotFoundError) { problems.push(`${id}: not found`); continue; }
+          throw err;
+        }
+        if (s.kind !== 'Kustomization' && s.kind !== 'HelmRelease') continue;
+        const ready = s.status.conditions.find((c) => c.type === 'Ready');
+        const readyOn = new Set(s.status.clusters.filter((c) => c.ready === 'True').map((c) => c.cluster));
+        const missing = input.clusters.filter((c) => !readyOn.has(c));
+        if (s.status.observedGeneration !== s.status.generation) problems.push(`${id}: reconciling generation ${s.status.generation}`);
+        else if (ready?.status !== 'True') problems.push(`${id}: ${ready?.message ?? 'not reconciled yet'}`);
+        else if (missing.length > 0) problems.push(`${id}: not ready on ${missing.join(', ')}`);
+      }
+      return problems;
     },
   };
 

@@ -99,6 +99,13 @@ export interface DeleteHubDeclarationsInput {
   readonly owner?: string;
 }
 
+export interface DeclarationsReadyInput {
+  /** Adopted Kustomizations and HelmReleases. */
+  readonly ids: readonly string[];
+  /** Each must be Ready on these (the owner's placed clusters). */
+  readonly clusters: readonly string[];
+}
+
 export interface HubActivities {
   /** Registered (not revoked) clusters with their labels. */
   listClusters(): Promise<ClusterInfo[]>;
@@ -108,6 +115,12 @@ export interface HubActivities {
   buildKustomization(input: BuildKustomizationInput): Promise<BuildKustomizationResult>;
   applyHubDeclarations(input: ApplyHubDeclarationsInput): Promise<ApplyHubDeclarationsResult>;
   deleteHubDeclarations(input: DeleteHubDeclarationsInput): Promise<void>;
+  /**
+   * Which of the declarations are not Ready at their current generation on every given
+   * cluster (Flux's kstatus rule for a Kustomization that waits on the Flux objects it applied),
+   * one line each; empty when all are.
+   */
+  declarationsNotReady(input: DeclarationsReadyInput): Promise<string[]>;
 }
 
 // ---- Helm -------------------------------------------------------------------------------

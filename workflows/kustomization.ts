@@ -9,7 +9,7 @@
 // (rollout.ts) moves it through the clusters in waves, and this actor carries out its steps
 // (RolloutDriver). A target whose rollout failed is not tried again until `flotilla rollout
 // retry` or a newer build; a newer build mid-rollout supersedes it at the next wave boundary.
-import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
@@ -46,7 +46,7 @@ export interface KustomizationInput extends ActorMemory<KustomizationDeclaration
   readonly deployed?: Readonly<Record<string, Deployed>>;
 }
 
-const { listClusters, setClusterDeployment, clearClusterDeployment, applyHubDeclarations, deleteHubDeclarations } =
+const { listClusters, setClusterDeployment, clearClusterDeployment, applyHubDeclarations, deleteHubDeclarations, declarationsNotReady } =
   proxyActivities<HubActivities>(quick);
 const { buildKustomization } = proxyActivities<HubActivities>({
   startToCloseTimeout: '5 minutes',
@@ -276,6 +276,13 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     await condition(() => placed.every(settled) || actor.deleted, waitSeconds * 1000);
     updateClusters(placed);
     const notReady = status.clusters.filter((c) => c.ready !== 'True');
+    if (notReady.length === 0 && options.healthTimeoutSeconds > 0) {
+      const pending = await waitForAdopted(placed, options.healthTimeoutSeconds);
+      if (pending.length > 0) {
+        done(false, 'HealthCheckFailed', `adopted declarations not ready after ${options.healthTimeoutSeconds}s: ${pending.join('; ')}`);
+        return;
+      }
+    }
     if (notReady.length === 0) {
       status = { ...status, lastAppliedRevision: revision };
       const clusters = placed.length === 0 ? 'no cluster matches the placement' : `${placed.length} cluster${placed.length === 1 ? '' : 's'}`;
@@ -335,6 +342,24 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       deleted: () => actor.deleted,
     });
     return finished;
+  }
+
+  /**
+   * With wait (or healthChecks), Flux waits for the Flux objects it applied to be Ready, as
+   * for any object: the adopted Kustomizations and HelmReleases, at their current generation,
+   * on every placed cluster. Polled (1 s doubling to 10 s) until the health timeout; returns
+   * what is still not Ready.
+   */
+  async function waitForAdopted(placed: readonly string[], timeoutSeconds: number): Promise<string[]> {
+    const ids = status.declarations.filter((id) => id.startsWith('kustomization/') || id.startsWith('helmrelease/'));
+    if (ids.length === 0) return [];
+    const deadline = now() + timeoutSeconds * 1000;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 10)) {
+      const pending = await declarationsNotReady({ ids, clusters: placed });
+      if (pending.length === 0 || actor.deleted || now() >= deadline) return actor.deleted ? [] : pending;
+      setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `waiting for ${pending.join('; ')}` });
+      await sleep(Math.min(delay * 1000, Math.max(deadline - now(), 1)));
+    }
   }
 
   function settled(cluster: string): boolean {

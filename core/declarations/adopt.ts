@@ -140,7 +140,17 @@ export function splitBuild(text: string, source: string, ctx: AdoptionContext): 
     notices.push(`Flux's own controllers and CRDs (gotk-components.yaml${version ? `, flux ${version}` : ''}: ${components.length} objects) are not installed: the hub does their job`);
     for (const c of components) skipped.push({ object: describeObject(c), reason: 'part of Flux\'s controllers (gotk-components.yaml)' });
   }
-  return { declarations, objects, skipped, notices, errors, warnings };
+  return { declarations: applyOrder(declarations), objects, skipped, notices, errors, warnings };
+}
+
+/**
+ * Data first (a Kustomization's substituteFrom reads it on its first build), then sources,
+ * then what uses them; the build's order within each group.
+ */
+function applyOrder(declarations: readonly Declaration[]): Declaration[] {
+  const rank = (d: Declaration): number =>
+    d.kind === 'ConfigMap' || d.kind === 'Secret' ? 0 : d.kind === 'GitRepository' || d.kind === 'HelmRepository' || d.kind === 'ImageRepository' ? 1 : 2;
+  return declarations.map((d, i) => ({ d, i })).sort((a, b) => rank(a.d) - rank(b.d) || a.i - b.i).map(({ d }) => d);
 }
 
 /** The YAML the agents apply: the objects, one document each. */
