@@ -8,7 +8,7 @@ import { mapLimited } from '../core/concurrency.js';
 import { isReady } from '../core/conditions.js';
 import { formatDeclarationError, parseDeclarationObject } from '../core/declarations/parse.js';
 import { loadDeclarationFiles } from '../core/declarations/load.js';
-import { BOOTSTRAP_ANNOTATION, scopeDeclaration } from '../core/declarations/scope.js';
+import { BOOTSTRAP_ANNOTATION, clusterNamespace, SCOPE_SEPARATOR, scopeDeclaration } from '../core/declarations/scope.js';
 import { declarationId, type Declaration } from '../core/declarations/types.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
@@ -110,8 +110,13 @@ export function imageKindsOf(word: string | undefined): readonly ActorKind[] | u
 /** Ids of the declarations of these kinds in the selected namespace (-n), or every one (-A). */
 export async function idsInScope(client: DeclarationClient, kinds: readonly ActorKind[], g: GlobalOptions): Promise<string[]> {
   const ids: string[] = [];
-  for (const kind of kinds) ids.push(...(await client.list(kind)).filter((id) => g.allNamespaces || id.split('/')[1] === g.namespace));
+  for (const kind of kinds) ids.push(...(await client.list(kind)).filter((id) => g.allNamespaces || inNamespace(id.split('/')[1] ?? '', g.namespace)));
   return ids;
+}
+
+/** `-n flux-system` takes in every scope's flux-system (flux-system@staging, …); `-n flux-system@staging` only that one. */
+function inNamespace(hubNamespace: string, wanted: string): boolean {
+  return hubNamespace === wanted || (!wanted.includes(SCOPE_SEPARATOR) && clusterNamespace(hubNamespace) === wanted);
 }
 
 /** Their statuses; one deleted meanwhile is left out. */
@@ -140,16 +145,22 @@ export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions):
       return;
     }
     const placedKinds = kinds.some((k) => k === 'Kustomization' || k === 'HelmRelease');
+    // Several scopes of one namespace (flux-system@staging, flux-system@production) need the column too.
+    const showNamespace = g.allNamespaces || new Set(statuses.map((s) => s.declaration.namespace)).size > 1;
     const rows = statuses.map((s) => {
       const ready = s.status.conditions.find((c) => c.type === 'Ready');
       return [
-        ...(g.allNamespaces ? [s.declaration.namespace] : []), kinds.length > 1 ? `${s.kind}/${s.declaration.name}` : s.declaration.name,
+        ...(showNamespace ? [s.declaration.namespace] : []), kinds.length > 1 ? `${s.kind}/${s.declaration.name}` : s.declaration.name,
         revisionOf(s), String(s.status.suspended), ...(placedKinds ? [clustersOf(s)] : []),
         readiness(ready?.status ?? 'Unknown'), rolloutNote(s) ?? ready?.message ?? 'not reconciled yet',
       ];
     });
-    const header = [...(g.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'SUSPENDED', ...(placedKinds ? ['CLUSTERS'] : []), 'READY', 'MESSAGE'];
+    const header = [...(showNamespace ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'SUSPENDED', ...(placedKinds ? ['CLUSTERS'] : []), 'READY', 'MESSAGE'];
     printTable(header, rows);
+    // Flux fields Flotilla does not act on are never silent.
+    for (const s of statuses) {
+      for (const line of s.status.unsupported ?? []) console.error(`warning: ${s.kind}/${s.declaration.namespace}/${s.declaration.name}: ${line}`);
+    }
   });
 }
 

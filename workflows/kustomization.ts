@@ -222,21 +222,6 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       return;
     }
 
-    // The Flux objects of the build become hub declarations placed like this one (before the
-    // clusters get the rest, so a failure to adopt touches no cluster); gone ones are pruned.
-    if (build.declarations || status.declarations.length > 0) {
-      try {
-        const applied = await applyHubDeclarations({
-          owner: actor.id, adoption, previous: status.declarations, prune: spec().prune,
-          ...(build.declarations ? { artifactDigest: build.declarations.artifactDigest } : {}),
-        });
-        status = { ...status, declarations: applied.declarations };
-      } catch (err) {
-        done(false, 'ReconciliationFailed', activityFailure(err, 'ReconciliationFailed').message);
-        return;
-      }
-    }
-
     // Clusters that left the placement lose the deployment (the agent prunes when spec.prune).
     for (const cluster of [...deployed.keys()].filter((c) => !placedAll.includes(c))) {
       await clearClusterDeployment({ cluster, name: actor.id });
@@ -255,6 +240,11 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       if (decision === 'rollout') {
         const finished = await rollOut(registered.filter((c) => placed.includes(c.name)), build.artifactDigest, revision, options);
         updateClusters(placed);
+        const adoptFailed = await adopt(build);
+        if (adoptFailed !== undefined) {
+          done(false, 'ReconciliationFailed', adoptFailed);
+          return;
+        }
         if (finished.phase === 'Succeeded') status = { ...status, lastAppliedRevision: revision };
         const verdict = rolloutVerdict(finished, revision, `Applied revision: ${revision}`);
         done(verdict.ok, verdict.reason, verdict.message);
@@ -275,6 +265,11 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     const waitSeconds = (options.healthTimeoutSeconds > 0 ? options.healthTimeoutSeconds : spec().timeoutSeconds) + REPORT_GRACE_SECONDS;
     await condition(() => placed.every(settled) || actor.deleted, waitSeconds * 1000);
     updateClusters(placed);
+    const adoptFailed = await adopt(build);
+    if (adoptFailed !== undefined) {
+      done(false, 'ReconciliationFailed', adoptFailed);
+      return;
+    }
     const notReady = status.clusters.filter((c) => c.ready !== 'True');
     if (notReady.length === 0 && options.healthTimeoutSeconds > 0) {
       const pending = await waitForAdopted(placed, options.healthTimeoutSeconds);
@@ -342,6 +337,26 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       deleted: () => actor.deleted,
     });
     return finished;
+  }
+
+  /**
+   * The Flux objects of the build become hub declarations placed like this one; gone ones are
+   * pruned. After the clusters have the plain objects, as Flux's controllers see a HelmRelease
+   * only once the Namespace beside it is applied. The build was validated (cycles, invalid
+   * objects) before any cluster was touched. Returns why it failed, if it did.
+   */
+  async function adopt(build: BuildKustomizationResult): Promise<string | undefined> {
+    if (!build.declarations && status.declarations.length === 0) return undefined;
+    try {
+      const applied = await applyHubDeclarations({
+        owner: actor.id, adoption: adoptionContext(actor.declaration), previous: status.declarations, prune: spec().prune,
+        ...(build.declarations ? { artifactDigest: build.declarations.artifactDigest } : {}),
+      });
+      status = { ...status, declarations: applied.declarations };
+      return undefined;
+    } catch (err) {
+      return activityFailure(err, 'ReconciliationFailed').message;
+    }
   }
 
   /**
