@@ -393,7 +393,19 @@ function decodeActivity(
       const again = ctx.revisionOfDigest.get(digest) === revision;
       ctx.revisionOfDigest.set(digest, revision);
       if (again) break; // an interval reconcile of the same build: nothing new
-      add(e, { type: 'Built', revision, durationMs, message: `${num(result.objectCount)} objects${result.cached === true ? ' (cached)' : ''}${retries}` });
+      const declarations = obj(result.declarations);
+      const adopted = declarations.count === undefined ? '' : `, ${num(declarations.count)} Flux objects for the hub`;
+      const skipped = result.skipped === undefined ? '' : `, ${num(result.skipped)} skipped`;
+      add(e, { type: 'Built', revision, durationMs, message: `${num(result.objectCount)} objects${adopted}${skipped}${result.cached === true ? ' (cached)' : ''}${retries}` });
+      break;
+    }
+    case 'applyHubDeclarations': {
+      if (!outcome.ok) { add(e, { type: 'AdoptFailed', durationMs, message: `${outcome.message}${retries}` }); break; }
+      const ids = Array.isArray(result.declarations) ? result.declarations.length : 0;
+      add(e, {
+        type: 'Adopted', durationMs,
+        message: `${ids} hub declarations: ${num(result.created)} created, ${num(result.configured)} configured, ${num(result.unchanged)} unchanged, ${num(result.deleted)} deleted${retries}`,
+      });
       break;
     }
     case 'prepareChart': {
