@@ -94,7 +94,9 @@ export function splitBuild(text: string, source: string, ctx: AdoptionContext): 
     let placed: Declaration = scoped;
     if (!ctx.hubOnly && (placed.kind === 'Kustomization' || placed.kind === 'HelmRelease')) {
       if (hasPlacement(placed.spec.placement)) {
-        warnings.push({ ...at, field: 'spec.placement', message: `replaced: an adopted ${placed.kind} goes where ${ctx.owner} goes` });
+        const message = `replaced: an adopted ${placed.kind} goes where ${ctx.owner} goes`;
+        warnings.push({ ...at, field: 'spec.placement', message });
+        placed = { ...placed, warnings: [...(placed.warnings ?? []), `spec.placement: ${message}`] };
       }
       placed = placed.kind === 'Kustomization'
         ? { ...placed, spec: { ...placed.spec, placement: ctx.placement } }
