@@ -54,8 +54,14 @@ export async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient)
   }
 }
 
-export async function applyCommand(files: readonly string[], dryRun: boolean, g: GlobalOptions): Promise<void> {
+/**
+ * `flotilla apply -f …`; with a scope (`--scope staging`) every declaration goes into it, as
+ * if a Kustomization of `flotilla bootstrap --cluster staging` had declared it (the way to give
+ * a scoped bootstrap its credentials Secret).
+ */
+export async function applyCommand(files: readonly string[], dryRun: boolean, g: GlobalOptions, scope?: string): Promise<void> {
   if (files.length === 0) throw new UsageError('apply needs at least one -f <file|dir>');
+  if (scope !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(scope)) throw new UsageError(`--scope must be a DNS label (a cluster name), got "${scope}"`);
   const loaded = await loadDeclarationFiles(files);
   if (loaded.errors.length > 0) {
     throw new CommandFailed(`nothing applied; fix these first:\n${loaded.errors.map((e) => `  ${formatDeclarationError(e)}`).join('\n')}`);
@@ -64,7 +70,7 @@ export async function applyCommand(files: readonly string[], dryRun: boolean, g:
   for (const w of loaded.warnings) console.error(`warning: ${formatDeclarationError(w)}`);
   await withClient(g, async (client) => {
     // Sources first (dependents subscribe to them), then the rest; a few at a time, printed in order.
-    const sourcesFirst = [...loaded.declarations].sort((a, b) => rank(a) - rank(b));
+    const sourcesFirst = loaded.declarations.map((d) => scopeDeclaration(d, scope)).sort((a, b) => rank(a) - rank(b));
     const actions = await mapLimited(sourcesFirst, 8, (d) => (dryRun ? client.plan(d) : client.apply(d)));
     sourcesFirst.forEach((d, i) => { console.log(`${d.kind}/${d.namespace}/${d.name} ${actions[i] ?? ''}${dryRun ? ' (dry run)' : ''}`); });
   });

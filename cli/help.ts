@@ -20,15 +20,18 @@ exit codes: 0 success; 1 the operation failed or the answer is "no" (not ready, 
 unreachable, a check failed, a rollout did not succeed); 2 usage error.`;
 
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
-  apply: `flotilla apply -f <file|dir>... [--dry-run]
+  apply: `flotilla apply -f <file|dir>... [--dry-run] [--scope <cluster>]
   Loads GitRepository, Kustomization, HelmRepository, HelmRelease, Provider, Alert, Receiver,
-  ConfigMap and Secret declarations (Flux's YAML) into the hub; idempotent. Nothing is applied when any object is
-  invalid (each error names the file, object and field). --dry-run prints what would be
-  created / configured / unchanged.
+  image automation, ConfigMap and Secret declarations (Flux's YAML) into the hub; idempotent.
+  Nothing is applied when any object is invalid (each error names the file, object and field).
+  --dry-run prints what would be created / configured / unchanged. --scope puts them in the
+  scope of \`flotilla bootstrap --cluster <cluster>\` (namespace flux-system becomes
+  flux-system@<cluster>), e.g. the Secret its --secret-ref names.
 
 examples:
   flotilla apply -f fleet/sources.yaml -f fleet/apps/
-  flotilla apply -f fleet/ --dry-run`,
+  flotilla apply -f fleet/ --dry-run
+  flotilla apply -f git-credentials.yaml --scope staging`,
   delete: `flotilla delete kustomization|helmrelease|source git|source helm|image repository|policy|update|provider|alert|receiver <name>
   A deleted Kustomization with prune: true removes its objects from every cluster; a deleted
   HelmRelease is uninstalled from every cluster. The id form works too (alert/<ns>/<name>).

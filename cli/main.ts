@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       'dry-run': { type: 'boolean' }, 'with-source': { type: 'boolean' }, timeout: { type: 'string' },
       url: { type: 'string' }, path: { type: 'string' }, branch: { type: 'string' }, interval: { type: 'string' },
       'secret-ref': { type: 'string' }, cluster: { type: 'string' }, 'to-revision': { type: 'string' },
-      'cluster-selector': { type: 'string' }, name: { type: 'string' },
+      'cluster-selector': { type: 'string' }, name: { type: 'string' }, scope: { type: 'string' },
       watch: { type: 'boolean', short: 'w' }, reason: { type: 'string' },
       since: { type: 'string' }, revision: { type: 'string' }, for: { type: 'string' },
       pre: { type: 'boolean' }, 'repo-root': { type: 'string' }, kustomize: { type: 'string' },
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   };
   switch (command) {
     case 'cluster': clusterCommand(rest, values, g.hubData); return;
-    case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g);
+    case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g, values.scope);
     case 'delete': return deleteCommand(notificationTarget(rest, g.namespace) ?? parseTarget(rest, g.namespace), g);
     case 'suspend': return suspendCommand(parseTarget(rest, g.namespace), true, g);
     case 'resume': return suspendCommand(parseTarget(rest, g.namespace), false, g);

@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { parseManifests } from '../manifests.js';
 import { describeObject, groupOf, type KubeObject } from '../objects.js';
 import { parseObject, type DeclarationError } from './parse.js';
-import { OWNED_BY_ANNOTATION, scopeDeclaration, type AdoptionContext } from './scope.js';
+import { OWNED_BY_ANNOTATION, scopeDeclaration, scopedNamespace, type AdoptionContext } from './scope.js';
 import { declarationId, type Declaration, type Placement } from './types.js';
 
 export interface SkippedObject {
@@ -67,28 +67,29 @@ export function splitBuild(text: string, source: string, ctx: AdoptionContext): 
   const components: KubeObject[] = [];
   const seen = new Set<string>();
 
-  const adopt = (d: Declaration, document: number | undefined): void => {
+  /** Adopts one declaration; false when it is skipped or refused. */
+  const adopt = (d: Declaration, document: number | undefined): boolean => {
     const scoped = scopeDeclaration(d, ctx.scope);
     const id = declarationId(scoped);
     const what = `${scoped.kind}/${scoped.namespace}/${scoped.name}`;
     const at = { file: source, object: what, ...(document !== undefined ? { document } : {}) };
     if (id === ctx.owner) {
       skipped.push({ object: what, reason: 'the Kustomization itself' });
-      return;
+      return false;
     }
     const kept = ctx.keep[id];
     if (kept !== undefined) {
       skipped.push({ object: what, reason: kept });
-      return;
+      return false;
     }
     if (ctx.ownerChain.includes(id)) {
       const cycle = [...ctx.ownerChain.slice(ctx.ownerChain.indexOf(id)), ctx.owner, id].join(' → ');
       errors.push({ ...at, message: `declaration cycle: ${cycle}; a Kustomization's build may not declare one of its owners (remove it from ${ctx.owner}'s path)` });
-      return;
+      return false;
     }
     if (seen.has(id)) {
       errors.push({ ...at, message: 'declared twice in the build (each object may be declared once)' });
-      return;
+      return false;
     }
     seen.add(id);
     let placed: Declaration = scoped;
@@ -103,6 +104,13 @@ export function splitBuild(text: string, source: string, ctx: AdoptionContext): 
         : { ...placed, spec: { ...placed.spec, placement: { ...ctx.placement, hub: false } } };
     }
     declarations.push({ ...placed, annotations: { ...placed.annotations, [OWNED_BY_ANNOTATION]: [...ctx.ownerChain, ctx.owner].join(',') } });
+    return true;
+  };
+
+  /** The parser names objects by their YAML namespace; messages name them as the hub keys them. */
+  const scoped = (e: DeclarationError): DeclarationError => {
+    const m = e.object === undefined || ctx.scope === undefined ? null : /^([A-Za-z]+)\/([^/@]+)\/(.+)$/.exec(e.object);
+    return m ? { ...e, object: `${m[1] ?? ''}/${scopedNamespace(m[2] ?? '', ctx.scope)}/${m[3] ?? ''}` } : e;
   };
 
   for (const { object, source: where } of manifests.objects) {
@@ -122,15 +130,15 @@ export function splitBuild(text: string, source: string, ctx: AdoptionContext): 
     const result = parseObject(object, source, document);
     switch (result.outcome) {
       case 'declaration':
-        adopt(result.declaration, document);
-        warnings.push(...result.warnings);
+        // Warnings about an object that is not adopted (the bootstrap pair, a cycle) would mislead.
+        if (adopt(result.declaration, document)) warnings.push(...result.warnings.map(scoped));
         break;
       case 'ignored':
         skipped.push({ object: result.description, reason: 'Flotilla does not reconcile this kind yet' });
         break;
       case 'invalid':
-        // A ConfigMap or Secret the hub cannot read still goes to the clusters.
-        if (!data) errors.push(...result.errors);
+        // A ConfigMap or Secret the hub cannot read still goes to the clusters; in a hub-only build it has nowhere to go.
+        if (!data || ctx.hubOnly) errors.push(...result.errors.map(scoped));
         break;
     }
     if (data && !ctx.hubOnly) objects.push(object);

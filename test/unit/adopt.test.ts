@@ -362,10 +362,10 @@ describe('splitBuild routes each object', () => {
     assert.equal(split.errors.length, 2);
     const [generator, artifact] = split.errors;
     assert.ok(generator && artifact);
-    assert.equal(generator.object, 'ArtifactGenerator/flux-system/gen');
+    assert.equal(generator.object, 'ArtifactGenerator/flux-system@staging/gen', 'named as the hub keys it');
     assert.equal(generator.field, 'kind');
     assert.match(generator.message, /ArtifactGenerator is not supported.*spec\.path set to the directory the generator copies/);
-    assert.equal(artifact.object, 'ExternalArtifact/flux-system/art');
+    assert.equal(artifact.object, 'ExternalArtifact/flux-system@staging/art');
     assert.match(artifact.message, /ExternalArtifact is not supported/);
     assert.equal(generator.file, 'build of kustomization/flux-system@staging/flux-system');
     assert.deepEqual(split.declarations, []);
@@ -377,8 +377,8 @@ describe('splitBuild routes each object', () => {
     const split = splitBuild(docs(KS('apps'), bad), 'build', ctx);
     assert.deepEqual(ids(split), ['kustomization/flux-system@staging/apps']);
     const errors = errorTexts(split);
-    assert.ok(errors.some((e) => e.includes('Kustomization/flux-system/bad: spec.interval: invalid duration "5x"')), errors.join('\n'));
-    assert.ok(errors.some((e) => e.includes('Kustomization/flux-system/bad: spec.timeout')), errors.join('\n'));
+    assert.ok(errors.some((e) => e.includes('Kustomization/flux-system@staging/bad: spec.interval: invalid duration "5x"')), errors.join('\n'));
+    assert.ok(errors.some((e) => e.includes('Kustomization/flux-system@staging/bad: spec.timeout')), errors.join('\n'));
     assert.ok(split.errors.every((e) => e.document === 2), 'the document is named');
   });
 
@@ -410,6 +410,26 @@ describe('splitBuild routes each object', () => {
     const child = adopted(splitBuild(KS('apps'), 'build', ctx), 'Kustomization', 'apps');
     const split = splitBuild(GIT('flux-system'), 'build', ctxOf(child));
     assert.deepEqual(ids(split), ['gitrepository/flux-system@staging/flux-system']);
+  });
+});
+
+describe('splitBuild reports what it does not adopt', () => {
+  it('a hub-only build refuses a Secret the hub cannot read: it has nowhere else to go', () => {
+    const hub = scopeDeclaration(kustomization(KS('flotilla-system', '  placement: {hub: true}\n')), undefined);
+    assert.equal(hub.kind, 'Kustomization');
+    const split = splitBuild(docs('apiVersion: v1\nkind: Secret\nmetadata: {name: bad, namespace: flux-system}\ndata: {password: "not base64!"}\n'), 'build', ctxOf(hub));
+    assert.equal(split.declarations.length, 0);
+    assert.equal(split.objects.length, 0);
+    assert.equal(split.errors.length, 1, 'reported, not dropped');
+    assert.match(formatDeclarationError(split.errors[0] ?? { file: '', message: '' }), /Secret\/flux-system\/bad/);
+  });
+
+  it('does not warn about fields of an object it skips (the bootstrap pair repeated by gotk-sync.yaml)', () => {
+    const root = bootstrapRoot('staging');
+    const split = splitBuild(docs(KS('flux-system', '  decryption: {provider: sops}\n'), KS('apps', '  decryption: {provider: sops}\n')), 'build', ctxOf(root));
+    assert.deepEqual(split.skipped.map((x) => x.reason), ['the Kustomization itself']);
+    assert.deepEqual(split.warnings.map((w) => `${w.object ?? ''} ${w.field ?? ''}`), ['Kustomization/flux-system@staging/apps spec.decryption']);
+    assert.deepEqual(adopted(split, 'Kustomization', 'apps').warnings?.map((w) => w.split(':')[0]), ['spec.decryption'], 'carried to the status');
   });
 });
 
