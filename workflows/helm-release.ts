@@ -111,11 +111,13 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   const rollbacks: RollbackRequest[] = [...(input.rollbacks ?? [])];
   /** Set after a successful release; a cluster is at a rollout's target when this and its deployed chart version say so. */
   const rolledTargets = new Map(Object.entries(input.rolledTargets ?? {}));
-  const missing = { source: false };
+  const missing = { source: false, dependency: false };
   let waitingOnDependencies = false;
 
   const outbox = new Outbox((target) => {
     if (target === sourceId()) missing.source = true;
+    // A dependency declared after us: subscribe again on the next wake.
+    if (dependencyIds().includes(target)) missing.dependency = true;
     actor.subscribers.delete(target);
   });
   void outbox.run();
@@ -145,6 +147,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   };
   const subscribe = (): void => {
     missing.source = false;
+    missing.dependency = false;
     outbox.signal(sourceId(), subscribeSignal, { subscriber: actor.id });
     for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
   };
@@ -196,7 +199,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   return actor.runDeploymentLoop({
     interval: nextInterval, subscribe, reconcile, finalize, tellDependents,
     onWake: async () => {
-      if (missing.source) subscribe();
+      if (missing.source || missing.dependency) subscribe();
       tellDependents();
       while (rollbacks.length > 0) {
         const req = rollbacks.shift();

@@ -75,7 +75,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   };
   let source = input.source;
   /** Set by the outbox when the source actor does not exist (yet): re-subscribe on the next pass. */
-  const source$ = { missing: false };
+  const source$ = { missing: false, missingDependency: false };
   const dependencies = new Map(Object.entries(input.dependencies ?? {}));
   const reports = new Map(Object.entries(input.reports ?? {}));
   const deployed = new Map(Object.entries(input.deployed ?? {}));
@@ -84,6 +84,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
 
   const outbox = new Outbox((target) => {
     if (target === sourceId()) source$.missing = true;
+    // A dependency declared after us (a build adopts them in its own order): subscribe again on the next wake.
+    if (dependencyIds().includes(target)) source$.missingDependency = true;
     actor.subscribers.delete(target);
   });
   void outbox.run();
@@ -112,6 +114,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   };
   const subscribe = (): void => {
     source$.missing = false;
+    source$.missingDependency = false;
     outbox.signal(sourceId(), subscribeSignal, { subscriber: actor.id });
     for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
   };
@@ -147,7 +150,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   return actor.runDeploymentLoop({
     interval: nextInterval, subscribe, reconcile, finalize, tellDependents,
     onWake: () => {
-      if (source$.missing) subscribe(); // the source may exist by now
+      if (source$.missing || source$.missingDependency) subscribe(); // the source or a dependency may exist by now
       tellDependents();
       return Promise.resolve();
     },

@@ -155,12 +155,28 @@ export function splitBuild(text: string, source: string, ctx: AdoptionContext): 
 
 /**
  * Data first (a Kustomization's substituteFrom reads it on its first build), then sources,
- * then what uses them; the build's order within each group.
+ * then what uses them, dependencies before their dependents (dependsOn); otherwise the
+ * build's order. A dependsOn cycle keeps the build's order for those (the actors report it).
  */
 function applyOrder(declarations: readonly Declaration[]): Declaration[] {
   const rank = (d: Declaration): number =>
     d.kind === 'ConfigMap' || d.kind === 'Secret' ? 0 : d.kind === 'GitRepository' || d.kind === 'HelmRepository' || d.kind === 'ImageRepository' ? 1 : 2;
-  return declarations.map((d, i) => ({ d, i })).sort((a, b) => rank(a.d) - rank(b.d) || a.i - b.i).map(({ d }) => d);
+  const ranked = declarations.map((d, i) => ({ d, i })).sort((a, b) => rank(a.d) - rank(b.d) || a.i - b.i).map(({ d }) => d);
+  const ids = ranked.map((d) => declarationId(d));
+  const dependsOn = (d: Declaration): string[] =>
+    d.kind === 'Kustomization' || d.kind === 'HelmRelease' ? d.spec.dependsOn.map((r) => declarationId({ kind: d.kind, namespace: r.namespace, name: r.name })) : [];
+  const ordered: Declaration[] = [];
+  const placed = new Set<string>();
+  const pending = [...ranked.keys()];
+  while (pending.length > 0) {
+    // The first in build order whose dependencies in this build are placed; none (a cycle): the first.
+    const next = pending.findIndex((i) => dependsOn(ranked[i] as Declaration).every((dep) => placed.has(dep) || !ids.includes(dep) || dep === ids[i]));
+    const [index] = pending.splice(next < 0 ? 0 : next, 1);
+    if (index === undefined) break;
+    ordered.push(ranked[index] as Declaration);
+    placed.add(ids[index] ?? '');
+  }
+  return ordered;
 }
 
 /** The YAML the agents apply: the objects, one document each. */

@@ -209,8 +209,8 @@ describe('flotilla build', () => {
     };
     assert.deepEqual(section('Kustomization flux-system@staging/flux-system  path clusters/staging'), [
       '  adopt   ConfigMap/flux-system@staging/cluster-vars',
-      '  adopt   Kustomization/flux-system@staging/apps',
       '  adopt   Kustomization/flux-system@staging/infra',
+      '  adopt   Kustomization/flux-system@staging/apps',
       '  apply   ConfigMap/flux-system/cluster-vars',
       '  apply   Namespace/flux-system',
       '  skip    GitRepository/flux-system@staging/flux-system  (declared by flotilla bootstrap: its url and ref stay as bootstrap set them)',
@@ -243,10 +243,10 @@ describe('flotilla build', () => {
     assert.match(report.kustomize.version, /^v5\./);
     assert.deepEqual(report.kustomizations.map((k) => [k.id, k.path, k.ownedBy]), [
       ['kustomization/flux-system@staging/flux-system', 'clusters/staging', []],
-      ['kustomization/flux-system@staging/apps', 'apps/staging', ['kustomization/flux-system@staging/flux-system']],
       ['kustomization/flux-system@staging/infra', 'infrastructure', ['kustomization/flux-system@staging/flux-system']],
+      ['kustomization/flux-system@staging/apps', 'apps/staging', ['kustomization/flux-system@staging/flux-system']],
     ]);
-    const apps = report.kustomizations[1];
+    const apps = report.kustomizations[2];
     assert.deepEqual(apps?.adopted, ['HelmRepository/web@staging/podinfo', 'HelmRelease/web@staging/podinfo-staging']);
     assert.deepEqual(report.kustomizations[0]?.warnings, [{
       object: 'Kustomization/flux-system@staging/apps', field: 'spec.decryption',
@@ -287,6 +287,24 @@ describe('flotilla build', () => {
   });
 });
 
+describe('flotilla bootstrap for a Flux repository: usage', () => {
+  it('a cluster selector needs a scope name; an empty selector and a bad --scope are refused (exit 2, nothing contacted)', async () => {
+    const base = ['bootstrap', '--url', 'https://git.example.com/fleet.git', '--path', 'clusters/prod'];
+    const noName = await flotilla([...base, '--cluster-selector', 'env=prod']);
+    assert.equal(noName.code, 2, noName.stderr);
+    assert.match(noName.stderr, /--cluster-selector needs --name <scope>/);
+    const empty = await flotilla([...base, '--cluster-selector', '', '--name', 'prod']);
+    assert.equal(empty.code, 2, empty.stderr);
+    assert.match(empty.stderr, /--cluster-selector needs labels/);
+    const scope = await flotilla(['apply', '-f', '/dev/null', '--scope', 'Bad_Scope']);
+    assert.equal(scope.code, 2, scope.stderr);
+    assert.match(scope.stderr, /--scope must be a DNS label/);
+    const help = await flotilla(['bootstrap', '--help']);
+    assert.match(help.stdout, /--cluster <name>/);
+    assert.match(help.stdout, /flux-system@<name>/);
+  });
+});
+
 describe('flotilla build reports problems per Kustomization', () => {
   let broken = '';
   before(async () => {
@@ -318,7 +336,7 @@ spec: {interval: 10m, path: ./x, prune: true, sourceRef: {kind: GitRepository, n
     const r = await flotilla(['build', join(broken, 'clusters/dev'), '--cluster', 'dev']);
     assert.equal(r.code, 1, r.stdout);
     const out = r.stdout;
-    assert.match(out, /^ {2}error {3}ArtifactGenerator\/flux-system\/gen: kind: ArtifactGenerator is not supported: Flotilla builds each Kustomization straight from its GitRepository\./m);
+    assert.match(out, /^ {2}error {3}ArtifactGenerator\/flux-system@dev\/gen: kind: ArtifactGenerator is not supported: Flotilla builds each Kustomization straight from its GitRepository\./m);
     assert.match(out, /^ {2}skip {4}HelmChart\/flux-system\/chart {2}\(Flotilla does not reconcile this kind yet\)$/m);
     assert.match(out, /^Kustomization flux-system@dev\/elsewhere {2}not built here \(source GitRepository\/flux-system@dev\/other\)$/m);
     assert.match(out, /^ {2}warn {4}Kustomization\/flux-system@dev\/elsewhere: spec\.sourceRef: GitRepository\/flux-system@dev\/other is not declared under clusters\/dev/m);
@@ -363,8 +381,8 @@ describe('flotilla check --pre', () => {
       '✔ Kustomization flux-system@staging/flux-system: path clusters/staging builds: 3 adopted, 2 applied, 4 skipped',
       "    notice: Flux's own controllers and CRDs (gotk-components.yaml, flux v2.7.0: 2 objects) are not installed: the hub does their job",
       '    warning: Kustomization/flux-system@staging/apps: spec.decryption: accepted but not acted on by Flotilla yet: SOPS-encrypted files are applied as they are',
-      '✔ Kustomization flux-system@staging/apps: path apps/staging builds: 2 adopted, 1 applied, 0 skipped',
       '✔ Kustomization flux-system@staging/infra: path infrastructure builds: 0 adopted, 2 applied, 0 skipped',
+      '✔ Kustomization flux-system@staging/apps: path apps/staging builds: 2 adopted, 1 applied, 0 skipped',
       '✔ errors: none (3 Kustomizations built, 1 warning)',
     ]);
   });

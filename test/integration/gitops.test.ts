@@ -163,6 +163,23 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     assert.deepEqual(await configMapNames('prod-us', 'team'), []);
   });
 
+  it('a dependency declared after its dependent is found on the dependent\'s next retry', async () => {
+    repo().writeObjects('late/config.yaml', [configMap('late-config', 'team', { late: 'yes' })])
+      .writeObjects('early/config.yaml', [configMap('early-config', 'team', { early: 'yes' })]);
+    repo().commit('late dependency');
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'fleet')).code, 0);
+    const placement = { clusters: ['dev'] };
+    await applyDeclarations('early', [kustomization('early', { path: './early', placement, retryInterval: '2s', dependsOn: [{ name: 'late' }] })]);
+    const held = await fleet().waitForKustomization('kustomization/flux-system/early',
+      (s) => conditionOf(s.conditions, 'Ready')?.reason === 'DependencyNotReady', 'held by a dependency that does not exist');
+    assert.match(conditionOf(held.conditions, 'Ready')?.message ?? '', /'flux-system\/late' not found/);
+    // Declared now: the dependent, which could not subscribe before, subscribes on its retry and follows.
+    await applyDeclarations('late', [kustomization('late', { path: './late', placement })]);
+    await fleet().waitForKustomization('kustomization/flux-system/early', (s) => isReady(s.conditions), 'Ready once its dependency is');
+    assert.equal((await fleet().cli('delete', 'kustomization', 'early')).code, 0);
+    assert.equal((await fleet().cli('delete', 'kustomization', 'late')).code, 0);
+  });
+
   it('a semver range over tags picks the highest matching tag', async () => {
     const tagged = new GitRepo(join(dir(), 'tagged'));
     for (const version of ['1.0.0', '1.2.0', '2.0.0']) {

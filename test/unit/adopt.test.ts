@@ -304,6 +304,17 @@ describe('splitBuild routes each object', () => {
     assert.deepEqual(described(split), ['ConfigMap/flux-system/cluster-vars', 'Secret/flux-system/token'], 'objects keep the build order');
   });
 
+  it('starts dependencies before their dependents (kustomize sorts by name: apps would come first)', () => {
+    const split = splitBuild(docs(
+      KS('apps', '  dependsOn: [{name: infra-configs}]\n'), KS('infra-configs', '  dependsOn: [{name: infra-controllers}]\n'),
+      KS('infra-controllers'), KS('loop-a', '  dependsOn: [{name: loop-b}]\n'), KS('loop-b', '  dependsOn: [{name: loop-a}]\n'),
+    ), 'build', ctx);
+    assert.deepEqual(ids(split), [
+      'kustomization/flux-system@staging/infra-controllers', 'kustomization/flux-system@staging/infra-configs',
+      'kustomization/flux-system@staging/apps', 'kustomization/flux-system@staging/loop-a', 'kustomization/flux-system@staging/loop-b',
+    ], 'a dependsOn cycle keeps the build order');
+  });
+
   it('adopts ConfigMaps and Secrets (for substituteFrom and secretRef) and applies them too', () => {
     const split = splitBuild(docs(CONFIG_MAP, SECRET), 'build', ctx);
     assert.deepEqual(ids(split), ['configmap/flux-system@staging/cluster-vars', 'secret/flux-system@staging/token']);

@@ -1,0 +1,264 @@
+// An existing Flux fleet repository, unchanged (issue #11): clusters/<env>/flux-system as
+// `flux bootstrap` commits it (gotk-components.yaml, gotk-sync.yaml), infrastructure
+// Kustomizations with dependsOn, a HelmRepository and a HelmRelease of podinfo with values
+// patched per environment, a plain app, and a SOPS decryption field Flotilla does not act on.
+// `flotilla bootstrap --cluster <env>` once per cluster, then everything follows from git:
+// each cluster gets its own scoped declarations, its own values, none of Flux's controllers,
+// and a commit removing podinfo from one overlay prunes it from that cluster only.
+// Real parts only: a bare git repository, a chart repository over loopback HTTP, the hub and
+// one agent per real cluster as processes, Temporal, and the `flotilla` CLI.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ClusterClient } from '../../agents/apply/cluster-client.js';
+import { conditionOf, isReady } from '../../core/conditions.js';
+import type { KubeObject } from '../../core/objects.js';
+import { repoRoot } from '../../deploy/dev/binaries.js';
+import { waitFor } from '../../deploy/dev/processes.js';
+import type { HistoryEntry } from '../../hub/history.js';
+import type { HelmReleaseStatus, KustomizationStatus } from '../../workflows/messages.js';
+import { ChartRepo } from '../harness/chart-repo.js';
+import { useFleet } from '../harness/fleet.js';
+import { FLUX_ENVIRONMENTS, PODINFO_VALUES, removeFromOverlay, writeFluxFleet, type FluxEnvironment } from '../harness/flux-fleet.js';
+import { BareRepo, type GitRepo } from '../harness/git.js';
+import { replayLive } from '../harness/replay.js';
+
+const ENVS = FLUX_ENVIRONMENTS;
+const { env, fleet, dir } = useFleet({ staging: { env: 'staging' }, production: { env: 'production' } }, 'flotilla-flux-repo-');
+const podinfoChart = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'charts', 'podinfo');
+
+const state: { charts?: ChartRepo; bare?: BareRepo; work?: GitRepo } = {};
+before(async () => {
+  state.charts = await ChartRepo.start();
+  state.charts.publish(podinfoChart);
+});
+after(async () => {
+  await state.charts?.stop();
+});
+
+function charts(): ChartRepo {
+  if (!state.charts) throw new Error('chart repository not started');
+  return state.charts;
+}
+
+function bare(): BareRepo {
+  state.bare ??= new BareRepo(join(dir(), 'fleet.git'));
+  return state.bare;
+}
+
+/** The working clone a person edits the fleet in. */
+function work(): GitRepo {
+  state.work ??= bare().clone(join(dir(), 'fleet-work'));
+  return state.work;
+}
+
+const ks = (e: FluxEnvironment, name: string): string => `kustomization/flux-system@${e}/${name}`;
+const podinfoRelease = (e: FluxEnvironment): string => `helmrelease/podinfo@${e}/podinfo`;
+
+function kube(cluster: string): ClusterClient {
+  return new ClusterClient(env().cluster(cluster).kubeConfig());
+}
+
+async function getObject(cluster: string, apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | undefined> {
+  return kube(cluster).get({ apiVersion, kind, metadata: { name, ...(namespace !== undefined ? { namespace } : {}) } });
+}
+
+async function release(id: string): Promise<HelmReleaseStatus> {
+  const s = await fleet().status(id);
+  if (s.kind !== 'HelmRelease') throw new Error(`${id} is a ${s.kind}, not a HelmRelease`);
+  return s.status;
+}
+
+/** What a Kustomization is waiting for, for failure messages. */
+async function describeKustomization(id: string): Promise<string> {
+  const s = await fleet().kustomization(id).catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+  if (typeof s === 'string') return `${id}: ${s}`;
+  const ready = conditionOf(s.conditions, 'Ready');
+  return `${id}: Ready=${ready?.status ?? '-'} ${ready?.reason ?? ''}: ${ready?.message ?? ''} (placed: ${s.placed.join(',')}; declarations: ${s.declarations.join(', ')})`;
+}
+
+async function waitForReady(id: string, timeoutMs = 180_000): Promise<KustomizationStatus> {
+  try {
+    return await fleet().waitForKustomization(id, (s) => isReady(s.conditions), 'Ready', timeoutMs);
+  } catch (err) {
+    const e = scopeOf(id);
+    const all = await Promise.all(['flux-system', 'infra-controllers', 'infra-configs', 'apps'].map((n) => describeKustomization(`kustomization/flux-system@${e}/${n}`)));
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${all.join('\n')}`, { cause: err });
+  }
+}
+
+/** `kustomization/flux-system@staging/apps` → staging. */
+function scopeOf(id: string): string {
+  return id.split('/')[1]?.split('@')[1] ?? '';
+}
+
+/** The podinfo Deployment's replicas and PODINFO_UI_MESSAGE on one cluster. */
+async function podinfoOn(cluster: string): Promise<{ replicas: number; message: string } | undefined> {
+  const d = await getObject(cluster, 'apps/v1', 'Deployment', 'podinfo', 'podinfo');
+  if (!d) return undefined;
+  const spec = d.spec as { replicas?: number; template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  const message = spec.template.spec.containers.flatMap((c) => c.env ?? []).find((v) => v.name === 'PODINFO_UI_MESSAGE')?.value ?? '';
+  return { replicas: spec.replicas ?? 1, message };
+}
+
+async function timeline(id: string): Promise<HistoryEntry[]> {
+  const r = await fleet().cli('history', id, '-o', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { entries: HistoryEntry[] }).entries;
+}
+
+describe('an existing Flux fleet repository works unchanged', () => {
+  it('flotilla bootstrap --cluster reconciles clusters/<env> for each cluster', async () => {
+    writeFluxFleet(work().dir, { gitUrl: bare().url, helmRepositoryUrl: charts().url });
+    work().commit('flux bootstrap staging and production; infrastructure and apps');
+    work().push('main');
+    for (const e of ENVS) {
+      const r = await fleet().cli('bootstrap', '--url', bare().url, '--branch', 'main', '--path', `clusters/${e}`, '--cluster', e, '--timeout', '5m');
+      assert.equal(r.code, 0, `bootstrap ${e}: ${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`GitRepository/flux-system@${e}/flux-system (created|configured|unchanged)`));
+      assert.match(r.stdout, /notice: .*gotk-components/);
+    }
+  });
+
+  it('each cluster\'s Kustomizations become Ready in dependsOn order', async () => {
+    for (const e of ENVS) await waitForReady(ks(e, 'apps'));
+    for (const e of ENVS) {
+      const readyAt = async (name: string): Promise<number> => {
+        const ready = conditionOf((await fleet().kustomization(ks(e, name))).conditions, 'Ready');
+        assert.equal(ready?.status, 'True', `${e}/${name} Ready`);
+        return ready.lastTransitionTime;
+      };
+      const controllers = await readyAt('infra-controllers');
+      const configs = await readyAt('infra-configs');
+      const apps = await readyAt('apps');
+      assert.ok(controllers <= configs && configs <= apps, `${e}: infra-controllers ${controllers} <= infra-configs ${configs} <= apps ${apps}`);
+    }
+
+    // The history says why apps waited: infra-configs was not ready, then was, then apps applied.
+    const entries = await timeline(ks('staging', 'apps'));
+    const configsId = ks('staging', 'infra-configs');
+    const firstIndex = (p: (x: HistoryEntry) => boolean): number => entries.findIndex(p);
+    const notReady = firstIndex((x) => x.type === 'DependencyNotReady' && x.message.includes(configsId));
+    const ready = firstIndex((x) => x.type === 'DependencyReady' && x.message.includes(configsId));
+    const applied = firstIndex((x) => x.type === 'Applied');
+    const summary = entries.map((x) => `${x.type}: ${x.message}`).join('\n');
+    assert.ok(notReady >= 0 && ready > notReady && applied > ready, `DependencyNotReady, then DependencyReady, then Applied:\n${summary}`);
+  });
+
+  it('each cluster runs podinfo from the HelmRelease with its own values', async () => {
+    for (const e of ENVS) {
+      const want = PODINFO_VALUES[e];
+      await waitFor(`${e}: podinfo released`, async () => {
+        const s = await release(podinfoRelease(e)).catch(() => undefined);
+        return s && isReady(s.conditions) ? s : undefined;
+      }, { timeoutMs: 180_000, intervalMs: 500 }).catch(async (err: unknown) => {
+        const s = await release(podinfoRelease(e)).catch(() => undefined);
+        throw new Error(`${String(err)}\n${podinfoRelease(e)}: ${JSON.stringify(s ? conditionOf(s.conditions, 'Ready') : 'not found')}\n${await describeKustomization(ks(e, 'apps'))}`, { cause: err });
+      });
+      const s = await release(podinfoRelease(e));
+      assert.deepEqual(s.placed, [e]);
+      assert.deepEqual(await podinfoOn(e), { replicas: want.replicaCount, message: want.message }, e);
+    }
+    const repository = await fleet().status('helmrepository/flux-system@staging/podinfo');
+    assert.equal(repository.kind, 'HelmRepository');
+    assert.ok(isReady(repository.status.conditions), 'the HelmRepository from infrastructure/controllers is Ready');
+  });
+
+  it('plain objects reach both clusters; Flux\'s controllers and CRDs reach neither', async () => {
+    for (const e of ENVS) {
+      assert.ok(await getObject(e, 'v1', 'Namespace', 'infra'), `${e}: Namespace infra`);
+      assert.ok(await getObject(e, 'v1', 'ConfigMap', 'infra-info', 'infra'), `${e}: ConfigMap infra-info`);
+      assert.deepEqual((await getObject(e, 'v1', 'ConfigMap', 'cluster-settings', 'infra'))?.data, { region: 'eu-west-1', logLevel: 'info' }, e);
+      assert.deepEqual((await getObject(e, 'v1', 'ConfigMap', 'hello', 'hello'))?.data, { greeting: 'hello from git' }, e);
+      assert.ok(await getObject(e, 'apps/v1', 'Deployment', 'hello', 'hello'), `${e}: Deployment hello`);
+      assert.ok(await getObject(e, 'v1', 'Namespace', 'flux-system'), `${e}: Namespace flux-system (other objects may live in it)`);
+      assert.equal(await getObject(e, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'gitrepositories.source.toolkit.fluxcd.io'), undefined, `${e}: no Flux CRD`);
+      assert.equal(await getObject(e, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'kustomizations.kustomize.toolkit.fluxcd.io'), undefined, `${e}: no Flux CRD`);
+      assert.equal(await getObject(e, 'apps/v1', 'Deployment', 'source-controller', 'flux-system'), undefined, `${e}: no source-controller`);
+      assert.equal(await getObject(e, 'rbac.authorization.k8s.io/v1', 'ClusterRole', 'crd-controller-flux-system'), undefined, `${e}: no Flux ClusterRole`);
+    }
+  });
+
+  it('the declarations are scoped per cluster, say what was skipped and what is not acted on', async () => {
+    for (const e of ENVS) {
+      const apps = await fleet().status(ks(e, 'apps'));
+      assert.equal(apps.kind, 'Kustomization');
+      assert.equal(apps.declaration.kind, 'Kustomization');
+      assert.deepEqual(apps.declaration.spec.placement.clusters, [e], `${e}: apps is placed on its own cluster`);
+      assert.match(apps.declaration.spec.path, new RegExp(`^(\\./)?apps/${e}$`), 'spec.path as written in clusters/<env>/apps.yaml');
+      assert.deepEqual(apps.status.placed, [e]);
+      assert.ok(apps.status.declarations.includes(podinfoRelease(e)), `${e}: apps adopted ${podinfoRelease(e)}: ${apps.status.declarations.join(', ')}`);
+      assert.ok((apps.status.unsupported ?? []).some((u) => u.startsWith('spec.decryption')), `${e}: unsupported lists spec.decryption: ${JSON.stringify(apps.status.unsupported)}`);
+
+      const root = await fleet().kustomization(ks(e, 'flux-system'));
+      assert.ok((root.lastBuild?.notices ?? []).some((n) => n.includes('gotk-components')), `${e}: notices ${JSON.stringify(root.lastBuild?.notices)}`);
+      assert.deepEqual([...root.declarations].sort(), [ks(e, 'apps'), ks(e, 'infra-configs'), ks(e, 'infra-controllers')]);
+    }
+    const kustomizations = await fleet().declarations.list('Kustomization');
+    for (const e of ENVS) {
+      for (const name of ['flux-system', 'infra-controllers', 'infra-configs', 'apps']) assert.ok(kustomizations.includes(ks(e, name)), `${ks(e, name)} exists`);
+    }
+    assert.deepEqual(kustomizations.filter((id) => id.startsWith('kustomization/flux-system/')), [], 'nothing unscoped');
+  });
+
+  it('a commit removing podinfo from production\'s overlay prunes it from production only', async () => {
+    removeFromOverlay(work().dir, 'production', '../base/podinfo');
+    const commit = work().commit('production: drop podinfo');
+    work().push('main');
+    const r = await fleet().cli('reconcile', 'ks', 'flux-system', '-n', 'flux-system@production', '--with-source', '--timeout', '3m');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await fleet().waitForReadyAt(ks('production', 'apps'), `main@sha1:${commit}`, 180_000)
+      .catch(async (err: unknown) => { throw new Error(`${String(err)}\n${await describeKustomization(ks('production', 'apps'))}`, { cause: err }); });
+
+    await waitFor('the production HelmRelease declaration deleted', async () => {
+      const releases = await fleet().declarations.list('HelmRelease');
+      return releases.includes(podinfoRelease('production')) ? undefined : releases;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    await waitFor('podinfo pruned from production', async () => (
+      (await getObject('production', 'apps/v1', 'Deployment', 'podinfo', 'podinfo')) === undefined
+      && (await getObject('production', 'v1', 'Namespace', 'podinfo')) === undefined ? true : undefined
+    ), { timeoutMs: 120_000, intervalMs: 500 });
+    const apps = await fleet().kustomization(ks('production', 'apps'));
+    assert.ok(!apps.declarations.includes(podinfoRelease('production')), apps.declarations.join(', '));
+    assert.ok(await getObject('production', 'apps/v1', 'Deployment', 'hello', 'hello'), 'hello stays on production');
+
+    // Staging is untouched.
+    assert.ok((await fleet().declarations.list('HelmRelease')).includes(podinfoRelease('staging')));
+    assert.deepEqual(await podinfoOn('staging'), { replicas: PODINFO_VALUES.staging.replicaCount, message: PODINFO_VALUES.staging.message });
+    assert.ok(isReady((await release(podinfoRelease('staging'))).conditions), 'staging\'s podinfo stays Ready');
+  });
+
+  it('a Kustomization whose build declares its own owner is a cycle: reported, and nothing else breaks', async () => {
+    // clusters/staging/loop.yaml: a Kustomization building clusters/staging again, which declares flux-system, loop's owner.
+    work().writeObjects('clusters/staging/loop.yaml', [{
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'loop', namespace: 'flux-system' },
+      spec: { interval: '10m', path: './clusters/staging', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
+    }]);
+    const commit = work().commit('staging: a Kustomization that builds its own parent');
+    work().push('main');
+    const r = await fleet().cli('reconcile', 'ks', 'flux-system', '-n', 'flux-system@staging', '--with-source', '--timeout', '3m');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const loop = await fleet().waitForKustomization(ks('staging', 'loop'), (s) => conditionOf(s.conditions, 'Stalled')?.status === 'True', 'stalled on the cycle', 120_000);
+    const stalled = conditionOf(loop.conditions, 'Ready');
+    assert.equal(stalled?.reason, 'BuildFailed');
+    assert.match(stalled.message, new RegExp(`declaration cycle: ${ks('staging', 'flux-system')} → ${ks('staging', 'loop')} → ${ks('staging', 'flux-system')}`));
+    assert.equal(loop.lastAppliedRevision, '', 'nothing of the cycle was applied');
+    // Its siblings kept their owner and their state.
+    const root = await fleet().kustomization(ks('staging', 'flux-system'));
+    assert.equal(root.lastAppliedRevision, `main@sha1:${commit}`);
+    assert.ok(isReady((await fleet().kustomization(ks('staging', 'apps'))).conditions), 'apps stays Ready');
+    const apps = await fleet().status(ks('staging', 'apps'));
+    assert.equal(apps.declaration.annotations['flotilla.dev/owned-by'], ks('staging', 'flux-system'), 'apps is still owned by flux-system');
+
+    // Removing the file removes the Kustomization (pruned by its owner).
+    work().remove('clusters/staging/loop.yaml');
+    work().commit('staging: drop the loop');
+    work().push('main');
+    assert.equal((await fleet().cli('reconcile', 'ks', 'flux-system', '-n', 'flux-system@staging', '--with-source', '--timeout', '3m')).code, 0);
+    await waitFor('loop deleted', async () => ((await fleet().declarations.list('Kustomization')).includes(ks('staging', 'loop')) ? undefined : true), { timeoutMs: 60_000, intervalMs: 500 });
+  });
+
+  it('the scoped actors\' histories replay deterministically on the current code', async () => {
+    await replayLive(fleet().client, [ks('staging', 'flux-system'), ks('production', 'apps'), podinfoRelease('staging')]);
+  });
+});
