@@ -148,6 +148,10 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
         // All or nothing, as Flux validates a whole build before applying any of it.
         throw failed(input.owner, ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: split.errors.map(formatDeclarationError).join('; ') }));
       }
+      const conflicts = await adoptionConflicts(split.declarations.map((d) => declarationId(d)), input.owner);
+      if (conflicts.length > 0) {
+        throw failed(input.owner, ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: conflicts.join('; ') }));
+      }
       const counts = { created: 0, configured: 0, unchanged: 0, deleted: 0 };
       const ids: string[] = [];
       for (const d of split.declarations) {
@@ -188,6 +192,21 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
       return problems;
     },
   };
+
+  /**
+   * Declarations another Kustomization has adopted and still declares: adopting them too would
+   * hand them back and forth on every reconcile, so the build is refused, naming both.
+   */
+  async function adoptionConflicts(ids: readonly string[], owner: string): Promise<string[]> {
+    const conflicts: string[] = [];
+    for (const id of ids) {
+      const current = await declarations.ownedBy(id);
+      if (current === undefined || current === '' || current === owner) continue;
+      if (!(await declarations.adoptedBy(current))?.declarations.includes(id)) continue;
+      conflicts.push(`${id} is already declared by ${current} (each object may be declared by one Kustomization: remove it from one of the two paths)`);
+    }
+    return conflicts;
+  }
 
   /** Deletes an adopted declaration unless another Kustomization has adopted it since (Flux checks ownership the same way). */
   async function deleteIfOwned(id: string, owner: string | undefined): Promise<boolean> {
@@ -239,6 +258,9 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     }
     const fluxObjects = split.declarations.filter((d) => !isDataDeclaration(d)).length;
     if (fluxObjects === 0 && split.skipped.length === 0) return built;
+    // Checked here too, so a conflicting build touches no cluster (applyHubDeclarations checks again).
+    const conflicts = fluxObjects === 0 ? [] : await adoptionConflicts(split.declarations.map((d) => declarationId(d)), id);
+    if (conflicts.length > 0) throw failed(id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: conflicts.join('; ') }), { revision });
     const artifactDigest = await ctx.artifacts.put(objectsYaml(split.objects));
     return {
       artifactDigest, objectCount: split.objects.length, cached: built.cached,

@@ -163,6 +163,18 @@ export class DeclarationClient {
     return d === undefined ? undefined : lastOwner(d.annotations[OWNED_BY_ANNOTATION]);
   }
 
+  /** What a running Kustomization declared on the hub from its build; undefined when it is gone. */
+  async adoptedBy(owner: string): Promise<{ readonly declarations: readonly string[] } | undefined> {
+    if (await this.current(owner) === undefined) return undefined; // deleted (a finished workflow still answers queries)
+    try {
+      const s = await this.status(owner);
+      return s.kind === 'Kustomization' ? { declarations: s.status.declarations } : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   async status(id: string): Promise<ActorStatus> {
     const handle = this.client.workflow.getHandle(id);
     try {

@@ -228,13 +228,15 @@ describe('an existing Flux fleet repository works unchanged', () => {
     assert.ok(isReady((await release(podinfoRelease('staging'))).conditions), 'staging\'s podinfo stays Ready');
   });
 
-  it('a Kustomization whose build declares its own owner is a cycle: reported, and nothing else breaks', async () => {
-    // clusters/staging/loop.yaml: a Kustomization building clusters/staging again, which declares flux-system, loop's owner.
-    work().writeObjects('clusters/staging/loop.yaml', [{
-      apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'loop', namespace: 'flux-system' },
-      spec: { interval: '10m', path: './clusters/staging', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
-    }]);
-    const commit = work().commit('staging: a Kustomization that builds its own parent');
+  it('a build declaring its own owner (a cycle) or another Kustomization\'s object is refused: reported, and nothing else breaks', async () => {
+    const kustomization = (name: string, path: string): Record<string, unknown> => ({
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace: 'flux-system' },
+      spec: { interval: '10m', path, prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
+    });
+    // loop builds clusters/staging again, which declares flux-system, loop's owner; dup builds what infra-controllers builds.
+    work().writeObjects('clusters/staging/loop.yaml', [kustomization('loop', './clusters/staging')]);
+    work().writeObjects('clusters/staging/dup.yaml', [kustomization('dup', './infrastructure/controllers')]);
+    const commit = work().commit('staging: a Kustomization that builds its own parent, another that repeats infra-controllers');
     work().push('main');
     const r = await fleet().cli('reconcile', 'ks', 'flux-system', '-n', 'flux-system@staging', '--with-source', '--timeout', '3m');
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -243,6 +245,12 @@ describe('an existing Flux fleet repository works unchanged', () => {
     assert.equal(stalled?.reason, 'BuildFailed');
     assert.match(stalled.message, new RegExp(`declaration cycle: ${ks('staging', 'flux-system')} → ${ks('staging', 'loop')} → ${ks('staging', 'flux-system')}`));
     assert.equal(loop.lastAppliedRevision, '', 'nothing of the cycle was applied');
+    const dup = await fleet().waitForKustomization(ks('staging', 'dup'), (s) => conditionOf(s.conditions, 'Stalled')?.status === 'True', 'stalled on the conflict', 120_000);
+    assert.match(conditionOf(dup.conditions, 'Ready')?.message ?? '',
+      new RegExp(`helmrepository/flux-system@staging/podinfo is already declared by ${ks('staging', 'infra-controllers')}`));
+    assert.equal(dup.lastAppliedRevision, '', 'nothing of the conflicting build was applied');
+    const repository = await fleet().status('helmrepository/flux-system@staging/podinfo');
+    assert.equal(repository.declaration.annotations['flotilla.dev/owned-by'], `${ks('staging', 'flux-system')},${ks('staging', 'infra-controllers')}`);
     // Its siblings kept their owner and their state.
     const root = await fleet().kustomization(ks('staging', 'flux-system'));
     assert.equal(root.lastAppliedRevision, `main@sha1:${commit}`);
@@ -251,11 +259,15 @@ describe('an existing Flux fleet repository works unchanged', () => {
     assert.equal(apps.declaration.annotations['flotilla.dev/owned-by'], ks('staging', 'flux-system'), 'apps is still owned by flux-system');
 
     // Removing the file removes the Kustomization (pruned by its owner).
-    work().remove('clusters/staging/loop.yaml');
-    work().commit('staging: drop the loop');
+    work().remove('clusters/staging/loop.yaml').remove('clusters/staging/dup.yaml');
+    work().commit('staging: drop the loop and the duplicate');
     work().push('main');
     assert.equal((await fleet().cli('reconcile', 'ks', 'flux-system', '-n', 'flux-system@staging', '--with-source', '--timeout', '3m')).code, 0);
-    await waitFor('loop deleted', async () => ((await fleet().declarations.list('Kustomization')).includes(ks('staging', 'loop')) ? undefined : true), { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor('loop and dup deleted', async () => {
+      const left = await fleet().declarations.list('Kustomization');
+      return left.includes(ks('staging', 'loop')) || left.includes(ks('staging', 'dup')) ? undefined : true;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    assert.ok(await getObject('staging', 'v1', 'ConfigMap', 'infra-info', 'infra'), 'infra-controllers\' objects stay');
   });
 
   it('the scoped actors\' histories replay deterministically on the current code', async () => {
