@@ -23,7 +23,7 @@ import { buildKustomization } from '../activities/kustomize-build.js';
 import { extractTarball, packTree } from '../activities/tarball.js';
 import { splitBuild, type SkippedObject } from '../core/declarations/adopt.js';
 import { formatDeclarationError, parseDeclarationObject, type DeclarationError } from '../core/declarations/parse.js';
-import { adoptionContext, BOOTSTRAP_ANNOTATION, ownersOf, scopeDeclaration, SCOPE_SEPARATOR } from '../core/declarations/scope.js';
+import { adoptionContext, BOOTSTRAP_ANNOTATION, ownersOf, scopeDeclaration } from '../core/declarations/scope.js';
 import { declarationId, isDataDeclaration, type Declaration, type KustomizationDeclaration } from '../core/declarations/types.js';
 import { describeObject } from '../core/objects.js';
 import { CommandFailed, UsageError, type GlobalOptions } from './gitops.js';
@@ -333,8 +333,8 @@ export async function analyzeRepository(opts: RepositoryOptions, kustomize: Kust
     const split = splitBuild(yaml, `build of ${id}`, ctx);
     report.skipped.push(...split.skipped);
     report.notices.push(...split.notices);
-    report.warnings.push(...split.warnings.map((w) => finding(w, ctx.scope)));
-    report.errors.push(...split.errors.map((e) => finding(e, ctx.scope)));
+    report.warnings.push(...split.warnings.map(finding));
+    report.errors.push(...split.errors.map(finding));
     report.applied.push(...split.objects.map(describeObject));
     if (split.errors.length > 0) {
       report.notices.push('the hub applies nothing of a build with errors (its Kustomizations are still built here, to find every problem at once)');
@@ -437,20 +437,9 @@ function checkReferences(
   }
 }
 
-/** Flux kinds the hub keys by scoped namespace (splitBuild's parse messages name them as written). */
-const SCOPED_KINDS = new Set<string>([
-  'GitRepository', 'Kustomization', 'HelmRepository', 'HelmRelease', 'ImageRepository', 'ImagePolicy', 'ImageUpdateAutomation',
-  'Provider', 'Alert', 'Receiver', 'ConfigMap', 'Secret',
-]);
-
-/** A split's error or warning, its object named as the hub names it (Kustomization/flux-system@staging/apps). */
-function finding(e: DeclarationError, scope: string | undefined): Finding {
-  let object = e.object;
-  const parts = object?.split('/') ?? [];
-  if (scope !== undefined && parts.length === 3 && SCOPED_KINDS.has(parts[0] ?? '') && !(parts[1] ?? '').includes(SCOPE_SEPARATOR)) {
-    object = `${parts[0] ?? ''}/${parts[1] ?? ''}${SCOPE_SEPARATOR}${scope}/${parts[2] ?? ''}`;
-  }
-  if (object === undefined && e.document !== undefined) object = `document ${e.document}`;
+/** A split's error or warning (splitBuild names objects as the hub keys them), without the file. */
+function finding(e: DeclarationError): Finding {
+  const object = e.object ?? (e.document !== undefined ? `document ${e.document}` : undefined);
   return { ...(object !== undefined ? { object } : {}), ...(e.field !== undefined ? { field: e.field } : {}), message: e.message };
 }
 
