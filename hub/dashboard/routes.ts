@@ -72,7 +72,8 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
   };
   const fragment = (ctx: RouteContext): boolean => ctx.url.searchParams.get('fragment') === '1';
   const ownerOf = (ctx: RouteContext): string => {
-    const [kind = '', namespace = '', name = ''] = ctx.params;
+    // Encoded by uiPath: a scoped namespace arrives as flux-system%40staging.
+    const [kind = '', namespace = '', name = ''] = ctx.params.map(decodeURIComponent);
     return `${kind}/${namespace}/${name}`;
   };
   const asset = (type: string, body: string): HttpRoute['handle'] => (_req, res) => {

@@ -199,6 +199,17 @@ describe('an existing Flux fleet repository works unchanged', () => {
       for (const name of ['flux-system', 'infra-controllers', 'infra-configs', 'apps']) assert.ok(kustomizations.includes(ks(e, name)), `${ks(e, name)} exists`);
     }
     assert.deepEqual(kustomizations.filter((id) => id.startsWith('kustomization/flux-system/')), [], 'nothing unscoped');
+
+    // `-n flux-system` lists every scope's flux-system, with the namespace that tells them apart, and says what is not acted on.
+    const get = await fleet().cli('get', 'ks', '-n', 'flux-system');
+    assert.equal(get.code, 0, get.stderr);
+    for (const e of ENVS) {
+      assert.match(get.stdout, new RegExp(`^flux-system@${e}\\s+apps\\s`, 'm'), get.stdout);
+      assert.match(get.stderr, new RegExp(`^warning: Kustomization/flux-system@${e}/apps: spec\\.decryption: `, 'm'), get.stderr);
+    }
+    const one = await fleet().cli('get', 'ks', '-n', 'flux-system@staging');
+    assert.doesNotMatch(one.stdout, /production/);
+    assert.match(one.stdout, /^NAME\s/m, 'one scope: no namespace column');
   });
 
   it('a commit removing podinfo from production\'s overlay prunes it from production only', async () => {

@@ -97,6 +97,7 @@ describe('dashboard routes', () => {
   let api: HubApi | undefined;
   let token = '';
 
+  const asked: string[] = [];
   const start = async (tokenForReads: boolean): Promise<HubApi> => {
     const tokenFile = join(dir, 'api-token');
     const { apiToken } = await import('../../hub/http-api.js');
@@ -107,7 +108,7 @@ describe('dashboard routes', () => {
       routes: dashboardRoutes({
         snapshot: () => Promise.resolve(snap), token, version: 'test', namespace: 'default', temporalUi: 'http://ui.example',
         declarations: {
-          rolloutStatus: (owner) => Promise.resolve(snap.rollouts.get(owner)),
+          rolloutStatus: (owner) => { asked.push(owner); return Promise.resolve(snap.rollouts.get(owner)); },
           rolloutAction: (owner, action, request) => {
             actions.push({ owner, action, request });
             if (action === 'resume') return Promise.reject(new RolloutActionRefused('the rollout is not paused'));
@@ -137,6 +138,9 @@ describe('dashboard routes', () => {
     assert.equal(r.status, 200);
     assert.match(await r.text(), /Sign in<\/a> to approve/);
     assert.equal((await get('/ui/rollout/kustomization/flux-system/nothing')).status, 404);
+    // A scoped owner (flotilla bootstrap --cluster), as uiPath encodes it.
+    assert.equal((await get('/ui/rollout/kustomization/flux-system%40staging/nothing')).status, 404);
+    assert.equal(asked.at(-1), 'kustomization/flux-system@staging/nothing');
     assert.equal((await get('/')).headers.get('location'), '/ui/');
     assert.equal((await get('/ui/assets/dashboard.js')).status, 200);
   });
