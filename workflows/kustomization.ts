@@ -13,7 +13,7 @@ import { condition, continueAsNew, proxyActivities, setHandler, sleep } from '@t
 import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
-import { adoptionContext } from '../core/declarations/scope.js';
+import { adoptionContext, type AdoptionContext } from '../core/declarations/scope.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
@@ -74,8 +74,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     placed: [], clusters: [], declarations: [],
   };
   let source = input.source;
-  /** Set by the outbox when the source actor does not exist (yet): re-subscribe on the next pass. */
-  const source$ = { missing: false, missingDependency: false };
+  /** Set by the outbox when the source or a dependency does not exist (yet): re-subscribe on the next pass. */
+  const missing = { source: false, dependency: false };
   const dependencies = new Map(Object.entries(input.dependencies ?? {}));
   const reports = new Map(Object.entries(input.reports ?? {}));
   const deployed = new Map(Object.entries(input.deployed ?? {}));
@@ -83,9 +83,9 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   let waitingOnDependencies = false;
 
   const outbox = new Outbox((target) => {
-    if (target === sourceId()) source$.missing = true;
+    if (target === sourceId()) missing.source = true;
     // A dependency declared after us (a build adopts them in its own order): subscribe again on the next wake.
-    if (dependencyIds().includes(target)) source$.missingDependency = true;
+    if (dependencyIds().includes(target)) missing.dependency = true;
     actor.subscribers.delete(target);
   });
   void outbox.run();
@@ -113,8 +113,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     actor.tellDependents(outbox, next);
   };
   const subscribe = (): void => {
-    source$.missing = false;
-    source$.missingDependency = false;
+    missing.source = false;
+    missing.dependency = false;
     outbox.signal(sourceId(), subscribeSignal, { subscriber: actor.id });
     for (const d of dependencyIds()) outbox.signal(d, subscribeSignal, { subscriber: actor.id });
   };
@@ -150,7 +150,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   return actor.runDeploymentLoop({
     interval: nextInterval, subscribe, reconcile, finalize, tellDependents,
     onWake: () => {
-      if (source$.missing || source$.missingDependency) subscribe(); // the source or a dependency may exist by now
+      if (missing.source || missing.dependency) subscribe(); // the source or a dependency may exist by now
       tellDependents();
       return Promise.resolve();
     },
@@ -177,7 +177,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     waitingOnDependencies = false;
 
     if (!source) {
-      done(false, 'ArtifactFailed', `Source artifact not found: GitRepository/${spec().sourceRef.namespace}/${spec().sourceRef.name} ${source$.missing ? 'does not exist' : 'has no artifact yet'}`);
+      done(false, 'ArtifactFailed', `Source artifact not found: GitRepository/${spec().sourceRef.namespace}/${spec().sourceRef.name} ${missing.source ? 'does not exist' : 'has no artifact yet'}`);
       return;
     }
     const revision = source.revision;
@@ -243,7 +243,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       if (decision === 'rollout') {
         const finished = await rollOut(registered.filter((c) => placed.includes(c.name)), build.artifactDigest, revision, options);
         updateClusters(placed);
-        const adoptFailed = await adopt(build);
+        const adoptFailed = await adopt(build, adoption);
         if (adoptFailed !== undefined) {
           done(false, 'ReconciliationFailed', adoptFailed);
           return;
@@ -268,7 +268,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     const waitSeconds = (options.healthTimeoutSeconds > 0 ? options.healthTimeoutSeconds : spec().timeoutSeconds) + REPORT_GRACE_SECONDS;
     await condition(() => placed.every(settled) || actor.deleted, waitSeconds * 1000);
     updateClusters(placed);
-    const adoptFailed = await adopt(build);
+    const adoptFailed = await adopt(build, adoption);
     if (adoptFailed !== undefined) {
       done(false, 'ReconciliationFailed', adoptFailed);
       return;
@@ -348,11 +348,11 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
    * only once the Namespace beside it is applied. The build was validated (cycles, invalid
    * objects) before any cluster was touched. Returns why it failed, if it did.
    */
-  async function adopt(build: BuildKustomizationResult): Promise<string | undefined> {
+  async function adopt(build: BuildKustomizationResult, adoption: AdoptionContext): Promise<string | undefined> {
     if (!build.declarations && status.declarations.length === 0) return undefined;
     try {
       const applied = await applyHubDeclarations({
-        owner: actor.id, adoption: adoptionContext(actor.declaration), previous: status.declarations, prune: spec().prune,
+        owner: actor.id, adoption, previous: status.declarations, prune: spec().prune,
         ...(build.declarations ? { artifactDigest: build.declarations.artifactDigest } : {}),
       });
       status = { ...status, declarations: applied.declarations };
