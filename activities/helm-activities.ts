@@ -57,9 +57,9 @@ export function createHelmActivities(ctx: HelmActivityContext): HelmActivities {
 }
 
 function helmActivities(ctx: HelmActivityContext): HelmActivities {
-  const auth = (namespace: string, secretRef: string | undefined): BasicAuth | undefined => {
+  const auth = async (namespace: string, secretRef: string | undefined): Promise<BasicAuth | undefined> => {
     if (secretRef === undefined) return undefined;
-    const secret = ctx.data.get('Secret', namespace, secretRef);
+    const secret = await ctx.data.get('Secret', namespace, secretRef);
     if (!secret) throw nonRetryable('AuthenticationFailed', `secret '${namespace}/${secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)`);
     const { username, password } = secret;
     if (username === undefined || password === undefined) throw nonRetryable('AuthenticationFailed', `secret '${namespace}/${secretRef}' must hold "username" and "password"`);
@@ -69,7 +69,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
   return {
     async fetchHelmRepository(input) {
       try {
-        const { index } = await fetchHelmIndex(input.url, auth(input.namespace, input.secretRef), { timeoutMs: input.timeoutSeconds * 1000 });
+        const { index } = await fetchHelmIndex(input.url, await auth(input.namespace, input.secretRef), { timeoutMs: input.timeoutSeconds * 1000 });
         // The parsed index (sorted, plain data) is the artifact; its digest is the revision.
         const indexDigest = await ctx.artifacts.put(JSON.stringify(index));
         return { indexDigest, charts: Object.keys(index.entries).length };
@@ -94,7 +94,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
           const known = entry.digest !== undefined ? `sha256:${entry.digest}` : undefined;
           const chartDigest = known !== undefined && await ctx.artifacts.has(known)
             ? known
-            : (await fetchChart(entry, url, ctx.artifacts, { auth: auth(repo.namespace, repo.spec.secretRef) })).artifactDigest;
+            : (await fetchChart(entry, url, ctx.artifacts, { auth: await auth(repo.namespace, repo.spec.secretRef) })).artifactDigest;
           return { chartName: entry.name, chartVersion: entry.version, ...(entry.appVersion !== undefined ? { appVersion: entry.appVersion } : {}), chartDigest };
         }
         const tarball = await ctx.artifacts.get(source.artifactDigest);
@@ -121,7 +121,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
     async renderRelease(input) {
       const chart = await ctx.artifacts.get(input.chartDigest);
       if (!chart) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `chart ${input.chartDigest} is missing from the artifact store` });
-      const values = mergeValues(input, ctx.data);
+      const values = await mergeValues(input, ctx.data);
       const cluster = await ctx.client.workflow.getHandle(clusterWorkflowId(input.cluster)).query(clusterStatusQuery);
       if (!cluster.kubernetesVersion) {
         throw ApplicationFailure.create({ type: 'ClusterUnknown', message: `cluster ${input.cluster} has not reported its Kubernetes version yet (its agent never connected)` });
@@ -168,11 +168,11 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
 }
 
 /** valuesFrom in order, then spec.values over them, as helm-controller merges them. */
-function mergeValues(input: RenderReleaseInput, data: DataObjectStore): Record<string, unknown> {
+async function mergeValues(input: RenderReleaseInput, data: DataObjectStore): Promise<Record<string, unknown>> {
   let values: Record<string, unknown> = {};
   for (const ref of input.valuesFrom) {
     const where = `valuesFrom ${ref.kind} '${input.namespace}/${ref.name}'`;
-    const source = data.get(ref.kind, input.namespace, ref.name);
+    const source = await data.get(ref.kind, input.namespace, ref.name);
     if (!source) {
       if (ref.optional) continue;
       throw nonRetryable('ValuesError', `${where} not found (apply it to the hub, or mark it optional: true)`);

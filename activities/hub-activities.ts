@@ -42,9 +42,9 @@ export interface HubActivityContext {
  * The git credentials of a GitRepository's secretRef (a Secret declared to the hub), or
  * undefined without one. A missing or unusable Secret is a non-retryable AuthenticationFailed.
  */
-export function secretGitCredentials(data: DataObjectStore, namespace: string, secretRef: string | undefined): GitCredentials | undefined {
+export async function secretGitCredentials(data: DataObjectStore, namespace: string, secretRef: string | undefined): Promise<GitCredentials | undefined> {
   if (secretRef === undefined) return undefined;
-  const secret = data.get('Secret', namespace, secretRef);
+  const secret = await data.get('Secret', namespace, secretRef);
   if (!secret) {
     throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: `secret '${namespace}/${secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)` });
   }
@@ -71,10 +71,10 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
   };
 
   return {
-    listClusters() {
-      return Promise.resolve(ctx.registration.clusters()
+    async listClusters() {
+      return (await ctx.registration.clusters())
         .filter((c) => c.revokedAt === undefined)
-        .map((c) => ({ name: c.name, labels: c.labels })));
+        .map((c) => ({ name: c.name, labels: c.labels }));
     },
 
     async setClusterDeployment(input) {
@@ -97,7 +97,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     async fetchGitSource(input) {
       let credentials: GitCredentials | undefined;
       try {
-        credentials = secretGitCredentials(ctx.data, input.namespace, input.spec.secretRef);
+        credentials = await secretGitCredentials(ctx.data, input.namespace, input.spec.secretRef);
       } catch (err) {
         if (err instanceof ApplicationFailure) throw failed(input.id, err);
         throw err;
@@ -125,7 +125,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     async buildKustomization(input) {
       let vars: Record<string, string>;
       try {
-        vars = substitutionVariables(input.spec, input.namespace, ctx.data);
+        vars = await substitutionVariables(input.spec, input.namespace, ctx.data);
       } catch (err) {
         if (err instanceof ApplicationFailure) throw failed(input.id, err, { revision: input.revision });
         throw err;
@@ -280,10 +280,10 @@ function buildFields(spec: KustomizationSpec): unknown {
 }
 
 /** postBuild.substituteFrom values (in order), then postBuild.substitute over them, as Flux merges them. */
-function substitutionVariables(spec: KustomizationSpec, namespace: string, data: DataObjectStore): Record<string, string> {
+async function substitutionVariables(spec: KustomizationSpec, namespace: string, data: DataObjectStore): Promise<Record<string, string>> {
   const vars: Record<string, string> = {};
   for (const from of spec.postBuild?.substituteFrom ?? []) {
-    const values = data.get(from.kind, namespace, from.name);
+    const values = await data.get(from.kind, namespace, from.name);
     if (!values) {
       if (from.optional) continue;
       throw ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: `postBuild.substituteFrom: ${from.kind} '${namespace}/${from.name}' not found (apply it to the hub, or mark it optional: true)` });

@@ -62,7 +62,7 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
       let credentials: RegistryCredentials | undefined;
       try {
         if (spec.secretRef !== undefined) {
-          const secret = ctx.data.get('Secret', input.namespace, spec.secretRef);
+          const secret = await ctx.data.get('Secret', input.namespace, spec.secretRef);
           if (!secret) throw new Error(`secret '${input.namespace}/${spec.secretRef}' not found (apply it to the hub: flotilla apply -f secret.yaml)`);
           credentials = registryCredentialsFromSecret(`${input.namespace}/${spec.secretRef}`, secret, parseImageName(spec.image).registry);
         }
@@ -151,7 +151,7 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
       const pushBranch = spec.pushBranch ?? checkoutBranch;
       let credentials;
       try {
-        credentials = secretGitCredentials(ctx.data, source.namespace, source.spec.secretRef);
+        credentials = await secretGitCredentials(ctx.data, source.namespace, source.spec.secretRef);
       } catch (err) {
         if (err instanceof ApplicationFailure) throw failed(input.id, err);
         throw err;

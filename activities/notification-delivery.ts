@@ -16,7 +16,7 @@ import { addressOrigin, formatRequest, ProviderConfigError, type NotificationReq
 
 export interface NotificationActivityContext {
   /** A Secret declared to the hub: its decoded data, or undefined when there is none. */
-  readonly secrets: (namespace: string, name: string) => SecretData | undefined;
+  readonly secrets: (namespace: string, name: string) => Promise<SecretData | undefined>;
 }
 
 export interface DeliverNotificationInput {
@@ -41,7 +41,7 @@ export function createNotificationActivities(ctx: NotificationActivityContext): 
       let secret: SecretData | undefined;
       const ref = provider.spec.secretRef;
       if (ref !== undefined) {
-        secret = ctx.secrets(provider.namespace, ref.name);
+        secret = await ctx.secrets(provider.namespace, ref.name);
         if (secret === undefined) {
           throw ApplicationFailure.nonRetryable(
             `${name}: Secret ${provider.namespace}/${ref.name} not found (apply it to the hub: flotilla apply -f secret.yaml)`, 'ProviderMisconfigured');

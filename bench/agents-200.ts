@@ -14,6 +14,7 @@ import { repoRoot } from '../deploy/dev/binaries.js';
 import { startEnvironment } from '../deploy/dev/environment.js';
 import { freePort } from '../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../deploy/dev/processes.js';
+import { FileBlobStore } from '../hub/blob-store.js';
 import { RegistrationStore } from '../hub/registration.js';
 import { clusterStatusQuery, clusterWorkflowId } from '../workflows/messages.js';
 import { recordResults, rssMiB } from './record.js';
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
       return p;
     };
     hub = await startHub();
-    const { token } = new RegistrationStore(join(dir, 'registration.json')).createToken({ ttlMs: 3_600_000, uses: AGENTS });
+    const { token } = await new RegistrationStore(new FileBlobStore(dir)).createToken({ ttlMs: 3_600_000, uses: AGENTS });
     const hubCa = readFileSync(join(dir, 'tls', 'hub.crt'));
     const connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection, namespace: temporal.namespace });

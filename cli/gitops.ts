@@ -1,7 +1,6 @@
 // The GitOps verbs of the `flotilla` command: apply, delete, get, reconcile, suspend, resume
 // and bootstrap. They talk to the hub's actors through Temporal (the hub's worker runs them);
 // ConfigMaps and Secrets go to the hub's data directory.
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { mapLimited } from '../core/concurrency.js';
@@ -10,6 +9,7 @@ import { formatDeclarationError, parseDeclarationObject } from '../core/declarat
 import { loadDeclarationFiles } from '../core/declarations/load.js';
 import { BOOTSTRAP_ANNOTATION, clusterNamespace, SCOPE_SEPARATOR, scopeDeclaration } from '../core/declarations/scope.js';
 import { declarationId, type Declaration } from '../core/declarations/types.js';
+import { FileBlobStore } from '../hub/blob-store.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
 import type { Condition } from '../workflows/messages.js';
@@ -36,7 +36,7 @@ export interface GlobalOptions {
 
 function declarationClient(connection: Connection, g: GlobalOptions): DeclarationClient {
   const client = new Client({ connection, namespace: g.temporalNamespace });
-  const data = g.hubData ? new DataObjectStore(join(g.hubData, 'objects')) : undefined;
+  const data = g.hubData ? new DataObjectStore(new FileBlobStore(g.hubData)) : undefined;
   return new DeclarationClient(client, g.taskQueue, data);
 }
 

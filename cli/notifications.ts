@@ -2,8 +2,8 @@
 // Providers and Alerts come with their delivery counts from the notifications workflow;
 // Receivers with their webhook path, which needs the token in their Secret: the hub's API
 // computes it (--hub), or the CLI does from the hub's data directory (--hub-data).
-import { join } from 'node:path';
 import { formatDuration } from '../core/declarations/duration.js';
+import { FileBlobStore } from '../hub/blob-store.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { receiverEndpoints, resourceId, type ReceiverEndpoint } from '../hub/receivers.js';
 import type { NotificationsStatus } from '../workflows/messages.js';
@@ -94,8 +94,8 @@ async function receiverPaths(status: NotificationsStatus, g: GlobalOptions): Pro
     if (!res.ok) throw new CommandFailed(`the hub at ${g.hubUrl} answered HTTP ${res.status} to /api/v1/receivers: ${await res.text()}`);
     endpoints = await res.json() as ReceiverEndpoint[];
   } else if (g.hubData) {
-    const data = new DataObjectStore(join(g.hubData, 'objects'));
-    endpoints = receiverEndpoints(status.receivers.map((r) => r.declaration), (ns, name) => data.get('Secret', ns, name));
+    const data = new DataObjectStore(new FileBlobStore(g.hubData));
+    endpoints = await receiverEndpoints(status.receivers.map((r) => r.declaration), (ns, name) => data.get('Secret', ns, name));
   }
   return new Map(endpoints.map((e) => [e.id, e]));
 }

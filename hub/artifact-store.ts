@@ -1,10 +1,9 @@
-// The hub's artifact store: content-addressed (sha256), on the local filesystem by
-// default. Writes are atomic (temporary file, then rename), so a crash never leaves a
-// partial artifact under its final name, and storing the same bytes twice is a no-op.
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+// The hub's artifact store: content-addressed (sha256) blobs under "artifacts/sha256/<hex>"
+// of the hub's store (hub/blob-store.ts: a directory by default, an S3-compatible bucket
+// when several hubs share it). Writes are atomic, so a crash never leaves a partial
+// artifact under its final name, and storing the same bytes twice is a no-op.
 import { digestOf, isDigest, verifyDigest } from '../core/digest.js';
+import { FileBlobStore, type BlobStore } from './blob-store.js';
 
 export interface ArtifactStore {
   put(data: Uint8Array | string): Promise<string>;
@@ -13,43 +12,38 @@ export interface ArtifactStore {
   has(digest: string): Promise<boolean>;
 }
 
-export class FileArtifactStore implements ArtifactStore {
-  constructor(readonly dir: string) {}
+export class BlobArtifactStore implements ArtifactStore {
+  /** `prefix` is '' or ends with '/': "artifacts/" in a hub's store. */
+  constructor(private readonly blobs: BlobStore, private readonly prefix = 'artifacts/') {}
 
   async put(data: Uint8Array | string): Promise<string> {
     const digest = digestOf(data);
-    const path = this.pathOf(digest);
-    if (await this.has(digest)) return digest;
-    await mkdir(join(this.dir, 'sha256'), { recursive: true });
-    const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    const key = this.keyOf(digest);
+    if (await this.blobs.has(key)) return digest;
+    await this.blobs.put(key, data);
     return digest;
   }
 
   async get(digest: string): Promise<Buffer | undefined> {
-    let data: Buffer;
-    try {
-      data = await readFile(this.pathOf(digest));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    verifyDigest(data, digest); // a file changed on disk is refused, never served
-    return data;
+    const blob = await this.blobs.get(this.keyOf(digest));
+    if (!blob) return undefined;
+    verifyDigest(blob.data, digest); // bytes changed in the store are refused, never served
+    return blob.data;
   }
 
-  async has(digest: string): Promise<boolean> {
-    try {
-      await stat(this.pathOf(digest));
-      return true;
-    } catch {
-      return false;
-    }
+  has(digest: string): Promise<boolean> {
+    return this.blobs.has(this.keyOf(digest));
   }
 
-  private pathOf(digest: string): string {
+  private keyOf(digest: string): string {
     if (!isDigest(digest)) throw new Error(`invalid digest "${digest}" (want sha256:<64 hex digits>)`);
-    return join(this.dir, 'sha256', digest.slice('sha256:'.length));
+    return `${this.prefix}sha256/${digest.slice('sha256:'.length)}`;
+  }
+}
+
+/** Artifacts in a directory of their own (`<dir>/sha256/<hex>`). */
+export class FileArtifactStore extends BlobArtifactStore {
+  constructor(readonly dir: string) {
+    super(new FileBlobStore(dir), '');
   }
 }

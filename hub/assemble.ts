@@ -12,7 +12,8 @@ import { createImageActivities } from '../activities/image-activities.js';
 import { createNotificationActivities } from '../activities/notification-delivery.js';
 import { createRolloutActivities } from '../activities/rollout-activities.js';
 import type { LogFn } from '../core/log.js';
-import { FileArtifactStore } from './artifact-store.js';
+import { BlobArtifactStore, type ArtifactStore } from './artifact-store.js';
+import { FileBlobStore, type BlobStore } from './blob-store.js';
 import { DataObjectStore } from './data-objects.js';
 import { DeclarationClient } from './declarations.js';
 import { EventRecorder } from './events.js';
@@ -28,7 +29,7 @@ export interface HubAssembly {
   readonly worker: Worker;
   readonly gateway: AgentGateway;
   readonly registration: RegistrationStore;
-  readonly artifacts: FileArtifactStore;
+  readonly artifacts: ArtifactStore;
   readonly data: DataObjectStore;
   /** The hub's own client of the declarations (the dashboard, receivers). */
   readonly declarations: DeclarationClient;
@@ -44,7 +45,10 @@ export interface AssembleOptions {
   readonly client: Client;
   readonly namespace: string;
   readonly taskQueue: string;
+  /** This hub's own files: git and chart caches, events.jsonl. */
   readonly dataDir: string;
+  /** What every hub replica shares: artifacts, registrations, ConfigMaps/Secrets. Default: the data directory. */
+  readonly store?: BlobStore;
   readonly heartbeatIntervalSeconds: number;
   readonly log?: LogFn;
   /** Activity durations (a worker interceptor) and the gateway's agent metrics go here. */
@@ -54,9 +58,10 @@ export interface AssembleOptions {
 }
 
 export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
-  const registration = new RegistrationStore(join(opts.dataDir, 'registration.json'));
-  const artifacts = new FileArtifactStore(join(opts.dataDir, 'artifacts'));
-  const data = new DataObjectStore(join(opts.dataDir, 'objects'));
+  const store = opts.store ?? new FileBlobStore(opts.dataDir);
+  const registration = new RegistrationStore(store);
+  const artifacts = new BlobArtifactStore(store);
+  const data = new DataObjectStore(store);
   // The worker's delivery activities reach the gateway; the gateway's fleet hooks use the client.
   const late: { gateway?: AgentGateway } = {};
   const events = EventRecorder.forTemporal(opts.client, opts.taskQueue, opts.log ? { log: opts.log } : {});

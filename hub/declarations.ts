@@ -156,7 +156,7 @@ export class DeclarationClient {
     const [kind = '', namespace = '', name = ''] = id.split('/');
     const lastOwner = (chain: string | undefined): string => (chain ?? '').split(',').at(-1) ?? '';
     if (kind === 'configmap' || kind === 'secret') {
-      const chain = this.dataStore().ownedBy(kind === 'secret' ? 'Secret' : 'ConfigMap', namespace, name);
+      const chain = await this.dataStore().ownedBy(kind === 'secret' ? 'Secret' : 'ConfigMap', namespace, name);
       return chain === undefined ? undefined : lastOwner(chain);
     }
     const d = NOTIFICATION_KINDS.has(kind) ? findNotification(await this.notifications(), id) : await this.current(id);

@@ -29,8 +29,8 @@ export class TemporalFleet implements FleetHooks {
     private readonly events?: EventSink,
   ) {}
 
-  private startOptions(cluster: string): { taskQueue: string; workflowId: string; args: [{ name: string; labels: Record<string, string> }] } {
-    const labels = this.registration.clusters().find((c) => c.name === cluster)?.labels ?? {};
+  private async startOptions(cluster: string): Promise<{ taskQueue: string; workflowId: string; args: [{ name: string; labels: Record<string, string> }] }> {
+    const labels = (await this.registration.clusters()).find((c) => c.name === cluster)?.labels ?? {};
     return { taskQueue: this.taskQueue, workflowId: clusterWorkflowId(cluster), args: [{ name: cluster, labels }] };
   }
 
@@ -55,24 +55,24 @@ export class TemporalFleet implements FleetHooks {
 
   private async start(cluster: string): Promise<void> {
     try {
-      await this.client.workflow.start(clusterWorkflow, this.startOptions(cluster));
+      await this.client.workflow.start(clusterWorkflow, await this.startOptions(cluster));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // started meanwhile: fine
     }
   }
 
   async connected(cluster: string, info: AgentConnected): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: agentConnectedSignal, signalArgs: [info] });
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentConnectedSignal, signalArgs: [info] });
     this.events?.record(connectionEvent(cluster, { state: 'Connected', agentVersion: info.agentVersion, kubernetesVersion: info.kubernetesVersion }, info.at));
   }
 
   async disconnected(cluster: string, info: AgentDisconnected): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: agentDisconnectedSignal, signalArgs: [info] });
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentDisconnectedSignal, signalArgs: [info] });
     this.events?.record(connectionEvent(cluster, { state: info.unreachable ? 'Unreachable' : 'Disconnected' }, info.at));
   }
 
   async report(cluster: string, report: ReportSummary): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...this.startOptions(cluster), signal: deploymentReportSignal, signalArgs: [report] });
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: deploymentReportSignal, signalArgs: [report] });
     if (this.events && reportOutcome(report) !== undefined && this.firstTime(cluster, report)) void this.recordReport(this.events, cluster, report);
   }
 

@@ -74,20 +74,17 @@ export class AgentGateway implements AgentStreams {
     const handlers: AgentGatewayHandlers = {
       Register: (call, callback) => {
         const { token, cluster } = call.request;
-        try {
-          const { credential, labels } = opts.registration.register(token, cluster);
+        opts.registration.register(token, cluster).then(({ credential, labels }) => {
           opts.metrics?.gatewayMessage(cluster, 'register');
           this.log('cluster registered', { cluster });
           callback(null, { cluster, credential, labels });
-        } catch (err) {
-          callback(grpcError(err));
-        }
+        }, (err: unknown) => { callback(grpcError(err)); });
       },
       Connect: (call) => { this.connect(call); },
       FetchArtifact: (call) => {
         void (async () => {
           try {
-            const cluster = this.authenticate(call.metadata);
+            const cluster = await this.authenticate(call.metadata);
             opts.metrics?.gatewayMessage(cluster, 'fetch_artifact');
             const digest = call.request.digest;
             const session = this.sessions.get(cluster);
@@ -145,25 +142,25 @@ export class AgentGateway implements AgentStreams {
   }
 
   private connect(call: ServerDuplexStream<AgentMessage__Output, HubMessage>): void {
-    let cluster: string;
-    try {
-      cluster = this.authenticate(call.metadata);
-    } catch (err) {
-      call.emit('error', grpcError(err));
-      return;
-    }
+    let cluster: string | undefined;
     let session: Session | undefined;
-    // One message at a time, in order: Hello must be fully handled before what follows it.
-    let chain: Promise<void> = Promise.resolve();
+    // One message at a time, in order, after the credential is checked: Hello must be fully
+    // handled before what follows it.
+    let chain: Promise<void> = this.authenticate(call.metadata).then(
+      (name) => { cluster = name; },
+      (err: unknown) => { call.emit('error', grpcError(err)); },
+    );
     call.on('data', (msg: AgentMessage__Output) => {
-      this.opts.metrics?.gatewayMessage(cluster, msg.body ?? 'unknown');
       chain = chain.then(async () => {
+        if (cluster === undefined) return; // refused
+        this.opts.metrics?.gatewayMessage(cluster, msg.body ?? 'unknown');
         session = (await this.onMessage(cluster, call, msg, session)) ?? session;
       }).catch((err: unknown) => {
         this.log('agent message failed', { cluster, error: err instanceof Error ? err.message : String(err) }, 'error');
       });
     });
     const closed = (): void => {
+      if (cluster === undefined) return;
       const current = this.sessions.get(cluster);
       if (!session || current !== session) return;
       this.sessions.delete(cluster);
@@ -239,12 +236,12 @@ export class AgentGateway implements AgentStreams {
     }
   }
 
-  private authenticate(metadata: Metadata): string {
+  private async authenticate(metadata: Metadata): Promise<string> {
     const auth = metadata.get('authorization')[0];
     const cluster = metadata.get(CLUSTER_METADATA)[0];
     if (typeof auth !== 'string' || !auth.startsWith('Bearer ')) throw new RegistrationError('unauthenticated', 'missing credential (authorization: Bearer <credential>)');
     if (typeof cluster !== 'string' || cluster === '') throw new RegistrationError('unauthenticated', `missing ${CLUSTER_METADATA} metadata`);
-    return this.opts.registration.authenticate(cluster, auth.slice('Bearer '.length)).name;
+    return (await this.opts.registration.authenticate(cluster, auth.slice('Bearer '.length))).name;
   }
 
   private log(message: string, fields: Record<string, unknown> = {}, level?: LogLevel): void {

@@ -32,20 +32,20 @@ export interface ReceiverEndpoint {
 const BODY_LIMIT = 1 << 20;
 
 /** Each Receiver's path, from the `token` key of its Secret. */
-export function receiverEndpoints(
-  receivers: readonly ReceiverDeclaration[], secret: (namespace: string, name: string) => Readonly<Record<string, string>> | undefined,
-): ReceiverEndpoint[] {
-  return receivers.map((r) => {
+export async function receiverEndpoints(
+  receivers: readonly ReceiverDeclaration[], secret: (namespace: string, name: string) => Promise<Readonly<Record<string, string>> | undefined>,
+): Promise<ReceiverEndpoint[]> {
+  return Promise.all(receivers.map(async (r) => {
     const base = {
       id: `receiver/${r.namespace}/${r.name}`, type: r.spec.type, suspended: r.spec.suspend,
       resources: r.spec.resources.map(resourceId),
     };
-    const data = secret(r.namespace, r.spec.secretRef.name);
+    const data = await secret(r.namespace, r.spec.secretRef.name);
     if (data === undefined) return { ...base, problem: `Secret ${r.namespace}/${r.spec.secretRef.name} not found (apply it to the hub)` };
     const token = data.token;
     if (token === undefined || token === '') return { ...base, problem: `Secret ${r.namespace}/${r.spec.secretRef.name} has no token key` };
     return { ...base, path: webhookPath(r, token) };
-  });
+  }));
 }
 
 export function resourceId(r: ReceiverDeclaration['spec']['resources'][number]): string {
@@ -83,14 +83,19 @@ class ReceiverDirectory {
 
   private async load(): Promise<Known[]> {
     const receivers = (await this.opts.declarations.notifications()).receivers.map((r) => r.declaration);
-    const secret = (ns: string, name: string): Readonly<Record<string, string>> | undefined => this.opts.data.get('Secret', ns, name);
-    const endpoints = receiverEndpoints(receivers, secret);
+    const secrets = new Map<string, Readonly<Record<string, string>> | undefined>();
+    const secret = async (ns: string, name: string): Promise<Readonly<Record<string, string>> | undefined> => {
+      const key = `${ns}/${name}`;
+      if (!secrets.has(key)) secrets.set(key, await this.opts.data.get('Secret', ns, name));
+      return secrets.get(key);
+    };
+    const endpoints = await receiverEndpoints(receivers, secret);
     const known: Known[] = [];
-    receivers.forEach((receiver, i) => {
+    for (const [i, receiver] of receivers.entries()) {
       const endpoint = endpoints[i];
-      const token = secret(receiver.namespace, receiver.spec.secretRef.name)?.token;
+      const token = (await secret(receiver.namespace, receiver.spec.secretRef.name))?.token;
       if (endpoint !== undefined && token !== undefined) known.push({ receiver, token, endpoint });
-    });
+    }
     this.cached = { at: Date.now(), known };
     return known;
   }
@@ -159,7 +164,7 @@ export function receiverRoutes(opts: ReceiverRoutesOptions): HttpRoute[] {
       method: 'GET', path: '/api/v1/receivers', access: 'read',
       handle: async (_req, res) => {
         const receivers = (await opts.declarations.notifications()).receivers.map((r) => r.declaration);
-        sendJson(res, 200, receiverEndpoints(receivers, (ns, name) => opts.data.get('Secret', ns, name)));
+        sendJson(res, 200, await receiverEndpoints(receivers, (ns, name) => opts.data.get('Secret', ns, name)));
       },
     },
   ];

@@ -13,6 +13,7 @@ import { Agent } from '../../agents/agent.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
+import { FileBlobStore } from '../../hub/blob-store.js';
 import { TemporalFleet } from '../../hub/fleet.js';
 import { AgentGateway } from '../../hub/gateway.js';
 import { RegistrationStore } from '../../hub/registration.js';
@@ -44,7 +45,7 @@ const env = useEnvironment({ clusters: ['east', 'west'] }, { afterStart: startHu
 
 async function startHub(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-'));
-  const registration = new RegistrationStore(join(dir, 'registration.json'));
+  const registration = new RegistrationStore(new FileBlobStore(dir));
   const artifacts = new FileArtifactStore(join(dir, 'artifacts'));
   const tls = await ensureSelfSignedTls(join(dir, 'tls'));
   // The worker's activities reach the gateway, and the gateway's fleet hooks use the worker's client.
@@ -121,10 +122,10 @@ const options = { prune: true, force: false, correctDrift: true, defaultNamespac
 describe('registration', () => {
   it('refuses forged, expired and reused tokens with a clear status', async () => {
     await assert.rejects(register('flt_reg_forged', 'nobody'), refusedWith(status.UNAUTHENTICATED, /not valid/));
-    const short = theHub().registration.createToken({ ttlMs: 1 });
+    const short = (await theHub().registration.createToken({ ttlMs: 1 }));
     await sleep(10);
     await assert.rejects(register(short.token, 'late'), refusedWith(status.UNAUTHENTICATED, /expired/));
-    const once = theHub().registration.createToken({ ttlMs: 60_000 });
+    const once = (await theHub().registration.createToken({ ttlMs: 60_000 }));
     await register(once.token, 'first');
     await assert.rejects(register(once.token, 'second'), refusedWith(status.UNAUTHENTICATED, /already used/));
   });
@@ -133,8 +134,8 @@ describe('registration', () => {
 describe('agents', () => {
   it('register, receive their own desired state, apply it and report Ready', async () => {
     const h = theHub();
-    await startAgent('east', h.registration.createToken({ ttlMs: 60_000, labels: { region: 'east' } }).token);
-    await startAgent('west', h.registration.createToken({ ttlMs: 60_000, labels: { region: 'west' } }).token);
+    await startAgent('east', (await h.registration.createToken({ ttlMs: 60_000, labels: { region: 'east' } })).token);
+    await startAgent('west', (await h.registration.createToken({ ttlMs: 60_000, labels: { region: 'west' } })).token);
     await waitForStatus('east', (s) => s.connection === 'Connected');
     await waitForStatus('west', (s) => s.connection === 'Connected');
 
@@ -178,7 +179,7 @@ describe('agents', () => {
 
   it('refuses a revoked cluster on its next connection', async () => {
     const credential = await credentialOf('west');
-    assert.equal(theHub().registration.revoke('west'), true);
+    assert.equal(await theHub().registration.revoke('west'), true);
     refusedWith(status.UNAUTHENTICATED, /revoked: register again/)(await connectRefusal(credential, 'west'));
   });
 

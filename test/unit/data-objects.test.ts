@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OWNED_BY_ANNOTATION } from '../../core/declarations/scope.js';
 import type { DataDeclaration } from '../../core/declarations/types.js';
+import { FileBlobStore } from '../../hub/blob-store.js';
 import { DataObjectStore } from '../../hub/data-objects.js';
 
 function configMap(namespace: string, name: string, data: Record<string, string>, ownedBy?: string): DataDeclaration {
@@ -14,46 +15,46 @@ function configMap(namespace: string, name: string, data: Record<string, string>
   };
 }
 
-function withStore(test: (store: DataObjectStore, dir: string) => void): void {
+async function withStore(test: (store: DataObjectStore, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-data-'));
   try {
-    test(new DataObjectStore(dir), dir);
+    await test(new DataObjectStore(new FileBlobStore(dir), ''), dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 describe('DataObjectStore', () => {
-  it('keeps one scope\'s flux-system apart from another\'s', () => {
-    withStore((store) => {
-      assert.equal(store.put(configMap('flux-system@staging', 'cluster-vars', { env: 'staging' })), 'created');
-      assert.equal(store.put(configMap('flux-system@production', 'cluster-vars', { env: 'production' })), 'created');
-      assert.deepEqual(store.get('ConfigMap', 'flux-system@staging', 'cluster-vars'), { env: 'staging' });
-      assert.deepEqual(store.get('ConfigMap', 'flux-system@production', 'cluster-vars'), { env: 'production' });
-      assert.equal(store.get('ConfigMap', 'flux-system', 'cluster-vars'), undefined);
+  it('keeps one scope\'s flux-system apart from another\'s', async () => {
+    await withStore(async (store) => {
+      assert.equal(await store.put(configMap('flux-system@staging', 'cluster-vars', { env: 'staging' })), 'created');
+      assert.equal(await store.put(configMap('flux-system@production', 'cluster-vars', { env: 'production' })), 'created');
+      assert.deepEqual(await store.get('ConfigMap', 'flux-system@staging', 'cluster-vars'), { env: 'staging' });
+      assert.deepEqual(await store.get('ConfigMap', 'flux-system@production', 'cluster-vars'), { env: 'production' });
+      assert.equal(await store.get('ConfigMap', 'flux-system', 'cluster-vars'), undefined);
     });
   });
 
-  it('records who adopted an object, and a change of owner is a change', () => {
-    withStore((store) => {
+  it('records who adopted an object, and a change of owner is a change', async () => {
+    await withStore(async (store) => {
       const owner = 'kustomization/flux-system@staging/flux-system';
-      assert.equal(store.put(configMap('flux-system@staging', 'vars', { a: '1' }, owner)), 'created');
-      assert.equal(store.ownedBy('ConfigMap', 'flux-system@staging', 'vars'), owner);
-      assert.equal(store.put(configMap('flux-system@staging', 'vars', { a: '1' }, owner)), 'unchanged');
+      assert.equal(await store.put(configMap('flux-system@staging', 'vars', { a: '1' }, owner)), 'created');
+      assert.equal(await store.ownedBy('ConfigMap', 'flux-system@staging', 'vars'), owner);
+      assert.equal(await store.put(configMap('flux-system@staging', 'vars', { a: '1' }, owner)), 'unchanged');
       const other = `${owner},kustomization/flux-system@staging/apps`;
-      assert.equal(store.plan(configMap('flux-system@staging', 'vars', { a: '1' }, other)), 'configured');
-      assert.equal(store.put(configMap('flux-system@staging', 'vars', { a: '1' })), 'configured');
-      assert.equal(store.ownedBy('ConfigMap', 'flux-system@staging', 'vars'), '', 'applied directly: no owner');
-      assert.equal(store.ownedBy('ConfigMap', 'flux-system@staging', 'absent'), undefined);
+      assert.equal(await store.plan(configMap('flux-system@staging', 'vars', { a: '1' }, other)), 'configured');
+      assert.equal(await store.put(configMap('flux-system@staging', 'vars', { a: '1' })), 'configured');
+      assert.equal(await store.ownedBy('ConfigMap', 'flux-system@staging', 'vars'), '', 'applied directly: no owner');
+      assert.equal(await store.ownedBy('ConfigMap', 'flux-system@staging', 'absent'), undefined);
     });
   });
 
-  it('writes Secrets readable by the hub only, and refuses path-like names', () => {
-    withStore((store, dir) => {
-      store.put({ ...configMap('apps', 'creds', { password: 'x' }), kind: 'Secret' });
+  it('writes Secrets readable by the hub only, and refuses path-like names', async () => {
+    await withStore(async (store, dir) => {
+      await store.put({ ...configMap('apps', 'creds', { password: 'x' }), kind: 'Secret' });
       assert.equal(statSync(join(dir, 'Secret', 'apps', 'creds.json')).mode & 0o777, 0o600);
       for (const [namespace, name] of [['..', 'x'], ['a@b@c', 'x'], ['apps', '../x'], ['@staging', 'x']] as const) {
-        assert.throws(() => store.get('ConfigMap', namespace, name), /invalid ConfigMap name/, `${namespace}/${name}`);
+        await assert.rejects(store.get('ConfigMap', namespace, name), /invalid ConfigMap name/, `${namespace}/${name}`);
       }
     });
   });

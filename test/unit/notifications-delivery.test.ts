@@ -27,7 +27,7 @@ function provider(spec: Partial<ProviderSpec> & Pick<ProviderSpec, 'type'>): Pro
 }
 
 function activitiesWith(secrets: Record<string, Record<string, string>>) {
-  return createNotificationActivities({ secrets: (namespace, name) => secrets[`${namespace}/${name}`] });
+  return createNotificationActivities({ secrets: (namespace, name) => Promise.resolve(secrets[`${namespace}/${name}`]) });
 }
 
 /** Runs `fn`, which must throw an ApplicationFailure; returns it. */

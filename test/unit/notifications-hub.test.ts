@@ -166,7 +166,7 @@ spec: {type: generic, secretRef: {name: missing}, resources: [{kind: Kustomizati
           return Promise.resolve();
         },
       },
-      data: { get: (_kind, _ns, name) => (name === 'webhook-token' ? { token: TOKEN } : undefined) },
+      data: { get: (_kind, _ns, name) => Promise.resolve(name === 'webhook-token' ? { token: TOKEN } : undefined) },
       metrics: new NotificationMetrics(registry),
     });
     const api = await startHubApi('127.0.0.1:0', {
