@@ -27,7 +27,10 @@ import type { AgentMetrics } from './metrics.js';
 export const AGENT_VERSION = VERSION;
 
 export interface AgentOptions {
-  readonly hubAddress: string;
+  /** host:port of the hub; several: the agent moves to the next when its hub goes away. */
+  readonly hubAddress: string | readonly string[];
+  /** Labels asked for at registration (the token's labels win on the same key). */
+  readonly labels?: Readonly<Record<string, string>>;
   /** PEM the hub's certificate must chain to. */
   readonly hubCa: Buffer;
   readonly cluster: string;
@@ -76,8 +79,12 @@ export class Agent {
   private loop: Promise<void> | undefined;
   private readonly stopping = new AbortController();
   private connected = false;
+  private readonly hubs: readonly string[];
+  private hubIndex = 0;
 
   constructor(private readonly opts: AgentOptions) {
+    this.hubs = typeof opts.hubAddress === 'string' ? [opts.hubAddress] : [...opts.hubAddress];
+    if (this.hubs.length === 0) throw new Error('no hub address');
     const metrics = opts.metrics;
     this.client = new ClusterClient(opts.kubeConfig, DEFAULT_LIMITS, metrics ? (verb, code) => { metrics.kubeRequest(verb, code); } : undefined);
     const namespace = opts.namespace ?? AGENT_NAMESPACE;
@@ -114,7 +121,7 @@ export class Agent {
   /** What makes the agent unready (its /readyz): empty while it is connected to the hub. */
   problems(): string[] {
     if (this.stopped) return ['The agent is stopping.'];
-    return this.connected ? [] : [`The agent has no stream to the hub at ${this.opts.hubAddress} (it keeps applying its last desired state and retries the connection).`];
+    return this.connected ? [] : [`The agent has no stream to the hub at ${this.hubAddress} (it keeps applying its last desired state and retries the connection).`];
   }
 
   async stop(): Promise<void> {
@@ -126,6 +133,19 @@ export class Agent {
     await this.loop;
     await this.queue;
     this.client.close();
+  }
+
+  /** The hub it talks to now. */
+  get hubAddress(): string {
+    return this.hubs[this.hubIndex] ?? '';
+  }
+
+  /** After a session ends: the next hub, if there are several (a hub that is gone is not retried first). */
+  private nextHub(): void {
+    if (this.hubs.length < 2) return;
+    this.grpc?.close();
+    this.grpc = undefined;
+    this.hubIndex = (this.hubIndex + 1) % this.hubs.length;
   }
 
   private log(message: string, fields: Record<string, unknown> = {}, level?: LogLevel): void {
@@ -161,8 +181,9 @@ export class Agent {
       try {
         await this.session(() => { backoff.reset(); });
       } catch (err) {
-        this.log('hub connection failed', { error: errorMessage(err) }, 'warn');
+        this.log('hub connection failed', { hub: this.hubAddress, error: errorMessage(err) }, 'warn');
       }
+      this.nextHub();
       // Jittered, growing pauses: a fleet of agents must not reconnect in lockstep.
       await sleep(backoff.next(), undefined, { signal: this.stopping.signal }).catch(() => undefined);
     }
@@ -171,7 +192,7 @@ export class Agent {
   private gatewayClient(): AgentGatewayClient {
     if (!this.grpc) {
       const Ctor = agentProto().AgentGateway;
-      this.grpc = new Ctor(this.opts.hubAddress, grpcCredentials.createSsl(this.opts.hubCa));
+      this.grpc = new Ctor(this.hubAddress, grpcCredentials.createSsl(this.opts.hubCa));
     }
     return this.grpc;
   }
@@ -189,7 +210,7 @@ export class Agent {
     if (!this.opts.token) throw new Error('no credential stored in the cluster and no registration token given (--token)');
     const token = this.opts.token;
     const response = await new Promise<{ credential: string }>((resolve, reject) => {
-      this.gatewayClient().Register({ token, cluster: this.opts.cluster, agent_version: AGENT_VERSION }, (err, res) => {
+      this.gatewayClient().Register({ token, cluster: this.opts.cluster, agent_version: AGENT_VERSION, labels: { ...this.opts.labels } }, (err, res) => {
         if (err || !res) reject(new Error(`registration refused: ${err?.details ?? 'no response'}`)); else resolve(res);
       });
     });
@@ -213,7 +234,7 @@ export class Agent {
           if (msg.body === 'welcome' && msg.welcome) {
             onConnected();
             this.setConnected(true);
-            this.log('connected to the hub');
+            this.log('connected to the hub', { hub: this.hubAddress });
             const every = Math.max(1, msg.welcome.heartbeat_interval_seconds) * 1000;
             heartbeat = setInterval(() => { stream.write({ heartbeat: { sequence: String(++sequence), sent_at_unix_ms: String(Date.now()) } }); }, every);
             for (const report of this.reports.values()) stream.write({ report }); // the hub may have missed them

@@ -5,17 +5,24 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, logFunction } from '../core/log.js';
+import { parseLabels } from '../core/registration.js';
 import { Agent } from './agent.js';
 import { startAgentHttp, type AgentHttp } from './http-server.js';
 import { AgentMetrics } from './metrics.js';
 
-const usage = `usage: flotilla-agent --hub <host:port> --hub-ca <pem file> --cluster <name> [options]
+const usage = `usage: flotilla-agent --hub <host:port>[,<host:port>...] --hub-ca <pem file> --cluster <name> [options]
 
-Registers with the hub once (with a registration token from 'flotilla-hub token create'),
-keeps the credential in the Secret flotilla-system/flotilla-agent-credential of its cluster,
-and from then on holds one stream to the hub.
+Registers with the hub once (with a registration token from 'flotilla cluster add' or
+'flotilla cluster token create'), keeps the credential in the Secret
+flotilla-system/flotilla-agent-credential of its cluster, and from then on holds one stream to
+the hub. With several hub addresses (hub replicas) it moves to the next one when its hub goes
+away; behind one load-balanced address the connection does the same by itself.
 
 options:
+  --hub <addresses>      (or FLOTILLA_HUB) the hub's gateway, host:port, comma separated for several
+  --hub-ca <file>        (or FLOTILLA_HUB_CA) PEM the hub's certificate chains to
+  --cluster <name>       (or FLOTILLA_CLUSTER) this cluster's name, a DNS label
+  --labels <k=v,...>     (or FLOTILLA_LABELS) labels asked for at registration; the token's win
   --token <token>        registration token (or FLOTILLA_TOKEN); only needed the first time
   --kubeconfig <file>    cluster to manage (default: KUBECONFIG, then in-cluster config)
   --namespace <ns>       namespace for the agent's own state (default flotilla-system)
@@ -35,14 +42,31 @@ const log = logFunction(logger);
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' },
+      hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' }, labels: { type: 'string' },
       kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, http: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(usage); return; }
-  if (!values.hub || !values['hub-ca'] || !values.cluster) {
+  const env = (name: string): string | undefined => (process.env[name] === '' ? undefined : process.env[name]);
+  const hub = values.hub ?? env('FLOTILLA_HUB');
+  const hubCa = values['hub-ca'] ?? env('FLOTILLA_HUB_CA');
+  const cluster = values.cluster ?? env('FLOTILLA_CLUSTER');
+  if (!hub || !hubCa || !cluster) {
     console.error(`flotilla-agent: --hub, --hub-ca and --cluster are required\n\n${usage}`);
+    process.exit(2);
+  }
+  const hubs = hub.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  const bad = hubs.find((h) => !/^.+:\d{1,5}$/.test(h));
+  if (bad !== undefined || hubs.length === 0) {
+    console.error(`flotilla-agent: --hub wants host:port[,host:port...], got "${hub}"`);
+    process.exit(2);
+  }
+  let labels: Record<string, string>;
+  try {
+    labels = parseLabels(values.labels ?? env('FLOTILLA_LABELS') ?? '');
+  } catch (err) {
+    console.error(`flotilla-agent: --labels: ${err instanceof Error ? err.message : String(err)} (want k=v,k2=v2)`);
     process.exit(2);
   }
   const drift = Number(values['drift-interval'] ?? '60');
@@ -60,15 +84,15 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const token = values.token ?? process.env.FLOTILLA_TOKEN;
-  const metrics = new AgentMetrics(values.cluster);
+  const metrics = new AgentMetrics(cluster);
   const agent = new Agent({
-    hubAddress: values.hub, hubCa: readFileSync(values['hub-ca']), cluster: values.cluster,
+    hubAddress: hubs, hubCa: readFileSync(hubCa), cluster, labels,
     ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log, metrics,
   });
   let http: AgentHttp | undefined;
   if (httpListen !== 'off') http = await startAgentHttp(httpListen, { metrics, problems: () => agent.problems() });
   await agent.start();
-  log('agent started', { cluster: values.cluster, hub: values.hub, ...(http ? { http: http.url } : {}) });
+  log('agent started', { cluster, hub: hubs.join(','), ...(http ? { http: http.url } : {}) });
   const stop = (): void => { void agent.stop().then(() => http?.close()).then(() => process.exit(0)); };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -50,9 +50,14 @@ export function parseLabels(text: string): Record<string, string> {
   for (const pair of text.split(',')) {
     const [key, value, extra] = pair.split('=');
     if (key === undefined || value === undefined || extra !== undefined) throw new Error(`invalid label "${pair}" (want key=value)`);
-    if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(key)) throw new Error(`invalid label key "${key}"`);
-    if (!/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(value)) throw new Error(`invalid label value "${value}" for ${key}`);
+    checkLabel(key, value);
     labels[key] = value;
   }
   return labels;
+}
+
+/** Throws unless key=value is a valid Kubernetes label. */
+export function checkLabel(key: string, value: string): void {
+  if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(key)) throw new Error(`invalid label key "${key}"`);
+  if (!/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(value)) throw new Error(`invalid label value "${value}" for ${key}`);
 }

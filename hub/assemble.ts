@@ -1,6 +1,8 @@
 // One hub, assembled: the registration, artifact and data stores in its data directory,
 // the agent gateway, and the Temporal worker serving every actor with its activities.
 // flotilla-hub serve and the integration tests build the hub the same way, here.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -17,7 +19,7 @@ import { FileBlobStore, type BlobStore } from './blob-store.js';
 import { DataObjectStore } from './data-objects.js';
 import { DeclarationClient } from './declarations.js';
 import { EventRecorder } from './events.js';
-import { TemporalFleet } from './fleet.js';
+import { hubQueue, TemporalFleet } from './fleet.js';
 import { AgentGateway } from './gateway.js';
 import type { HttpRoute } from './http-api.js';
 import { activityMetricsInterceptor, type HubMetrics } from './metrics.js';
@@ -27,6 +29,10 @@ import { RegistrationStore } from './registration.js';
 
 export interface HubAssembly {
   readonly worker: Worker;
+  /** Polls this hub's own task queue: pushes of desired state to the agents connected here. */
+  readonly deliveryWorker: Worker;
+  /** This hub's id (the name of its own task queue). */
+  readonly hubId: string;
   readonly gateway: AgentGateway;
   readonly registration: RegistrationStore;
   readonly artifacts: ArtifactStore;
@@ -50,6 +56,8 @@ export interface AssembleOptions {
   /** What every hub replica shares: artifacts, registrations, ConfigMaps/Secrets. Default: the data directory. */
   readonly store?: BlobStore;
   readonly heartbeatIntervalSeconds: number;
+  /** Unique among the running hubs that share the task queue (default: host name and a random suffix). */
+  readonly hubId?: string;
   readonly log?: LogFn;
   /** Activity durations (a worker interceptor) and the gateway's agent metrics go here. */
   readonly metrics?: HubMetrics;
@@ -64,6 +72,9 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const data = new DataObjectStore(store);
   // The worker's delivery activities reach the gateway; the gateway's fleet hooks use the client.
   const late: { gateway?: AgentGateway } = {};
+  const hubId = opts.hubId ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+  const ownQueue = hubQueue(opts.taskQueue, hubId);
+  const delivery = createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false });
   const events = EventRecorder.forTemporal(opts.client, opts.taskQueue, opts.log ? { log: opts.log } : {});
   const notificationMetrics = new NotificationMetrics(opts.metrics?.registry);
   const worker = await Worker.create({
@@ -72,7 +83,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     taskQueue: opts.taskQueue,
     workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
     activities: {
-      ...createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
+      ...delivery,
       ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events }),
       ...createHelmActivities({ client: opts.client, artifacts, data, events }),
       ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events }),
@@ -82,13 +93,16 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     ...(opts.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities } : {}),
     ...(opts.metrics ? { interceptors: { activity: [activityMetricsInterceptor(opts.metrics)] } } : {}),
   });
+  const deliveryWorker = await Worker.create({
+    connection: opts.connection, namespace: opts.namespace, taskQueue: ownQueue, activities: delivery,
+  });
   const gateway = new AgentGateway({
-    registration, artifacts, fleet: new TemporalFleet(opts.client, opts.taskQueue, registration, events),
+    registration, artifacts, fleet: new TemporalFleet(opts.client, opts.taskQueue, registration, events, ownQueue),
     heartbeatIntervalSeconds: opts.heartbeatIntervalSeconds, ...(opts.log ? { log: opts.log } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   late.gateway = gateway;
   const declarations = new DeclarationClient(opts.client, opts.taskQueue, data);
   const routes = receiverRoutes({ declarations, data, metrics: notificationMetrics, ...(opts.log ? { log: opts.log } : {}) });
-  return { worker, gateway, registration, artifacts, data, declarations, events, routes };
+  return { worker, deliveryWorker, hubId, gateway, registration, artifacts, data, declarations, events, routes };
 }

@@ -21,12 +21,19 @@ const REVISION_QUERY_MS = 5_000;
 /** Reports remembered per cluster and deployment, so that copies re-sent after a reconnect make no second event. */
 const MAX_REMEMBERED_REPORTS = 10_000;
 
+/** The task queue only this hub polls, for pushes to the agents connected to it. */
+export function hubQueue(taskQueue: string, hubId: string): string {
+  return `${taskQueue}/hub/${hubId}`;
+}
+
 export class TemporalFleet implements FleetHooks {
   private readonly started = new Set<string>();
   private readonly reported = new Map<string, string>();
   constructor(
     private readonly client: Client, private readonly taskQueue: string, private readonly registration: RegistrationStore,
     private readonly events?: EventSink,
+    /** This hub's own task queue (hubQueue()), told to the cluster actors with connection changes. */
+    private readonly hub?: string,
   ) {}
 
   private async startOptions(cluster: string): Promise<{ taskQueue: string; workflowId: string; args: [{ name: string; labels: Record<string, string> }] }> {
@@ -62,13 +69,17 @@ export class TemporalFleet implements FleetHooks {
   }
 
   async connected(cluster: string, info: AgentConnected): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentConnectedSignal, signalArgs: [info] });
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentConnectedSignal, signalArgs: [{ ...info, ...this.via() }] });
     this.events?.record(connectionEvent(cluster, { state: 'Connected', agentVersion: info.agentVersion, kubernetesVersion: info.kubernetesVersion }, info.at));
   }
 
   async disconnected(cluster: string, info: AgentDisconnected): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentDisconnectedSignal, signalArgs: [info] });
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentDisconnectedSignal, signalArgs: [{ ...info, ...this.via() }] });
     this.events?.record(connectionEvent(cluster, { state: info.unreachable ? 'Unreachable' : 'Disconnected' }, info.at));
+  }
+
+  private via(): { hub?: string } {
+    return this.hub === undefined ? {} : { hub: this.hub };
   }
 
   async report(cluster: string, report: ReportSummary): Promise<void> {

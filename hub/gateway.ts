@@ -9,6 +9,7 @@ import type { Deployment as WireDeployment } from '../proto/gen/flotilla/agent/v
 import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
 import type { AgentStreams } from '../activities/agent-delivery.js';
 import type { AgentConnected, AgentDisconnected, DesiredState, ReportSummary } from '../workflows/messages.js';
+import { checkLabel } from '../core/registration.js';
 import { RegistrationError, type RegistrationStore } from './registration.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { TlsMaterial } from './tls.js';
@@ -74,7 +75,14 @@ export class AgentGateway implements AgentStreams {
     const handlers: AgentGatewayHandlers = {
       Register: (call, callback) => {
         const { token, cluster } = call.request;
-        opts.registration.register(token, cluster).then(({ credential, labels }) => {
+        const requested = call.request.labels;
+        try {
+          for (const [k, v] of Object.entries(requested)) checkLabel(k, v);
+        } catch (err) {
+          callback(grpcError(new RegistrationError('invalid-argument', `Register labels: ${err instanceof Error ? err.message : String(err)}`)));
+          return;
+        }
+        opts.registration.register(token, cluster, requested).then(({ credential, labels }) => {
           opts.metrics?.gatewayMessage(cluster, 'register');
           this.log('cluster registered', { cluster });
           callback(null, { cluster, credential, labels });

@@ -14,28 +14,35 @@ import { objectInfoRows, rolloutPhaseRows, SnapshotCache, takeSnapshot } from '.
 import { apiToken, startHubApi, type HubApi, type HttpRoute } from './http-api.js';
 import { HubMetrics } from './metrics.js';
 import { ensureSelfSignedTls, loadTls } from './tls.js';
+import { FileBlobStore, type BlobStore } from './blob-store.js';
+import { clusterRoutes } from './cluster-api.js';
+import { ConfigError, describeConfig, loadHubConfig, settingFlags, settingsTable, temporalConnectionOptions, type HubConfig } from './config.js';
+import { S3BlobStore } from './s3-store.js';
 
 const usage = `usage:
-  flotilla-hub serve --data-dir <dir> [--listen 127.0.0.1:7443] [--temporal 127.0.0.1:7233]
-                     [--namespace default] [--task-queue flotilla-hub] [--heartbeat 10]
-                     [--tls-cert <file> --tls-key <file>] [--host <name>...]
-                     [--http 127.0.0.1:7480|off] [--temporal-ui <url>]
+  flotilla-hub serve  [--config <file>] [settings...]   run the hub
+  flotilla-hub config [--config <file>] [settings...]   print the effective settings and where each came from
 
-serve      runs the agent gateway (gRPC over TLS) and the Temporal worker of the actors.
-           Without --tls-cert/--tls-key a self-signed certificate is made on first start in
-           <data-dir>/tls/hub.crt; give that file to agents as their --hub-ca.
---http     the hub's HTTP API: /healthz and /readyz (503 with the problems while the worker
-           is not running, nothing polls the task queue, Temporal cannot be reached, the gateway
-           is down or the hub is stopping), /ui/ (the dashboard: docs/dashboard.md),
-           /metrics (Prometheus), /api/v1/info (how to reach
-           this hub's Temporal: \`flotilla --hub <url>\` uses it) and /api/v1/artifacts/<digest>.
-           On a non-loopback address the dashboard, /metrics and every /api/ call need the
-           bearer token in <data-dir>/api-token; the dashboard's actions always do.
-           Default 127.0.0.1:7480.
---temporal-ui  the Temporal Web UI's URL, for links printed by flotilla history.
-Tokens and revocation: flotilla cluster token create|revoke --hub-data <data-dir>.
-Logs: JSON lines on stdout (ts, level, msg, component, cluster, kind, namespace, name, error);
-LOG_LEVEL=debug|info|warn|error sets the least level written (default info).`;
+serve      runs the agent gateway (gRPC over TLS), the hub's HTTP API and the Temporal workers of
+           the actors. Several hubs with the same Temporal namespace and task queue and a shared
+           store (store.type s3) serve one fleet together: agents may connect to any of them.
+           Without grpc.tlsCertFile/tlsKeyFile a self-signed certificate is made on first start in
+           <dataDir>/tls/hub.crt; give that file to agents as their --hub-ca.
+           The HTTP API serves /healthz and /readyz (503 with the problems while the worker is
+           not running, nothing polls the task queue, Temporal cannot be reached, the gateway is
+           down or the hub is stopping), /ui/ (docs/dashboard.md), /metrics, /api/v1/info (how to
+           reach this hub's Temporal: \`flotilla --hub <url>\` uses it), /api/v1/artifacts/<digest>
+           and /api/v1/clusters (registration tokens, for flotilla cluster add|remove). On a
+           non-loopback address everything but /healthz, /readyz and Receivers needs the bearer
+           token in http.apiTokenFile.
+
+Settings (docs/configuration.md). Each comes from, in this order of precedence: its flag, its
+environment variable, the YAML config file (--config or FLOTILLA_CONFIG; keys as below, nested:
+temporal: {address: ...}), its default. They are all checked before the hub starts.
+${settingsTable()}
+
+Tokens and revocation: flotilla cluster add|remove|token create|revoke.
+Logs: JSON lines on stdout (ts, level, msg, component, cluster, kind, namespace, name, error).`;
 
 class UsageError extends Error {}
 
@@ -67,53 +74,62 @@ function metricsRoute(metrics: HubMetrics, fleet: SnapshotCache): HttpRoute {
   };
 }
 
-async function serve(values: Record<string, string | boolean | string[] | undefined>): Promise<void> {
-  const dataDir = requireString(values['data-dir'], '--data-dir');
-  const hosts = Array.isArray(values.host) ? values.host : [];
-  const tls = typeof values['tls-cert'] === 'string' && typeof values['tls-key'] === 'string'
-    ? loadTls(values['tls-cert'], values['tls-key'])
-    : await ensureSelfSignedTls(join(dataDir, 'tls'), hosts);
-  const address = typeof values.temporal === 'string' ? values.temporal : '127.0.0.1:7233';
-  const namespace = typeof values.namespace === 'string' ? values.namespace : 'default';
-  const taskQueue = typeof values['task-queue'] === 'string' ? values['task-queue'] : 'flotilla-hub';
-  const heartbeat = Number(typeof values.heartbeat === 'string' ? values.heartbeat : '10');
-  if (!Number.isInteger(heartbeat) || heartbeat < 1) throw new UsageError('--heartbeat must be a whole number of seconds >= 1');
+/** The shared store: the data directory, or the S3 bucket (created when missing, checked for writes). */
+async function openStore(config: HubConfig): Promise<BlobStore> {
+  if (config.store.type === 'filesystem') return new FileBlobStore(config.dataDir);
+  return S3BlobStore.open(config.store.s3, { create: true, write: true });
+}
+
+async function serve(config: HubConfig): Promise<void> {
+  logger.level = config.log.level;
+  // Activities find helm and kustomize through these (deploy/dev/binaries.ts).
+  if (config.tools.helm) process.env.FLOTILLA_HELM = config.tools.helm;
+  if (config.tools.kustomize) process.env.FLOTILLA_KUSTOMIZE = config.tools.kustomize;
+  const { dataDir, temporal } = config;
+  const tls = config.grpc.tls ? loadTls(config.grpc.tls.certFile, config.grpc.tls.keyFile) : await ensureSelfSignedTls(join(dataDir, 'tls'), config.grpc.hosts);
+  const store = await openStore(config);
 
   Runtime.install({ logger: new DefaultLogger('WARN', temporalLog) });
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace });
+  const options = temporalConnectionOptions(temporal);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...options, connectTimeout: '10s' });
+  } catch (err) {
+    throw new Error(`cannot reach Temporal at ${temporal.address} (temporal.address${temporal.tls ? ', temporal.tls.*' : ''}${temporal.apiKey ? ', FLOTILLA_TEMPORAL_API_KEY' : ''}): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const client = new Client({ connection, namespace: temporal.namespace });
   const metrics = new HubMetrics();
   const hub = await assembleHub({
-    connection: await NativeConnection.connect({ address }), client, namespace, taskQueue, dataDir,
-    heartbeatIntervalSeconds: heartbeat, log, metrics,
+    connection: await NativeConnection.connect(options), client, namespace: temporal.namespace, taskQueue: temporal.taskQueue, dataDir, store,
+    heartbeatIntervalSeconds: config.grpc.heartbeatSeconds, log, metrics, maxConcurrentActivities: config.limits.maxConcurrentActivities,
+    ...(config.hubId !== undefined ? { hubId: config.hubId } : {}),
   });
-  const { worker, gateway } = hub;
+  const { worker, deliveryWorker, gateway } = hub;
   let stopping = false;
-  const probe = new TaskQueueProbe(client, taskQueue);
+  const probe = new TaskQueueProbe(client, temporal.taskQueue);
   metrics.observeTemporal({ workerState: () => worker.getState(), pollers: () => probe.pollers() });
-  const listen = typeof values.listen === 'string' ? values.listen : '127.0.0.1:7443';
-  const port = await gateway.listen(listen, tls);
-  const grpc = `${listen.replace(/:\d+$/, '')}:${port}`;
-  const httpListen = typeof values.http === 'string' ? values.http : '127.0.0.1:7480';
-  const ui = typeof values['temporal-ui'] === 'string' ? values['temporal-ui'] : undefined;
+  const port = await gateway.listen(config.grpc.listen, tls);
+  const grpc = `${config.grpc.listen.replace(/:\d+$/, '')}:${port}`;
+  const ui = temporal.uiUrl;
   let api: HubApi | undefined;
-  const tokenFile = join(dataDir, 'api-token');
+  const tokenFile = config.http.apiTokenFile;
   const { declarations } = hub;
   const fleet = new SnapshotCache(() => takeSnapshot(declarations));
-  if (httpListen !== 'off') {
+  if (config.http.listen !== 'off') {
     try {
-      api = await startHubApi(httpListen, {
-        info: { version: VERSION, temporal: { address, namespace, taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc },
+      api = await startHubApi(config.http.listen, {
+        info: { version: VERSION, temporal: { address: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc },
         artifacts: hub.artifacts, tokenFile,
         problems: () => hubProblems({
-          workerState: () => worker.getState(), probe, temporalAddress: address,
+          workerState: () => worker.getState(), probe, temporalAddress: temporal.address,
           gatewayListening: () => gateway.listening, stopping: () => stopping,
         }),
         routes: [
           metricsRoute(metrics, fleet),
           ...hub.routes, // Receivers: POST /hook/<path>, GET /api/v1/receivers
+          ...clusterRoutes(hub.registration),
           ...dashboardRoutes({
-            snapshot: () => fleet.get(), declarations, token: apiToken(tokenFile), version: VERSION, namespace, ...(ui ? { temporalUi: ui } : {}),
+            snapshot: () => fleet.get(), declarations, token: apiToken(tokenFile), version: VERSION, namespace: temporal.namespace, ...(ui ? { temporalUi: ui } : {}),
           }),
         ],
       });
@@ -122,7 +138,10 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
       throw err;
     }
   }
-  log('hub ready', { grpc, http: api?.url, temporal: address, namespace, taskQueue, dataDir });
+  log('hub ready', {
+    hubId: hub.hubId, grpc, http: api?.url, temporal: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue,
+    dataDir, store: store.location,
+  });
 
   const stop = async (): Promise<void> => {
     if (stopping) return;
@@ -131,38 +150,37 @@ async function serve(values: Record<string, string | boolean | string[] | undefi
     await hub.events.close(); // sends buffered events; agents' disconnects caused by the stop are not notified
     await gateway.stop();
     await api?.close();
-    // The Temporal runtime may already be shutting the worker down on the same signal.
+    // The Temporal runtime may already be shutting the workers down on the same signal.
     if (worker.getState() === 'RUNNING') worker.shutdown();
+    if (deliveryWorker.getState() === 'RUNNING') deliveryWorker.shutdown();
   };
   process.once('SIGTERM', () => { void stop(); });
   process.once('SIGINT', () => { void stop(); });
-  await worker.run();
+  // Either worker failing stops the hub: without its own queue its agents would get no pushes.
+  await Promise.all([worker.run(), deliveryWorker.run()].map((p) => p.catch(async (err: unknown) => { await stop(); throw err; })));
   await connection.close();
-}
-
-function requireString(value: unknown, flag: string): string {
-  if (typeof value !== 'string' || value === '') throw new UsageError(`${flag} is required`);
-  return value;
 }
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: {
-      'data-dir': { type: 'string' }, listen: { type: 'string' }, temporal: { type: 'string' },
-      namespace: { type: 'string' }, 'task-queue': { type: 'string' }, heartbeat: { type: 'string' },
-      'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, host: { type: 'string', multiple: true },
-      http: { type: 'string' }, 'temporal-ui': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...settingFlags(), config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command] = positionals;
   if (values.help || command === undefined) { console.log(usage); return; }
-  if (command === 'serve') return serve(values);
-  throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+  if (command !== 'serve' && command !== 'config') throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+  if (positionals.length > 1) throw new UsageError(`${command} takes no arguments, got "${positionals.slice(1).join(' ')}"`);
+  const file = typeof values.config === 'string' ? values.config : process.env.FLOTILLA_CONFIG;
+  const config = loadHubConfig({ flags: values, env: process.env, ...(file !== undefined && file !== '' ? { file } : {}) });
+  if (command === 'config') { console.log(describeConfig(config)); return; }
+  return serve(config);
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(`flotilla-hub: configuration: ${err.message}\n(flotilla-hub --help lists the settings; docs/configuration.md)`);
+    process.exit(2);
+  }
   if (err instanceof UsageError) {
     console.error(`flotilla-hub: ${err.message}\n\n${usage}`);
     process.exit(2);

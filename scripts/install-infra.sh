@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real infrastructure Flotilla's dev environment and tests run against:
 # Kubernetes control plane (built from upstream Go modules), kwok, etcd, helm, kustomize,
-# the Temporal CLI/dev server and test server, and a current kubectl.
+# the Temporal CLI/dev server and test server, a current kubectl, and MinIO (a real
+# S3-compatible server for the hub's S3 store).
 #
 # Everything lands in a cache outside the repository, keyed by version, and is rebuilt
 # only when missing:  ${FLOTILLA_CACHE:-~/.cache/flotilla}/
@@ -112,12 +113,25 @@ install_pip_tools() {
   touch "$stamp"
 }
 
+# hadolint lints deploy/*.Dockerfile in the packaging test; its own stamp, so adding it does
+# not reinstall the tools above.
+install_hadolint() {
+  local venv="$cache/venv" stamp="$cache/venv/.flotilla-$HADOLINT_PIP"
+  if [[ -f "$stamp" ]]; then say "hadolint: cached"; return; fi
+  say "hadolint: pip install"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$HADOLINT_PIP" || die "pip install $HADOLINT_PIP failed"
+  touch "$stamp"
+}
+
 install_pip_tools
+install_hadolint
 install_etcd
 install_chromium
 install_registry
 go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+# MINIO_GO_MODULE is module@pseudo-version: bin/minio-<pseudo-version>/minio.
+go_install minio "${MINIO_GO_MODULE#*@}" "${MINIO_GO_MODULE%@*}"
 build_kube
 say "ready (cache: $cache)"

@@ -9,6 +9,15 @@ export const quick: ActivityOptions = {
 };
 
 /**
+ * A push of desired state to the hub that holds the agent's stream, on that hub's own task
+ * queue. One attempt, soon abandoned: a hub that does not pick it up within seconds is gone,
+ * and its agents get the desired state when they say Hello to another hub.
+ */
+export const viaHub = (taskQueue: string): ActivityOptions => ({
+  taskQueue, scheduleToStartTimeout: '10 seconds', startToCloseTimeout: '10 seconds', retry: { maximumAttempts: 1 },
+});
+
+/**
  * Retries of one notification: bounded in attempts and in time, so that a receiver that is
  * down for long costs at most NOTIFICATION_RETRY.attempts requests and gives up within
  * NOTIFICATION_RETRY.totalSeconds. A refused request or a misconfigured Provider is not retried.

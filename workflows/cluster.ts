@@ -6,7 +6,7 @@ import {
   condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/agent-delivery.js';
-import { quick } from './activity-profiles.js';
+import { quick, viaHub } from './activity-profiles.js';
 import { Outbox } from './outbox.js';
 import {
   agentConnectedSignal, agentDisconnectedSignal, clearDeploymentUpdate, clusterReportSignal, clusterStatusQuery,
@@ -67,10 +67,13 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     status = {
       ...status, connection: 'Connected', connectionSince: c.at, agentVersion: c.agentVersion, kubernetesVersion: c.kubernetesVersion,
       apiResources: c.apiResources, ...(c.capabilitiesDigest === undefined ? {} : { capabilitiesDigest: c.capabilitiesDigest }),
+      ...(c.hub === undefined ? {} : { hub: c.hub }),
     };
   });
   setHandler(agentDisconnectedSignal, (d) => {
     if (status.connection !== 'Connected') return;
+    // A hub that lost the agent after it moved to another hub does not speak for it.
+    if (d.hub !== undefined && status.hub !== undefined && d.hub !== status.hub) return;
     status = { ...status, connection: d.unreachable ? 'Unreachable' : 'Disconnected', connectionSince: d.at };
   });
   setHandler(deploymentReportSignal, (r) => {
@@ -112,8 +115,21 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     if (status.desired.version !== pushedVersion) {
       const version = status.desired.version;
       // Tells the connected agent, if any; an agent that connects later gets it on Hello.
-      await pushDesiredState({ cluster: status.name, desired: status.desired });
-      pushedVersion = version;
+      const via = status.hub;
+      if (via !== undefined && patched('push-via-agent-hub')) {
+        // Only the hub holding the agent's stream can write to it. If that hub is gone, the
+        // agent is moving to another: it gets this state on Hello there, or, when it said
+        // Hello before this push failed, from the push again through its new hub.
+        try {
+          await proxyActivities<DeliveryActivities>(viaHub(via)).pushDesiredState({ cluster: status.name, desired: status.desired });
+          pushedVersion = version;
+        } catch {
+          if (status.hub === via) pushedVersion = version;
+        }
+      } else {
+        await pushDesiredState({ cluster: status.name, desired: status.desired });
+        pushedVersion = version;
+      }
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(() => outbox.idle()); // let pending handlers and forwards finish first

@@ -44,12 +44,16 @@ export interface AgentConnected {
   readonly apiResources: number;
   /** Artifact digest of the cluster's API versions (JSON `{apiVersions: string[]}`), for chart rendering. */
   readonly capabilitiesDigest?: string;
+  /** The task queue of the hub holding the agent's stream: pushes go there (several hubs). */
+  readonly hub?: string;
 }
 
 export interface AgentDisconnected {
   readonly at: number;
   /** True when the agent went silent (missed heartbeats) rather than closing its stream. */
   readonly unreachable: boolean;
+  /** The hub that lost it: ignored when the agent is already on another hub. */
+  readonly hub?: string;
 }
 
 export interface ReportSummary {
@@ -71,6 +75,8 @@ export interface ClusterStatus {
   readonly kubernetesVersion: string;
   readonly apiResources: number;
   readonly capabilitiesDigest?: string;
+  /** The task queue of the hub the agent last connected to (several hubs share the fleet). */
+  readonly hub?: string;
   readonly desired: DesiredState;
   readonly reports: readonly ReportSummary[];
 }

@@ -24,6 +24,8 @@ export interface Versions {
   readonly KWOK_VERSION: string;
   readonly HELM_VERSION: string;
   readonly KUSTOMIZE_VERSION: string;
+  /** module@version of MinIO, e.g. github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c. */
+  readonly MINIO_GO_MODULE: string;
 }
 
 export function readVersions(): Versions {
@@ -43,6 +45,7 @@ export function readVersions(): Versions {
     KWOK_VERSION: get('KWOK_VERSION'),
     HELM_VERSION: get('HELM_VERSION'),
     KUSTOMIZE_VERSION: get('KUSTOMIZE_VERSION'),
+    MINIO_GO_MODULE: get('MINIO_GO_MODULE'),
   };
 }
 
@@ -58,6 +61,8 @@ export interface Binaries {
   readonly temporal: string;
   readonly temporalTestServer: string;
   readonly kubectl: string;
+  /** MinIO, the S3-compatible server the S3 store is tested against. */
+  readonly minio: string;
 }
 
 let paths: Binaries | undefined;
@@ -76,12 +81,22 @@ export function binaryPaths(): Binaries {
     temporal: join(venvBin, 'temporal'),
     temporalTestServer: join(venvBin, 'temporal-test-server'),
     kubectl: join(venvBin, 'kubectl'),
+    minio: join(cacheDir, 'bin', `minio-${v.MINIO_GO_MODULE.slice(v.MINIO_GO_MODULE.lastIndexOf('@') + 1)}`, 'minio'),
   };
   return paths;
 }
 
+/** Binaries the hub runs in production, and the variable that names them (tools.* in hub/config.ts; the hub image sets them). */
+const OVERRIDES: Partial<Record<keyof Binaries, string>> = { helm: 'FLOTILLA_HELM', kustomize: 'FLOTILLA_KUSTOMIZE' };
+
 /** The path of one installed binary; fails with how to install it when it is missing. */
 export function bin(name: keyof Binaries): string {
+  const variable = OVERRIDES[name];
+  const override = variable === undefined ? undefined : process.env[variable];
+  if (override !== undefined && override !== '') {
+    if (!existsSync(override)) throw new Error(`${name} is not at ${override} (${variable ?? ''})`);
+    return override;
+  }
   const path = binaryPaths()[name];
   if (!existsSync(path)) {
     throw new Error(`${name} is not installed (expected at ${path}). Run 'npm run setup' (scripts/install-infra.sh) to build or install it.`);

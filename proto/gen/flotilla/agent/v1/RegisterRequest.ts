@@ -5,10 +5,12 @@ export interface RegisterRequest {
   'token'?: (string);
   'cluster'?: (string);
   'agent_version'?: (string);
+  'labels'?: ({[key: string]: string});
 }
 
 export interface RegisterRequest__Output {
   'token': (string);
   'cluster': (string);
   'agent_version': (string);
+  'labels': ({[key: string]: string});
 }
