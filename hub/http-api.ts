@@ -22,8 +22,10 @@ import type { ArtifactStore } from './artifact-store.js';
 export interface HubInfo {
   readonly version: string;
   readonly temporal: { readonly address: string; readonly namespace: string; readonly taskQueue: string; readonly uiUrl?: string };
-  /** The agent gateway (gRPC over TLS). */
+  /** The agent gateway (gRPC over TLS), as the hub listens on it. */
   readonly grpc: string;
+  /** PEM agents must trust for the gateway (its CA, or the self-signed certificate). */
+  readonly grpcCa?: string;
 }
 
 export type RouteAccess = 'public' | 'read' | 'write';

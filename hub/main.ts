@@ -118,7 +118,7 @@ async function serve(config: HubConfig): Promise<void> {
   if (config.http.listen !== 'off') {
     try {
       api = await startHubApi(config.http.listen, {
-        info: { version: VERSION, temporal: { address: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc },
+        info: { version: VERSION, temporal: { address: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc, grpcCa: tls.ca.toString('utf8') },
         artifacts: hub.artifacts, tokenFile,
         problems: () => hubProblems({
           workerState: () => worker.getState(), probe, temporalAddress: temporal.address,
