@@ -4,7 +4,7 @@
 // before the hub starts, and an error names the setting and where its value came from.
 // docs/configuration.md is this table in prose; `flotilla-hub config` prints the effective
 // values with their sources.
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
@@ -26,11 +26,11 @@ interface Setting {
 export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', env: 'FLOTILLA_DATA_DIR', flag: 'data-dir', type: 'string', help: 'directory for this hub\'s own files (caches, TLS material it makes, events.jsonl) and, with store.type filesystem, the shared store' },
   { key: 'hubId', env: 'FLOTILLA_HUB_ID', flag: 'hub-id', type: 'string', help: 'unique among running hubs (its own task queue is <taskQueue>/hub/<hubId>); default: host name and a random suffix' },
-  { key: 'temporal.address', env: 'FLOTILLA_TEMPORAL_ADDRESS', flag: 'temporal', type: 'address', default: '127.0.0.1:7233', help: 'Temporal frontend host:port (Temporal Cloud: <namespace>.<account>.tmprl.cloud:7233)' },
+  { key: 'temporal.address', env: 'FLOTILLA_TEMPORAL_ADDRESS', flag: 'temporal', type: 'address', default: '127.0.0.1:7233', help: 'Temporal frontend host:port (Temporal Cloud: <namespace>.<account>.tmprl.cloud:7233, or with an API key the regional <region>.<cloud>.api.temporal.io:7233)' },
   { key: 'temporal.namespace', env: 'FLOTILLA_TEMPORAL_NAMESPACE', flag: 'namespace', type: 'string', default: 'default', help: 'Temporal namespace (Temporal Cloud: <namespace>.<account>)' },
   { key: 'temporal.taskQueue', env: 'FLOTILLA_TASK_QUEUE', flag: 'task-queue', type: 'string', default: 'flotilla-hub', help: 'task queue every hub of one fleet polls' },
   { key: 'temporal.uiUrl', env: 'FLOTILLA_TEMPORAL_UI', flag: 'temporal-ui', type: 'string', help: 'Temporal Web UI URL, for links in flotilla history and the dashboard' },
-  { key: 'temporal.tls.enabled', env: 'FLOTILLA_TEMPORAL_TLS', flag: 'temporal-tls', type: 'bool', default: false, help: 'connect to Temporal over TLS (implied by a client certificate or an API key)' },
+  { key: 'temporal.tls.enabled', env: 'FLOTILLA_TEMPORAL_TLS', flag: 'temporal-tls', type: 'bool', default: false, help: 'connect to Temporal over TLS (implied by a client certificate, a CA file, a server name or an API key)' },
   { key: 'temporal.tls.caFile', env: 'FLOTILLA_TEMPORAL_TLS_CA', flag: 'temporal-tls-ca', type: 'file', help: 'CA bundle Temporal\'s certificate chains to (default: the system\'s)' },
   { key: 'temporal.tls.certFile', env: 'FLOTILLA_TEMPORAL_TLS_CERT', flag: 'temporal-tls-cert', type: 'file', help: 'client certificate for mTLS (with temporal.tls.keyFile)' },
   { key: 'temporal.tls.keyFile', env: 'FLOTILLA_TEMPORAL_TLS_KEY', flag: 'temporal-tls-key', type: 'file', help: 'client key for mTLS (with temporal.tls.certFile)' },
@@ -148,11 +148,13 @@ function coerce(s: Setting, raw: unknown, where: string): Value {
       const text = String(raw).trim();
       if (text === '') return text;
       if (s.values && !s.values.includes(text)) fail(`want one of ${s.values.join(', ')}, got "${text}"`);
-      if (s.type === 'address' && !(s.key === 'http.listen' && text === 'off') && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text)) {
-        fail(`want host:port${s.key === 'http.listen' ? ' or off' : ''}, got "${text}"`);
+      if (s.type === 'address' && !(s.key === 'http.listen' && text === 'off')
+        && !(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(text) && Number(text.slice(text.lastIndexOf(':') + 1)) <= 65535)) {
+        fail(`want host:port (port 0-65535)${s.key === 'http.listen' ? ' or off' : ''}, got "${text}"`);
       }
       if (s.type === 'file') {
         if (!existsSync(text)) fail(`no file at ${text}`);
+        if (!statSync(text).isFile()) fail(`${text} is not a file`);
         try { accessSync(text, constants.R_OK); } catch { fail(`${text} is not readable by the hub`); }
       }
       return text;
@@ -191,7 +193,10 @@ function readConfigFile(file: string): Map<string, unknown> {
       } else if (sections.has(key)) {
         if (v !== null && v !== undefined) walk(v, key);
       } else {
-        const guess = [...known.keys()].find((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+        const guess = [...known.keys(), ...sections]
+          .map((candidate) => ({ candidate, distance: candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(candidate, key) }))
+          .filter((c) => c.distance <= 2)
+          .sort((a, b) => a.distance - b.distance)[0]?.candidate;
         throw new ConfigError(`config file ${file}: unknown setting ${key}${guess ? ` (did you mean ${guess}?)` : ''}`);
       }
     }
@@ -223,18 +228,22 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
   for (const s of SETTINGS) {
     const flag = s.flag === undefined ? undefined : inputs.flags[s.flag];
     const env = s.env === undefined ? undefined : inputs.env[s.env];
-    let raw: unknown;
-    let source: Source;
-    if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) { raw = flag; source = 'flag'; }
-    else if (env !== undefined && env !== '') { raw = env; source = 'env'; }
-    else if (fromFile.has(s.key)) { raw = fromFile.get(s.key); source = 'file'; }
-    else if (s.default !== undefined) { sources.set(s.key, { value: s.default, source: 'default' }); where.set(s.key, describe(s, 'default')); continue; }
-    else continue;
-    const at = describe(s, source, file);
-    const value = coerce(s, raw, at);
-    if (value === '') continue;
-    sources.set(s.key, { value, source });
-    where.set(s.key, at);
+    const given: [Source, unknown][] = [];
+    if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) given.push(['flag', flag]);
+    if (env !== undefined && env !== '') given.push(['env', env]);
+    if (fromFile.has(s.key)) given.push(['file', fromFile.get(s.key)]);
+    for (const [source, raw] of given) {
+      const at = describe(s, source, file);
+      const value = coerce(s, raw, at);
+      if (value === '') continue; // an empty value is not given at this level: the next one decides
+      sources.set(s.key, { value, source });
+      where.set(s.key, at);
+      break;
+    }
+    if (!sources.has(s.key) && s.default !== undefined) {
+      sources.set(s.key, { value: s.default, source: 'default' });
+      where.set(s.key, describe(s, 'default'));
+    }
   }
   const str = (key: string): string | undefined => {
     const v = sources.get(key)?.value;
@@ -246,7 +255,9 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     const v = str(key);
     const s = SETTINGS.find((x) => x.key === key);
     if (v === undefined) {
-      throw new ConfigError(`${key} is required${why}: set it in the config file, ${s?.env ? `the environment (${s.env})` : ''}${s?.flag ? ` or --${s.flag}` : ''}`);
+      const places = [...(s?.secret ? [] : ['the config file']), ...(s?.env ? [`the environment (${s.env})`] : []), ...(s?.flag ? [`--${s.flag}`] : [])];
+      const last = places.pop() ?? 'the config file';
+      throw new ConfigError(`${key} is required${why}: set it in ${places.length > 0 ? `${places.join(', ')} or ${last}` : last}`);
     }
     return v;
   };
@@ -262,8 +273,10 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
   const apiKey = str('temporal.apiKey');
   const tlsOn = sources.get('temporal.tls.enabled')?.value === true || mtls !== undefined || apiKey !== undefined
     || str('temporal.tls.caFile') !== undefined || str('temporal.tls.serverName') !== undefined;
-  if (sources.get('temporal.tls.enabled')?.source !== 'default' && sources.get('temporal.tls.enabled')?.value === false && (mtls || apiKey)) {
-    throw new ConfigError(`${named('temporal.tls.enabled')} is false, but ${mtls ? 'a client certificate' : 'an API key'} needs TLS: remove one of them`);
+  if (sources.get('temporal.tls.enabled')?.source !== 'default' && sources.get('temporal.tls.enabled')?.value === false) {
+    const needsTls = mtls ? 'a client certificate (temporal.tls.certFile/keyFile)' : apiKey !== undefined ? 'an API key (FLOTILLA_TEMPORAL_API_KEY)'
+      : str('temporal.tls.caFile') !== undefined ? 'a CA file (temporal.tls.caFile)' : str('temporal.tls.serverName') !== undefined ? 'a server name (temporal.tls.serverName)' : undefined;
+    if (needsTls !== undefined) throw new ConfigError(`${named('temporal.tls.enabled')} is false, but ${needsTls} needs TLS: remove one of them`);
   }
   const caFile = str('temporal.tls.caFile');
   const serverName = str('temporal.tls.serverName');
@@ -288,20 +301,24 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     const why = ' when store.type is s3';
     const endpoint = need('store.s3.endpoint', why);
     if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) throw new ConfigError(`${named('store.s3.endpoint')}: want http(s)://host[:port], got "${endpoint}"`);
+    const bucket = need('store.s3.bucket', why);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..')) {
+      throw new ConfigError(`${named('store.s3.bucket')}: want a bucket name (3-63 of a-z 0-9 . -), got "${bucket}"`);
+    }
     const prefix = str('store.s3.prefix') ?? '';
     if (prefix !== '' && !prefix.endsWith('/')) throw new ConfigError(`${named('store.s3.prefix')}: must end with '/', got "${prefix}"`);
     const sessionToken = str('store.s3.sessionToken');
     store = {
       type: 's3',
       s3: {
-        endpoint: endpoint.replace(/\/$/, ''), bucket: need('store.s3.bucket', why), region: need('store.s3.region', why), prefix,
+        endpoint: endpoint.replace(/\/$/, ''), bucket, region: need('store.s3.region', why), prefix,
         accessKeyId: need('store.s3.accessKeyId', why), secretAccessKey: need('store.s3.secretAccessKey', why),
         ...(sessionToken !== undefined ? { sessionToken } : {}),
       },
     };
   } else {
-    for (const key of ['store.s3.endpoint', 'store.s3.bucket']) {
-      if (str(key) !== undefined) throw new ConfigError(`${named(key)} is set but store.type is filesystem: set store.type to s3 (FLOTILLA_STORE=s3) or remove it`);
+    for (const key of ['store.s3.endpoint', 'store.s3.bucket', 'store.s3.prefix']) {
+      if ((str(key) ?? '') !== '') throw new ConfigError(`${named(key)} is set but store.type is filesystem: set store.type to s3 (FLOTILLA_STORE=s3) or remove it`);
     }
   }
   const helm = str('tools.helm');
