@@ -9,7 +9,9 @@ import { formatDeclarationError, parseDeclarationObject } from '../core/declarat
 import { loadDeclarationFiles } from '../core/declarations/load.js';
 import { BOOTSTRAP_ANNOTATION, clusterNamespace, SCOPE_SEPARATOR, scopeDeclaration } from '../core/declarations/scope.js';
 import { declarationId, type Declaration } from '../core/declarations/types.js';
+import { existsSync } from 'node:fs';
 import { FileBlobStore } from '../hub/blob-store.js';
+import { temporalConnectionOptions } from '../hub/config.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
 import type { Condition } from '../workflows/messages.js';
@@ -40,10 +42,34 @@ function declarationClient(connection: Connection, g: GlobalOptions): Declaratio
   return new DeclarationClient(client, g.taskQueue, data);
 }
 
+/**
+ * TLS and the API key for a Temporal that wants them (a TLS-only cluster, Temporal Cloud),
+ * from the hub's own variables: FLOTILLA_TEMPORAL_TLS, FLOTILLA_TEMPORAL_TLS_CA|CERT|KEY|SERVER_NAME,
+ * FLOTILLA_TEMPORAL_API_KEY (docs/configuration.md).
+ */
+function temporalSecurity(g: GlobalOptions): ReturnType<typeof temporalConnectionOptions> {
+  const env = (name: string): string | undefined => (process.env[name] === '' ? undefined : process.env[name]);
+  const file = (name: string): string | undefined => {
+    const path = env(name);
+    if (path !== undefined && !existsSync(path)) throw new CommandFailed(`${name}: no file at ${path}`);
+    return path;
+  };
+  const [caFile, certFile, keyFile, serverName] = [file('FLOTILLA_TEMPORAL_TLS_CA'), file('FLOTILLA_TEMPORAL_TLS_CERT'), file('FLOTILLA_TEMPORAL_TLS_KEY'), env('FLOTILLA_TEMPORAL_TLS_SERVER_NAME')];
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new CommandFailed('FLOTILLA_TEMPORAL_TLS_CERT and FLOTILLA_TEMPORAL_TLS_KEY go together: set both');
+  const apiKey = env('FLOTILLA_TEMPORAL_API_KEY');
+  const tls = /^(true|1|yes)$/i.test(env('FLOTILLA_TEMPORAL_TLS') ?? '') || [caFile, certFile, serverName, apiKey].some((x) => x !== undefined);
+  return temporalConnectionOptions({
+    address: g.temporal, namespace: g.temporalNamespace, taskQueue: g.taskQueue,
+    ...(tls ? { tls: { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}), ...(serverName ? { serverName } : {}) } } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+  });
+}
+
 export async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient) => Promise<T>): Promise<T> {
   let connection: Connection;
+  const options = temporalSecurity(g);
   try {
-    connection = await Connection.connect({ address: g.temporal, connectTimeout: '5s' });
+    connection = await Connection.connect({ ...options, connectTimeout: '5s' });
   } catch (err) {
     throw new CommandFailed(`cannot reach Temporal at ${g.temporal}: ${err instanceof Error ? err.message : String(err)} (is the hub's Temporal running? set --temporal or FLOTILLA_TEMPORAL)`);
   }
