@@ -162,10 +162,16 @@ async function serve(config: HubConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { ...settingFlags(), config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { ...settingFlags(), config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err)); // an unknown flag, a flag without its value
+  }
+  const { values, positionals } = parsed;
   const [command] = positionals;
   if (values.help || command === undefined) { console.log(usage); return; }
   if (command !== 'serve' && command !== 'config') throw new UsageError(`unknown command "${positionals.join(' ')}"`);
