@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   // Per agent: when it last connected, to which hub; when it applied each generation.
   const connected = new Map<string, { hub: string; at: number }>();
   const applied = new Map<string, number>();
+  let failed = true;
   try {
     const temporal = env.temporalServer();
     await ensureSelfSignedTls(join(dir, 'tls'));
@@ -109,7 +110,16 @@ async function main(): Promise<void> {
           args: [{ name: DEPLOYMENT, artifactDigest: digest, options: { prune: true, force: false, correctDrift: false, defaultNamespace: n, healthTimeoutSeconds: 0 } }],
         });
       }));
-      await waitFor(`generation ${gen} applied by all`, () => Promise.resolve(names.every((n) => applied.has(`${n}@${gen}`)) ? true : undefined), { timeoutMs: 300_000, intervalMs: 200 });
+      try {
+        await waitFor(`generation ${gen} applied by all`, () => Promise.resolve(names.every((n) => applied.has(`${n}@${gen}`)) ? true : undefined), { timeoutMs: 300_000, intervalMs: 200 });
+      } catch (err) {
+        const missing = names.filter((n) => !applied.has(`${n}@${gen}`));
+        for (const n of missing.slice(0, 5)) {
+          const st = await client.workflow.getHandle(clusterWorkflowId(n)).query(clusterStatusQuery).catch(() => undefined);
+          console.error(`${n}: not applied; agent on ${connected.get(n)?.hub ?? '?'}; actor: ${JSON.stringify({ connection: st?.connection, hub: st?.hub, desired: st?.desired.version, reports: st?.reports })}`);
+        }
+        throw new Error(`${missing.length} of ${AGENTS} did not apply generation ${gen} (logs kept in ${dir})`, { cause: err });
+      }
       return names.map((n) => ((applied.get(`${n}@${gen}`) ?? 0) - (sentAt.get(n) ?? 0)) / 1000);
     };
     const before = await deliver(1);
@@ -151,12 +161,13 @@ async function main(): Promise<void> {
       `| — every cluster actor knew (their workflow tasks were sticky to hub-1: Temporal's sticky schedule-to-start timeout, 10 s) | ${s(actorsKnewSeconds)} |`,
       `| then one deployment to every cluster through hub-2 alone, p50 / p90 / max | ${s(percentile(after, 50))} / ${s(percentile(after, 90))} / ${s(Math.max(...after))} |`,
     ].join('\n'));
+    failed = false;
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
     for (const h of hubs) await h.process?.stop();
     await s3.stop();
     await env.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (!failed) rmSync(dir, { recursive: true, force: true });
   }
 }
 

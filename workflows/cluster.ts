@@ -7,6 +7,7 @@ import {
 } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/agent-delivery.js';
 import { quick, viaHub } from './activity-profiles.js';
+import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';
 import {
   agentConnectedSignal, agentDisconnectedSignal, clearDeploymentUpdate, clusterReportSignal, clusterStatusQuery,
@@ -24,6 +25,9 @@ export interface ClusterInput {
   /** Deployment name → owner workflow id, kept after a deployment is cleared (its deletion report goes there too). */
   readonly owners?: Readonly<Record<string, string>>;
 }
+
+/** After this many pushes in a row its hub did not take (about 15 s each), the agent is Unreachable. */
+const MAX_FAILED_PUSHES = 4;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
@@ -50,6 +54,8 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     reports: [],
   };
   let pushedVersion = status.desired.version;
+  /** Pushes in a row the agent's hub did not take. */
+  let failedPushes = 0;
   const owners: Record<string, string> = { ...input.owners };
   // Reports go on to the deployment's owner; an owner that is gone just misses them.
   const outbox = new Outbox();
@@ -64,6 +70,7 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
   setHandler(clusterStatusQuery, () => status);
   setHandler(desiredStateQuery, () => status.desired);
   setHandler(agentConnectedSignal, (c) => {
+    failedPushes = 0;
     status = {
       ...status, connection: 'Connected', connectionSince: c.at, agentVersion: c.agentVersion, kubernetesVersion: c.kubernetesVersion,
       apiResources: c.apiResources, ...(c.capabilitiesDigest === undefined ? {} : { capabilitiesDigest: c.capabilitiesDigest }),
@@ -117,14 +124,25 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
       // Tells the connected agent, if any; an agent that connects later gets it on Hello.
       const via = status.hub;
       if (via !== undefined && patched('push-via-agent-hub')) {
-        // Only the hub holding the agent's stream can write to it. If that hub is gone, the
-        // agent is moving to another: it gets this state on Hello there, or, when it said
-        // Hello before this push failed, from the push again through its new hub.
+        // Only the hub holding the agent's stream can write to it.
         try {
           await proxyActivities<DeliveryActivities>(viaHub(via)).pushDesiredState({ cluster: status.name, desired: status.desired });
           pushedVersion = version;
+          failedPushes = 0;
         } catch {
-          if (status.hub === via) pushedVersion = version;
+          // That hub did not take the push in time: it is gone, or too busy. If the agent
+          // moved to another hub, the loop pushes through that one; if it is disconnected, it
+          // gets this state on Hello. Otherwise try again once something changes, or soon; a
+          // hub that never answers (killed, and its agent with it) makes the agent Unreachable.
+          if (status.hub === via && status.connection === 'Connected' && ++failedPushes >= MAX_FAILED_PUSHES) {
+            status = { ...status, connection: 'Unreachable', connectionSince: workflowNow() };
+          }
+          if (status.hub === via && status.connection !== 'Connected') {
+            pushedVersion = version;
+            failedPushes = 0;
+          } else if (status.hub === via) {
+            await condition(() => status.hub !== via || status.connection !== 'Connected' || status.desired.version !== version, '5 seconds');
+          }
         }
       } else {
         await pushDesiredState({ cluster: status.name, desired: status.desired });
