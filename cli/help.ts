@@ -187,14 +187,43 @@ examples:
 flotilla helm rollback <release> --cluster <c> [--to-revision N]
   Rolls back to revision N (default: the previous deployed one) with its exact manifests; the
   release stays there until its chart version or values change.`,
-  cluster: `flotilla cluster token create [--ttl 1h] [--labels env=prod,region=eu] [--uses 1]
+  cluster: `flotilla cluster add <name> --kubeconfig <file> [--context <ctx>] [--labels k=v,...] [-n flotilla-system]
+                 [--hub-address host:port] [--hub-ca <pem>] [--image repo:tag] [--set key=value ...]
+                 [--ttl 24h] [--dry-run]
+  Joins a cluster to the fleet: asks the hub for a registration token bound to <name> (carrying
+  --labels), then installs the agent chart (deploy/charts/flotilla-agent) as release
+  flotilla-agent in the namespace with helm (--kubeconfig, --context). The agent dials
+  --hub-address (default: the gateway address the hub reports; a loopback or 0.0.0.0 address is
+  warned about) and trusts --hub-ca (default: the CA the hub reports). The token reaches helm in
+  a 0600 values file, never on a command line. --set passes chart values on to helm (see the
+  chart's values.yaml); --image sets image.repository and image.tag.
+  Idempotent: it looks first (the release, its values, the agent's credential, the hub's
+  record). A registered cluster keeps the token already in its release, and when the chart
+  would render what is installed nothing changes ("cluster <name>: unchanged"); otherwise one
+  line per change (token created, release installed/upgraded with the objects changed, labels
+  set). --dry-run prints those lines without changing anything.
+flotilla cluster remove <name> --kubeconfig <file> [--context <ctx>] [-n flotilla-system] [--dry-run]
+  Uninstalls the release, deletes the agent's credential (Secret flotilla-agent-credential) and
+  revokes the cluster on the hub, spending its unused tokens; objects the agent applied stay.
+  Again: "nothing to remove". When the cluster cannot be reached the hub still revokes it, the
+  command says how to clean up the cluster by hand and exits 1.
+flotilla cluster token create [--ttl 1h] [--labels env=prod,region=eu] [--uses 1] [--cluster <name>]
   Prints a one-time registration token for an agent (the hub keeps only its hash); --uses N
-  lets N clusters register with it.
+  lets N clusters register with it; --cluster binds it to that cluster's name.
 flotilla cluster revoke <name>
-  Refuses the cluster's credential from now on; its agent must register again.
-flotilla cluster list
+  Refuses the cluster's credential from now on (and spends its unused tokens); its agent must
+  register again with a new token.
+flotilla cluster list [-o json]
   Registered clusters with their labels.
-These work on the hub's data directory (--hub-data or FLOTILLA_HUB_DATA).`,
+The hub: --hub <url> (its HTTP API, with --hub-token for changes; FLOTILLA_HUB,
+FLOTILLA_HUB_TOKEN) or --hub-data <dir> (its data directory, on the hub's machine;
+FLOTILLA_HUB_DATA). A token's labels win over the labels an agent asks for. See docs/clusters.md.
+
+examples:
+  flotilla cluster add edge --kubeconfig edge.kubeconfig --labels env=prod,region=eu \\
+    --hub https://hub.example.com:7480 --hub-token "$(cat api-token)" --hub-address hub.example.com:7443
+  flotilla cluster remove edge --kubeconfig edge.kubeconfig --hub https://hub.example.com:7480
+  flotilla cluster token create --labels env=staging --ttl 2h --hub-data /var/lib/flotilla`,
 };
 
 const SUMMARY: readonly (readonly [string, string])[] = [
@@ -209,7 +238,7 @@ const SUMMARY: readonly (readonly [string, string])[] = [
   ['explain', 'why a cluster is not at the latest revision'],
   ['rollout', 'status, approve, pause, resume, abort, retry progressive rollouts'],
   ['helm', 'release history and rollback per cluster'],
-  ['cluster', 'registration tokens, revocation, registered clusters'],
+  ['cluster', 'add/remove a cluster (agent chart + token), tokens, revocation, list'],
   ['bootstrap', 'make the hub reconcile its own declarations from git'],
   ['build', 'what the hub will adopt, apply and skip for a repository path (offline)'],
   ['check', 'verify hub, Temporal, worker and agents; --pre <dir>: a repository before bootstrap'],

@@ -5,9 +5,8 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, parseLabels } from '../core/registration.js';
 import { VERSION } from '../core/version.js';
-import { FileBlobStore } from '../hub/blob-store.js';
-import { RegistrationStore } from '../hub/registration.js';
 import { buildCommand, checkPreCommand, type RepositoryOptions } from './build.js';
+import { clusterCommand } from './cluster.js';
 import { checkCommand, explainCommand, getAllCommand, getClustersCommand, traceCommand } from './fleet.js';
 import {
   applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, helmHistoryCommand, helmRollbackCommand,
@@ -97,6 +96,8 @@ async function main(): Promise<void> {
       watch: { type: 'boolean', short: 'w' }, reason: { type: 'string' },
       since: { type: 'string' }, revision: { type: 'string' }, for: { type: 'string' },
       pre: { type: 'boolean' }, 'repo-root': { type: 'string' }, kustomize: { type: 'string' },
+      kubeconfig: { type: 'string' }, context: { type: 'string' }, 'hub-address': { type: 'string' }, 'hub-ca': { type: 'string' },
+      image: { type: 'string' }, set: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     return values.cluster;
   };
   switch (command) {
-    case 'cluster': return clusterCommand(rest, values, g.hubData);
+    case 'cluster': return clusterCommand(rest, values);
     case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g, values.scope);
     case 'delete': return deleteCommand(notificationTarget(rest, g.namespace) ?? parseTarget(rest, g.namespace), g);
     case 'suspend': return suspendCommand(parseTarget(rest, g.namespace), true, g);
@@ -205,29 +206,6 @@ function repositoryOptions(verb: string, words: readonly string[], values: Value
   return {
     path, ...(cluster !== undefined ? { cluster } : {}), ...(repoRoot !== undefined ? { repoRoot } : {}), ...(kustomize !== undefined ? { kustomize } : {}),
   };
-}
-
-async function clusterCommand(words: readonly string[], values: { ttl?: string; labels?: string; uses?: string }, dataDir: string | undefined): Promise<void> {
-  const [verb, ...rest] = words;
-  if (!dataDir) throw new UsageError('--hub-data (or FLOTILLA_HUB_DATA) is required: the directory given to flotilla-hub serve --data-dir');
-  const store = new RegistrationStore(new FileBlobStore(dataDir));
-  if (verb === 'token' && rest[0] === 'create') {
-    const uses = Number(values.uses ?? '1');
-    if (!Number.isInteger(uses) || uses < 1) throw new UsageError('--uses must be a whole number >= 1');
-    const { token, id, expiresAt } = await store.createToken({ ttlMs: parseDuration(values.ttl ?? '1h'), labels: parseLabels(values.labels ?? ''), uses });
-    console.error(`token ${id} expires ${new Date(expiresAt).toISOString()}; it is shown once:`);
-    console.log(token);
-  } else if (verb === 'revoke' && rest[0]) {
-    if (!(await store.revoke(rest[0]))) throw new CommandFailed(`no registered cluster "${rest[0]}"`);
-    console.log(`cluster ${rest[0]}: credential revoked`);
-  } else if (verb === 'list') {
-    for (const c of await store.clusters()) {
-      const labels = Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',');
-      console.log(`${c.name.padEnd(24)} ${c.revokedAt === undefined ? 'registered' : 'revoked   '} ${new Date(c.registeredAt).toISOString()}  ${labels}`);
-    }
-  } else {
-    throw new UsageError(`unknown command "cluster ${words.join(' ')}"`);
-  }
 }
 
 main().catch((err: unknown) => {
