@@ -10,9 +10,10 @@ import { loadDeclarationFiles } from '../core/declarations/load.js';
 import { BOOTSTRAP_ANNOTATION, clusterNamespace, SCOPE_SEPARATOR, scopeDeclaration } from '../core/declarations/scope.js';
 import { declarationId, type Declaration } from '../core/declarations/types.js';
 import { existsSync } from 'node:fs';
-import { FileBlobStore } from '../hub/blob-store.js';
+import { FileBlobStore, type BlobStore } from '../hub/blob-store.js';
 import { temporalConnectionOptions } from '../hub/config.js';
 import { DataObjectStore } from '../hub/data-objects.js';
+import { S3BlobStore } from '../hub/s3-store.js';
 import { DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
 import type { Condition } from '../workflows/messages.js';
 import { printStructured, printTable, readiness, type OutputFormat } from './output.js';
@@ -38,7 +39,8 @@ export interface GlobalOptions {
 
 function declarationClient(connection: Connection, g: GlobalOptions): DeclarationClient {
   const client = new Client({ connection, namespace: g.temporalNamespace });
-  const data = g.hubData ? new DataObjectStore(new FileBlobStore(g.hubData)) : undefined;
+  const store = hubStore(g);
+  const data = store ? new DataObjectStore(store) : undefined;
   return new DeclarationClient(client, g.taskQueue, data);
 }
 
@@ -63,6 +65,34 @@ function temporalSecurity(g: GlobalOptions): ReturnType<typeof temporalConnectio
     ...(tls ? { tls: { ...(caFile ? { caFile } : {}), ...(certFile && keyFile ? { certFile, keyFile } : {}), ...(serverName ? { serverName } : {}) } } : {}),
     ...(apiKey !== undefined ? { apiKey } : {}),
   });
+}
+
+/**
+ * The hub's store, for the ConfigMaps and Secrets `flotilla apply` declares to the hub: its S3
+ * bucket when FLOTILLA_STORE=s3 (the hub's own variables: FLOTILLA_S3_ENDPOINT, _BUCKET,
+ * _REGION, _PREFIX, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), else its data directory
+ * (--hub-data / FLOTILLA_HUB_DATA); undefined when neither is given.
+ */
+export function hubStore(g: GlobalOptions): BlobStore | undefined {
+  const env = (name: string): string | undefined => (process.env[name] === '' ? undefined : process.env[name]);
+  const store = env('FLOTILLA_STORE');
+  if (store === undefined || store === 'filesystem') return g.hubData ? new FileBlobStore(g.hubData) : undefined;
+  if (store !== 's3') throw new CommandFailed(`FLOTILLA_STORE must be filesystem or s3, got "${store}"`);
+  const need = (name: string): string => {
+    const value = env(name);
+    if (value === undefined) throw new CommandFailed(`FLOTILLA_STORE=s3 needs ${name} (the hub's store settings: docs/configuration.md)`);
+    return value;
+  };
+  const sessionToken = env('AWS_SESSION_TOKEN');
+  try {
+    return new S3BlobStore({
+      endpoint: need('FLOTILLA_S3_ENDPOINT'), bucket: need('FLOTILLA_S3_BUCKET'), region: env('FLOTILLA_S3_REGION') ?? 'us-east-1',
+      prefix: env('FLOTILLA_S3_PREFIX') ?? '', accessKeyId: need('AWS_ACCESS_KEY_ID'), secretAccessKey: need('AWS_SECRET_ACCESS_KEY'),
+      ...(sessionToken !== undefined ? { sessionToken } : {}),
+    });
+  } catch (err) {
+    throw new CommandFailed(err instanceof Error ? err.message : String(err));
+  }
 }
 
 export async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient) => Promise<T>): Promise<T> {

@@ -332,7 +332,7 @@ export class DeclarationClient {
   }
 
   private dataStore(): DataObjectStore {
-    if (!this.data) throw new Error('ConfigMaps and Secrets are stored in the hub\'s data directory: give --hub-data (or FLOTILLA_HUB_DATA)');
+    if (!this.data) throw new Error('ConfigMaps and Secrets are kept in the hub\'s store: give --hub-data (or FLOTILLA_HUB_DATA) for a data directory, or FLOTILLA_STORE=s3 with the hub\'s FLOTILLA_S3_* and AWS_* variables for a bucket');
     return this.data;
   }
 }

@@ -156,7 +156,12 @@ async function waitForCluster(cluster: string, done: (c: ClusterStatus) => boole
 async function cli(...args: string[]): Promise<string> {
   const temporal = env().temporalServer();
   const { stdout } = await run(process.execPath, [cliMain, ...args], {
-    env: { ...process.env, FLOTILLA_TEMPORAL: temporal.address, FLOTILLA_TEMPORAL_NAMESPACE: temporal.namespace, FLOTILLA_HUB: s().hubs[1].url, FLOTILLA_HUB_TOKEN: s().apiToken },
+    env: {
+      ...process.env, FLOTILLA_TEMPORAL: temporal.address, FLOTILLA_TEMPORAL_NAMESPACE: temporal.namespace, FLOTILLA_HUB: s().hubs[1].url, FLOTILLA_HUB_TOKEN: s().apiToken,
+      // The hub's store, for the ConfigMaps and Secrets applied to the hub.
+      FLOTILLA_STORE: 's3', FLOTILLA_S3_ENDPOINT: s().s3.endpoint, FLOTILLA_S3_BUCKET: BUCKET, FLOTILLA_S3_PREFIX: PREFIX,
+      AWS_ACCESS_KEY_ID: s().s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s().s3.secretAccessKey,
+    },
   });
   return stdout;
 }
@@ -165,7 +170,7 @@ function writeApp(version: string): string {
   s().repo.writeObjects('web/app.yaml', [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } },
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'web', annotations: { 'app-version': version } },
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'web', annotations: { 'app-version': version, greeting: '${GREETING}' } },
       spec: {
         replicas: 1, selector: { matchLabels: { app: 'web' } },
         template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: `ghcr.io/stefanprodan/podinfo:${version}` }] } },
@@ -175,13 +180,17 @@ function writeApp(version: string): string {
   return s().repo.commit(`web ${version}`);
 }
 
-async function versionOn(cluster: Cluster): Promise<string> {
+async function annotationOn(cluster: Cluster, key: string): Promise<string> {
   try {
-    const { stdout } = await run(bin('kubectl'), ['--kubeconfig', env().cluster(cluster).kubeconfigPath, 'get', 'deployment', 'web', '-n', 'web', '-o', 'jsonpath={.metadata.annotations.app-version}']);
+    const { stdout } = await run(bin('kubectl'), ['--kubeconfig', env().cluster(cluster).kubeconfigPath, 'get', 'deployment', 'web', '-n', 'web', '-o', `jsonpath={.metadata.annotations.${key}}`]);
     return stdout.trim();
   } catch {
     return '-';
   }
+}
+
+function versionOn(cluster: Cluster): Promise<string> {
+  return annotationOn(cluster, 'app-version');
 }
 
 /** When the cluster's agent last said it connected to the hub at `grpc` (ms since epoch). */
@@ -228,11 +237,14 @@ describe('two hubs, one fleet', () => {
     const { hubs } = s();
     const commit = writeApp('6.0.0');
     const objects = [
+      // Read by whichever hub builds: it lives in the bucket, not in a hub's data directory.
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-vars', namespace: 'flux-system' }, data: { GREETING: 'hello-from-the-bucket' } },
       { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'fleet', namespace: 'flux-system' }, spec: { url: s().repo.url, interval: '10m', ref: { branch: 'main' } } },
       {
         apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'web', namespace: 'flux-system' },
         spec: {
           interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, path: './web', timeout: '60s',
+          postBuild: { substituteFrom: [{ kind: 'ConfigMap', name: 'web-vars' }] },
           placement: { clusterSelector: { matchLabels: { fleet: 'scale-out' } } },
           rollout: {
             onFailure: 'pause',
@@ -271,7 +283,11 @@ describe('two hubs, one fleet', () => {
 
     const done = await rolloutOf(commit, (r) => r.finishedAt !== undefined, 'finished');
     assert.equal(done.phase, 'Succeeded', JSON.stringify(done));
-    for (const cluster of CLUSTERS) assert.equal(await versionOn(cluster), '6.0.0', `${cluster} runs the new version`);
+    for (const cluster of CLUSTERS) {
+      assert.equal(await versionOn(cluster), '6.0.0', `${cluster} runs the new version`);
+      assert.equal(await annotationOn(cluster, 'greeting'), 'hello-from-the-bucket', 'substituted from the ConfigMap in the bucket');
+    }
+    assert.ok(await s().store.has('objects/ConfigMap/flux-system/web-vars.json'), 'flotilla apply put the ConfigMap in the bucket');
 
     // Exactly once: each cluster's actor was given generation 1 of the deployment, once; each
     // agent applied generation 1 once (drift correction is off, so every apply is a push).
