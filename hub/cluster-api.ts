@@ -4,16 +4,23 @@
 //   POST /api/v1/clusters/tokens          a registration token, shown once (write)
 //   POST /api/v1/clusters/<name>/revoke   revoke the credential and spend the cluster's unused tokens (write)
 import { z } from 'zod';
+import { checkLabel } from '../core/registration.js';
 import { readBody, sendJson, type HttpRoute } from './http-api.js';
 import { RegistrationError, type RegistrationStore } from './registration.js';
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const MAX_TTL_SECONDS = 30 * 24 * 3600;
 
 export const TokenRequestBody = z.object({
   cluster: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'cluster must be a DNS label').optional(),
-  labels: z.record(z.string().regex(LABEL_KEY, 'invalid label key'), z.string().regex(LABEL_VALUE, 'invalid label value')).optional(),
+  labels: z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+    for (const [key, value] of Object.entries(labels)) {
+      try {
+        checkLabel(key, value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: [key], message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }).optional(),
   ttlSeconds: z.number().int().min(1).max(MAX_TTL_SECONDS).default(3600),
   uses: z.number().int().min(1).max(10_000).default(1),
 }).strict();
