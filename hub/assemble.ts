@@ -95,6 +95,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   });
   const deliveryWorker = await Worker.create({
     connection: opts.connection, namespace: opts.namespace, taskQueue: ownQueue, activities: delivery,
+    ...(opts.metrics ? { interceptors: { activity: [activityMetricsInterceptor(opts.metrics)] } } : {}),
   });
   const gateway = new AgentGateway({
     registration, artifacts, fleet: new TemporalFleet(opts.client, opts.taskQueue, registration, events, ownQueue),
