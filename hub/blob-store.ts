@@ -5,7 +5,7 @@
 // (hub/s3-store.ts, any number of hubs). Writes of one key are atomic in both: a reader sees
 // the old bytes or the new ones, never a mix.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { digestOf } from '../core/digest.js';
 
@@ -76,7 +76,13 @@ export class FileBlobStore implements BlobStore {
   }
 
   async has(key: string): Promise<boolean> {
-    return (await this.get(key)) !== undefined;
+    // A stat, not a read: artifacts are checked before every put.
+    try {
+      return (await stat(this.pathOf(key))).isFile();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
   }
 
   async put(key: string, data: Uint8Array | string, opts: PutOptions = {}): Promise<boolean> {
