@@ -124,12 +124,34 @@ export async function applyCommand(files: readonly string[], dryRun: boolean, g:
   }
   for (const note of loaded.ignored) console.error(`skipped ${note}`);
   for (const w of loaded.warnings) console.error(`warning: ${formatDeclarationError(w)}`);
+  // Sources first (dependents subscribe to them), then the rest; a few at a time, printed in order.
+  const sourcesFirst = loaded.declarations.map((d) => scopeDeclaration(d, scope)).sort((a, b) => rank(a) - rank(b));
+  if (dryRun) {
+    // A dry run is first of all a check of the files (CI runs it where no hub is reachable, as
+    // `kubectl apply --dry-run=client` would): everything above is local. Comparing with what the
+    // hub holds needs Temporal; without it, each object is reported valid and the reason given.
+    const unreachable = await temporalUnreachable(g);
+    if (unreachable !== undefined) {
+      console.error(`note: ${unreachable}; the files were validated locally but not compared with what the hub holds`);
+      for (const d of sourcesFirst) console.log(`${d.kind}/${d.namespace}/${d.name} valid (dry run)`);
+      return;
+    }
+  }
   await withClient(g, async (client) => {
-    // Sources first (dependents subscribe to them), then the rest; a few at a time, printed in order.
-    const sourcesFirst = loaded.declarations.map((d) => scopeDeclaration(d, scope)).sort((a, b) => rank(a) - rank(b));
     const actions = await mapLimited(sourcesFirst, 8, (d) => (dryRun ? client.plan(d) : client.apply(d)));
     sourcesFirst.forEach((d, i) => { console.log(`${d.kind}/${d.namespace}/${d.name} ${actions[i] ?? ''}${dryRun ? ' (dry run)' : ''}`); });
   });
+}
+
+/** Why Temporal cannot be reached (a short connect attempt), or undefined when it can. */
+async function temporalUnreachable(g: GlobalOptions): Promise<string | undefined> {
+  try {
+    const connection = await Connection.connect({ ...temporalSecurity(g), connectTimeout: '3s' });
+    await connection.close();
+    return undefined;
+  } catch (err) {
+    return `cannot reach the hub's Temporal at ${g.temporal} (${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)})`;
+  }
 }
 
 export async function deleteCommand(target: { readonly id: string }, g: GlobalOptions): Promise<void> {

@@ -24,7 +24,9 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = {
   Loads GitRepository, Kustomization, HelmRepository, HelmRelease, Provider, Alert, Receiver,
   image automation, ConfigMap and Secret declarations (Flux's YAML) into the hub; idempotent.
   Nothing is applied when any object is invalid (each error names the file, object and field).
-  --dry-run prints what would be created / configured / unchanged. --scope puts them in the
+  --dry-run validates the files and prints what would be created / configured / unchanged;
+  with the hub's Temporal unreachable (CI) it validates only and prints "valid" for each
+  object (exit 0 when every object is valid, 1 otherwise). --scope puts them in the
   scope of \`flotilla bootstrap --cluster <cluster>\` (namespace flux-system becomes
   flux-system@<cluster>), e.g. the Secret its --secret-ref names.
 

@@ -48,7 +48,7 @@ function opt(values: Values, name: string): string | undefined {
 }
 
 /** The global options: flags, then environment, then what the hub says, then defaults. */
-async function globalOptions(values: Values, needsTemporal: boolean): Promise<GlobalOptions> {
+async function globalOptions(values: Values, needsTemporal: boolean, hubOptional = false): Promise<GlobalOptions> {
   const output = parseOutput(opt(values, 'output'));
   if (!output) throw new UsageError(`-o must be table, json or yaml, got "${opt(values, 'output') ?? ''}"`);
   const hubData = opt(values, 'hub-data') ?? process.env.FLOTILLA_HUB_DATA;
@@ -58,7 +58,7 @@ async function globalOptions(values: Values, needsTemporal: boolean): Promise<Gl
   let hub: HubConnection | undefined;
   if (needsTemporal && explicitHub) {
     hub = await askHub(explicitHub.replace(/\/$/, ''), hubToken, 5000);
-    if (!hub && !explicitTemporal) throw new CommandFailed(`cannot reach the hub API at ${explicitHub} (is flotilla-hub serve running, and its --http there?)`);
+    if (!hub && !explicitTemporal && !hubOptional) throw new CommandFailed(`cannot reach the hub API at ${explicitHub} (is flotilla-hub serve running, and its --http there?)`);
   } else if (needsTemporal && !explicitTemporal) {
     hub = await askHub(DEFAULT_HUB, hubToken, 1500);
   }
@@ -114,7 +114,8 @@ async function main(): Promise<void> {
   if (!LOCAL_COMMANDS.has(command) && !Object.hasOwn(COMMAND_HELP, command)) throw new UsageError(`unknown command "${command}"`);
   // build and check --pre work on a checkout alone: no Temporal, no hub.
   const offline = LOCAL_COMMANDS.has(command) || command === 'build' || (command === 'check' && values.pre === true);
-  const g = await globalOptions(values, !offline);
+  // apply --dry-run validates without a hub (and compares with the hub's state when it can).
+  const g = await globalOptions(values, !offline, command === 'apply' && values['dry-run'] === true);
   const timeoutMs = parseDuration(values.timeout ?? '5m');
   const needCluster = (verb: string): string => {
     if (!values.cluster) throw new UsageError(`${verb} needs --cluster <name>`);

@@ -419,3 +419,38 @@ describe('flotilla check --pre', () => {
     assert.match(r.stdout, /flotilla check --pre clusters\/staging --cluster staging/);
   });
 });
+
+describe('flotilla apply --dry-run without a hub', () => {
+  const sources = `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: flux-system}
+spec: {url: https://git.example.com/fleet.git, interval: 1m, ref: {branch: main}}
+---
+${ks('apps', './apps').replace('name: flux-system\n', 'name: fleet\n')}`;
+
+  it('validates the files and reports each object valid, saying the hub was not compared (exit 0)', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'fleet.yaml'), sources);
+    const r = await flotilla(['apply', '--dry-run', '-f', join(dir, 'fleet.yaml')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'GitRepository/flux-system/fleet valid (dry run)\nKustomization/flux-system/apps valid (dry run)\n');
+    assert.match(r.stderr, /cannot reach the hub's Temporal at 127\.0\.0\.1:1 .*validated locally but not compared with what the hub holds/);
+  });
+
+  it('refuses an invalid object naming the file, object and field (exit 1), still without a hub', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'fleet.yaml'), sources.replace('interval: 10m', 'interval: ten minutes'));
+    const r = await flotilla(['apply', '--dry-run', '-f', dir]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /nothing applied; fix these first:\n {2}\S*fleet\.yaml: Kustomization\/flux-system\/apps: spec\.interval: /);
+  });
+
+  it('a real apply (no --dry-run) still needs the hub', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'fleet.yaml'), sources);
+    const r = await flotilla(['apply', '-f', join(dir, 'fleet.yaml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach Temporal at 127\.0\.0\.1:1/);
+  });
+});
