@@ -56,7 +56,8 @@ const DEFAULT_HUB_HTTP_PORT = 7480;
 /** Every step has a deadline (generous: a busy 2-core machine); waits inside it have shorter ones. */
 const STEP_TIMEOUT_MS = 300_000;
 const WAIT_TIMEOUT_MS = 150_000;
-const podinfoChart = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'charts', 'podinfo');
+/** The example chart of this repository (examples/README.md), committed to the fleet repository. */
+const podinfoChart = join(repoRoot, 'examples', 'podinfo', 'charts', 'podinfo');
 
 const say = (line = ''): void => { console.log(line); };
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -438,7 +439,7 @@ class Demo {
       this.versions.add(first, '6.5.0');
       say(`  git repository ${repo.url}, work clone ${repo.work}`);
       say(`    apps/podinfo/              Deployment + Service, image ${IMAGE}:6.5.0`);
-      say('    charts/podinfo/            the podinfo Helm chart');
+      say('    charts/podinfo/            the podinfo Helm chart (a copy of examples/podinfo/charts/podinfo)');
       say('    clusters/declarations.yaml GitRepository fleet, Kustomization podinfo (rollout dev → staging → prod), HelmRelease podinfo');
       say(`  commit ${first.slice(0, 7)}  podinfo 6.5.0`);
       await this.cli(['apply', '-f', join(repo.work, 'clusters', 'declarations.yaml')]);

@@ -1,18 +1,28 @@
-// The README's main command end to end: `demo.js --headless` in a fresh demo directory starts
-// the whole system for real (Temporal, three clusters, the hub, three agents, git), rolls a new
-// version out wave by wave, rolls a broken one back, and stops it all. The assertions read what
-// the demo printed, in order (never how long it took), and check that no process it started
-// is left behind.
+// The README's main command end to end, the way a new user runs it: the repository is
+// cloned into an empty directory (only committed files, nothing of its own beside it), and
+// `npm run demo -- --headless` (scripts/demo.sh) runs there. It installs what is missing
+// (nothing: the infrastructure cache ~/.cache/flotilla is shared and the clone gets this
+// checkout's node_modules as hard links), compiles the clone, then starts the whole system
+// for real (Temporal, three clusters, the hub, three agents, git), rolls a new version out
+// wave by wave, rolls a broken one back, and stops it all. The assertions read what the demo
+// printed, in order (never how long it took), and check that no process it started is left
+// behind.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 
+const run = promisify(execFile);
 const demoMain = join(repoRoot, 'dist', 'deploy', 'dev', 'demo.js');
-const dir = mkdtempSync(join(tmpdir(), 'flotilla-demo-'));
+/** Empty at first: the fresh clone (`flotilla/`) and the demo's data directory (`demo/`). */
+const root = mkdtempSync(join(tmpdir(), 'flotilla-demo-'));
+const clone = join(root, 'flotilla');
+const dir = join(root, 'demo');
+mkdirSync(dir);
 const started: { pid?: number } = {};
 
 interface Run {
@@ -20,11 +30,11 @@ interface Run {
   readonly output: string;
 }
 
-/** Runs the demo in its own process group (so that a hung run can be ended as a whole). */
-function demo(...args: string[]): Promise<Run> {
+/** Runs `command` in its own process group (so that a hung run can be ended as a whole). */
+function runGroup(command: string, args: readonly string[], cwd: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [demoMain, ...args], {
-      env: { ...process.env, FLOTILLA_DEMO_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    const child = spawn(command, args, {
+      cwd, env: { ...process.env, FLOTILLA_DEMO_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
     started.pid = child.pid;
     let output = '';
@@ -33,6 +43,37 @@ function demo(...args: string[]): Promise<Run> {
     child.on('error', reject);
     child.on('close', (code) => { resolve({ code, output }); });
   });
+}
+
+/** This checkout's built demo (for its command line only). */
+function demo(...args: string[]): Promise<Run> {
+  return runGroup(process.execPath, [demoMain, ...args], repoRoot);
+}
+
+/**
+ * A fresh clone of this repository's HEAD (the committed files only, as CI and a new user
+ * get them), with this checkout's node_modules hard-linked in (copied when hard links cannot
+ * cross to the temporary directory): `npm ci` would only install the same packages again. Its package marker is a fresh copy, newer than the clone's
+ * package-lock.json, so that setup.sh sees the packages as installed.
+ */
+async function freshClone(): Promise<void> {
+  const marker = join(repoRoot, 'node_modules', '.package-lock.json');
+  assert.ok(existsSync(marker), `${repoRoot}/node_modules is not installed (run npm run setup first)`);
+  await run('git', ['clone', '--quiet', repoRoot, clone]);
+  try {
+    await run('cp', ['-al', join(repoRoot, 'node_modules'), join(clone, 'node_modules')]);
+  } catch {
+    // Hard links need one file system (a tmpfs TMPDIR is another): copy instead.
+    rmSync(join(clone, 'node_modules'), { recursive: true, force: true });
+    await run('cp', ['-a', '--reflink=auto', join(repoRoot, 'node_modules'), join(clone, 'node_modules')]);
+  }
+  rmSync(join(clone, 'node_modules', '.package-lock.json'));
+  copyFileSync(marker, join(clone, 'node_modules', '.package-lock.json'));
+}
+
+/** `npm run demo -- <args>` in the clone: what that script runs. */
+function demoInClone(...args: string[]): Promise<Run> {
+  return runGroup('bash', ['scripts/demo.sh', ...args], clone);
 }
 
 function alive(pid: number): boolean {
@@ -86,7 +127,7 @@ after(() => {
       }
     }
   }
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 });
 
 describe('the fleet demo (npm run demo)', () => {
@@ -100,10 +141,22 @@ describe('the fleet demo (npm run demo)', () => {
     assert.match(bad.output, /unknown option --nonsense/);
   });
 
-  it('--headless: a rollout dev → staging → prod succeeds, a broken version is rolled back, and nothing is left running', { timeout: 15 * 60_000 }, async () => {
-    const r = await demo('--headless');
+  it('--headless, in a fresh clone: a rollout dev → staging → prod succeeds, a broken version is rolled back, and nothing is left running', { timeout: 20 * 60_000 }, async () => {
+    await freshClone();
+    // Nothing of the clone's own is beside it: the demo reads only what the repository holds.
+    assert.deepEqual(readdirSync(root).sort(), ['demo', 'flotilla']);
+    assert.equal(existsSync(join(clone, '..', 'shared')), false, 'no ../shared beside the clone');
+    assert.ok(existsSync(join(clone, 'examples', 'podinfo', 'charts', 'podinfo', 'Chart.yaml')),
+      'examples/podinfo/charts/podinfo is in the clone (this test runs what HEAD holds: commit your changes first)');
+    const r = await demoInClone('--headless');
     const out = r.output;
     assert.equal(r.code, 0, `the demo failed:\n${out}`);
+
+    // 0: setup found everything installed, then the clone was compiled.
+    const before = out.slice(0, out.indexOf('== 1/7 '));
+    assert.doesNotMatch(before, /setup: npm (ci|install)/, 'the hard-linked node_modules count as installed');
+    inOrder(before, [/install-infra: ready/, /demo: building/]);
+    assert.ok(existsSync(join(clone, 'dist', 'deploy', 'dev', 'demo.js')), 'the clone was built');
 
     // 1-3: the environment, the hub, the agents with their labels.
     assert.match(step(out, 1), /Temporal UI +http:\/\/127\.0\.0\.1:\d+/);
@@ -155,6 +208,7 @@ describe('the fleet demo (npm run demo)', () => {
     assert.match(seven, /node dist\/cli\/main\.js helm history podinfo --cluster prod/);
     assert.match(seven, /KUBECONFIG=\S+\/clusters\/prod\/kubeconfig \S+kubectl get/);
     assert.match(seven, /http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows/);
+    assert.ok(seven.includes(`from ${clone}:`), 'the demo ran from the clone');
 
     // Stopped: every process it started is gone.
     const stopped = /stopped (\d+) processes \(pids ([\d ]+)\)/.exec(out);

@@ -20,10 +20,11 @@ import {
 import { digestOf } from '../../core/digest.js';
 import { hookSteps, resolveChartVersion, type HelmIndex } from '../../core/helm-chart.js';
 import type { KubeObject } from '../../core/objects.js';
-import { bin } from '../../deploy/dev/binaries.js';
+import { bin, repoRoot } from '../../deploy/dev/binaries.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
 
-const PODINFO = '/work/shared/fixtures/podinfo/charts/podinfo';
+// Real third-party material (../shared/fixtures beside the repository): podinfo's own chart.
+const PODINFO = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'charts', 'podinfo');
 const USER = 'flux';
 const PASSWORD = 's3cr3t-Pa55';
 const KUBE_VERSION = '1.30.14';

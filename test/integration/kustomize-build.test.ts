@@ -10,10 +10,12 @@ import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { BuildError, buildKustomization, type BuildResult } from '../../activities/kustomize-build.js';
 import type { KustomizationSpec } from '../../core/declarations/types.js';
+import { repoRoot } from '../../deploy/dev/binaries.js';
 
 type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } };
 
-const PODINFO = '/work/shared/fixtures/podinfo/kustomize';
+// Real third-party material (../shared/fixtures beside the repository): podinfo's own kustomize directory.
+const PODINFO = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'kustomize');
 const temps: string[] = [];
 after(async () => {
   await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
