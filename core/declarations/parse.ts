@@ -1,11 +1,23 @@
 // Flux YAML → the typed, validated, defaulted declarations of core/declarations/types.ts.
 //
 // The flow for one file: parseManifests (core/manifests.ts) splits the YAML into objects;
-// each object's apiVersion/kind is classified (read, skipped as a Flux kind Flotilla does not
-// reconcile yet, or refused); a zod schema checks its shape like Flux's CRDs do (unknown
-// fields are errors, durations/URLs/refs/paths are checked where they are); then a builder
-// fills in Flux's defaults. Every problem becomes a DeclarationError naming the file, the
-// object (Kind/namespace/name) and the field (spec.patches[1].target.kind).
+// an object of an older Flux apiVersion is converted to the newest one the way Flux's API
+// evolution does (core/declarations/versions.ts: one deprecation warning, removed fields
+// converted, dropped or refused); each object's apiVersion/kind is classified (read, skipped as
+// a Flux kind Flotilla does not reconcile yet, or refused); a zod schema of the newest version
+// checks its shape like Flux's CRDs do (unknown fields are errors, durations/URLs/refs/paths are
+// checked where they are); then a builder fills in Flux's defaults. Every problem becomes a
+// DeclarationError naming the file, the object (Kind/namespace/name) and the field
+// (spec.patches[1].target.kind). A declaration carries the newest apiVersion.
+//
+// Versions read (newest first; the older ones are converted, docs/flux-repositories.md has the
+// table of what is converted or refused):
+// - GitRepository, HelmRepository: source.toolkit.fluxcd.io/v1, v1beta2, v1beta1.
+// - Kustomization: kustomize.toolkit.fluxcd.io/v1, v1beta2, v1beta1.
+// - HelmRelease: helm.toolkit.fluxcd.io/v2, v2beta2, v2beta1.
+// - ImageRepository, ImagePolicy, ImageUpdateAutomation: image.toolkit.fluxcd.io/v1, v1beta2, v1beta1.
+// - Provider, Alert: notification.toolkit.fluxcd.io/v1beta3, v1beta2, v1beta1 (Flux has no v1 of them).
+// - Receiver: notification.toolkit.fluxcd.io/v1, v1beta2, v1beta1.
 //
 // Defaults, as Flux applies them unless noted:
 // - metadata.namespace: "default", what kubectl would use for an object without one.
@@ -26,7 +38,7 @@
 //   slack, msteams, github (Flux's others are refused by name).
 // - Alert (notification v1beta3): eventSeverity info; eventSources namespaces = the Alert's;
 //   no inclusion/exclusion lists; no eventMetadata; suspend false. Regexes are compiled here.
-// - ImageRepository (image v1beta2): timeout = interval; exclusionList ["^.*\\.sig$"]; insecure
+// - ImageRepository (image v1): timeout = interval; exclusionList ["^.*\\.sig$"]; insecure
 //   and suspend false. ImagePolicy: imageRepositoryRef namespace = its own; alphabetical and
 //   numerical order asc. ImageUpdateAutomation: sourceRef kind GitRepository in its own
 //   namespace; checkout branch = the GitRepository's; push branch = the checkout branch; author
@@ -56,6 +68,7 @@ import type {
   PostBuild, ProviderDeclaration, ProviderType, ReceiverDeclaration, ReceiverResourceKind, ReceiverType, RolloutStrategy, RolloutWave,
 } from './types.js';
 import { declarationId } from './types.js';
+import { olderVersions, removedTemplateFieldProblem, versionRule } from './versions.js';
 
 export interface DeclarationError {
   readonly file: string;
@@ -183,20 +196,23 @@ export function parseDeclarationObject(obj: Record<string, unknown>, file: strin
 // ---------------------------------------------------------------------------------------
 // Kinds and versions
 
-/** The kinds Flotilla reads, with the apiVersions accepted (the first is the one to write). */
-const SUPPORTED: Readonly<Record<DeclarationKind, readonly string[]>> = {
-  GitRepository: ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'],
-  Kustomization: ['kustomize.toolkit.fluxcd.io/v1', 'kustomize.toolkit.fluxcd.io/v1beta2'],
-  ConfigMap: ['v1'],
-  Secret: ['v1'],
-  HelmRepository: ['source.toolkit.fluxcd.io/v1', 'source.toolkit.fluxcd.io/v1beta2'],
-  HelmRelease: ['helm.toolkit.fluxcd.io/v2', 'helm.toolkit.fluxcd.io/v2beta2'],
-  Provider: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
-  Alert: ['notification.toolkit.fluxcd.io/v1beta3', 'notification.toolkit.fluxcd.io/v1beta2'],
-  Receiver: ['notification.toolkit.fluxcd.io/v1', 'notification.toolkit.fluxcd.io/v1beta2'],
-  ImageRepository: ['image.toolkit.fluxcd.io/v1beta2'],
-  ImagePolicy: ['image.toolkit.fluxcd.io/v1beta2'],
-  ImageUpdateAutomation: ['image.toolkit.fluxcd.io/v1beta2'],
+/**
+ * The kinds Flotilla reads, with their newest apiVersion: the one to write, and the one every
+ * older version Flux served is converted to (core/declarations/versions.ts).
+ */
+const SUPPORTED: Readonly<Record<DeclarationKind, string>> = {
+  GitRepository: 'source.toolkit.fluxcd.io/v1',
+  Kustomization: 'kustomize.toolkit.fluxcd.io/v1',
+  ConfigMap: 'v1',
+  Secret: 'v1',
+  HelmRepository: 'source.toolkit.fluxcd.io/v1',
+  HelmRelease: 'helm.toolkit.fluxcd.io/v2',
+  Provider: 'notification.toolkit.fluxcd.io/v1beta3',
+  Alert: 'notification.toolkit.fluxcd.io/v1beta3',
+  Receiver: 'notification.toolkit.fluxcd.io/v1',
+  ImageRepository: 'image.toolkit.fluxcd.io/v1',
+  ImagePolicy: 'image.toolkit.fluxcd.io/v1',
+  ImageUpdateAutomation: 'image.toolkit.fluxcd.io/v1',
 };
 
 /** Flux kinds that are valid input but not reconciled yet, with their API group (any version). */
@@ -247,19 +263,20 @@ function classify(apiVersion: string, kind: string): Classified {
   const group = groupOf(apiVersion);
   if (group === KUSTOMIZE_BUILD_GROUP) return { kind: 'skipped', note: `${apiVersion}: a kustomize build file, not a Flux object` };
   if (isDeclarationKind(kind)) {
-    const versions = SUPPORTED[kind];
-    if (versions.includes(apiVersion)) return { kind: 'supported', declarationKind: kind };
-    if (versions.some((v) => groupOf(v) === group)) {
+    const newest = SUPPORTED[kind];
+    if (apiVersion === newest) return { kind: 'supported', declarationKind: kind };
+    if (groupOf(newest) === group) {
+      const older = olderVersions(kind);
       return {
         kind: 'refused', field: 'apiVersion',
-        message: `${kind} ${apiVersion} is not supported: use ${versions.join(' (or ')}${versions.length > 1 ? ')' : ''}`,
+        message: `${kind} ${apiVersion} is not supported: use ${newest}${older.length > 0 ? ` (older versions read: ${older.join(', ')})` : ''}`,
       };
     }
   }
   if (SKIPPED_FLUX_KINDS[kind] === group) return { kind: 'skipped' };
   const refused = REFUSED_FLUX_KINDS[kind];
   if (refused?.group === group) return { kind: 'refused', field: 'kind', message: refused.message };
-  const supported = Object.entries(SUPPORTED).map(([k, versions]) => `${versions[0] ?? ''} ${k}`).join(', ');
+  const supported = Object.entries(SUPPORTED).map(([k, newest]) => `${newest} ${k}`).join(', ');
   return {
     kind: 'refused', field: 'kind',
     message: `unsupported object ${apiVersion} ${kind}: Flotilla reads ${supported} ` +
@@ -281,16 +298,25 @@ const DEFAULT_NAMESPACE = 'default';
 /** One object: a declaration (with its warnings), a kind Flotilla skips, or the errors. */
 export function parseObject(input: Record<string, unknown>, file: string, document: number | undefined): ObjectResult {
   // Kubernetes drops null fields of a CRD before validating (`ref:` with nothing under it).
-  const obj = dropNulls(input) as Record<string, unknown>;
-  const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
-  const kind = typeof obj.kind === 'string' ? obj.kind : '';
-  const meta = isRecord(obj.metadata) ? obj.metadata : {};
+  const written = dropNulls(input) as Record<string, unknown>;
+  const kind = typeof written.kind === 'string' ? written.kind : '';
+  const meta = isRecord(written.metadata) ? written.metadata : {};
   const namespace = typeof meta.namespace === 'string' ? meta.namespace : DEFAULT_NAMESPACE;
   const objectName = typeof meta.name === 'string' ? `${kind}/${namespace}/${meta.name}` : kind || undefined;
   const at = { file, document, object: objectName };
-  if (apiVersion === '' || kind === '') {
-    return { outcome: 'invalid', errors: [{ ...at, field: apiVersion === '' ? 'apiVersion' : 'kind', message: 'required field is missing' }] };
+  const writtenVersion = typeof written.apiVersion === 'string' ? written.apiVersion : '';
+  if (writtenVersion === '' || kind === '') {
+    return { outcome: 'invalid', errors: [{ ...at, field: writtenVersion === '' ? 'apiVersion' : 'kind', message: 'required field is missing' }] };
   }
+
+  // An older Flux version is rewritten to the newest first: from here on, only newest-version objects.
+  const rule = versionRule(kind, writtenVersion);
+  const conversion = rule?.convert(written);
+  if (conversion !== undefined && conversion.errors.length > 0) {
+    return { outcome: 'invalid', errors: conversion.errors.map((e) => ({ ...at, field: e.field, message: e.message })) };
+  }
+  const obj = conversion?.object ?? written;
+  const apiVersion = rule?.newest ?? writtenVersion;
 
   const classified = classify(apiVersion, kind);
   switch (classified.kind) {
@@ -305,16 +331,15 @@ export function parseObject(input: Record<string, unknown>, file: string, docume
   }
 
   const ctx: BuildContext = { namespace, apiVersion };
-  const v1beta2 = apiVersion.endsWith('/v1beta2');
   let built: { declaration: Declaration; ignoredFields: readonly IgnoredField[]; warnings?: readonly FieldWarning[] } | z.core.$ZodIssue[];
   switch (classified.declarationKind) {
     case 'GitRepository': {
-      const r = (v1beta2 ? GitRepositoryV1beta2 : GitRepositoryV1).safeParse(obj);
+      const r = GitRepositoryObject.safeParse(obj);
       built = r.success ? { declaration: buildGitRepository(r.data, ctx), ignoredFields: GIT_REPOSITORY_IGNORED } : r.error.issues;
       break;
     }
     case 'Kustomization': {
-      const r = (v1beta2 ? KustomizationV1beta2 : KustomizationV1).safeParse(obj);
+      const r = KustomizationObject.safeParse(obj);
       built = r.success ? { declaration: buildKustomization(r.data, ctx), ignoredFields: KUSTOMIZATION_IGNORED } : r.error.issues;
       break;
     }
@@ -373,11 +398,15 @@ export function parseObject(input: Record<string, unknown>, file: string, docume
       break;
     }
   }
+  // Problems in a converted object are reported where the user wrote them.
+  const asWritten = <T extends { readonly field?: string }>(e: T): T =>
+    (conversion === undefined || e.field === undefined ? e : { ...e, field: conversion.writtenField(e.field) });
   if (Array.isArray(built)) {
-    return { outcome: 'invalid', errors: built.flatMap((issue) => issueToErrors(issue, obj, at, kind)) };
+    return { outcome: 'invalid', errors: built.flatMap((issue) => issueToErrors(issue, obj, at, kind)).map(asWritten) };
   }
   const extra = (built.warnings ?? []).map((w) => ({ ...at, field: w.field, message: w.message }));
-  const warnings = [...ignoredFieldWarnings(obj, built.ignoredFields, at), ...extra];
+  const converted = (conversion?.warnings ?? []).map((w) => ({ ...at, field: w.field, message: w.message }));
+  const warnings = [...converted, ...[...ignoredFieldWarnings(obj, built.ignoredFields, at), ...extra].map(asWritten)];
   // The declaration carries them, so the actor's status can show them (never silently ignored).
   const declaration = warnings.length === 0 ? built.declaration
     : { ...built.declaration, warnings: warnings.map((w) => (w.field === undefined ? w.message : `${w.field}: ${w.message}`)) };
@@ -576,19 +605,12 @@ const GitRepositorySpecV1 = z.strictObject({
   sparseCheckout: z.array(z.string()).optional(),
 });
 
-/** v1beta2 had two more fields, both without effect here (and removed in v1). */
-const GitRepositorySpecV1beta2 = GitRepositorySpecV1.extend({
-  gitImplementation: z.unknown().optional(),
-  accessFrom: z.unknown().optional(),
-});
-
 function fluxObject<S extends z.ZodType>(spec: S) {
   return z.strictObject({ apiVersion: z.string(), kind: z.string(), metadata: Metadata, spec, status: z.unknown().optional() });
 }
 
-const GitRepositoryV1 = fluxObject(GitRepositorySpecV1);
-const GitRepositoryV1beta2 = fluxObject(GitRepositorySpecV1beta2);
-type GitRepositoryInput = z.infer<typeof GitRepositoryV1>;
+const GitRepositoryObject = fluxObject(GitRepositorySpecV1);
+type GitRepositoryInput = z.infer<typeof GitRepositoryObject>;
 
 interface BuildContext {
   readonly namespace: string;
@@ -647,7 +669,8 @@ function buildRef(ref: z.infer<typeof GitRefSchema> | undefined): GitRef {
 // ---------------------------------------------------------------------------------------
 // Kustomization (kustomize.toolkit.fluxcd.io)
 
-const SOURCE_API_VERSIONS = SUPPORTED.GitRepository;
+/** A sourceRef may name any source version Flotilla reads (Flux finds the source by kind and name). */
+const SOURCE_API_VERSIONS = [SUPPORTED.GitRepository, ...olderVersions('GitRepository')];
 
 const SourceRef = z.strictObject({
   apiVersion: checkedString((v) => (SOURCE_API_VERSIONS.includes(v) ? undefined
@@ -941,29 +964,14 @@ const KustomizationSpecV1 = z.strictObject({
   driftIgnoreRules: z.unknown().optional(),
 });
 
-/** v1beta2's patch fields (removed in v1) are converted to `patches`; `validation` had no effect since Flux 0.x. */
-const KustomizationSpecV1beta2 = KustomizationSpecV1.extend({
-  patchesStrategicMerge: z.array(z.record(z.string(), z.unknown())).optional(),
-  patchesJson6902: z.array(z.strictObject({
-    target: PatchSelector,
-    patch: z.array(z.record(z.string(), z.unknown())),
-  })).optional(),
-  validation: z.unknown().optional(),
-});
-
 // Refined here, not above: zod cannot extend a refined object schema.
-const KustomizationV1 = fluxObject(KustomizationSpecV1.superRefine(noRolloutOnHub));
-const KustomizationV1beta2 = fluxObject(KustomizationSpecV1beta2.superRefine(noRolloutOnHub));
-type KustomizationInput = z.infer<typeof KustomizationV1> | z.infer<typeof KustomizationV1beta2>;
+const KustomizationObject = fluxObject(KustomizationSpecV1.superRefine(noRolloutOnHub));
+type KustomizationInput = z.infer<typeof KustomizationObject>;
 
 function buildKustomization(obj: KustomizationInput, ctx: BuildContext): KustomizationDeclaration {
   const { spec } = obj;
   const ns = ctx.namespace;
   const patches: KustomizePatch[] = (spec.patches ?? []).map((p) => ({ patch: p.patch, target: p.target }));
-  if ('patchesStrategicMerge' in spec) {
-    for (const p of spec.patchesStrategicMerge ?? []) patches.push({ patch: JSON.stringify(p) });
-    for (const p of spec.patchesJson6902 ?? []) patches.push({ patch: JSON.stringify(p.patch), target: p.target });
-  }
   return {
     kind: 'Kustomization',
     ...base(obj.metadata, ctx),
@@ -1160,7 +1168,6 @@ const HelmChartTemplateSpecSchema = z.strictObject({
   reconcileStrategy: z.enum(['ChartVersion', 'Revision']).optional(),
   // Accepted, not acted on yet (see HELM_RELEASE_IGNORED).
   valuesFiles: z.array(z.string()).optional(),
-  valuesFile: z.string().optional(),
   ignoreMissingValuesFiles: z.boolean().optional(),
   verify: z.unknown().optional(),
 }).superRefine((spec, ctx) => {
@@ -1296,6 +1303,11 @@ const ValuesReferenceSchema = z.strictObject({
   literal: z.boolean().optional(), // accepted, not acted on yet
 });
 
+/** Checked like Flux's CRD (v2 has kustomize patches and images only), though not acted on yet. */
+const PostRendererSchema = z.strictObject({
+  kustomize: z.strictObject({ patches: z.array(Patch).optional(), images: z.array(Image).optional() }).optional(),
+});
+
 /** The Kustomization's placement, minus `hub: true`: a Helm release is installed on clusters. */
 const HelmPlacementSchema = PlacementSchema.superRefine((p, ctx) => {
   if (p.hub === true) {
@@ -1331,7 +1343,7 @@ const HelmReleaseSpecSchema = z.strictObject({
     mode: z.enum(['enabled', 'warn', 'disabled']).optional(),
     ignore: z.array(z.unknown()).optional(),
   }).optional(),
-  postRenderers: z.array(z.unknown()).optional(),
+  postRenderers: z.array(PostRendererSchema).optional(),
   postRenderStrategy: z.string().optional(),
   commonMetadata: CommonMetadataSchema.optional(),
   serviceAccountName: z.string().optional(),
@@ -1871,7 +1883,8 @@ const ImageUpdateGitSchema = z.strictObject({
     ctx.addIssue({ code: 'custom', path: ['checkout', 'ref'], message: 'only a branch can be checked out for updates (Flotilla does not support tag, semver, name or commit here yet)' });
   }
   const template = git.commit.messageTemplate;
-  const problem = template === undefined ? undefined : commitTemplateProblem(template);
+  // v1 has no .Updated or .Changed.ImageResult (core/declarations/versions.ts cites Flux).
+  const problem = template === undefined ? undefined : commitTemplateProblem(template) ?? removedTemplateFieldProblem(template);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['commit', 'messageTemplate'], message: problem });
 });
 
@@ -2020,8 +2033,6 @@ const GIT_REPOSITORY_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'proxySecretRef'], note: `${NOT_YET}: the repository is fetched without the proxy` },
   { path: ['spec', 'recurseSubmodules'], harmless: [false], note: `${NOT_YET}: submodules are not fetched` },
   { path: ['spec', 'sparseCheckout'], note: `${NOT_YET}: the whole repository is fetched` },
-  { path: ['spec', 'gitImplementation'], note: 'has no effect (removed in source.toolkit.fluxcd.io/v1)' },
-  { path: ['spec', 'accessFrom'], note: 'has no effect (never implemented by Flux)' },
 ];
 
 const KUSTOMIZATION_IGNORED: readonly IgnoredField[] = [
@@ -2034,7 +2045,6 @@ const KUSTOMIZATION_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'healthCheckExprs'], note: NOT_YET },
   { path: ['spec', 'driftIgnoreRules'], note: NOT_YET },
   { path: ['spec', 'dependsOn', '*', 'readyExpr'], note: `${NOT_YET}: a dependency is ready when its Ready condition is True` },
-  { path: ['spec', 'validation'], note: 'has no effect (removed in kustomize.toolkit.fluxcd.io/v1)' },
 ];
 
 const HELM_REPOSITORY_IGNORED: readonly IgnoredField[] = [
@@ -2046,7 +2056,6 @@ const HELM_REPOSITORY_IGNORED: readonly IgnoredField[] = [
 const HELM_RELEASE_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'chart', 'metadata'], note: 'has no effect: Flotilla creates no HelmChart object' },
   { path: ['spec', 'chart', 'spec', 'valuesFiles'], note: `${NOT_YET}: the chart's own values.yaml is used` },
-  { path: ['spec', 'chart', 'spec', 'valuesFile'], note: `${NOT_YET}: the chart's own values.yaml is used` },
   { path: ['spec', 'chart', 'spec', 'ignoreMissingValuesFiles'], harmless: [false], note: NOT_YET },
   { path: ['spec', 'chart', 'spec', 'verify'], note: `${NOT_YET}: chart signatures are NOT verified` },
   { path: ['spec', 'postRenderers'], note: `${NOT_YET}: the rendered manifests are applied without post-rendering` },
@@ -2155,12 +2164,20 @@ const REQUIRED_HINTS: Readonly<Record<string, string>> = {
   spec: 'required: the object has no spec',
 };
 
-/** Fields earlier Flux versions had, with what to write instead. */
+/**
+ * Fields earlier Flux versions had, written in a newest-version object, with what to write
+ * instead ("<Kind> <field>" keys win over "<field>"; list indexes are written [*]). An old
+ * version's object has them converted instead (core/declarations/versions.ts).
+ */
 const REMOVED_FIELD_HINTS: Readonly<Record<string, string>> = {
-  'spec.patchesStrategicMerge': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches)',
-  'spec.patchesJson6902': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches with a target)',
-  'spec.validation': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1)',
-  'spec.gitImplementation': 'unknown field (removed in source.toolkit.fluxcd.io/v1)',
+  'Kustomization spec.patchesStrategicMerge': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches)',
+  'Kustomization spec.patchesJson6902': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1: use spec.patches with a target)',
+  'Kustomization spec.validation': 'unknown field (removed in kustomize.toolkit.fluxcd.io/v1)',
+  'GitRepository spec.gitImplementation': 'unknown field (removed in source.toolkit.fluxcd.io/v1)',
+  'GitRepository spec.accessFrom': 'unknown field (removed in source.toolkit.fluxcd.io/v1; it was never implemented)',
+  'HelmRelease spec.chart.spec.valuesFile': 'unknown field (removed in helm.toolkit.fluxcd.io/v2: use spec.chart.spec.valuesFiles)',
+  'HelmRelease spec.postRenderers[*].kustomize.patchesStrategicMerge': 'unknown field (removed in helm.toolkit.fluxcd.io/v2: use patches)',
+  'HelmRelease spec.postRenderers[*].kustomize.patchesJson6902': 'unknown field (removed in helm.toolkit.fluxcd.io/v2: use patches with a target)',
 };
 
 const EXPECTED: Readonly<Record<string, string>> = {
@@ -2171,7 +2188,8 @@ function issueToErrors(issue: z.core.$ZodIssue, obj: unknown, at: Omit<Declarati
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
       const field = formatPath([...issue.path, key]);
-      return { ...at, field, message: REMOVED_FIELD_HINTS[field] ?? 'unknown field' };
+      const pattern = field.replace(/\[\d+\]/g, '[*]');
+      return { ...at, field, message: REMOVED_FIELD_HINTS[`${kind} ${pattern}`] ?? REMOVED_FIELD_HINTS[pattern] ?? 'unknown field' };
     });
   }
   const field = formatPath(issue.path);

@@ -2,8 +2,9 @@
 // Users write Flux's YAML (source.toolkit.fluxcd.io/v1 GitRepository and HelmRepository,
 // kustomize.toolkit.fluxcd.io/v1 Kustomization, helm.toolkit.fluxcd.io/v2 HelmRelease,
 // notification.toolkit.fluxcd.io/v1beta3 Provider and Alert, notification.toolkit.fluxcd.io/v1 Receiver,
-// image.toolkit.fluxcd.io/v1beta2 ImageRepository, ImagePolicy and ImageUpdateAutomation);
-// core/declarations/parse.ts turns it into these. Durations are whole seconds; everything
+// image.toolkit.fluxcd.io/v1 ImageRepository, ImagePolicy and ImageUpdateAutomation, or the older
+// versions core/declarations/versions.ts converts to these); core/declarations/parse.ts turns it
+// into these, whose apiVersion is always the newest. Durations are whole seconds; everything
 // optional in Flux has its Flux default here.
 
 export interface ObjectRef {
@@ -423,7 +424,7 @@ export interface ReceiverSpec {
   readonly suspend: boolean;
 }
 
-// ---- Image automation (image.toolkit.fluxcd.io/v1beta2) ---------------------------------
+// ---- Image automation (image.toolkit.fluxcd.io/v1) -------------------------------------
 
 export interface ImageRepositorySpec {
   /** The image without tag or digest, e.g. ghcr.io/org/app or 127.0.0.1:5000/app. */

@@ -180,7 +180,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     assert.equal((await fleet().cli('delete', 'kustomization', 'late')).code, 0);
   });
 
-  it('a semver range over tags picks the highest matching tag', async () => {
+  it('a semver range over tags picks the highest matching tag (declared in source and kustomize v1beta1)', async () => {
     const tagged = new GitRepo(join(dir(), 'tagged'));
     for (const version of ['1.0.0', '1.2.0', '2.0.0']) {
       tagged.writeObjects('app/config.yaml', [configMap('versioned', 'default', { version })]);
@@ -188,9 +188,13 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
       tagged.tag(`v${version}`);
     }
     const want = tagged.git('rev-parse', 'v1.2.0^{commit}');
+    // Flux's oldest versions of both kinds: read, converted to v1 and deployed.
     await applyDeclarations('tagged', [
-      gitRepository('tagged', tagged.url, { semver: '>=1.0.0 <2.0.0' }),
-      { ...kustomization('tagged', { path: './app', placement: { clusters: ['dev'] } }), spec: { ...kustomization('tagged', { path: './app', placement: { clusters: ['dev'] } }).spec as object, sourceRef: { kind: 'GitRepository', name: 'tagged' } } },
+      { ...gitRepository('tagged', tagged.url, { semver: '>=1.0.0 <2.0.0' }), apiVersion: 'source.toolkit.fluxcd.io/v1beta1' },
+      {
+        ...kustomization('tagged', { path: './app', placement: { clusters: ['dev'] }, sourceRef: { kind: 'GitRepository', name: 'tagged' } }),
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1beta1',
+      },
     ]);
     assert.equal((await fleet().cli('reconcile', 'kustomization', 'tagged', '--with-source')).code, 0);
     const s = await fleet().waitForReadyAt('kustomization/flux-system/tagged', 'v1.2.0@sha1:');

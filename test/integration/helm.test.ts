@@ -60,13 +60,13 @@ async function apply(name: string, objects: readonly unknown[]): Promise<void> {
   assert.equal(r.code, 0, `flotilla apply failed: ${r.stderr}`);
 }
 
-const helmRepository = (): Record<string, unknown> => ({
-  apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'charts', namespace: 'flux-system' },
+const helmRepository = (apiVersion = 'source.toolkit.fluxcd.io/v1'): Record<string, unknown> => ({
+  apiVersion, kind: 'HelmRepository', metadata: { name: 'charts', namespace: 'flux-system' },
   spec: { url: state.charts?.url, interval: '10m' },
 });
 
-const webRelease = (version: string, values: Record<string, unknown> = {}): Record<string, unknown> => ({
-  apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'web', namespace: 'flux-system' },
+const webRelease = (version: string, values: Record<string, unknown> = {}, apiVersion = 'helm.toolkit.fluxcd.io/v2'): Record<string, unknown> => ({
+  apiVersion, kind: 'HelmRelease', metadata: { name: 'web', namespace: 'flux-system' },
   spec: {
     interval: '10m', timeout: '30s', targetNamespace: 'web', releaseName: 'web',
     chart: { spec: { chart: 'web', version, sourceRef: { kind: 'HelmRepository', name: 'charts' } } },
@@ -93,8 +93,9 @@ function summary(h: ReleaseHistory): string[] {
 }
 
 describe('Helm releases across the fleet', () => {
-  it('installs a chart from a chart repository on both clusters', async () => {
-    await apply('web', [helmRepository(), webRelease('~1.0.0')]);
+  it('installs a chart from a chart repository on both clusters (declared in Flux\'s oldest versions: source v1beta1, helm v2beta1)', async () => {
+    // The versions of a three-year-old Flux repository: read, converted to v1/v2 and deployed.
+    await apply('web', [helmRepository('source.toolkit.fluxcd.io/v1beta1'), webRelease('~1.0.0', {}, 'helm.toolkit.fluxcd.io/v2beta1')]);
     const r = await fleet().cli('reconcile', 'helmrelease', 'web', '--with-source');
     assert.equal(r.code, 0, r.stderr);
     const s = await release();

@@ -118,12 +118,14 @@ async function scanNow(): Promise<void> {
 }
 
 const meta = (name: string): { name: string; namespace: string } => ({ name, namespace: 'flux-system' });
+// Every version Flux served is read: v1beta2 here, v1 (Flux 2.7's GA) for the ImageRepository,
+// v1beta1 for the first policy and the automation (converted to v1 by core/declarations/versions.ts).
 const IMAGE = 'image.toolkit.fluxcd.io/v1beta2';
-const imagePolicy = (name: string, repository: string, spec: Record<string, unknown>): unknown => ({
-  apiVersion: IMAGE, kind: 'ImagePolicy', metadata: meta(name), spec: { imageRepositoryRef: { name: repository }, ...spec },
+const imagePolicy = (name: string, repository: string, spec: Record<string, unknown>, apiVersion = IMAGE): unknown => ({
+  apiVersion, kind: 'ImagePolicy', metadata: meta(name), spec: { imageRepositoryRef: { name: repository }, ...spec },
 });
 const imageRepository = (name: string): unknown => ({
-  apiVersion: IMAGE, kind: 'ImageRepository', metadata: meta(name),
+  apiVersion: 'image.toolkit.fluxcd.io/v1', kind: 'ImageRepository', metadata: meta(name),
   spec: { image: `${registry().host}/${name}`, interval: '1h', insecure: true, secretRef: { name: 'regcred' } },
 });
 
@@ -156,7 +158,7 @@ describe('image automation: registry tags → policy → git commit → fleet ro
         },
       },
       imageRepository('app'),
-      imagePolicy('app', 'app', { policy: { semver: { range: '>=1.0.0' } } }),
+      imagePolicy('app', 'app', { policy: { semver: { range: '>=1.0.0' } } }, 'image.toolkit.fluxcd.io/v1beta1'),
       // The registry's webhook (Flux's pattern): a push event makes the ImageRepository scan at once.
       { apiVersion: 'v1', kind: 'Secret', metadata: meta('webhook-token'), stringData: { token: 'registry-webhook-token' } },
       {
@@ -164,7 +166,7 @@ describe('image automation: registry tags → policy → git commit → fleet ro
         spec: { type: 'generic', secretRef: { name: 'webhook-token' }, resources: [{ kind: 'ImageRepository', name: 'app' }] },
       },
       {
-        apiVersion: IMAGE, kind: 'ImageUpdateAutomation', metadata: meta('app'),
+        apiVersion: 'image.toolkit.fluxcd.io/v1beta1', kind: 'ImageUpdateAutomation', metadata: meta('app'),
         spec: {
           interval: '1h', sourceRef: { kind: 'GitRepository', name: 'fleet' }, update: { path: './app', strategy: 'Setters' },
           git: {

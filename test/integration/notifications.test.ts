@@ -71,9 +71,9 @@ async function apply(name: string, objects: readonly unknown[]): Promise<void> {
 const NOTIFY = 'notification.toolkit.fluxcd.io/v1beta3';
 const meta = (name: string): { name: string; namespace: string } => ({ name, namespace: 'flux-system' });
 const secret = (name: string, data: Record<string, string>): unknown => ({ apiVersion: 'v1', kind: 'Secret', metadata: meta(name), stringData: data });
-const provider = (name: string, spec: Record<string, unknown>): unknown => ({ apiVersion: NOTIFY, kind: 'Provider', metadata: meta(name), spec });
-const alert = (name: string, providerName: string, extra: Record<string, unknown> = {}): unknown => ({
-  apiVersion: NOTIFY, kind: 'Alert', metadata: meta(name), spec: { providerRef: { name: providerName }, eventSources: [{ kind: 'Kustomization', name: '*' }], ...extra },
+const provider = (name: string, spec: Record<string, unknown>, apiVersion = NOTIFY): unknown => ({ apiVersion, kind: 'Provider', metadata: meta(name), spec });
+const alert = (name: string, providerName: string, extra: Record<string, unknown> = {}, apiVersion = NOTIFY): unknown => ({
+  apiVersion, kind: 'Alert', metadata: meta(name), spec: { providerRef: { name: providerName }, eventSources: [{ kind: 'Kustomization', name: '*' }], ...extra },
 });
 const kustomization = (path: string): unknown => ({
   apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: meta('app'),
@@ -110,17 +110,18 @@ describe('notifications: Providers, Alerts and Receivers', () => {
     const origin = servers.origin;
     await apply('notifications', [
       secret('hmac-key', { token: HMAC_KEY }), secret('github-token', { token: 'gh-token' }), secret('webhook-token', { token: WEBHOOK_TOKEN }),
-      provider('generic', { type: 'generic', address: `${origin}/generic` }),
-      provider('hmac', { type: 'generic-hmac', address: `${origin}/hmac`, secretRef: { name: 'hmac-key' } }),
+      // Flux's older versions are read too (converted to v1beta3 and v1): v1beta1 and v1beta2 below.
+      provider('generic', { type: 'generic', address: `${origin}/generic` }, 'notification.toolkit.fluxcd.io/v1beta1'),
+      provider('hmac', { type: 'generic-hmac', address: `${origin}/hmac`, secretRef: { name: 'hmac-key' } }, 'notification.toolkit.fluxcd.io/v1beta2'),
       provider('quiet', { type: 'generic', address: `${origin}/quiet` }),
       provider('flaky', { type: 'generic', address: `${origin}/flaky`, timeout: '5s' }),
       provider('github', { type: 'github', address: `${origin}/org/fleet`, secretRef: { name: 'github-token' } }),
       alert('all', 'generic', { eventMetadata: { env: 'test' } }),
-      alert('errors', 'hmac', { eventSeverity: 'error' }),
-      alert('no-successes', 'quiet', { exclusionList: ['^cluster dev: applied'] }),
+      alert('errors', 'hmac', { eventSeverity: 'error' }, 'notification.toolkit.fluxcd.io/v1beta1'),
+      alert('no-successes', 'quiet', { exclusionList: ['^cluster dev: applied'] }, 'notification.toolkit.fluxcd.io/v1beta2'),
       alert('flaky', 'flaky'),
       alert('commit-status', 'github'),
-      { apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: meta('hook'),
+      { apiVersion: 'notification.toolkit.fluxcd.io/v1beta1', kind: 'Receiver', metadata: meta('hook'),
         spec: { type: 'generic-hmac', secretRef: { name: 'webhook-token' }, resources: [{ kind: 'GitRepository', name: 'fleet' }, { kind: 'GitRepository', name: 'absent' }] } },
       { apiVersion: 'notification.toolkit.fluxcd.io/v1', kind: 'Receiver', metadata: meta('github'),
         spec: { type: 'github', events: ['push'], secretRef: { name: 'webhook-token' }, resources: [{ kind: 'GitRepository', name: 'fleet' }] } },

@@ -244,10 +244,12 @@ spec:
       patch: [{op: remove, path: /spec/template/spec/tolerations}]
 `) as KustomizationDeclaration;
     assert.deepEqual(d.spec.patches, [
-      { patch: '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":2}}' },
+      { patch: '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":2}}', target: undefined },
       { patch: '[{"op":"remove","path":"/spec/template/spec/tolerations"}]', target: { kind: 'Deployment', name: 'web' } },
     ]);
-    assert.equal(one('apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: GitRepository\nmetadata: {name: r}\nspec: {url: "https://e.com/r", interval: 1m, gitImplementation: go-git}\n').apiVersion, 'source.toolkit.fluxcd.io/v1beta2');
+    // The declaration is the newest version's (core/declarations/versions.ts converted it).
+    assert.equal(d.apiVersion, 'kustomize.toolkit.fluxcd.io/v1');
+    assert.equal(one('apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: GitRepository\nmetadata: {name: r}\nspec: {url: "https://e.com/r", interval: 1m, gitImplementation: go-git}\n').apiVersion, 'source.toolkit.fluxcd.io/v1');
   });
 });
 
@@ -287,7 +289,7 @@ describe('parseDeclarations: errors name file, object and field', () => {
     ['a namespace with dots', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: a.b}\n', 'ConfigMap/a.b/web', 'metadata.namespace', /must be a DNS label/],
     ['a missing spec', 'apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps}\n', 'Kustomization/default/apps', 'spec', /no spec/],
     ['an unknown kind', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n', 'Deployment/default/web', 'kind', /unsupported object apps\/v1 Deployment: Flotilla reads source\.toolkit\.fluxcd\.io\/v1 GitRepository, kustomize\.toolkit\.fluxcd\.io\/v1 Kustomization, v1 ConfigMap, v1 Secret/],
-    ['an unsupported apiVersion', 'apiVersion: kustomize.toolkit.fluxcd.io/v1beta1\nkind: Kustomization\nmetadata: {name: apps}\nspec: {}\n', 'Kustomization/default/apps', 'apiVersion', /Kustomization kustomize\.toolkit\.fluxcd\.io\/v1beta1 is not supported: use kustomize\.toolkit\.fluxcd\.io\/v1 \(or kustomize\.toolkit\.fluxcd\.io\/v1beta2\)/],
+    ['an unsupported apiVersion', 'apiVersion: kustomize.toolkit.fluxcd.io/v1alpha1\nkind: Kustomization\nmetadata: {name: apps}\nspec: {}\n', 'Kustomization/default/apps', 'apiVersion', /^Kustomization kustomize\.toolkit\.fluxcd\.io\/v1alpha1 is not supported: use kustomize\.toolkit\.fluxcd\.io\/v1 \(older versions read: kustomize\.toolkit\.fluxcd\.io\/v1beta2, kustomize\.toolkit\.fluxcd\.io\/v1beta1\)$/],
   ];
   for (const [what, yaml, object, field, message] of cases) {
     it(`reports ${what}`, () => {

@@ -42,9 +42,9 @@ describe('HelmRepository', () => {
     assert.equal(declarationId(d), 'helmrepository/flux-system/podinfo');
   });
 
-  it('reads every supported field, and v1beta2', () => {
+  it('reads every supported field, and v1beta2 as v1', () => {
     const d = repository(REPO('{url: "oci://ghcr.io/stefanprodan/charts", type: oci, interval: 5m, timeout: 90s, secretRef: {name: ghcr}, passCredentials: true, insecure: true, provider: generic, suspend: true}', 'source.toolkit.fluxcd.io/v1beta2'));
-    assert.equal(d.apiVersion, 'source.toolkit.fluxcd.io/v1beta2');
+    assert.equal(d.apiVersion, 'source.toolkit.fluxcd.io/v1');
     assert.deepEqual(d.spec, {
       url: 'oci://ghcr.io/stefanprodan/charts', type: 'oci', intervalSeconds: 300, timeoutSeconds: 90,
       secretRef: 'ghcr', passCredentials: true, insecure: true, provider: 'generic', suspend: true,
@@ -65,7 +65,7 @@ describe('HelmRepository', () => {
     ['an unsupported URL', REPO('{url: "git@github.com:a/b"}'), 'spec.url', /use https:\/\/ or http:\/\/ \(a chart repository\) or oci:\/\//],
     ['a missing URL', REPO('{interval: 5m}'), 'spec.url', /^required: the Helm repository URL/],
     ['an unknown type', REPO('{url: "https://e.com", type: git}'), 'spec.type', /must be one of default, oci/],
-    ['an old apiVersion', REPO('{url: "https://e.com"}', 'source.toolkit.fluxcd.io/v1beta1'), 'apiVersion', /HelmRepository source\.toolkit\.fluxcd\.io\/v1beta1 is not supported/],
+    ['an unsupported apiVersion', REPO('{url: "https://e.com"}', 'source.toolkit.fluxcd.io/v1alpha1'), 'apiVersion', /HelmRepository source\.toolkit\.fluxcd\.io\/v1alpha1 is not supported: use source\.toolkit\.fluxcd\.io\/v1 \(older versions read: /],
   ];
   for (const [what, yaml, field, message] of cases) {
     it(`reports ${what}`, () => {
@@ -249,8 +249,8 @@ spec:
     assert.deepEqual(d.spec.values, { resources: null, nested: { a: null, b: 1 } });
   });
 
-  it('reads v2beta2', () => {
-    assert.equal(release(HR_SPEC('', 'helm.toolkit.fluxcd.io/v2beta2')).apiVersion, 'helm.toolkit.fluxcd.io/v2beta2');
+  it('reads v2beta2 as v2', () => {
+    assert.equal(release(HR_SPEC('', 'helm.toolkit.fluxcd.io/v2beta2')).apiVersion, 'helm.toolkit.fluxcd.io/v2');
   });
 
   it('warns about Flux fields it accepts but does not act on yet, not about their "off" values', () => {
@@ -290,7 +290,7 @@ describe('HelmRelease: errors name file, object and field', () => {
     ['a bad valuesKey', HR_SPEC(', valuesFrom: [{kind: ConfigMap, name: v, valuesKey: "a/b"}]'), 'spec.valuesFrom[0].valuesKey', /invalid valuesKey/],
     ['a bad targetPath', HR_SPEC(', valuesFrom: [{kind: ConfigMap, name: v, targetPath: "a b"}]'), 'spec.valuesFrom[0].targetPath', /invalid targetPath/],
     ['a negative maxHistory', HR_SPEC(', maxHistory: -1'), 'spec.maxHistory', /at least 0/],
-    ['an old apiVersion', HR_SPEC('', 'helm.toolkit.fluxcd.io/v2beta1'), 'apiVersion', /HelmRelease helm\.toolkit\.fluxcd\.io\/v2beta1 is not supported: use helm\.toolkit\.fluxcd\.io\/v2 \(or helm\.toolkit\.fluxcd\.io\/v2beta2\)/],
+    ['an unsupported apiVersion', HR_SPEC('', 'helm.toolkit.fluxcd.io/v2alpha1'), 'apiVersion', /^HelmRelease helm\.toolkit\.fluxcd\.io\/v2alpha1 is not supported: use helm\.toolkit\.fluxcd\.io\/v2 \(older versions read: helm\.toolkit\.fluxcd\.io\/v2beta2, helm\.toolkit\.fluxcd\.io\/v2beta1\)$/],
   ];
   for (const [what, yaml, field, message] of cases) {
     it(`reports ${what}`, () => {

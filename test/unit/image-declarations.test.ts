@@ -1,5 +1,6 @@
-// Flux's ImageRepository, ImagePolicy and ImageUpdateAutomation (image.toolkit.fluxcd.io/v1beta2)
-// YAML → typed declarations: Flux's defaults, and errors naming the object and the field.
+// Flux's ImageRepository, ImagePolicy and ImageUpdateAutomation (image.toolkit.fluxcd.io/v1; the
+// older versions are in flux-versions.test.ts) YAML → typed declarations: Flux's defaults, and
+// errors naming the object and the field.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDeclarations } from '../../core/declarations/parse.js';
@@ -7,7 +8,7 @@ import { declarationId, type ImagePolicyDeclaration, type ImageRepositoryDeclara
 import { one, onlyError } from '../harness/declarations.js';
 
 const object = (kind: string, spec: string): string =>
-  `apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ${kind}\nmetadata: {name: app, namespace: flux-system}\nspec: ${spec}\n`;
+  `apiVersion: image.toolkit.fluxcd.io/v1\nkind: ${kind}\nmetadata: {name: app, namespace: flux-system}\nspec: ${spec}\n`;
 
 function repository(spec: string): ImageRepositoryDeclaration {
   const d = one(object('ImageRepository', spec), { noWarnings: true });

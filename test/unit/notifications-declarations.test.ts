@@ -50,9 +50,9 @@ describe('Provider', () => {
     assert.ok(isNotificationDeclaration(d));
   });
 
-  it('reads every supported type and field, and v1beta2', () => {
+  it('reads every supported type and field', () => {
     for (const type of ['generic', 'generic-hmac', 'slack', 'msteams']) {
-      const d = provider(PROVIDER(`{type: ${type}, address: "http://127.0.0.1:9000/hook", username: flux, timeout: 1m30s, suspend: true}`, 'notification.toolkit.fluxcd.io/v1beta2'));
+      const d = provider(PROVIDER(`{type: ${type}, address: "http://127.0.0.1:9000/hook", username: flux, timeout: 1m30s, suspend: true}`));
       assert.deepEqual(d.spec, { type, address: 'http://127.0.0.1:9000/hook', username: 'flux', timeoutSeconds: 90, suspend: true });
     }
     const gh = provider(PROVIDER('{type: github, address: "https://github.com/my-org/my-repo", secretRef: {name: github-token}}'));
@@ -93,10 +93,10 @@ describe('Provider', () => {
     });
   }
 
-  it('refuses v1beta1, naming the versions to use', () => {
-    const e = onlyError(parseDeclarations(PROVIDER('{type: generic, address: "https://e.com"}', 'notification.toolkit.fluxcd.io/v1beta1'), 'p.yaml'));
+  it('refuses a version Flux never served for Provider, naming the versions to use (older ones: flux-versions.test.ts)', () => {
+    const e = onlyError(parseDeclarations(PROVIDER('{type: generic, address: "https://e.com"}', 'notification.toolkit.fluxcd.io/v1'), 'p.yaml'));
     assert.equal(e.field, 'apiVersion');
-    assert.match(e.message, /use notification.toolkit.fluxcd.io\/v1beta3 \(or notification.toolkit.fluxcd.io\/v1beta2\)/);
+    assert.match(e.message, /use notification.toolkit.fluxcd.io\/v1beta3 \(older versions read: notification.toolkit.fluxcd.io\/v1beta2, notification.toolkit.fluxcd.io\/v1beta1\)/);
   });
 });
 
@@ -111,11 +111,11 @@ describe('Alert', () => {
     assert.equal(declarationId(d), 'alert/flux-system/on-call');
   });
 
-  it('reads every field, wildcard names, Flotilla kinds and v1beta2', () => {
+  it('reads every field, wildcard names and Flotilla kinds', () => {
     const d = alert(ALERT(`{providerRef: {name: teams}, eventSources: [
       {kind: HelmRelease, name: "podinfo-*", namespace: apps},
       {kind: Kustomization, name: web}, {kind: Cluster, name: "*"}],
-      inclusionList: [".*succeeded.*", "(?i)UPGRADE"], exclusionList: ["waiting.*socket"], eventMetadata: {env: prod}, suspend: true}`, 'notification.toolkit.fluxcd.io/v1beta2'));
+      inclusionList: [".*succeeded.*", "(?i)UPGRADE"], exclusionList: ["waiting.*socket"], eventMetadata: {env: prod}, suspend: true}`));
     assert.deepEqual(d.spec, {
       providerRef: { name: 'teams' },
       eventSources: [
@@ -173,10 +173,9 @@ describe('Receiver', () => {
     assert.equal(declarationId(d), 'receiver/flux-system/github-receiver');
   });
 
-  it('reads generic and generic-hmac, every resource kind, and v1beta2', () => {
+  it('reads generic and generic-hmac and every resource kind', () => {
     const d = receiver(RECEIVER(`{type: generic-hmac, interval: 1h, suspend: true, secretRef: {name: t}, resources: [
-      {kind: GitRepository, name: a}, {kind: HelmRepository, name: b, namespace: charts}, {kind: Kustomization, name: c}, {kind: HelmRelease, name: d}]}`,
-    'notification.toolkit.fluxcd.io/v1beta2'));
+      {kind: GitRepository, name: a}, {kind: HelmRepository, name: b, namespace: charts}, {kind: Kustomization, name: c}, {kind: HelmRelease, name: d}]}`));
     assert.equal(d.spec.type, 'generic-hmac');
     assert.equal(d.spec.intervalSeconds, 3600);
     assert.equal(d.spec.suspend, true);

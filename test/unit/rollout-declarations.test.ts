@@ -9,9 +9,11 @@ import type {
 } from '../../core/declarations/types.js';
 import { one as parseOne, onlyError } from '../harness/declarations.js';
 
-/** A valid declaration with a rollout: no warnings either. */
+/** A valid declaration with a rollout: no warnings either, but an older apiVersion's deprecation. */
 function one(text: string): Declaration {
-  return parseOne(text, { noWarnings: true });
+  const d = parseOne(text);
+  assert.deepEqual((d.warnings ?? []).filter((w) => !/^apiVersion: \S+ is deprecated: /.test(w)), []);
+  return d;
 }
 
 function kustomization(text: string): KustomizationDeclaration {
@@ -140,7 +142,7 @@ spec:
 
   it('is read on v1beta2 Kustomizations', () => {
     const d = kustomization(ROLLOUT('{waves: [{name: canary, size: 1}, {name: rest}]}', 'kustomize.toolkit.fluxcd.io/v1beta2'));
-    assert.equal(d.apiVersion, 'kustomize.toolkit.fluxcd.io/v1beta2');
+    assert.equal(d.apiVersion, 'kustomize.toolkit.fluxcd.io/v1');
     assert.deepEqual(d.spec.rollout?.waves.map((w) => w.name), ['canary', 'rest']);
   });
 
@@ -148,7 +150,7 @@ spec:
     it(`is read on a HelmRelease (${apiVersion})`, () => {
       const d = one(HR_SPEC(', placement: {clusters: [a, b, c]}, rollout: {onFailure: rollback, waves: [{name: first, clusters: [a], approval: true}, {name: rest, maxConcurrency: 1, healthTimeout: 90s}]}', apiVersion)) as HelmReleaseDeclaration;
       assert.equal(d.kind, 'HelmRelease');
-      assert.equal(d.apiVersion, apiVersion);
+      assert.equal(d.apiVersion, 'helm.toolkit.fluxcd.io/v2');
       assert.deepEqual(d.spec.rollout, {
         waves: [
           { name: 'first', clusters: ['a'], maxFailures: 0, bakeSeconds: 0, approval: true },
