@@ -1522,6 +1522,7 @@ const ProviderSpecSchema = z.strictObject({
   // Accepted, not acted on (see PROVIDER_IGNORED).
   interval: duration.optional(),
   proxy: z.string().max(2048).optional(),
+  proxySecretRef: LocalRef.optional(),
   certSecretRef: LocalRef.optional(),
   commitStatusExpr: z.string().optional(),
   serviceAccountName: z.string().optional(),
@@ -1673,6 +1674,7 @@ const ReceiverResourceSchema = z.strictObject({
     : dnsSubdomainProblem(name))),
   namespace: dnsLabel.optional(),
   matchLabels: labelMap.optional(),
+  filter: z.string().optional(), // notification v1 (Flux 2.7): a CEL expression; accepted, not acted on (see RECEIVER_IGNORED)
 }).superRefine((r, ctx) => {
   const group = RECEIVER_RESOURCE_GROUPS[r.kind];
   if (r.apiVersion !== undefined && r.apiVersion !== '' && (groupOf(r.apiVersion) !== group || !/^[^/]+\/v\w+$/.test(r.apiVersion))) {
@@ -1688,6 +1690,7 @@ const ReceiverSpecSchema = z.strictObject({
   interval: duration.optional(),
   suspend: z.boolean().optional(),
   resourceFilter: z.string().optional(), // accepted, not acted on (see RECEIVER_IGNORED)
+  oidcProviders: z.array(z.record(z.string(), z.unknown())).optional(), // for type generic-oidc, which is refused
 });
 
 const ReceiverObject = fluxObject(ReceiverSpecSchema);
@@ -2089,6 +2092,7 @@ const HELM_RELEASE_IGNORED: readonly IgnoredField[] = [
 const PROVIDER_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'interval'], note: 'has no effect (deprecated by Flux: a Provider is not reconciled on an interval)' },
   { path: ['spec', 'proxy'], note: `${NOT_YET}: notifications are sent without the proxy` },
+  { path: ['spec', 'proxySecretRef'], note: `${NOT_YET}: notifications are sent without the proxy` },
   { path: ['spec', 'certSecretRef'], note: `${NOT_YET}: the server certificate is checked against the system's CAs only` },
   { path: ['spec', 'commitStatusExpr'], note: `${NOT_YET}: the commit status context is <kind>/<name>[/<cluster>]` },
   { path: ['spec', 'serviceAccountName'], note: NOT_YET },
@@ -2116,6 +2120,8 @@ const IMAGE_UPDATE_AUTOMATION_IGNORED: readonly IgnoredField[] = [
 
 const RECEIVER_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'resourceFilter'], note: `${NOT_YET}: every listed resource is reconciled` },
+  { path: ['spec', 'resources', '*', 'filter'], note: `${NOT_YET}: the resource is reconciled whatever the payload` },
+  { path: ['spec', 'oidcProviders'], note: 'not used: Flotilla does not support the generic-oidc type yet' },
   { path: ['spec', 'resources', '*', 'matchLabels'], note: 'has no effect: Flux uses matchLabels only with name "*", which Flotilla does not support yet' },
 ];
 

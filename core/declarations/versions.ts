@@ -316,7 +316,7 @@ export const VERSION_RULES: readonly VersionRule[] = [
     },
     {
       apiVersion: `${NOTIFICATION}/v1beta2`, removedIn: 'Flux 2.9 (notification-controller v1.9.0)', flux: 'fluxcd/notification-controller api/v1beta2/provider_types.go (v1.8.0)',
-      added: { fields: ['spec.commitStatusExpr', 'spec.serviceAccountName'], flux: 'fluxcd/notification-controller api/v1beta3/provider_types.go: ProviderSpec' },
+      added: { fields: ['spec.commitStatusExpr', 'spec.serviceAccountName', 'spec.proxySecretRef'], flux: 'fluxcd/notification-controller api/v1beta3/provider_types.go: ProviderSpec' },
     },
   ]),
   ...chain('Alert', `${NOTIFICATION}/v1beta3`, [
@@ -336,7 +336,10 @@ export const VERSION_RULES: readonly VersionRule[] = [
     },
     {
       apiVersion: `${NOTIFICATION}/v1beta2`, removedIn: 'Flux 2.9 (notification-controller v1.9.0)', flux: 'fluxcd/notification-controller api/v1beta2/receiver_types.go (v1.8.0)',
-      added: { fields: ['spec.resourceFilter'], flux: 'fluxcd/notification-controller api/v1/receiver_types.go: ReceiverSpec.ResourceFilter' },
+      added: {
+        fields: ['spec.resourceFilter', 'spec.oidcProviders', 'spec.resources[*].filter'],
+        flux: 'fluxcd/notification-controller api/v1/receiver_types.go: ReceiverSpec.ResourceFilter, ReceiverSpec.OIDCProviders, CrossNamespaceObjectReference.Filter',
+      },
     },
   ]),
 ];

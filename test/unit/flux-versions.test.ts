@@ -232,10 +232,10 @@ const ADDED: readonly (readonly [kind: string, apiVersion: string, fields: reado
   ['ImageUpdateAutomation', `${IMAGE}/v1beta2`, ['spec.git.commit.signingKey.type']],
   // fluxcd/notification-controller api/v1beta2/{provider,alert,receiver}_types.go (v1.8.0); api/v1beta3/provider_types.go; api/v1/receiver_types.go
   ['Provider', `${NOTIFICATION}/v1beta1`, ['spec.interval']],
-  ['Provider', `${NOTIFICATION}/v1beta2`, ['spec.commitStatusExpr', 'spec.serviceAccountName']],
+  ['Provider', `${NOTIFICATION}/v1beta2`, ['spec.commitStatusExpr', 'spec.serviceAccountName', 'spec.proxySecretRef']],
   ['Alert', `${NOTIFICATION}/v1beta1`, ['spec.inclusionList', 'spec.eventMetadata']],
   ['Receiver', `${NOTIFICATION}/v1beta1`, ['spec.interval']],
-  ['Receiver', `${NOTIFICATION}/v1beta2`, ['spec.resourceFilter']],
+  ['Receiver', `${NOTIFICATION}/v1beta2`, ['spec.resourceFilter', 'spec.oidcProviders', 'spec.resources[*].filter']],
 ];
 
 /** Sets `field` (spec.a[*].b) in a copy of `spec`-rooted `obj`, creating what is missing; '[*]' is the first element. */

@@ -59,6 +59,12 @@ describe('Provider', () => {
     assert.equal(gh.spec.type, 'github');
   });
 
+  it('reads proxySecretRef (v1beta3), warning that notifications are sent without the proxy', () => {
+    const r = parseDeclarations(PROVIDER('{type: generic, address: "http://127.0.0.1:9000/hook", proxySecretRef: {name: proxy}}'), 'x.yaml');
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.warnings.map((w) => [w.field, w.message]), [['spec.proxySecretRef', 'accepted but not acted on by Flotilla yet: notifications are sent without the proxy']]);
+  });
+
   it('takes the address from the Secret alone (a webhook URL is a credential)', () => {
     const d = provider(PROVIDER('{type: msteams, secretRef: {name: teams-webhook}}'));
     assert.deepEqual(d.spec, { type: 'msteams', timeoutSeconds: 15, secretRef: { name: 'teams-webhook' }, suspend: false });
@@ -182,6 +188,13 @@ describe('Receiver', () => {
     assert.deepEqual(d.spec.resources.map((r) => `${r.kind}/${r.namespace}/${r.name}`),
       ['GitRepository/flux-system/a', 'HelmRepository/charts/b', 'Kustomization/flux-system/c', 'HelmRelease/flux-system/d']);
     assert.equal(receiver(RECEIVER(`{type: generic, secretRef: {name: t}, ${RESOURCES}}`)).spec.type, 'generic');
+  });
+
+  it('reads a v1 Receiver with per-resource CEL filters, warning that they are not acted on', () => {
+    // notification v1 (Flux 2.7): resources[].filter (fluxcd/notification-controller api/v1/receiver_types.go).
+    const r = parseDeclarations(RECEIVER(`{type: generic, secretRef: {name: t}, resources: [{kind: GitRepository, name: a, filter: "payload.ref == 'refs/heads/main'"}]}`), 'x.yaml');
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.warnings.map((w) => [w.field, w.message]), [['spec.resources[0].filter', 'accepted but not acted on by Flotilla yet: the resource is reconciled whatever the payload']]);
   });
 
   it('warns that events only filter github, and about resourceFilter', () => {
