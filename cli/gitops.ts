@@ -95,13 +95,19 @@ export function hubStore(g: GlobalOptions): BlobStore | undefined {
   }
 }
 
-export async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a client of the hub's actors. When Temporal cannot be reached, `unreachable`
+ * (if given) answers instead, told why; otherwise the command fails saying what to check.
+ */
+export async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient) => Promise<T>, unreachable?: (reason: string) => T): Promise<T> {
   let connection: Connection;
   const options = temporalSecurity(g);
   try {
     connection = await Connection.connect({ ...options, connectTimeout: '5s' });
   } catch (err) {
-    throw new CommandFailed(`cannot reach Temporal at ${g.temporal}: ${err instanceof Error ? err.message : String(err)} (is the hub's Temporal running? set --temporal or FLOTILLA_TEMPORAL)`);
+    const reason = `cannot reach Temporal at ${g.temporal}: ${err instanceof Error ? err.message : String(err)}`;
+    if (unreachable) return unreachable(reason);
+    throw new CommandFailed(`${reason} (is the hub's Temporal running? set --temporal or FLOTILLA_TEMPORAL)`);
   }
   try {
     return await fn(declarationClient(connection, g));
@@ -126,32 +132,17 @@ export async function applyCommand(files: readonly string[], dryRun: boolean, g:
   for (const w of loaded.warnings) console.error(`warning: ${formatDeclarationError(w)}`);
   // Sources first (dependents subscribe to them), then the rest; a few at a time, printed in order.
   const sourcesFirst = loaded.declarations.map((d) => scopeDeclaration(d, scope)).sort((a, b) => rank(a) - rank(b));
-  if (dryRun) {
-    // A dry run is first of all a check of the files (CI runs it where no hub is reachable, as
-    // `kubectl apply --dry-run=client` would): everything above is local. Comparing with what the
-    // hub holds needs Temporal; without it, each object is reported valid and the reason given.
-    const unreachable = await temporalUnreachable(g);
-    if (unreachable !== undefined) {
-      console.error(`note: ${unreachable}; the files were validated locally but not compared with what the hub holds`);
-      for (const d of sourcesFirst) console.log(`${d.kind}/${d.namespace}/${d.name} valid (dry run)`);
-      return;
-    }
-  }
+  // A dry run is first of all a check of the files (CI runs it where no hub is reachable, as
+  // `kubectl apply --dry-run=client` would): everything above is local. Comparing with what the
+  // hub holds needs Temporal; without it, each object is reported valid and the reason given.
+  const validatedOnly = (reason: string): void => {
+    console.error(`note: ${reason.split('\n')[0] ?? reason}; the files were validated locally but not compared with what the hub holds`);
+    for (const d of sourcesFirst) console.log(`${d.kind}/${d.namespace}/${d.name} valid (dry run)`);
+  };
   await withClient(g, async (client) => {
     const actions = await mapLimited(sourcesFirst, 8, (d) => (dryRun ? client.plan(d) : client.apply(d)));
     sourcesFirst.forEach((d, i) => { console.log(`${d.kind}/${d.namespace}/${d.name} ${actions[i] ?? ''}${dryRun ? ' (dry run)' : ''}`); });
-  });
-}
-
-/** Why Temporal cannot be reached (a short connect attempt), or undefined when it can. */
-async function temporalUnreachable(g: GlobalOptions): Promise<string | undefined> {
-  try {
-    const connection = await Connection.connect({ ...temporalSecurity(g), connectTimeout: '3s' });
-    await connection.close();
-    return undefined;
-  } catch (err) {
-    return `cannot reach the hub's Temporal at ${g.temporal} (${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)})`;
-  }
+  }, dryRun ? validatedOnly : undefined);
 }
 
 export async function deleteCommand(target: { readonly id: string }, g: GlobalOptions): Promise<void> {

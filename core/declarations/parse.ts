@@ -2172,7 +2172,7 @@ const REQUIRED_HINTS: Readonly<Record<string, string>> = {
 
 /**
  * Fields earlier Flux versions had, written in a newest-version object, with what to write
- * instead ("<Kind> <field>" keys win over "<field>"; list indexes are written [*]). An old
+ * instead, keyed "<Kind> <field>" (list indexes are written [*]). An old
  * version's object has them converted instead (core/declarations/versions.ts).
  */
 const REMOVED_FIELD_HINTS: Readonly<Record<string, string>> = {
@@ -2195,7 +2195,7 @@ function issueToErrors(issue: z.core.$ZodIssue, obj: unknown, at: Omit<Declarati
     return issue.keys.map((key) => {
       const field = formatPath([...issue.path, key]);
       const pattern = field.replace(/\[\d+\]/g, '[*]');
-      return { ...at, field, message: REMOVED_FIELD_HINTS[`${kind} ${pattern}`] ?? REMOVED_FIELD_HINTS[pattern] ?? 'unknown field' };
+      return { ...at, field, message: REMOVED_FIELD_HINTS[`${kind} ${pattern}`] ?? 'unknown field' };
     });
   }
   const field = formatPath(issue.path);
@@ -2241,7 +2241,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
+/** The value at `path` (keys of mappings, indexes of lists) in parsed YAML, or undefined. */
+export function valueAt(obj: unknown, path: readonly PropertyKey[]): unknown {
   let current = obj;
   for (const segment of path) {
     if (Array.isArray(current) && typeof segment === 'number') current = current[segment] as unknown;

@@ -451,6 +451,41 @@ function patchesOf(holder: Raw, field: string, report: Report): unknown[] | unde
 }
 
 /**
+ * A removed patch list (`key` under each mapping at `holderPath`) → entries of that mapping's
+ * `patches`, each item converted by `item` (undefined after reporting an error), put before the
+ * written patches (`first`) or after them, where kustomize applied the old list.
+ */
+function patchListRule(holderPath: readonly string[], key: string, flux: string, how: {
+  readonly notAList: string;
+  readonly item: (item: unknown, field: string, report: Report) => Raw | undefined;
+  readonly first: boolean;
+  /** The warning after the field: what was done and what to write. */
+  readonly advice: (patchesField: string) => string;
+}): FieldRule {
+  return {
+    field: [...holderPath, key].join('.').replace(/\.\*/g, '[*]'), action: 'converted', flux,
+    apply: (obj, report) => {
+      for (const { value: holder, field: holderField } of mappingsAt(obj, holderPath)) {
+        if (holder[key] === undefined) continue;
+        const here = `${holderField}.${key}`;
+        const list = holder[key];
+        Reflect.deleteProperty(holder, key);
+        if (!Array.isArray(list)) {
+          report.fail(here, how.notAList);
+          continue;
+        }
+        const converted = list.flatMap((item: unknown, i) => how.item(item, `${here}[${i}]`, report) ?? []);
+        const patches = patchesOf(holder, holderField, report);
+        if (patches === undefined) continue;
+        holder.patches = how.first ? [...converted, ...patches] : [...patches, ...converted];
+        if (how.first) report.shifted(`${holderField}.patches`, converted.length);
+        if (list.length > 0) report.warn(here, how.advice(`${holderField}.patches`));
+      }
+    },
+  };
+}
+
+/**
  * patchesStrategicMerge → patches, each mapping becoming one patch without a target (kustomize
  * finds the target in the patch itself). They go first: Flux wrote them to kustomization.yaml's
  * patchesStrategicMerge (fluxcd/pkg kustomize/kustomize_generator.go 9c489959; helm-controller
@@ -458,32 +493,16 @@ function patchesOf(holder: Raw, field: string, report: Report): unknown[] | unde
  * (kubernetes-sigs/kustomize api/internal/target/kusttarget.go configureBuiltinTransformers).
  */
 function strategicMergePatches(holderPath: readonly string[], removedIn: string, flux: string): FieldRule {
-  const field = [...holderPath, 'patchesStrategicMerge'].join('.').replace(/\.\*/g, '[*]');
-  return {
-    field, action: 'converted', flux,
-    apply: (obj, report) => {
-      for (const { value: holder, field: holderField } of mappingsAt(obj, holderPath)) {
-        if (holder.patchesStrategicMerge === undefined) continue;
-        const here = `${holderField}.patchesStrategicMerge`;
-        const list = holder.patchesStrategicMerge;
-        delete holder.patchesStrategicMerge;
-        if (!Array.isArray(list)) {
-          report.fail(here, 'expected a list of strategic merge patches (mappings)');
-          continue;
-        }
-        const converted: Raw[] = [];
-        list.forEach((item: unknown, i) => {
-          if (isRecord(item)) converted.push({ patch: JSON.stringify(item) });
-          else report.fail(`${here}[${i}]`, 'expected a mapping (a strategic merge patch: apiVersion, kind, metadata and the fields to merge)');
-        });
-        const patches = patchesOf(holder, holderField, report);
-        if (patches === undefined) continue;
-        holder.patches = [...converted, ...patches];
-        report.shifted(`${holderField}.patches`, converted.length);
-        if (list.length > 0) report.warn(here, `converted to ${holderField}.patches (removed in ${removedIn}: move each patch there as {patch: <the YAML>} before running flux migrate)`);
-      }
+  return patchListRule(holderPath, 'patchesStrategicMerge', flux, {
+    notAList: 'expected a list of strategic merge patches (mappings)',
+    item: (item, field, report) => {
+      if (isRecord(item)) return { patch: JSON.stringify(item) };
+      report.fail(field, 'expected a mapping (a strategic merge patch: apiVersion, kind, metadata and the fields to merge)');
+      return undefined;
     },
-  };
+    first: true,
+    advice: (patches) => `converted to ${patches} (removed in ${removedIn}: move each patch there as {patch: <the YAML>} before running flux migrate)`,
+  });
 }
 
 /** Flux's kustomize.Selector fields (fluxcd/pkg apis/kustomize/kustomize_types.go). */
@@ -498,31 +517,12 @@ const JSON6902_OPS = ['test', 'remove', 'add', 'replace', 'move', 'copy'];
  * kustomize/kustomize_generator.go 9c489959.
  */
 function json6902Patches(holderPath: readonly string[], removedIn: string, flux: string): FieldRule {
-  const field = [...holderPath, 'patchesJson6902'].join('.').replace(/\.\*/g, '[*]');
-  return {
-    field, action: 'converted', flux,
-    apply: (obj, report) => {
-      for (const { value: holder, field: holderField } of mappingsAt(obj, holderPath)) {
-        if (holder.patchesJson6902 === undefined) continue;
-        const here = `${holderField}.patchesJson6902`;
-        const list = holder.patchesJson6902;
-        delete holder.patchesJson6902;
-        if (!Array.isArray(list)) {
-          report.fail(here, 'expected a list of {target, patch}');
-          continue;
-        }
-        const converted: Raw[] = [];
-        list.forEach((item: unknown, i) => {
-          const patch = json6902Patch(item, `${here}[${i}]`, report);
-          if (patch !== undefined) converted.push(patch);
-        });
-        const patches = patchesOf(holder, holderField, report);
-        if (patches === undefined) continue;
-        holder.patches = [...patches, ...converted];
-        if (list.length > 0) report.warn(here, `converted to ${holderField}.patches (removed in ${removedIn}: move each as {patch: <the operations>, target} before running flux migrate)`);
-      }
-    },
-  };
+  return patchListRule(holderPath, 'patchesJson6902', flux, {
+    notAList: 'expected a list of {target, patch}',
+    item: json6902Patch,
+    first: false,
+    advice: (patches) => `converted to ${patches} (removed in ${removedIn}: move each as {patch: <the operations>, target} before running flux migrate)`,
+  });
 }
 
 /** One kustomize.JSON6902Patch checked like Flux's CRD did, as a `patches` entry; undefined after an error. */

@@ -434,7 +434,7 @@ ${ks('apps', './apps').replace('name: flux-system\n', 'name: fleet\n')}`;
     const r = await flotilla(['apply', '--dry-run', '-f', join(dir, 'fleet.yaml')]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'GitRepository/flux-system/fleet valid (dry run)\nKustomization/flux-system/apps valid (dry run)\n');
-    assert.match(r.stderr, /cannot reach the hub's Temporal at 127\.0\.0\.1:1 .*validated locally but not compared with what the hub holds/);
+    assert.match(r.stderr, /cannot reach Temporal at 127\.0\.0\.1:1: .*; the files were validated locally but not compared with what the hub holds/);
   });
 
   it('refuses an invalid object naming the file, object and field (exit 1), still without a hub', async () => {

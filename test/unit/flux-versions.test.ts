@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../deploy/dev/binaries.js';
-import { formatDeclarationError, parseDeclarations } from '../../core/declarations/parse.js';
+import { formatDeclarationError, parseDeclarations, valueAt } from '../../core/declarations/parse.js';
 import type { Declaration, KustomizationDeclaration } from '../../core/declarations/types.js';
 import { deprecationMessage, removedTemplateFieldProblem, VERSION_RULES, versionRule } from '../../core/declarations/versions.js';
 import { isRecord } from '../../core/manifests.js';
@@ -96,16 +96,6 @@ const BASE: Readonly<Record<string, Raw>> = {
 
 function object(kind: string, apiVersion: string, spec: Raw): Raw {
   return { apiVersion, kind, metadata: { name: 'x', namespace: 'flux-system' }, spec: { ...structuredClone(BASE[kind]), ...spec } };
-}
-
-function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
-  let current = value;
-  for (const segment of path) {
-    if (Array.isArray(current) && typeof segment === 'number') current = current[segment] as unknown;
-    else if (isRecord(current) && typeof segment === 'string') current = current[segment];
-    else return undefined;
-  }
-  return current;
 }
 
 interface Row {
