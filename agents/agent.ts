@@ -14,14 +14,17 @@ import type { AgentMessage } from '../proto/gen/flotilla/agent/v1/AgentMessage.j
 import type { HubMessage__Output } from '../proto/gen/flotilla/agent/v1/HubMessage.js';
 import type { DeploymentReport } from '../proto/gen/flotilla/agent/v1/DeploymentReport.js';
 import type { Deployment__Output } from '../proto/gen/flotilla/agent/v1/Deployment.js';
+import type { DesiredState__Output } from '../proto/gen/flotilla/agent/v1/DesiredState.js';
 import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
-import { Applier, errorMessage, type ApplyOptions, type ApplyReport, type Deployment } from './apply/applier.js';
-import { ClusterClient } from './apply/cluster-client.js';
+import { Applier, errorMessage, fightNotes, type ApplyOptions, type ApplyReport, type Deployment } from './apply/applier.js';
+import { ClusterClient, isTransientError, type RetryPolicy } from './apply/cluster-client.js';
+import { capReport } from '../core/report-cap.js';
 import { waitForHealth } from './apply/health.js';
 import { AGENT_NAMESPACE } from './apply/inventory-store.js';
 import { DEFAULT_LIMITS } from './apply/rate-limit.js';
-import { AgentStateStore, type AgentState, type DesiredDeploymentWire } from './agent-state.js';
+import { AgentStateStore, ArtifactCache, type AgentState, type DesiredDeploymentWire } from './agent-state.js';
 import { Backoff } from './backoff.js';
+import { decideDesired } from './desired-state-guard.js';
 import type { AgentMetrics } from './metrics.js';
 
 export const AGENT_VERSION = VERSION;
@@ -46,13 +49,38 @@ export interface AgentOptions {
   readonly metrics?: AgentMetrics;
   /** Deployments applied at once (default 4). */
   readonly concurrency?: number;
+  /** API server request retries (default cluster-client.ts DEFAULT_RETRY: 30 s per request); tests shorten it. */
+  readonly kubeRetry?: Partial<RetryPolicy>;
+  /**
+   * The agent pings the hub this often on its connection (default 30 s), and gives the
+   * connection up when a ping is not answered within keepaliveTimeoutMs (default 10 s): a hub
+   * that vanished without closing the connection is noticed and the agent reconnects. Keep it
+   * at least the hub's grpc.minPingIntervalSeconds (20 s by default).
+   */
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
 }
+
+export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
 
 const DEFAULT_CONCURRENCY = 4;
 /** Artifact download errors that mean "the hub is not reachable right now", not "this artifact is bad". */
 const TRANSIENT = /ECONNRESET|ECONNREFUSED|UNAVAILABLE|CANCELLED|DEADLINE_EXCEEDED|No connection established/i;
 /** A failed generation is retried by the drift round at most this often. */
 const RETRY_PAUSE_MS = 60_000;
+/**
+ * After a transient failure (the API server still unavailable when the client's retries ran
+ * out) the same generation is tried again after this, doubling (jittered) up to
+ * TRANSIENT_RETRY_MAX_MS: soon, as nothing was wrong with it, but not in a tight loop against
+ * a server that is down.
+ */
+const TRANSIENT_RETRY_MS = 5_000;
+/** The longest pause between such retries (each attempt sends the hub a report). */
+const TRANSIENT_RETRY_MAX_MS = 30_000;
+
+/** The apply met an API server that stayed unavailable: no outcome, try again soon. */
+class ApiServerUnavailable extends Error {}
 
 
 type Stream = ClientDuplexStream<AgentMessage, HubMessage__Output>;
@@ -68,11 +96,18 @@ export class Agent {
   private queue: Promise<void> = Promise.resolve();
   private saving: Promise<void> = Promise.resolve();
   private driftPending = false;
+  /** Why the hub's last desired state was refused (what runs is held), while it is. */
+  private holding: string | undefined;
   /** Deployments being applied right now (by any reconcile). */
   private readonly inFlight = new Set<string>();
   /** When each failed (deployment@generation) last failed, to pause retries of it. */
   private readonly failedAt = new Map<string, number>();
-  private readonly artifacts = new Map<string, string>();
+  /** Deployments (name@generation, or delete:name) waiting out a transient failure: when to retry. */
+  private readonly transientRetry = new Map<string, { at: number; backoff: Backoff; timer?: NodeJS.Timeout }>();
+  /** Applied deployments whose last drift round failed: the next good round reports Ready again. */
+  private readonly driftFailed = new Set<string>();
+  /** Bounded: the desired state's artifacts and a few recent others (agent-state.ts). */
+  private readonly artifacts = new ArtifactCache(() => this.current.desired.deployments.map((d) => d.artifactDigest));
   private readonly reports = new Map<string, DeploymentReport>();
   private current: AgentState = { desired: { version: '0', deployments: [] }, applied: {} };
   private driftTimer: NodeJS.Timeout | undefined;
@@ -86,10 +121,11 @@ export class Agent {
     this.hubs = typeof opts.hubAddress === 'string' ? [opts.hubAddress] : [...opts.hubAddress];
     if (this.hubs.length === 0) throw new Error('no hub address');
     const metrics = opts.metrics;
-    this.client = new ClusterClient(opts.kubeConfig, DEFAULT_LIMITS, metrics ? (verb, code) => { metrics.kubeRequest(verb, code); } : undefined);
+    this.client = new ClusterClient(opts.kubeConfig, DEFAULT_LIMITS, metrics ? (verb, code) => { metrics.kubeRequest(verb, code); } : undefined,
+      opts.kubeRetry ? { retry: opts.kubeRetry } : {});
     const namespace = opts.namespace ?? AGENT_NAMESPACE;
     this.applier = new Applier(this.client, { agentNamespace: namespace });
-    this.state = new AgentStateStore(this.client, namespace);
+    this.state = new AgentStateStore(this.client, namespace, (message, fields, level) => { this.log(message, fields, level); });
   }
 
   /** Starts the connection loop and the drift loop in the background. */
@@ -121,6 +157,7 @@ export class Agent {
   /** What makes the agent unready (its /readyz): empty while it is connected to the hub. */
   problems(): string[] {
     if (this.stopped) return ['The agent is stopping.'];
+    if (this.holding !== undefined) return [`The agent holds what runs and refuses the hub's desired state: ${this.holding}`];
     return this.connected ? [] : [`The agent has no stream to the hub at ${this.hubAddress} (it keeps applying its last desired state and retries the connection).`];
   }
 
@@ -128,6 +165,7 @@ export class Agent {
     this.stopped = true;
     this.stopping.abort();
     if (this.driftTimer) clearInterval(this.driftTimer);
+    for (const t of this.transientRetry.values()) clearTimeout(t.timer);
     (this.stream)?.cancel();
     this.grpc?.close();
     await this.loop;
@@ -192,7 +230,15 @@ export class Agent {
   private gatewayClient(): AgentGatewayClient {
     if (!this.grpc) {
       const Ctor = agentProto().AgentGateway;
-      this.grpc = new Ctor(this.hubAddress, grpcCredentials.createSsl(this.opts.hubCa));
+      // Channel option names from grpc-js (@grpc/grpc-js 1.14, packages/grpc-js/src/transport.ts,
+      // Http2Transport): pings every keepalive_time_ms, the transport is closed when one is not
+      // answered within keepalive_timeout_ms, and permit_without_calls keeps pinging between
+      // calls. A GOAWAY too_many_pings from the hub makes grpc-js double the time (subchannel.ts).
+      this.grpc = new Ctor(this.hubAddress, grpcCredentials.createSsl(this.opts.hubCa), {
+        'grpc.keepalive_time_ms': this.opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
+        'grpc.keepalive_timeout_ms': this.opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+        'grpc.keepalive_permit_without_calls': 1,
+      });
     }
     return this.grpc;
   }
@@ -241,14 +287,7 @@ export class Agent {
             // Retry what is not applied yet (an earlier attempt may have failed with the hub).
             this.enqueue(() => this.reconcile(true));
           } else if (msg.body === 'desired_state' && msg.desired_state) {
-            const desired = msg.desired_state;
-            // Taken at once, not behind queued work: a reconcile already running picks up the
-            // new deployments as its workers free up.
-            this.current = { ...this.current, desired: { version: desired.version, deployments: desired.deployments.map(toStored) } };
-            void this.saveState().then(() => { stream.write({ ack: { desired_state_version: desired.version } }); }, (err: unknown) => {
-              this.log('cannot save the desired state', { error: errorMessage(err) }, 'error');
-            });
-            this.enqueue(() => this.reconcile(true));
+            this.takeDesired(msg.desired_state, stream);
           }
         });
         stream.on('error', reject);
@@ -256,6 +295,7 @@ export class Agent {
         stream.write({ hello: {
           cluster: this.opts.cluster, agent_version: AGENT_VERSION, kubernetes_version: kubernetesVersion,
           api_resources: apiResources, desired_state_version: this.current.desired.version,
+          desired_state_epoch: this.current.desired.epoch ?? '',
         } });
       });
     } finally {
@@ -265,9 +305,138 @@ export class Agent {
     }
   }
 
-  private send(report: DeploymentReport): void {
+  /**
+   * A desired state from the hub, taken only when it continues the one held
+   * (desired-state-guard.ts): a state from a lost and re-created hub record is refused, and
+   * what runs keeps running (drift correction included) until an operator adopts.
+   */
+  private takeDesired(desired: DesiredState__Output, stream: Stream): void {
+    const previous = this.current;
+    const names = new Set([...Object.keys(previous.applied), ...previous.desired.deployments.map((d) => d.name)]);
+    const held = { epoch: previous.desired.epoch ?? '', version: BigInt(previous.desired.version), deployments: names.size };
+    const decision = decideDesired(held, { epoch: desired.epoch, version: BigInt(desired.version), adoptEpoch: desired.adopt_epoch }, this.opts.cluster);
+    if (!decision.accept) {
+      if (this.holding !== decision.reason) this.log('desired state refused: holding what runs', { reason: decision.reason }, 'warn');
+      this.holding = decision.reason;
+      stream.write({ ack: { desired_state_version: desired.version, refused: decision.reason, held_epoch: held.epoch, held_version: String(held.version) } });
+      return;
+    }
+    this.holding = undefined;
+    const deployments = desired.deployments.map(toStored);
+    const state = { version: desired.version, deployments, ...(desired.epoch === '' ? {} : { epoch: desired.epoch }) };
+    if (decision.why === 'adopted') {
+      // The operator's consent. Generations of another record say nothing about these
+      // deployments: every one is applied again (unchanged objects are not written). The
+      // ones the new state lacks are orphaned: objects left running, inventory dropped;
+      // deleted (each with its own prune option) only when the operator asked for it.
+      const missing = Object.keys(previous.applied).filter((name) => !deployments.some((d) => d.name === name));
+      this.log('desired state adopted by an operator', { epoch: desired.epoch, version: desired.version, missing, pruneMissing: desired.adopt_prune_missing });
+      this.current = { ...previous, desired: state, applied: {} };
+      this.enqueue(() => this.removeAdopted(missing, desired.adopt_prune_missing));
+    } else {
+      // Taken at once, not behind queued work: a reconcile already running picks up the
+      // new deployments as its workers free up.
+      this.current = { ...previous, desired: state };
+    }
+    void this.saveState().then(() => { stream.write({ ack: { desired_state_version: desired.version } }); }, (err: unknown) => {
+      this.log('cannot save the desired state', { error: errorMessage(err) }, 'error');
+    });
+    this.enqueue(() => this.reconcile(true));
+  }
+
+  /** After an adoption: what the adopted state lacks is orphaned, or deleted when asked. */
+  private async removeAdopted(names: readonly string[], pruneMissing: boolean): Promise<void> {
+    for (const name of names) {
+      const prune = pruneMissing && (this.current.pruneOnRemoval?.[name] ?? true);
+      const pruned = await this.applier.delete(name, { prune });
+      const message = prune ? `deleted on adoption (flotilla cluster adopt --prune-missing): ${pruned.filter((p) => p.action === 'deleted').length} objects`
+        : 'orphaned on adoption (flotilla cluster adopt): its objects are left running, its inventory dropped';
+      this.log(message, { ...idFields(name), deployment: name });
+      this.send({ name, generation: '0', phase: 'PHASE_DELETED', message, finished_at_unix_ms: String(Date.now()) });
+    }
+  }
+
+  private send(uncapped: DeploymentReport): void {
+    // Capped here, the one way out: a report of 10,000 failing objects must still fit a gRPC
+    // message, a Temporal signal and the workflow state that keeps it (core/report-cap.ts).
+    const report = { ...capReport(uncapped), epoch: this.current.desired.epoch ?? '' };
     this.reports.set(report.name ?? '', report);
     this.stream?.write({ report });
+  }
+
+  /**
+   * An attempt that threw, or met an API server that stayed unavailable, still ends in a
+   * report: transient failures as Applying (no outcome: nothing is known to be wrong with the
+   * deployment; `retryKey` is retried soon), anything else as Failed. Returns whether it was
+   * transient.
+   */
+  private reportFailure(base: { name: string; generation: string }, err: unknown, what: string, retryKey?: string): boolean {
+    const message = errorMessage(err);
+    const fields = { ...idFields(base.name), deployment: base.name, generation: base.generation, error: message };
+    if (err instanceof ApiServerUnavailable || isTransientError(err)) {
+      const retry = retryKey === undefined ? 'retrying at the next drift round' : `retrying in ${Math.ceil(this.retrySoon(retryKey) / 1000)}s`;
+      this.log(`${what}: the API server is unavailable`, fields, 'warn');
+      this.send({ ...base, phase: 'PHASE_APPLYING', message: `waiting for the API server: ${message}; ${retry}` });
+      return true;
+    }
+    this.log(`${what} failed`, fields, 'error');
+    this.send({ ...base, phase: 'PHASE_FAILED', message: `${what} failed: ${message}`, finished_at_unix_ms: String(Date.now()) });
+    return false;
+  }
+
+  /** One attempt at a desired generation; whatever happens, it ends in a report. */
+  private async attempt(d: DesiredDeploymentWire, fromHub: boolean): Promise<boolean> {
+    const key = `${d.name}@${d.generation}`;
+    // A newer generation supersedes the retries of older ones.
+    for (const k of [...this.transientRetry.keys()]) if (k.startsWith(`${d.name}@`) && k !== key) this.forgetTransient(k);
+    try {
+      const ok = await this.applyDeployment(d, fromHub);
+      this.forgetTransient(key);
+      return ok;
+    } catch (err) {
+      if (!this.reportFailure({ name: d.name, generation: d.generation }, err, 'apply', key)) this.forgetTransient(key);
+      return false;
+    }
+  }
+
+  /** Deletes a deployment that left the desired state; undefined (and reported) when that failed. */
+  private async deleteReporting(name: string, prune: boolean): Promise<Awaited<ReturnType<Applier['delete']>> | undefined> {
+    const key = `delete:${name}`;
+    try {
+      const pruned = await this.applier.delete(name, { prune });
+      this.forgetTransient(key);
+      return pruned;
+    } catch (err) {
+      if (!this.reportFailure({ name, generation: this.current.applied[name] ?? '0' }, err, 'delete', key)) this.forgetTransient(key);
+      return undefined;
+    }
+  }
+
+  /** Schedules a reconcile for `key` after a growing pause; returns the pause. */
+  private retrySoon(key: string): number {
+    const entry = this.transientRetry.get(key) ?? { at: 0, backoff: new Backoff(TRANSIENT_RETRY_MS, TRANSIENT_RETRY_MAX_MS) };
+    clearTimeout(entry.timer);
+    const delay = entry.backoff.next();
+    entry.at = Date.now() + delay;
+    if (!this.stopped) {
+      entry.timer = setTimeout(() => { this.enqueue(() => this.reconcile(false)); }, delay);
+      entry.timer.unref();
+    }
+    this.transientRetry.set(key, entry);
+    return delay;
+  }
+
+  private forgetTransient(key: string): void {
+    clearTimeout(this.transientRetry.get(key)?.timer);
+    this.transientRetry.delete(key);
+  }
+
+  /** May a reconcile of the agent's own (not the hub's push) try this failed generation again? */
+  private dueForRetry(key: string): boolean {
+    const transient = this.transientRetry.get(key);
+    // A little early is fine: the timer that runs this reconcile fires at `at`, give or take.
+    if (transient) return Date.now() + 250 >= transient.at;
+    return Date.now() - (this.failedAt.get(key) ?? 0) >= RETRY_PAUSE_MS;
   }
 
   /** Saves the latest state; saves run one at a time, each writing the state as it is then. */
@@ -287,7 +456,7 @@ export class Agent {
     const next = (): DesiredDeploymentWire | undefined => this.current.desired.deployments.find((d) => {
       const key = `${d.name}@${d.generation}`;
       return this.current.applied[d.name] !== d.generation && !this.inFlight.has(d.name) && !attempted.has(key)
-        && (fromHub || Date.now() - (this.failedAt.get(key) ?? 0) >= RETRY_PAUSE_MS);
+        && (fromHub || this.dueForRetry(key));
     });
     const worker = async (): Promise<void> => {
       for (let d = next(); d !== undefined; d = next()) {
@@ -295,10 +464,13 @@ export class Agent {
         attempted.add(key);
         this.inFlight.add(d.name);
         try {
-          const ok = await this.applyDeployment(d, fromHub);
+          const ok = await this.attempt(d, fromHub);
           if (!ok) this.failedAt.set(key, Date.now());
           if (ok) {
-            this.current = { ...this.current, applied: { ...this.current.applied, [d.name]: d.generation } };
+            this.current = {
+              ...this.current, applied: { ...this.current.applied, [d.name]: d.generation },
+              pruneOnRemoval: { ...this.current.pruneOnRemoval, [d.name]: d.options.prune },
+            };
             await this.saveState();
           }
         } finally {
@@ -311,12 +483,18 @@ export class Agent {
     for (const name of Object.keys(this.current.applied)) {
       if (desired.some((d) => d.name === name)) continue;
       const started = performance.now();
-      const pruned = await this.applier.delete(name, { prune: true });
+      // As Flux: a deployment with prune: false leaves its objects running when it goes.
+      const prune = this.current.pruneOnRemoval?.[name] ?? true;
+      const pruned = await this.deleteReporting(name, prune);
+      if (!pruned) continue; // reported; still applied, so the next reconcile deletes it again
       this.opts.metrics?.applied((performance.now() - started) / 1000, true, { pruned: pruned.filter((p) => p.action === 'deleted').length });
       const { [name]: _gone, ...rest } = this.current.applied;
-      this.current = { ...this.current, applied: rest };
+      const { [name]: _option, ...options } = this.current.pruneOnRemoval ?? {};
+      this.current = { ...this.current, applied: rest, pruneOnRemoval: options };
       await this.state.save(this.current);
-      this.send({ name, generation: '0', phase: 'PHASE_DELETED', message: 'removed from the desired state', finished_at_unix_ms: String(Date.now()) });
+      this.log(prune ? 'deployment removed' : 'deployment removed, its objects left running (prune: false)', { ...idFields(name), deployment: name, pruned: pruned.length });
+      this.send({ name, generation: '0', phase: 'PHASE_DELETED', finished_at_unix_ms: String(Date.now()),
+        message: prune ? 'removed from the desired state' : 'removed from the desired state; its objects are left running (prune: false)' });
     }
   }
 
@@ -327,6 +505,8 @@ export class Agent {
     try {
       manifests = await this.artifact(d.artifactDigest);
     } catch (err) {
+      // The agent's artifact cache lives in its cluster: an unavailable API server, not the hub.
+      if (isTransientError(err)) throw err;
       const message = errorMessage(err);
       if (TRANSIENT.test(message)) {
         // Not an outcome: the hub may be restarting. The next connection (or drift round) retries.
@@ -344,14 +524,18 @@ export class Agent {
     }
     const report = await this.apply(
       { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
-      { prune: d.options.prune, force: d.options.force, correctDrift: d.options.correctDrift, defaultNamespace: d.options.defaultNamespace || 'default' },
+      { prune: d.options.prune, force: d.options.force, correctDrift: d.options.correctDrift, defaultNamespace: d.options.defaultNamespace || 'default',
+        allowEmpty: d.options.allowEmpty ?? false, maxPrunePercent: d.options.maxPrunePercent ?? 0 },
     );
     if (report.phase === 'Invalid') {
       this.send({ ...base, ...summarize(report), phase: 'PHASE_INVALID', message: report.errors.map((e) => `${e.object}: ${e.message}`).join('; ') });
       return false;
     }
+    if (report.phase === 'Transient') throw new ApiServerUnavailable(report.errors.map((e) => `${e.object}: ${e.message}`).join('; '));
     let phase: 'PHASE_READY' | 'PHASE_UNHEALTHY' = 'PHASE_READY';
     let message = `applied: ${report.counts.created} created, ${report.counts.configured} configured, ${report.counts.unchanged} unchanged, ${report.counts.pruned} pruned`;
+    const fights = fightNotes(report);
+    if (fights.length > 0) message += `; ${fights.join('; ')}`;
     if (d.options.healthTimeoutSeconds > 0) {
       const health = await waitForHealth(this.client, report.objects.map((o) => o.live).filter((o) => o !== undefined), d.options.healthTimeoutSeconds * 1000);
       if (!health.healthy) {
@@ -380,15 +564,36 @@ export class Agent {
         continue; // neither cached nor reachable: try again next round
       }
       const parsed = parseManifests(manifests, d.artifactDigest);
-      const report = await this.apply(
-        { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
-        { prune: d.options.prune, force: d.options.force, correctDrift: true, defaultNamespace: d.options.defaultNamespace || 'default' },
-      );
+      let report: ApplyReport;
+      try {
+        report = await this.apply(
+          { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
+          { prune: d.options.prune, force: d.options.force, correctDrift: true, defaultNamespace: d.options.defaultNamespace || 'default',
+          allowEmpty: d.options.allowEmpty ?? false, maxPrunePercent: d.options.maxPrunePercent ?? 0 },
+        );
+        if (report.phase === 'Transient') throw new ApiServerUnavailable(report.errors.map((e) => `${e.object}: ${e.message}`).join('; '));
+      } catch (err) {
+        // Ready until now: the round reports why it could not check (Applying when the API
+        // server is unavailable), and the next good round says Ready again.
+        this.driftFailed.add(d.name);
+        this.reportFailure({ name: d.name, generation: d.generation }, err, 'drift correction');
+        continue;
+      }
+      const recovered = report.phase === 'Applied' && this.driftFailed.delete(d.name);
       const drifted = report.objects.filter((o) => o.drift);
       if (drifted.length > 0) {
         this.log('drift corrected', { ...idFields(d.name), deployment: d.name, objects: drifted.map((o) => o.object) });
         this.send({ name: d.name, generation: d.generation, ...summarize(report), phase: 'PHASE_READY',
           message: `drift corrected: ${drifted.map((o) => `${o.object} (${(o.drift ?? []).join(', ')})`).join('; ')}` });
+      } else if (recovered) {
+        this.send({ name: d.name, generation: d.generation, ...summarize(report), phase: 'PHASE_READY',
+          message: `applied again after a failed drift round: ${report.counts.created} created, ${report.counts.configured} configured, ${report.counts.unchanged} unchanged` });
+      }
+      // A field another manager keeps changing back is left to it (applier.ts): said once.
+      const fights = fightNotes(report, true);
+      if (fights.length > 0) {
+        this.log('fight with another field manager', { ...idFields(d.name), deployment: d.name, fights }, 'warn');
+        this.send({ name: d.name, generation: d.generation, ...summarize(report), phase: 'PHASE_READY', message: fights.join('; ') });
       }
     }
   }
@@ -424,6 +629,7 @@ function toStored(d: Deployment__Output): DesiredDeploymentWire {
       prune: d.options?.prune ?? true, force: d.options?.force ?? false,
       correctDrift: !(d.options?.disable_drift_correction ?? false),
       defaultNamespace: d.options?.default_namespace ?? '', healthTimeoutSeconds: d.options?.health_timeout_seconds ?? 0,
+      allowEmpty: d.options?.allow_empty ?? false, maxPrunePercent: d.options?.max_prune_percent ?? 0,
     },
   };
 }

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, logFunction } from '../core/log.js';
 import { parseLabels } from '../core/registration.js';
-import { Agent } from './agent.js';
+import { Agent, DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from './agent.js';
 import { startAgentHttp, type AgentHttp } from './http-server.js';
 import { AgentMetrics } from './metrics.js';
 
@@ -27,6 +27,10 @@ options:
   --kubeconfig <file>    cluster to manage (default: KUBECONFIG, then in-cluster config)
   --namespace <ns>       namespace for the agent's own state (default flotilla-system)
   --drift-interval <s>   re-apply to correct drift this often (default 60; 0 disables)
+  --keepalive-time <s>   (or FLOTILLA_KEEPALIVE_TIME) ping the hub this often on the connection
+                         (default 30); keep it >= the hub's grpc.minPingIntervalSeconds (20)
+  --keepalive-timeout <s> (or FLOTILLA_KEEPALIVE_TIMEOUT) drop the connection and reconnect when
+                         a ping is not answered within this (default 10)
   --http <host:port|off> serve /metrics (Prometheus), /healthz and /readyz (503 while the
                          agent has no stream to the hub) on this address; port 0 picks a
                          free port (the "agent started" log line names the URL). No token:
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
     options: {
       hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' }, labels: { type: 'string' },
       kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, http: { type: 'string' },
+      'keepalive-time': { type: 'string' }, 'keepalive-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -74,6 +79,17 @@ async function main(): Promise<void> {
     console.error('flotilla-agent: --drift-interval must be a number of seconds >= 0');
     process.exit(2);
   }
+  const seconds = (flag: 'keepalive-time' | 'keepalive-timeout', variable: string, fallback: number): number => {
+    const text = values[flag] ?? env(variable) ?? String(fallback);
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) {
+      console.error(`flotilla-agent: --${flag} must be a number of seconds > 0, got "${text}"`);
+      process.exit(2);
+    }
+    return n;
+  };
+  const keepaliveTimeMs = seconds('keepalive-time', 'FLOTILLA_KEEPALIVE_TIME', DEFAULT_KEEPALIVE_TIME_MS / 1000) * 1000;
+  const keepaliveTimeoutMs = seconds('keepalive-timeout', 'FLOTILLA_KEEPALIVE_TIMEOUT', DEFAULT_KEEPALIVE_TIMEOUT_MS / 1000) * 1000;
   const kubeConfig = new KubeConfig();
   const kubeconfigFile = values.kubeconfig ?? process.env.KUBECONFIG;
   if (kubeconfigFile) kubeConfig.loadFromFile(kubeconfigFile);
@@ -88,6 +104,7 @@ async function main(): Promise<void> {
   const agent = new Agent({
     hubAddress: hubs, hubCa: readFileSync(hubCa), cluster, labels,
     ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log, metrics,
+    keepaliveTimeMs, keepaliveTimeoutMs,
   });
   let http: AgentHttp | undefined;
   if (httpListen !== 'off') http = await startAgentHttp(httpListen, { metrics, problems: () => agent.problems() });

@@ -20,10 +20,34 @@ function clusterRows(clusters: readonly ClusterStatus[], now: number): string[][
   return clusters.map((c) => [
     c.name, c.connection === 'Connected' ? paint('green', c.connection) : paint('red', c.connection), formatDuration(now - c.connectionSince),
     c.agentVersion || '-', c.kubernetesVersion || '-', Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+    c.held ? paint('red', `HeldState: ${c.held.reason}`) : '',
   ]);
 }
 
-const CLUSTER_HEADER = ['NAME', 'CONNECTION', 'SINCE', 'AGENT', 'KUBERNETES', 'LABELS'];
+const CLUSTER_HEADER = ['NAME', 'CONNECTION', 'SINCE', 'AGENT', 'KUBERNETES', 'LABELS', 'MESSAGE'];
+
+/**
+ * `flotilla cluster adopt <name> [--prune-missing]`: after the hub's record of a cluster was
+ * lost (its agent refuses the new, emptier state and holds what runs), the operator's consent
+ * that the hub's state now stands. What the hub's state lacks is orphaned (left running,
+ * forgotten), or deleted with --prune-missing.
+ */
+export async function adoptClusterCommand(words: readonly string[], pruneMissing: boolean, g: GlobalOptions): Promise<void> {
+  const [cluster, ...extra] = words;
+  if (cluster === undefined || extra.length > 0) throw new UsageError('usage: flotilla cluster adopt <name> [--prune-missing]');
+  await withClient(g, async (client) => {
+    let desired;
+    try {
+      desired = await client.adoptCluster(cluster, { pruneMissing, by: process.env.USER ?? 'flotilla' });
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new CommandFailed(`cluster ${cluster}: ${err.message}`);
+      throw err;
+    }
+    const names = desired.deployments.map((d) => d.name);
+    console.log(`cluster ${cluster}: the hub's desired state (version ${desired.version}, ${names.length} deployment${names.length === 1 ? '' : 's'}${names.length > 0 ? `: ${names.join(', ')}` : ''}) replaces what the agent held;`
+      + ` deployments it lacks are ${pruneMissing ? 'deleted (each with its own prune option)' : 'orphaned: left running, no longer managed'}.`);
+  });
+}
 
 /** Per cluster readiness of a Kustomization or HelmRelease: `dev:True staging:False`. */
 function perCluster(s: Placed): string {

@@ -217,6 +217,13 @@ flotilla cluster revoke <name>
   register again with a new token.
 flotilla cluster list [-o json]
   Registered clusters with their labels.
+flotilla cluster adopt <name> [--prune-missing]
+  After the hub's record of a cluster was lost (Temporal restored or on a new database, the
+  cluster actor terminated), its agent refuses the new state and holds what runs ("HeldState" in
+  flotilla get clusters). Once the declarations are back, adopt lets the hub's desired state
+  replace what the agent holds: deployments the hub still has are applied again (unchanged
+  objects are not written); the ones it lacks are orphaned (left running, no longer managed),
+  or deleted with --prune-missing. Uses Temporal like get/reconcile. See docs/reliability.md.
 The hub: --hub <url> (its HTTP API, with --hub-token for changes; FLOTILLA_HUB,
 FLOTILLA_HUB_TOKEN) or --hub-data <dir> (its data directory, on the hub's machine;
 FLOTILLA_HUB_DATA). A token's labels win over the labels an agent asks for. See docs/clusters.md.

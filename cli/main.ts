@@ -7,7 +7,7 @@ import { parseDuration, parseLabels } from '../core/registration.js';
 import { VERSION } from '../core/version.js';
 import { buildCommand, checkPreCommand, type RepositoryOptions } from './build.js';
 import { clusterCommand } from './cluster.js';
-import { checkCommand, explainCommand, getAllCommand, getClustersCommand, traceCommand } from './fleet.js';
+import { adoptClusterCommand, checkCommand, explainCommand, getAllCommand, getClustersCommand, traceCommand } from './fleet.js';
 import {
   applyCommand, bootstrapCommand, CommandFailed, deleteCommand, getCommand, helmHistoryCommand, helmRollbackCommand,
   imageKindsOf, parseTarget, reconcileCommand,
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
       pre: { type: 'boolean' }, 'repo-root': { type: 'string' }, kustomize: { type: 'string' },
       kubeconfig: { type: 'string' }, context: { type: 'string' }, 'hub-address': { type: 'string' }, 'hub-ca': { type: 'string' },
       image: { type: 'string' }, set: { type: 'string', multiple: true },
+      'prune-missing': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
   if (command === 'version') { console.log(`flotilla ${VERSION}`); return; }
   if (!LOCAL_COMMANDS.has(command) && !Object.hasOwn(COMMAND_HELP, command)) throw new UsageError(`unknown command "${command}"`);
   // build and check --pre work on a checkout alone: no Temporal, no hub.
-  const offline = LOCAL_COMMANDS.has(command) || command === 'build' || (command === 'check' && values.pre === true);
+  const offline = (LOCAL_COMMANDS.has(command) && !(command === 'cluster' && rest[0] === 'adopt')) || command === 'build' || (command === 'check' && values.pre === true);
   // apply --dry-run validates without a hub (and compares with the hub's state when it can).
   const g = await globalOptions(values, !offline, command === 'apply' && values['dry-run'] === true);
   const timeoutMs = parseDuration(values.timeout ?? '5m');
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     return values.cluster;
   };
   switch (command) {
-    case 'cluster': return clusterCommand(rest, values);
+    case 'cluster': return rest[0] === 'adopt' ? adoptClusterCommand(rest.slice(1), values['prune-missing'] ?? false, g) : clusterCommand(rest, values);
     case 'apply': return applyCommand(values.file ?? [], values['dry-run'] ?? false, g, values.scope);
     case 'delete': return deleteCommand(notificationTarget(rest, g.namespace) ?? parseTarget(rest, g.namespace), g);
     case 'suspend': return suspendCommand(parseTarget(rest, g.namespace), true, g);

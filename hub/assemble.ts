@@ -20,7 +20,7 @@ import { DataObjectStore } from './data-objects.js';
 import { DeclarationClient } from './declarations.js';
 import { EventRecorder } from './events.js';
 import { hubQueue, TemporalFleet } from './fleet.js';
-import { AgentGateway } from './gateway.js';
+import { AgentGateway, type GatewayTransport } from './gateway.js';
 import type { HttpRoute } from './http-api.js';
 import { activityMetricsInterceptor, type HubMetrics } from './metrics.js';
 import { NotificationMetrics } from './notification-metrics.js';
@@ -56,6 +56,8 @@ export interface AssembleOptions {
   /** What every hub replica shares: artifacts, registrations, ConfigMaps/Secrets. Default: the data directory. */
   readonly store?: BlobStore;
   readonly heartbeatIntervalSeconds: number;
+  /** The gateway's keepalive and limits (default GATEWAY_DEFAULTS). */
+  readonly transport?: Partial<GatewayTransport>;
   /** Unique among the running hubs that share the task queue (default: host name and a random suffix). */
   readonly hubId?: string;
   readonly log?: LogFn;
@@ -100,7 +102,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const gateway = new AgentGateway({
     registration, artifacts, fleet: new TemporalFleet(opts.client, opts.taskQueue, registration, events, ownQueue),
     heartbeatIntervalSeconds: opts.heartbeatIntervalSeconds, ...(opts.log ? { log: opts.log } : {}),
-    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}), ...(opts.transport ? { transport: opts.transport } : {}),
   });
   late.gateway = gateway;
   const declarations = new DeclarationClient(opts.client, opts.taskQueue, data);

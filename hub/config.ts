@@ -41,6 +41,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'grpc.tlsKeyFile', env: 'FLOTILLA_GRPC_TLS_KEY', flag: 'tls-key', type: 'file', help: 'gateway key (with grpc.tlsCertFile)' },
   { key: 'grpc.hosts', env: 'FLOTILLA_GRPC_HOSTS', flag: 'host', type: 'list', default: [], help: 'extra names for the self-signed certificate (comma separated in the environment)' },
   { key: 'grpc.heartbeatSeconds', env: 'FLOTILLA_HEARTBEAT_SECONDS', flag: 'heartbeat', type: 'int', default: 10, help: 'agents\' heartbeat; an agent silent for 3 of them is Unreachable' },
+  { key: 'grpc.keepaliveTimeSeconds', env: 'FLOTILLA_GRPC_KEEPALIVE_TIME', flag: 'keepalive-time', type: 'int', default: 30, help: 'the gateway pings each agent connection this often; with grpc.keepaliveTimeoutSeconds it bounds how long a frozen or cut-off agent\'s stream stays open' },
+  { key: 'grpc.keepaliveTimeoutSeconds', env: 'FLOTILLA_GRPC_KEEPALIVE_TIMEOUT', flag: 'keepalive-timeout', type: 'int', default: 10, help: 'a connection whose ping is not answered within this is dropped (the cluster is Disconnected)' },
+  { key: 'grpc.minPingIntervalSeconds', env: 'FLOTILLA_GRPC_MIN_PING_INTERVAL', flag: 'min-ping-interval', type: 'int', default: 20, help: 'shortest ping interval permitted to agents; keep it at most the agents\' --keepalive-time' },
+  { key: 'grpc.maxReceiveMessageBytes', env: 'FLOTILLA_GRPC_MAX_RECEIVE_MESSAGE_BYTES', flag: 'max-receive-message-bytes', type: 'int', default: 4_194_304, help: 'largest message an agent may send; a larger one fails its call with RESOURCE_EXHAUSTED' },
+  { key: 'grpc.maxStreamsPerCluster', env: 'FLOTILLA_GRPC_MAX_STREAMS_PER_CLUSTER', flag: 'max-streams-per-cluster', type: 'int', default: 2, help: 'Connect streams one cluster may hold open on this hub at once (a Hello replaces the older one; 2 lets a restarted agent in while its old stream is half-open); one more is refused with RESOURCE_EXHAUSTED' },
   { key: 'http.listen', env: 'FLOTILLA_HTTP_LISTEN', flag: 'http', type: 'address', default: '127.0.0.1:7480', help: 'HTTP API, dashboard, /metrics, /healthz, /readyz and Receivers host:port, or off' },
   { key: 'http.apiTokenFile', env: 'FLOTILLA_API_TOKEN_FILE', flag: 'api-token-file', type: 'string', help: 'bearer token of the HTTP API (made on first start when absent); default <dataDir>/api-token. Hubs behind one address share one' },
   { key: 'store.type', env: 'FLOTILLA_STORE', flag: 'store', type: 'string', values: ['filesystem', 's3'], default: 'filesystem', help: 'where artifacts, registrations and hub ConfigMaps/Secrets live: the data directory (one hub) or an S3-compatible bucket (any number of hubs)' },
@@ -81,7 +86,11 @@ export interface HubConfig {
   readonly dataDir: string;
   readonly hubId?: string;
   readonly temporal: TemporalSettings;
-  readonly grpc: { readonly listen: string; readonly tls?: { readonly certFile: string; readonly keyFile: string }; readonly hosts: readonly string[]; readonly heartbeatSeconds: number };
+  readonly grpc: {
+    readonly listen: string; readonly tls?: { readonly certFile: string; readonly keyFile: string }; readonly hosts: readonly string[]; readonly heartbeatSeconds: number;
+    readonly keepaliveTimeSeconds: number; readonly keepaliveTimeoutSeconds: number; readonly minPingIntervalSeconds: number;
+    readonly maxReceiveMessageBytes: number; readonly maxStreamsPerCluster: number;
+  };
   readonly http: { /** host:port, or 'off' */ readonly listen: string; readonly apiTokenFile: string };
   readonly store: { readonly type: 'filesystem' } | { readonly type: 's3'; readonly s3: S3Settings };
   readonly tools: { readonly helm?: string; readonly kustomize?: string };
@@ -333,6 +342,9 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     grpc: {
       listen: need('grpc.listen', ''), ...(grpcTls ? { tls: { certFile: grpcTls.a, keyFile: grpcTls.b } } : {}),
       hosts: Array.isArray(listHosts) ? listHosts : [], heartbeatSeconds: num('grpc.heartbeatSeconds'),
+      keepaliveTimeSeconds: num('grpc.keepaliveTimeSeconds'), keepaliveTimeoutSeconds: num('grpc.keepaliveTimeoutSeconds'),
+      minPingIntervalSeconds: num('grpc.minPingIntervalSeconds'), maxReceiveMessageBytes: num('grpc.maxReceiveMessageBytes'),
+      maxStreamsPerCluster: num('grpc.maxStreamsPerCluster'),
     },
     http: { listen: need('http.listen', ''), apiTokenFile: str('http.apiTokenFile') ?? `${dataDir.replace(/\/$/, '')}/api-token` },
     store,

@@ -21,7 +21,7 @@ import { imageUpdateAutomationWorkflow } from '../workflows/image-update-automat
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
 import { notificationsWorkflow } from '../workflows/notifications.js';
 import {
-  clusterStatusQuery, declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
+  adoptHeldStateUpdate, clusterStatusQuery, clusterWorkflowId, declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
   helmRollbackUpdate, reconcileSignal, rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate,
   rolloutRetryUpdate, rolloutStatusQuery, rolloutWorkflowId, specSignal, suspendSignal,
   imagePolicyStatusQuery, imageRepositoryStatusQuery, imageUpdateStatusQuery,
@@ -30,6 +30,7 @@ import {
   type NotificationsStatus,
   type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
   type ClusterStatus, type RolloutActionRequest, type RolloutStatus,
+  type AdoptRequest, type DesiredState,
 } from '../workflows/messages.js';
 import type { rolloutWorkflow } from '../workflows/rollout.js';
 import type { ApplyAction, DataObjectStore } from './data-objects.js';
@@ -239,6 +240,21 @@ export class DeclarationClient {
   /** Asks for a reconcile now; the token returns in status.lastHandledReconcileAt. */
   async requestReconcile(id: string, token: string): Promise<void> {
     await this.runningHandle(id).then((h) => h.signal(reconcileSignal, token));
+  }
+
+  /**
+   * `flotilla cluster adopt`: the hub's desired state replaces what the cluster's agent holds
+   * (it refused the state of a lost and re-created hub record). Throws NotFoundError when the
+   * cluster holds nothing.
+   */
+  async adoptCluster(cluster: string, request: AdoptRequest): Promise<DesiredState> {
+    const handle = await this.runningHandle(clusterWorkflowId(cluster));
+    try {
+      return await handle.executeUpdate(adoptHeldStateUpdate, { args: [request] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new NotFoundError(err.cause?.message ?? err.message);
+      throw err;
+    }
   }
 
   async helmRollback(id: string, request: RollbackRequest): Promise<{ toRevision: number }> {

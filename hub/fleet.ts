@@ -8,9 +8,9 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { connectionEvent, objectOfId, reportEvent, reportOutcome } from '../core/notifications/hub-events.js';
 import { clusterWorkflow } from '../workflows/cluster.js';
 import {
-  agentConnectedSignal, agentDisconnectedSignal, clusterWorkflowId, deploymentReportSignal, desiredStateQuery,
+  agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clusterWorkflowId, deploymentReportSignal, desiredStateQuery,
   helmReleaseStatusQuery, kustomizationStatusQuery,
-  type AgentConnected, type AgentDisconnected, type DesiredState, type ReportSummary,
+  type AgentConnected, type AgentDisconnected, type AgentHold, type DesiredState, type ReportSummary,
 } from '../workflows/messages.js';
 import type { EventSink } from './events.js';
 import type { FleetHooks } from './gateway.js';
@@ -76,6 +76,10 @@ export class TemporalFleet implements FleetHooks {
   async disconnected(cluster: string, info: AgentDisconnected): Promise<void> {
     await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentDisconnectedSignal, signalArgs: [{ ...info, ...this.via() }] });
     this.events?.record(connectionEvent(cluster, { state: info.unreachable ? 'Unreachable' : 'Disconnected' }, info.at));
+  }
+
+  async hold(cluster: string, info: AgentHold): Promise<void> {
+    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentHoldSignal, signalArgs: [info] });
   }
 
   private via(): { hub?: string } {

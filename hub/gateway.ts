@@ -8,8 +8,9 @@ import type { AgentGatewayHandlers } from '../proto/gen/flotilla/agent/v1/AgentG
 import type { Deployment as WireDeployment } from '../proto/gen/flotilla/agent/v1/Deployment.js';
 import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
 import type { AgentStreams } from '../activities/agent-delivery.js';
-import type { AgentConnected, AgentDisconnected, DesiredState, ReportSummary } from '../workflows/messages.js';
+import type { AgentConnected, AgentDisconnected, AgentHold, DesiredState, ReportSummary } from '../workflows/messages.js';
 import { checkLabel } from '../core/registration.js';
+import { capMessage } from '../core/report-cap.js';
 import { RegistrationError, type RegistrationStore } from './registration.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { TlsMaterial } from './tls.js';
@@ -22,6 +23,8 @@ export interface FleetHooks {
   connected(cluster: string, info: AgentConnected): Promise<void>;
   disconnected(cluster: string, info: AgentDisconnected): Promise<void>;
   report(cluster: string, report: ReportSummary): Promise<void>;
+  /** The agent refused the desired state and holds what runs, or took it again. */
+  hold(cluster: string, info: AgentHold): Promise<void>;
 }
 
 export interface GatewayOptions {
@@ -32,6 +35,69 @@ export interface GatewayOptions {
   readonly log?: LogFn;
   /** Agents' connections, messages and reported apply counts. */
   readonly metrics?: Pick<HubMetrics, 'agentConnected' | 'gatewayMessage' | 'applyReported'>;
+  /** Transport limits and keepalive; each unset field takes its GATEWAY_DEFAULTS value. */
+  readonly transport?: Partial<GatewayTransport>;
+}
+
+/** The gateway's gRPC transport settings (hub settings grpc.keepalive*, grpc.maxReceiveMessageBytes, grpc.maxStreamsPerCluster). */
+export interface GatewayTransport {
+  /**
+   * The hub pings each agent connection this often, and drops it when a ping is not answered
+   * within keepaliveTimeoutMs: a frozen or partitioned agent's stream is destroyed (and the
+   * cluster Disconnected) within keepaliveTimeMs + keepaliveTimeoutMs, where TCP alone may take
+   * many minutes.
+   */
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  /**
+   * The shortest interval between pings the hub permits an agent. Must not be longer than the
+   * agents' own keepalive time (flotilla-agent --keepalive-time, 30 s by default), or a gRPC
+   * server that enforces it answers GOAWAY too_many_pings.
+   */
+  readonly minPingIntervalMs: number;
+  /** Largest message an agent may send (a Hello lists every served API kind; reports are small). */
+  readonly maxReceiveMessageBytes: number;
+  /**
+   * Connect streams one cluster may hold open on this hub at once, the welcomed one included;
+   * one more is refused with RESOURCE_EXHAUSTED. See GATEWAY_DEFAULTS for why 2.
+   */
+  readonly maxStreamsPerCluster: number;
+}
+
+export const GATEWAY_DEFAULTS: GatewayTransport = {
+  keepaliveTimeMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  // Shorter than the agents' default keepalive time (30 s), with room for timer jitter.
+  minPingIntervalMs: 20_000,
+  // grpc-js's own default, made explicit: 4 MiB.
+  maxReceiveMessageBytes: 4 * 1024 * 1024,
+  // A stream that says Hello replaces the cluster's session (the older stream is closed), so an
+  // agent that restarts while its old stream is still half-open on the hub (the hub learns of
+  // it only at the next keepalive timeout) gets in at once: old + new = 2. With 1 it would be
+  // refused until the keepalive dropped the old stream. More than that is never needed by one
+  // agent: it is a second agent, or a client holding streams open without saying Hello.
+  maxStreamsPerCluster: 2,
+};
+
+/**
+ * The Server options for these settings. Names and semantics from grpc-js
+ * (@grpc/grpc-js 1.14, packages/grpc-js/src/server.ts, _sessionHandler: the server sends a ping
+ * every keepalive_time_ms and destroys the HTTP/2 session when none is answered within
+ * keepalive_timeout_ms; the default time is "never"; server-interceptors.ts: a message longer
+ * than grpc.max_receive_message_length fails the call with RESOURCE_EXHAUSTED).
+ * grpc.http2.min_ping_interval_without_data_ms and grpc.http2.max_ping_strikes are gRPC core's
+ * ping policy (doc/keepalive.md in grpc/grpc); grpc-js 1.14 leaves pings to Node's http2 and
+ * does not enforce them (grpc/grpc-node#1699), so they are set for a server (or version) that
+ * does, and keep the permitted interval below the agents' keepalive time.
+ */
+export function gatewayServerOptions(t: GatewayTransport): Record<string, number> {
+  return {
+    'grpc.keepalive_time_ms': t.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': t.keepaliveTimeoutMs,
+    'grpc.http2.min_ping_interval_without_data_ms': t.minPingIntervalMs,
+    'grpc.http2.max_ping_strikes': 2,
+    'grpc.max_receive_message_length': t.maxReceiveMessageBytes,
+  };
 }
 
 interface Session {
@@ -43,6 +109,8 @@ interface Session {
   allowed: Set<string>;
   /** What the agent said in Hello, told to the actor again when a silent agent speaks. */
   readonly agent: Omit<AgentConnected, 'at'>;
+  /** Whether the agent last refused the desired state; unknown until its first Ack on this stream. */
+  held?: boolean;
 }
 
 const CHUNK = 256 * 1024;
@@ -58,20 +126,29 @@ export function toWireDesiredState(desired: DesiredState): HubMessage {
       disable_drift_correction: !d.options.correctDrift,
       default_namespace: d.options.defaultNamespace,
       health_timeout_seconds: d.options.healthTimeoutSeconds,
+      allow_empty: d.options.allowEmpty ?? false, max_prune_percent: d.options.maxPrunePercent ?? 0,
     },
   }));
-  return { desired_state: { version: String(desired.version), deployments } };
+  return { desired_state: {
+    version: String(desired.version), deployments, epoch: desired.epoch ?? '',
+    adopt_epoch: desired.adoptEpoch ?? '', adopt_prune_missing: desired.adoptPruneMissing ?? false,
+  } };
 }
 
 export class AgentGateway implements AgentStreams {
-  private readonly server = new Server();
+  private readonly server: Server;
+  private readonly transport: GatewayTransport;
   private readonly sessions = new Map<string, Session>();
+  /** Every authenticated Connect stream still open, by cluster (welcomed or not): the per-cluster cap. */
+  private readonly streams = new Map<string, Set<ServerDuplexStream<AgentMessage__Output, HubMessage>>>();
   private readonly heartbeatSeconds: number;
   private livenessTimer: NodeJS.Timeout | undefined;
   private listeningNow = false;
 
   constructor(private readonly opts: GatewayOptions) {
     this.heartbeatSeconds = opts.heartbeatIntervalSeconds ?? 10;
+    this.transport = { ...GATEWAY_DEFAULTS, ...opts.transport };
+    this.server = new Server(gatewayServerOptions(this.transport));
     const handlers: AgentGatewayHandlers = {
       Register: (call, callback) => {
         const { token, cluster } = call.request;
@@ -154,8 +231,22 @@ export class AgentGateway implements AgentStreams {
     let session: Session | undefined;
     // One message at a time, in order, after the credential is checked: Hello must be fully
     // handled before what follows it.
+    let open = true;
     let chain: Promise<void> = this.authenticate(call.metadata).then(
-      (name) => { cluster = name; },
+      (name) => {
+        if (!open) return;
+        const streams = this.streams.get(name) ?? new Set();
+        if (streams.size >= this.transport.maxStreamsPerCluster) {
+          this.log('agent stream refused: too many open streams', { cluster: name, open: streams.size }, 'warn');
+          call.emit('error', Object.assign(new Error(
+            `cluster ${name} already holds ${streams.size} open stream(s) to this hub (at most ${this.transport.maxStreamsPerCluster}): is a second agent running with its credential?`,
+          ), { code: status.RESOURCE_EXHAUSTED }));
+          return;
+        }
+        streams.add(call);
+        this.streams.set(name, streams);
+        cluster = name;
+      },
       (err: unknown) => { call.emit('error', grpcError(err)); },
     );
     call.on('data', (msg: AgentMessage__Output) => {
@@ -168,7 +259,9 @@ export class AgentGateway implements AgentStreams {
       });
     });
     const closed = (): void => {
+      open = false;
       if (cluster === undefined) return;
+      this.forget(cluster, call);
       const current = this.sessions.get(cluster);
       if (!session || current !== session) return;
       this.sessions.delete(cluster);
@@ -199,12 +292,20 @@ export class AgentGateway implements AgentStreams {
       const agent = { agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version, apiResources: hello.api_resources.length, capabilitiesDigest };
       const created: Session = { cluster, call, lastSeen: Date.now(), unreachable: false, allowed: new Set(), agent };
       this.sessions.set(cluster, created);
-      previous?.call.end(); // a reconnect replaces the old stream
+      if (previous) {
+        // A reconnect replaces the old stream, which may be half-open (the agent restarted, or
+        // its connection broke without a FIN): it no longer counts against the cap.
+        this.forget(cluster, previous.call);
+        previous.call.emit('error', Object.assign(new Error(`replaced by a newer stream of cluster ${cluster}`), { code: status.ABORTED }));
+      }
       call.write({ welcome: { cluster, heartbeat_interval_seconds: this.heartbeatSeconds } });
       await this.opts.fleet.connected(cluster, { at: Date.now(), ...agent });
       const desired = await this.opts.fleet.desiredState(cluster);
       created.allowed = new Set(desired.deployments.map((d) => d.artifactDigest));
-      if (BigInt(hello.desired_state_version) < BigInt(desired.version) || desired.version === 0) call.write(toWireDesiredState(desired));
+      // Sent unless the agent has this very state: an agent of another epoch gets it too, and
+      // answers with a refusal (it holds what it runs until an operator adopts).
+      if (BigInt(hello.desired_state_version) < BigInt(desired.version) || desired.version === 0
+        || hello.desired_state_epoch !== (desired.epoch ?? '')) call.write(toWireDesiredState(desired));
       this.opts.metrics?.agentConnected(cluster, true);
       this.log('agent connected', { cluster, agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version });
       return created;
@@ -215,6 +316,19 @@ export class AgentGateway implements AgentStreams {
       this.opts.metrics?.agentConnected(cluster, true);
       await this.opts.fleet.connected(cluster, { at: session.lastSeen, ...session.agent });
     }
+    if (msg.body === 'ack' && msg.ack) {
+      const ack = msg.ack;
+      // A refusal always reaches the cluster's actor; an acceptance only when it ends one (or
+      // once per stream, for a hold the hub's record may still show from an earlier stream).
+      if (ack.refused !== '' || session.held !== false) {
+        session.held = ack.refused !== '';
+        if (session.held) this.log('agent holds its state and refuses the hub\'s', { cluster, reason: ack.refused, heldEpoch: ack.held_epoch, heldVersion: ack.held_version }, 'warn');
+        await this.opts.fleet.hold(cluster, {
+          at: Date.now(), held: session.held,
+          ...(session.held ? { reason: ack.refused.slice(0, 1024), agentEpoch: ack.held_epoch, agentVersion: Number(ack.held_version) } : {}),
+        });
+      }
+    }
     if (msg.body === 'report' && msg.report) {
       const r = msg.report;
       const inv = r.inventory;
@@ -223,12 +337,20 @@ export class AgentGateway implements AgentStreams {
           { created: inv.created, configured: inv.configured, unchanged: inv.unchanged, pruned: inv.pruned });
       }
       await this.opts.fleet.report(cluster, {
-        name: r.name, generation: Number(r.generation), phase: r.phase.replace(/^PHASE_/, ''), message: r.message,
+        // Capped again here (an agent from before the cap may send any length): the message
+        // goes into a signal and into two workflows' state. The object list is not forwarded.
+        name: r.name, generation: Number(r.generation), phase: r.phase.replace(/^PHASE_/, ''), message: capMessage(r.message),
         counts: inv ? { objects: inv.objects, created: inv.created, configured: inv.configured, unchanged: inv.unchanged, pruned: inv.pruned, drifted: inv.drifted } : {},
-        finishedAt: Number(r.finished_at_unix_ms),
+        finishedAt: Number(r.finished_at_unix_ms), ...(r.epoch === '' ? {} : { epoch: r.epoch }),
       });
     }
     return session;
+  }
+
+  private forget(cluster: string, call: ServerDuplexStream<AgentMessage__Output, HubMessage>): void {
+    const streams = this.streams.get(cluster);
+    streams?.delete(call);
+    if (streams?.size === 0) this.streams.delete(cluster);
   }
 
   private checkLiveness(): void {

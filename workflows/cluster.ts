@@ -3,16 +3,16 @@
 // records what the agent gateway tells it: connection changes and deployment reports.
 // Every change of the desired state is pushed to the agent through an activity.
 import {
-  condition, continueAsNew, patched, proxyActivities, setHandler, workflowInfo,
+  condition, continueAsNew, patched, proxyActivities, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/agent-delivery.js';
 import { quick, viaHub } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';
 import {
-  agentConnectedSignal, agentDisconnectedSignal, clearDeploymentUpdate, clusterReportSignal, clusterStatusQuery,
-  deploymentReportSignal, desiredStateQuery, setDeploymentUpdate, upsertDeploymentUpdate,
-  type ClusterStatus, type DeploymentUpsert, type DesiredDeployment, type DesiredState,
+  adoptHeldStateUpdate, agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clearDeploymentUpdate, clusterReportSignal,
+  clusterStatusQuery, deploymentReportSignal, desiredStateQuery, setDeploymentUpdate, upsertDeploymentUpdate,
+  type AdoptRequest, type ClusterStatus, type DeploymentUpsert, type DesiredDeployment, type DesiredState,
 } from './messages.js';
 
 const { pushDesiredState } = proxyActivities<DeliveryActivities>(quick);
@@ -53,6 +53,12 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     desired: { version: 0, deployments: [] },
     reports: [],
   };
+  // The epoch: this record's identity, made once and carried over continue-as-new with the
+  // status. An agent that holds a state of another epoch knows the hub's record was lost
+  // (a new Temporal database, the actor terminated and re-created) and refuses to act on it.
+  if (status.desired.epoch === undefined && patched('desired-state-epoch')) {
+    status = { ...status, desired: { ...status.desired, epoch: uuid4() } };
+  }
   let pushedVersion = status.desired.version;
   /** Pushes in a row the agent's hub did not take. */
   let failedPushes = 0;
@@ -63,7 +69,10 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
 
   const setDesired = (deployments: readonly DesiredDeployment[]): DesiredState => {
     const sorted = [...deployments].sort((a, b) => a.name.localeCompare(b.name));
-    status = { ...status, desired: { version: status.desired.version + 1, deployments: sorted } };
+    // The operator's adoption stays on the state until the agent has taken it.
+    const { epoch, adoptEpoch, adoptPruneMissing } = status.desired;
+    const keep = status.held !== undefined && adoptEpoch !== undefined ? { adoptEpoch, adoptPruneMissing: adoptPruneMissing ?? false } : {};
+    status = { ...status, desired: { version: status.desired.version + 1, deployments: sorted, ...(epoch === undefined ? {} : { epoch }), ...keep } };
     return status.desired;
   };
 
@@ -84,6 +93,9 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     status = { ...status, connection: d.unreachable ? 'Unreachable' : 'Disconnected', connectionSince: d.at };
   });
   setHandler(deploymentReportSignal, (r) => {
+    // About a state of another record (the agent holds it, or re-sent it on reconnect): not
+    // this record's deployments, whatever their names and generations.
+    if (r.epoch !== undefined && r.epoch !== '' && status.desired.epoch !== undefined && r.epoch !== status.desired.epoch) return;
     const others = status.reports.filter((e) => e.name !== r.name);
     const previous = status.reports.find((e) => e.name === r.name);
     // Reports can arrive out of order across reconnects: keep the newest generation.
@@ -94,6 +106,24 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     const outcome = r.phase !== 'APPLYING' || !patched('forward-outcomes-only');
     if (owner !== undefined && outcome) outbox.signal(owner, clusterReportSignal, { cluster: status.name, report: r });
   });
+  setHandler(agentHoldSignal, (h) => {
+    if (h.held) {
+      status = { ...status, held: { since: status.held?.since ?? h.at, reason: h.reason ?? 'the agent refused the desired state', agentEpoch: h.agentEpoch ?? '', agentVersion: h.agentVersion ?? 0 } };
+    } else if (status.held !== undefined) {
+      const { held: _taken, ...rest } = status;
+      status = rest;
+    }
+  });
+  setHandler(adoptHeldStateUpdate, (req) => {
+    const held = status.held;
+    if (!held) return status.desired;
+    // A version above both: the agent takes it as the newest, whatever it held.
+    const version = Math.max(status.desired.version, held.agentVersion) + 1;
+    status = { ...status, desired: { ...status.desired, version, adoptEpoch: held.agentEpoch, adoptPruneMissing: req.pruneMissing } };
+    return status.desired;
+  }, { validator: (_req: AdoptRequest) => {
+    if (!status.held) throw new Error(`cluster ${status.name} holds nothing: its agent runs the hub's desired state (version ${status.desired.version})`);
+  } });
   setHandler(setDeploymentUpdate, (d) => {
     const same = status.desired.deployments.find((e) => e.name === d.name);
     if (same && same.generation === d.generation && same.artifactDigest === d.artifactDigest

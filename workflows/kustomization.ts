@@ -16,6 +16,7 @@ import type { KustomizationDeclaration } from '../core/declarations/types.js';
 import { adoptionContext, type AdoptionContext } from '../core/declarations/scope.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
+import { renderSafety } from '../core/render-safety.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
@@ -424,6 +425,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     return {
       prune: s.prune, force: s.force, correctDrift: true, defaultNamespace: s.targetNamespace ?? 'default',
       healthTimeoutSeconds: wait ? s.timeoutSeconds : 0,
+      // Only when set: options of deployments made before these existed stay the same.
+      ...renderSafety(actor.declaration.annotations),
     };
   }
 

@@ -13,6 +13,10 @@ export interface DeploymentOptions {
   readonly correctDrift: boolean;
   readonly defaultNamespace: string;
   readonly healthTimeoutSeconds: number;
+  /** A render with no objects may replace a non-empty inventory (flotilla.dev/allow-empty). */
+  readonly allowEmpty?: boolean;
+  /** Refuse a render that would prune more than this percent of the inventory; 0 or absent: no limit. */
+  readonly maxPrunePercent?: number;
 }
 
 /** One entry of a cluster's desired state. Manifests travel by digest, never inline. */
@@ -33,6 +37,46 @@ export interface DesiredDeployment {
 export interface DesiredState {
   readonly version: number;
   readonly deployments: readonly DesiredDeployment[];
+  /**
+   * The identity of this record of the cluster: made when the cluster actor starts without
+   * a state, carried over continue-as-new. An agent holding a state of another epoch refuses
+   * this one (the hub's record was lost) until an operator adopts (`flotilla cluster adopt`).
+   * Absent in actors older than epochs.
+   */
+  readonly epoch?: string;
+  /** Set by `flotilla cluster adopt`: this state may replace what the agent holds from that epoch. */
+  readonly adoptEpoch?: string;
+  /** With adoptEpoch: deployments the agent holds and this state lacks are deleted (default: orphaned). */
+  readonly adoptPruneMissing?: boolean;
+}
+
+/**
+ * The agent refused the hub's desired state and holds what it runs (held), or took it again
+ * (not held). Sent by the gateway from the agent's Ack.
+ */
+export interface AgentHold {
+  readonly at: number;
+  readonly held: boolean;
+  /** Why the agent refused, in its words. */
+  readonly reason?: string;
+  /** The epoch and version of the state the agent holds. */
+  readonly agentEpoch?: string;
+  readonly agentVersion?: number;
+}
+
+/** Shown on the cluster while its agent holds a state the hub's record does not continue. */
+export interface HeldState {
+  readonly since: number;
+  readonly reason: string;
+  readonly agentEpoch: string;
+  readonly agentVersion: number;
+}
+
+/** `flotilla cluster adopt <name> [--prune-missing]`. */
+export interface AdoptRequest {
+  readonly pruneMissing: boolean;
+  /** Who asked (for history). */
+  readonly by?: string;
 }
 
 export type ConnectionState = 'NeverConnected' | 'Connected' | 'Unreachable' | 'Disconnected';
@@ -63,6 +107,8 @@ export interface ReportSummary {
   readonly message: string;
   readonly counts: Readonly<Record<string, number>>;
   readonly finishedAt: number;
+  /** The epoch of the agent's desired state when it reported (DesiredState.epoch); absent from older agents. */
+  readonly epoch?: string;
 }
 
 export interface ClusterStatus {
@@ -78,12 +124,15 @@ export interface ClusterStatus {
   /** The task queue of the hub the agent last connected to (several hubs share the fleet). */
   readonly hub?: string;
   readonly desired: DesiredState;
+  /** The agent refuses the hub's desired state and holds what runs (see DesiredState.epoch). */
+  readonly held?: HeldState;
   readonly reports: readonly ReportSummary[];
 }
 
 export const agentConnectedSignal = defineSignal<[AgentConnected]>('agentConnected');
 export const agentDisconnectedSignal = defineSignal<[AgentDisconnected]>('agentDisconnected');
 export const deploymentReportSignal = defineSignal<[ReportSummary]>('deploymentReport');
+export const agentHoldSignal = defineSignal<[AgentHold]>('agentHold');
 
 /** A deployment report, forwarded by a cluster actor to the deployment's owner. */
 export interface ClusterReport {
@@ -102,6 +151,8 @@ export interface UpsertResult {
 export const upsertDeploymentUpdate = defineUpdate<UpsertResult, [DeploymentUpsert]>('upsertDeployment');
 
 export const clearDeploymentUpdate = defineUpdate<DesiredState, [string]>('clearDeployment');
+/** The operator's consent: the hub's desired state replaces what the agent holds. */
+export const adoptHeldStateUpdate = defineUpdate<DesiredState, [AdoptRequest]>('adoptHeldState');
 
 export const clusterStatusQuery = defineQuery<ClusterStatus>('status');
 export const desiredStateQuery = defineQuery<DesiredState>('desiredState');

@@ -2,7 +2,9 @@
 // configuration, authentication, TLS and discovery, but sends manifests as they are (the
 // typed model serializer would drop fields it does not know) and returns raw JSON.
 // Every request passes a token bucket and a concurrency cap, and is counted; an observer (the
-// agent's metrics) sees each request's verb and outcome, watches included.
+// agent's metrics) sees each request's verb and outcome, watches included. Transient failures
+// (429, 5xx, dropped connections) are retried here, for every request but watches, within a
+// bounded budget; what is still failing after it is a KubeApiError that isTransientError() knows.
 import {
   ApiException,
   HttpMethod,
@@ -15,6 +17,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describeObject, type KubeObject } from '../../core/objects.js';
 import { isRecord } from '../../core/manifests.js';
 import { DEFAULT_LIMITS, Semaphore, TokenBucket, type Limits } from './rate-limit.js';
@@ -28,6 +31,66 @@ export interface RequestStats {
   writes: number;
   dryRuns: number;
   byMethod: Record<string, number>;
+  /** Attempts sent again after a transient failure (requests counts each request once). */
+  retries: number;
+}
+
+/**
+ * How requests ride out transient API server failures: 429 (throttled), 500/502/503/504 and
+ * connections that fail (refused, reset, hung up, timed out). Each retry waits an exponential,
+ * jittered delay (or the server's Retry-After, in seconds, when it sends one).
+ */
+export interface RetryPolicy {
+  /**
+   * Longest time one request keeps retrying, counted from its first attempt and also from the
+   * start of the current outage (the first transient failure since the last good answer): during
+   * a long outage every request then gives up by this time instead of each waiting its own full
+   * budget, so a 1,000-object apply reports "waiting for the API server" within this time too.
+   */
+  readonly budgetMs: number;
+  /** First retry delay; doubles with every attempt, ±50 % jitter. */
+  readonly baseDelayMs: number;
+  /** Cap on one backoff delay (a server's Retry-After is honoured as sent, within the budget). */
+  readonly maxDelayMs: number;
+}
+
+/**
+ * 30 s: an API server restart or a leader change of its etcd takes seconds, a throttling burst
+ * (API Priority and Fairness answers 429 with Retry-After: 1) less; much longer and the agent
+ * would hold its apply (and the hub's view of it) on a server that is really down.
+ */
+export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 30_000, baseDelayMs: 200, maxDelayMs: 5_000 };
+
+/** HTTP statuses that say "try again later" rather than "this request is wrong". */
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/** Connection failures: the request may not have reached the server, or its answer was lost. */
+const NETWORK_ERROR = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|network timeout/i;
+
+/**
+ * Did `err` come from the API server being unavailable (after the client's retries), rather
+ * than from what was sent? Such a failure says nothing about the manifests.
+ */
+export function isTransientError(err: unknown): boolean {
+  // Code 0: no HTTP answer at all (see toKubeApiError).
+  if (err instanceof KubeApiError) return RETRYABLE_STATUS.has(err.code) || err.code === 0;
+  if (err instanceof ApiException) return RETRYABLE_STATUS.has((err as ApiException<unknown>).code);
+  return isNetworkError(err);
+}
+
+/** Retry-After in ms: delta-seconds (what the API server sends) or an HTTP date. */
+export function retryAfterMs(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function isNetworkError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  return NETWORK_ERROR.test(`${typeof code === 'string' ? code : ''} ${typeof cause?.code === 'string' ? cause.code : ''} ${err.message}`);
 }
 
 /**
@@ -70,7 +133,9 @@ class RawObjectApi extends KubernetesObjectApi {
   async isNamespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
     try {
       return (await this.resource(apiVersion, kind))?.namespaced;
-    } catch {
+    } catch (err) {
+      // An API server that is unavailable has not said the group/version is not served.
+      if (isTransientError(err)) throw err;
       return undefined; // the group/version itself is not served
     }
   }
@@ -81,39 +146,79 @@ class RawObjectApi extends KubernetesObjectApi {
 }
 
 export class ClusterClient {
-  readonly stats: RequestStats = { requests: 0, writes: 0, dryRuns: 0, byMethod: {} };
+  readonly stats: RequestStats = { requests: 0, writes: 0, dryRuns: 0, byMethod: {}, retries: 0 };
   private readonly api: RawObjectApi;
   private readonly semaphore: Semaphore;
   private readonly auth: PooledAuthentication;
   private readonly namespacesReady = new Set<string>();
 
-  constructor(readonly kubeConfig: KubeConfig, readonly limits: Limits = DEFAULT_LIMITS, private readonly observer?: RequestObserver) {
+  constructor(
+    readonly kubeConfig: KubeConfig, readonly limits: Limits = DEFAULT_LIMITS, private readonly observer?: RequestObserver,
+    opts: { retry?: Partial<RetryPolicy> } = {},
+  ) {
     this.auth = new PooledAuthentication(kubeConfig, limits.concurrency);
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const bucket = new TokenBucket(limits.qps, limits.burst);
     const stats = this.stats;
     this.semaphore = new Semaphore(limits.concurrency);
-    // The client's own HTTP library, wrapped to see each response (or failure to get one).
+    const retry: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+    /** When the current run of transient failures began (undefined after a good answer). */
+    const outage: { since?: number } = {};
+    // The client's own HTTP library, wrapped: every request (discovery included; watches use
+    // their own fetch) passes here, so this is where each response is observed and where
+    // transient failures are retried. All requests this client sends are idempotent (GET,
+    // server-side apply PATCH, DELETE), so sending one again is safe; a POST would only be
+    // retried when it cannot have been processed (429, connection refused).
     const http = createConfiguration().httpApi;
     const observe = observer;
+    const sendOnce = async (ctx: RequestContext): Promise<{ response?: ResponseContext; error?: unknown }> => {
+      try {
+        const response = await http.send(ctx).toPromise();
+        observe?.(ctx.getHttpMethod(), String(response.httpStatusCode));
+        return { response };
+      } catch (error) {
+        observe?.(ctx.getHttpMethod(), 'error');
+        return { error };
+      }
+    };
+    const retryable = (method: HttpMethod, r: { response?: ResponseContext; error?: unknown }): boolean => {
+      const idempotent = method !== HttpMethod.POST;
+      if (r.response) return RETRYABLE_STATUS.has(r.response.httpStatusCode) && (idempotent || r.response.httpStatusCode === 429);
+      return isNetworkError(r.error) && (idempotent || /ECONNREFUSED/.test(String((r.error as { code?: unknown }).code)));
+    };
     this.api = new RawObjectApi(createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: this.auth },
-      ...(observe ? {
-        httpApi: wrapHttpLibrary({
-          async send(ctx: RequestContext): Promise<ResponseContext> {
-            try {
-              const response = await http.send(ctx).toPromise();
-              observe(ctx.getHttpMethod(), String(response.httpStatusCode));
-              return response;
-            } catch (err) {
-              observe(ctx.getHttpMethod(), 'error');
-              throw err;
+      httpApi: wrapHttpLibrary({
+        async send(ctx: RequestContext): Promise<ResponseContext> {
+          const started = Date.now();
+          for (let attempt = 0; ; attempt++) {
+            const r = await sendOnce(ctx);
+            if (!retryable(ctx.getHttpMethod(), r)) {
+              outage.since = undefined;
+              if (r.response) return r.response;
+              throw r.error;
             }
-          },
-        }),
-      } : {}),
+            const now = Date.now();
+            outage.since ??= now;
+            const deadline = Math.min(started, outage.since) + retry.budgetMs;
+            const retryAfter = retryAfterMs(r.response?.headers['retry-after']);
+            const backoff = retry.baseDelayMs * 2 ** Math.min(attempt, 20) * (0.5 + Math.random());
+            // The server's Retry-After is honoured as sent (never below the base delay: 0 must not spin).
+            const delay = retryAfter !== undefined ? Math.max(retry.baseDelayMs, retryAfter) : Math.min(retry.maxDelayMs, backoff);
+            // Out of budget: the caller gets this last answer (or error) as it is.
+            if (now + delay > deadline) {
+              if (r.response) return r.response;
+              throw r.error;
+            }
+            await r.response?.body.text().catch(() => undefined); // frees the connection
+            stats.retries++;
+            await sleep(delay);
+            await bucket.take();
+          }
+        },
+      }),
       promiseMiddleware: [{
         async pre(ctx: RequestContext): Promise<RequestContext> {
           await bucket.take();
@@ -130,10 +235,10 @@ export class ClusterClient {
     }));
   }
 
-  static fromKubeconfigFile(path: string, limits?: Limits): ClusterClient {
+  static fromKubeconfigFile(path: string, limits?: Limits, opts: { retry?: Partial<RetryPolicy> } = {}): ClusterClient {
     const kc = new KubeConfig();
     kc.loadFromFile(path);
-    return new ClusterClient(kc, limits);
+    return new ClusterClient(kc, limits, undefined, opts);
   }
 
   /**
@@ -165,8 +270,13 @@ export class ClusterClient {
   }
 
   /** Is this kind namespaced? undefined when the cluster does not serve it. */
-  isNamespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
-    return this.api.isNamespaced(apiVersion, kind);
+  async isNamespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
+    const header: KubeObject = { apiVersion, kind, metadata: { name: '' } };
+    try {
+      return await this.api.isNamespaced(apiVersion, kind);
+    } catch (err) {
+      throw toKubeApiError(err, header);
+    }
   }
 
   /** Call after CRDs were created: discovery must see their new kinds. */
@@ -184,12 +294,22 @@ export class ClusterClient {
     }
   }
 
-  /** Server-side apply under Flotilla's field manager. */
-  async apply(obj: KubeObject, opts: { dryRun?: boolean; force?: boolean } = {}): Promise<KubeObject> {
-    const query: Record<string, string> = { fieldManager: FIELD_MANAGER, force: String(opts.force ?? false) };
+  /**
+   * Server-side apply under Flotilla's field manager: FIELD_MANAGER for the agent's own
+   * objects, `flotilla:<deployment>` for a deployment's (agents/apply/ownership.ts).
+   */
+  async apply(obj: KubeObject, opts: { dryRun?: boolean; force?: boolean; fieldManager?: string } = {}): Promise<KubeObject> {
+    const query: Record<string, string> = { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: String(opts.force ?? false) };
     if (opts.dryRun) query.dryRun = 'All';
     return await this.call(obj, async () =>
       this.api.send(HttpMethod.PATCH, await this.api.pathFor(obj, 'read'), query, JSON.stringify(obj), 'application/apply-patch+yaml')) as KubeObject;
+  }
+
+  /** A JSON patch (RFC 6902), e.g. of metadata.managedFields; returns the patched object. */
+  async jsonPatch(obj: KubeObject, operations: readonly { op: string; path: string; value?: unknown }[], opts: { fieldManager?: string } = {}): Promise<KubeObject> {
+    const query: Record<string, string> = { fieldManager: opts.fieldManager ?? FIELD_MANAGER };
+    return await this.call(obj, async () =>
+      this.api.send(HttpMethod.PATCH, await this.api.pathFor(obj, 'read'), query, JSON.stringify(operations), 'application/json-patch+json')) as KubeObject;
   }
 
   /** Deletes with background propagation; false when it was already gone. */
@@ -277,6 +397,10 @@ function toKubeApiError(err: unknown, obj: KubeObject): Error {
       }
     }
     return new KubeApiError(code, reason, message);
+  }
+  // Discovery that failed on the way (its message starts like the "not served" one below).
+  if (isNetworkError(err)) {
+    return new KubeApiError(0, 'ServiceUnavailable', `the API server did not answer: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (err instanceof Error && err.message.startsWith('Unrecognized API version and kind')) {
     return new KubeApiError(404, 'NoKindMatch', `the cluster does not serve ${obj.kind} in ${obj.apiVersion}`);

@@ -19,7 +19,13 @@ export interface PruneResult {
   readonly reason?: string;
 }
 
-export async function pruneStale(client: ClusterClient, previous: Inventory, next: Inventory, deployment: string): Promise<PruneResult[]> {
+/**
+ * `handedOver` names the deployment an object goes to, when another deployment declares it
+ * and was refused it while this one still did (agents/apply/applier.ts): such an object is
+ * left for that deployment to take over, not deleted and recreated.
+ */
+export async function pruneStale(client: ClusterClient, previous: Inventory, next: Inventory, deployment: string,
+  handedOver: (id: string) => string | undefined = () => undefined): Promise<PruneResult[]> {
   const stale = staleEntries(previous, next).map((e) => ({ entry: e, object: entryObject(e) }));
   const ordered = pruneOrder(stale.map((s) => ({ ...s, kind: s.object.kind, metadata: s.object.metadata })));
   const results: PruneResult[] = [];
@@ -40,6 +46,11 @@ export async function pruneStale(client: ClusterClient, previous: Inventory, nex
     const owner = annotations['flotilla.dev/deployment'];
     if (owner !== deployment) {
       results.push({ ...base, action: 'skipped', reason: owner ? `owned by deployment ${owner}` : 'not created by Flotilla' });
+      continue;
+    }
+    const heir = handedOver(entry.id);
+    if (heir !== undefined) {
+      results.push({ ...base, action: 'skipped', reason: `handed over to deployment ${heir}` });
       continue;
     }
     await client.delete(object);

@@ -55,6 +55,7 @@
 // Pure (no Node built-ins): workflow code may import it.
 import semver from 'semver';
 import { z } from 'zod';
+import { renderSafetyProblems } from '../render-safety.js';
 import { isRecord, parseManifests } from '../manifests.js';
 import { defaultReleaseName, MAX_RELEASE_NAME } from '../helm-release.js';
 import { parseCountOrPercent } from '../rollout-plan.js';
@@ -965,7 +966,11 @@ const KustomizationSpecV1 = z.strictObject({
 });
 
 // Refined here, not above: zod cannot extend a refined object schema.
-const KustomizationObject = fluxObject(KustomizationSpecV1.superRefine(noRolloutOnHub));
+const KustomizationObject = fluxObject(KustomizationSpecV1.superRefine(noRolloutOnHub)).superRefine((obj, ctx) => {
+  for (const p of renderSafetyProblems(obj.metadata.annotations ?? {})) {
+    ctx.addIssue({ code: 'custom', path: ['metadata', 'annotations', p.key], message: p.message });
+  }
+});
 type KustomizationInput = z.infer<typeof KustomizationObject>;
 
 function buildKustomization(obj: KustomizationInput, ctx: BuildContext): KustomizationDeclaration {

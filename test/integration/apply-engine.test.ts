@@ -74,9 +74,9 @@ describe('apply engine', () => {
     assert.deepEqual(actions(first), {
       'Namespace/shop': 'created', 'ConfigMap/shop/settings': 'created', 'Deployment/shop/web': 'created', 'Service/shop/web': 'created',
     });
-    // Independent client: the objects are there, under Flotilla's field manager.
+    // Independent client: the objects are there, under the deployment's field manager.
     const live = JSON.parse(await kubectl('get', 'configmap', 'settings', '-n', 'shop', '-o', 'json', '--show-managed-fields')) as KubeObject;
-    assert.equal((live.metadata.managedFields as { manager: string }[])[0]?.manager, 'flotilla');
+    assert.equal((live.metadata.managedFields as { manager: string }[])[0]?.manager, 'flotilla:shop');
     assert.equal(live.metadata.annotations?.['flotilla.dev/deployment'], 'shop');
     const rv = live.metadata.resourceVersion;
 
@@ -107,8 +107,10 @@ describe('apply engine', () => {
       ns('pruning'), cm('keep', 'pruning'), cm('drop', 'pruning'), cm('opted-out', 'pruning', {}, { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' }),
       cm('shared', 'pruning'),
     ] });
-    // Another deployment takes over "shared"; someone creates an unmanaged ConfigMap by hand.
-    await new Applier(c).apply({ name: 'prune-b', generation: 1, objects: [cm('shared', 'pruning', { owner: 'b' })] }, { force: true });
+    // Someone marks "shared" as another deployment's (a deployment declaring it is refused
+    // while prune-a does: test/integration/ownership.test.ts); someone creates an unmanaged
+    // ConfigMap by hand.
+    await kubectl('annotate', 'configmap', 'shared', '-n', 'pruning', '--overwrite', 'flotilla.dev/deployment=prune-b');
     await kubectl('create', 'configmap', 'by-hand', '-n', 'pruning', '--from-literal=a=b');
 
     const report = await applier.apply({ name: 'prune-a', generation: 2, objects: [ns('pruning'), cm('keep', 'pruning')] });

@@ -7,6 +7,8 @@ export interface DeploymentOptions {
   'disable_drift_correction'?: (boolean);
   'default_namespace'?: (string);
   'health_timeout_seconds'?: (number);
+  'allow_empty'?: (boolean);
+  'max_prune_percent'?: (number);
 }
 
 export interface DeploymentOptions__Output {
@@ -15,4 +17,6 @@ export interface DeploymentOptions__Output {
   'disable_drift_correction': (boolean);
   'default_namespace': (string);
   'health_timeout_seconds': (number);
+  'allow_empty': (boolean);
+  'max_prune_percent': (number);
 }

@@ -13,6 +13,7 @@ export interface DeploymentReport {
   'objects'?: (_flotilla_agent_v1_ObjectStatus)[];
   'inventory'?: (_flotilla_agent_v1_InventorySummary | null);
   'finished_at_unix_ms'?: (number | string | Long);
+  'epoch'?: (string);
 }
 
 export interface DeploymentReport__Output {
@@ -23,4 +24,5 @@ export interface DeploymentReport__Output {
   'objects': (_flotilla_agent_v1_ObjectStatus__Output)[];
   'inventory': (_flotilla_agent_v1_InventorySummary__Output | null);
   'finished_at_unix_ms': (string);
+  'epoch': (string);
 }

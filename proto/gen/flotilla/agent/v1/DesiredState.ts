@@ -6,9 +6,15 @@ import type { Long } from '@grpc/proto-loader';
 export interface DesiredState {
   'version'?: (number | string | Long);
   'deployments'?: (_flotilla_agent_v1_Deployment)[];
+  'epoch'?: (string);
+  'adopt_epoch'?: (string);
+  'adopt_prune_missing'?: (boolean);
 }
 
 export interface DesiredState__Output {
   'version': (string);
   'deployments': (_flotilla_agent_v1_Deployment__Output)[];
+  'epoch': (string);
+  'adopt_epoch': (string);
+  'adopt_prune_missing': (boolean);
 }

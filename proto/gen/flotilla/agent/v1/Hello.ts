@@ -9,6 +9,7 @@ export interface Hello {
   'kubernetes_version'?: (string);
   'api_resources'?: (_flotilla_agent_v1_ApiResource)[];
   'desired_state_version'?: (number | string | Long);
+  'desired_state_epoch'?: (string);
 }
 
 export interface Hello__Output {
@@ -17,4 +18,5 @@ export interface Hello__Output {
   'kubernetes_version': (string);
   'api_resources': (_flotilla_agent_v1_ApiResource__Output)[];
   'desired_state_version': (string);
+  'desired_state_epoch': (string);
 }

@@ -1,0 +1,327 @@
+// Transient API server faults are transient (tracker issue #23), against a real kube-apiserver
+// behind a real fault-injecting proxy (test/harness/fault-proxy.ts): 503s and 429s for 20 s
+// while an apply runs never make a deployment Invalid; the apply completes once the server is
+// back. Also: what a report of 10,000 failing objects carries to the hub is capped, and an
+// exception during an apply still ends in a report. The agent talks to a real hub gateway
+// (gRPC over TLS) whose fleet hooks record what would become Temporal signals.
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { stringify } from 'yaml';
+import { Agent } from '../../agents/agent.js';
+import { Applier } from '../../agents/apply/applier.js';
+import { ClusterClient } from '../../agents/apply/cluster-client.js';
+import type { KubeObject } from '../../core/objects.js';
+import { MAX_REPORT_MESSAGE_BYTES } from '../../core/report-cap.js';
+import { FileArtifactStore } from '../../hub/artifact-store.js';
+import { FileBlobStore } from '../../hub/blob-store.js';
+import { AgentGateway, type FleetHooks } from '../../hub/gateway.js';
+import { RegistrationStore } from '../../hub/registration.js';
+import { ensureSelfSignedTls, type TlsMaterial } from '../../hub/tls.js';
+import { CLUSTER_METADATA, agentProto } from '../../proto/load.js';
+import type { DesiredDeployment, DesiredState, ReportSummary } from '../../workflows/messages.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
+import { useEnvironment } from '../harness/index.js';
+
+const CLUSTER = 'faulty';
+/** How long each fault lasts: an apiserver restart, or a throttling storm. */
+const FAULT_MS = 20_000;
+/** The agent's request retry budget here: shorter than the fault, so the fault outlasts it. */
+const SHORT_RETRY = { budgetMs: 3_000, baseDelayMs: 100, maxDelayMs: 1_000 };
+
+interface Hub {
+  dir: string;
+  tls: TlsMaterial;
+  registration: RegistrationStore;
+  artifacts: FileArtifactStore;
+  gateway: AgentGateway;
+  address: string;
+  /** Every report as the gateway hands it on (what becomes a Temporal signal), by cluster. */
+  reports: { cluster: string; report: ReportSummary; at: number }[];
+  desired: Map<string, DesiredState>;
+}
+
+const state: { hub?: Hub; proxy?: FaultProxy; agent?: Agent } = {};
+
+const env = useEnvironment({ clusters: [CLUSTER], temporal: false }, {
+  afterStart: async (e) => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-faults-'));
+    const registration = new RegistrationStore(new FileBlobStore(join(dir, 'registration')));
+    const artifacts = new FileArtifactStore(join(dir, 'artifacts'));
+    const tls = await ensureSelfSignedTls(join(dir, 'tls'));
+    const reports: Hub['reports'] = [];
+    const desired = new Map<string, DesiredState>();
+    // The fleet's actors, reduced to what this test looks at: the desired state it sets, and
+    // the reports as they would be signalled.
+    const fleet: FleetHooks = {
+      desiredState: (cluster) => Promise.resolve(desired.get(cluster) ?? { version: 0, deployments: [], epoch: 'test' }),
+      connected: () => Promise.resolve(),
+      disconnected: () => Promise.resolve(),
+      hold: () => Promise.resolve(),
+      report: (cluster, report) => { reports.push({ cluster, report, at: Date.now() }); return Promise.resolve(); },
+    };
+    const gateway = new AgentGateway({ registration, artifacts, fleet, heartbeatIntervalSeconds: 1 });
+    const port = await gateway.listen('127.0.0.1:0', tls);
+    state.hub = { dir, tls, registration, artifacts, gateway, address: `127.0.0.1:${port}`, reports, desired };
+    state.proxy = await FaultProxy.start(e.cluster(CLUSTER));
+  },
+  beforeStop: async () => {
+    await state.agent?.stop();
+    await state.hub?.gateway.stop();
+    await state.proxy?.stop();
+    if (state.hub) rmSync(state.hub.dir, { recursive: true, force: true });
+  },
+});
+
+function hub(): Hub {
+  if (!state.hub) throw new Error('hub not started');
+  return state.hub;
+}
+function proxy(): FaultProxy {
+  if (!state.proxy) throw new Error('proxy not started');
+  return state.proxy;
+}
+
+/** A client straight to the apiserver, past the proxy: the independent witness. */
+function direct(): ClusterClient {
+  return new ClusterClient(env().cluster(CLUSTER).kubeConfig());
+}
+
+/** The agent, through the proxy, with the short retry budget; started once. */
+async function agent(): Promise<Agent> {
+  if (state.agent) return state.agent;
+  const { token } = await hub().registration.createToken({ ttlMs: 600_000, cluster: CLUSTER });
+  const a = new Agent({
+    hubAddress: hub().address, hubCa: hub().tls.ca, cluster: CLUSTER, token, kubeConfig: proxy().kubeConfig(),
+    // No drift rounds: what completes an apply after a fault is the agent's own soon retry.
+    driftIntervalMs: 0, kubeRetry: SHORT_RETRY,
+  });
+  state.agent = a;
+  await a.start();
+  await waitUntil('the agent connects', () => a.hubConnected, 60_000);
+  return a;
+}
+
+const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+const cm = (name: string, namespace: string, data: Record<string, string> = { key: 'value' }): KubeObject =>
+  ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data });
+const configMaps = (count: number, namespace: string, prefix: string, data?: Record<string, string>): KubeObject[] =>
+  Array.from({ length: count }, (_, i) => cm(`${prefix}-${i}`, namespace, data));
+
+let version = 0;
+/** Sets `name` to these objects in the cluster's desired state and pushes it; returns its generation. */
+async function deploy(name: string, objects: readonly KubeObject[]): Promise<number> {
+  const digest = await hub().artifacts.put(objects.map((o) => stringify(o)).join('---\n'));
+  const current = hub().desired.get(CLUSTER) ?? { version: 0, deployments: [], epoch: 'test' };
+  const generation = (current.deployments.find((d) => d.name === name)?.generation ?? 0) + 1;
+  const deployment: DesiredDeployment = {
+    name, generation, artifactDigest: digest,
+    options: { prune: true, force: false, correctDrift: true, defaultNamespace: 'default', healthTimeoutSeconds: 0 },
+  };
+  const next: DesiredState = { version: ++version, epoch: 'test', deployments: [...current.deployments.filter((d) => d.name !== name), deployment] };
+  hub().desired.set(CLUSTER, next);
+  assert.ok(hub().gateway.sendDesiredState(CLUSTER, next), 'the agent holds a stream');
+  return generation;
+}
+
+function reportsOf(name: string, generation: number): ReportSummary[] {
+  return hub().reports.filter((r) => r.report.name === name && r.report.generation === generation).map((r) => r.report);
+}
+
+async function waitForPhase(name: string, generation: number, phases: readonly string[], timeoutMs: number): Promise<ReportSummary> {
+  let found: ReportSummary | undefined;
+  await waitUntil(`${name}@${generation} reports ${phases.join('/')}`, () => {
+    found = reportsOf(name, generation).find((r) => phases.includes(r.phase));
+    return found !== undefined;
+  }, timeoutMs);
+  if (!found) throw new Error('unreachable');
+  return found;
+}
+
+async function waitUntil(what: string, done: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
+async function countExisting(objects: readonly KubeObject[]): Promise<number> {
+  const c = direct();
+  try {
+    let n = 0;
+    for (const o of objects) if (await c.get(o)) n++;
+    return n;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * Turns `fault` on, starts `during` once it is on, and turns it off FAULT_MS later; returns
+ * when the fault went on and off.
+ */
+async function withFault(fault: Parameters<FaultProxy['set']>[0], during: () => Promise<void>): Promise<{ on: number; off: number }> {
+  proxy().set(fault);
+  const on = Date.now();
+  await during();
+  await sleep(Math.max(0, on + FAULT_MS - Date.now()));
+  proxy().set(undefined);
+  return { on, off: Date.now() };
+}
+
+describe('API server faults', () => {
+  it('the client rides out 20 s of 503s that start during the dry-run (default 30 s budget): Applied, nothing Invalid', async (t: TestContext) => {
+    // A client of its own, through the proxy, with the default retry policy.
+    const c = new ClusterClient(proxy().kubeConfig());
+    try {
+      const objects = [ns('ride-out'), ...configMaps(300, 'ride-out', 'cm')];
+      const started = Date.now();
+      const applying = new Applier(c).apply({ name: 'ride-out', generation: 1, objects });
+      // The fault starts while the dry-run is under way.
+      await waitUntil('the dry-run is under way', () => c.stats.dryRuns >= 20, 30_000);
+      const before = { ...proxy().counts };
+      let settled = false;
+      void applying.then(() => { settled = true; }, () => { settled = true; });
+      const dryRunsAtFault = c.stats.dryRuns;
+      const fault = await withFault({ kind: 'unavailable' }, () => Promise.resolve());
+      assert.equal(settled, false, 'the apply was still waiting for the server when the fault ended');
+      const report = await applying;
+      const done = Date.now();
+      assert.equal(report.phase, 'Applied', JSON.stringify(report.errors.slice(0, 3)));
+      assert.equal(report.counts.created, 301);
+      assert.equal(await countExisting(objects), 301, 'every object exists (read past the proxy)');
+      const answered503 = proxy().counts.unavailable - before.unavailable;
+      assert.ok(answered503 > 0, 'the proxy answered 503s');
+      assert.ok(c.stats.retries > 0);
+      t.diagnostic(`fault on after ${dryRunsAtFault} of 301 dry-runs, for ${fault.off - fault.on} ms; ${answered503} requests answered 503; ${c.stats.retries} retries; apply took ${done - started} ms, done ${done - fault.off} ms after the fault ended`);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('503s for 20 s past the retry budget: the agent reports Applying (waiting for the API server), never Invalid, and applies once the server is back', async (t: TestContext) => {
+    await agent();
+    const objects = [ns('unavailable'), ...configMaps(20, 'unavailable', 'cm')];
+    let generation = 0;
+    const fault = await withFault({ kind: 'unavailable' }, async () => {
+      generation = await deploy('unavailable', objects);
+    });
+    const ready = await waitForPhase('unavailable', generation, ['READY', 'INVALID', 'FAILED', 'UNHEALTHY'], 120_000);
+    const all = reportsOf('unavailable', generation);
+    assert.equal(ready.phase, 'READY', ready.message);
+    assert.deepEqual(all.filter((r) => r.phase !== 'APPLYING' && r.phase !== 'READY'), [], 'no Invalid/Failed report');
+    const waiting = all.filter((r) => r.phase === 'APPLYING' && r.message.startsWith('waiting for the API server'));
+    assert.ok(waiting.length >= 1, JSON.stringify(all.map((r) => `${r.phase}: ${r.message}`)));
+    assert.match(waiting[0]?.message ?? '', /unable to handle the request.*; retrying in \d+s$/);
+    assert.equal(await countExisting(objects), 21);
+    const readyAt = hub().reports.find((r) => r.report === ready)?.at ?? 0;
+    t.diagnostic(`fault ${fault.off - fault.on} ms; ${waiting.length} "waiting for the API server" reports; ${proxy().counts.unavailable} requests answered 503 so far; Ready ${readyAt - fault.off} ms after the fault ended`);
+  });
+
+  it('429 with Retry-After for 20 s: same, the agent waits and applies', async (t: TestContext) => {
+    await agent();
+    const objects = [ns('throttled'), ...configMaps(20, 'throttled', 'cm')];
+    let generation = 0;
+    const before = proxy().counts.throttled;
+    const fault = await withFault({ kind: 'throttled', retryAfterSeconds: 1 }, async () => {
+      generation = await deploy('throttled', objects);
+    });
+    const ready = await waitForPhase('throttled', generation, ['READY', 'INVALID', 'FAILED', 'UNHEALTHY'], 120_000);
+    const all = reportsOf('throttled', generation);
+    assert.equal(ready.phase, 'READY', ready.message);
+    assert.deepEqual(all.filter((r) => r.phase !== 'APPLYING' && r.phase !== 'READY'), [], 'no Invalid/Failed report');
+    const waiting = all.filter((r) => r.phase === 'APPLYING' && r.message.startsWith('waiting for the API server'));
+    assert.ok(waiting.length >= 1);
+    assert.match(waiting[0]?.message ?? '', /Too many requests/);
+    assert.equal(await countExisting(objects), 21);
+    const readyAt = hub().reports.find((r) => r.report === ready)?.at ?? 0;
+    t.diagnostic(`fault ${fault.off - fault.on} ms; ${proxy().counts.throttled - before} requests answered 429 (Retry-After: 1); ${waiting.length} waiting reports; Ready ${readyAt - fault.off} ms after the fault ended`);
+  });
+
+  it('a report of 10,000 failing objects reaches the hub within the caps; so does a report of 150 objects', async (t: TestContext) => {
+    await agent();
+    // 10,000 objects of a kind the cluster does not serve: each one an error.
+    const gadgets: KubeObject[] = Array.from({ length: 10_000 }, (_, i) => ({ apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: `gadget-${i}`, namespace: 'gadgets' } }));
+    const generation = await deploy('gadgets', gadgets);
+    const invalid = await waitForPhase('gadgets', generation, ['INVALID', 'READY', 'FAILED'], 120_000);
+    assert.equal(invalid.phase, 'INVALID');
+    assert.ok(Buffer.byteLength(invalid.message) <= MAX_REPORT_MESSAGE_BYTES, `${Buffer.byteLength(invalid.message)} bytes`);
+    assert.match(invalid.message, /^Gadget\/gadgets\/gadget-0: the cluster does not serve kind Gadget in example\.com\/v1/);
+    const cut = /… and ([\d,]+) more entries not shown \(report capped at 100 objects \/ 4 KiB\)$/.exec(invalid.message);
+    assert.ok(cut, invalid.message.slice(-200));
+    const shown = invalid.message.split('; ').length;
+    assert.equal(shown + Number(cut[1]?.replace(/,/g, '')), 10_000, 'shown + not shown = every error');
+    t.diagnostic(`10,000 errors: ${Buffer.byteLength(invalid.message)} bytes reached the hub, ${shown} entries shown, ${cut[1]} not`);
+
+    // Successful, but more objects than a report lists: the list is cut, the counts are not.
+    const many = [ns('many'), ...configMaps(149, 'many', 'cm')];
+    const g2 = await deploy('many', many);
+    const ready = await waitForPhase('many', g2, ['READY', 'INVALID', 'FAILED'], 120_000);
+    assert.equal(ready.phase, 'READY', ready.message);
+    assert.equal(ready.message, 'applied: 150 created, 0 configured, 0 unchanged, 0 pruned … and 50 more objects not shown (report capped at 100 objects / 4 KiB)');
+    assert.equal(ready.counts.objects, 150);
+  });
+
+  it('the hub caps a report from an agent that does not (an agent from before the caps)', async () => {
+    const { token } = await hub().registration.createToken({ ttlMs: 60_000, cluster: 'old-agent' });
+    const Ctor = agentProto().AgentGateway;
+    const client = new Ctor(hub().address, credentials.createSsl(hub().tls.ca));
+    try {
+      const { credential } = await new Promise<{ credential: string }>((resolve, reject) => {
+        client.Register({ token, cluster: 'old-agent', agent_version: 'v0.1.0' }, (err, res) => { if (err || !res) reject(err ?? new Error('no response')); else resolve(res); });
+      });
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${credential}`);
+      md.set(CLUSTER_METADATA, 'old-agent');
+      const stream = client.Connect(md);
+      stream.on('error', () => undefined);
+      const welcomed = new Promise<void>((resolve) => { stream.on('data', (m: { body?: string }) => { if (m.body === 'welcome') resolve(); }); });
+      stream.write({ hello: { cluster: 'old-agent', agent_version: 'v0.1.0', kubernetes_version: 'v1.30.0', api_resources: [], desired_state_version: '0' } });
+      await welcomed;
+      const message = Array.from({ length: 20_000 }, (_, i) => `ConfigMap/apps/cm-${i}: failed`).join('; ');
+      stream.write({ report: { name: 'kustomization/apps/old', generation: '3', phase: 'PHASE_INVALID', message, finished_at_unix_ms: String(Date.now()) } });
+      await waitUntil('the old agent\'s report arrives', () => hub().reports.some((r) => r.cluster === 'old-agent'), 30_000);
+      const got = hub().reports.find((r) => r.cluster === 'old-agent')?.report;
+      assert.ok(got);
+      assert.ok(Buffer.byteLength(got.message) <= MAX_REPORT_MESSAGE_BYTES, `${Buffer.byteLength(got.message)} bytes (sent ${Buffer.byteLength(message)})`);
+      assert.match(got.message, /more entries not shown \(report capped at 100 objects \/ 4 KiB\)$/);
+      stream.end();
+    } finally {
+      client.close();
+    }
+  });
+
+  it('an exception during an apply ends in a Failed report, and the agent goes on applying', async (t: TestContext) => {
+    await agent();
+    // A quota the dry-run cannot see through: each ConfigMap passes it alone, the fourth
+    // written exceeds it, and the API server refuses that write (403) mid-apply.
+    const c = direct();
+    try {
+      await c.apply(ns('quota'));
+      await c.apply({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'three', namespace: 'quota' }, spec: { hard: { 'count/configmaps': '4' } } });
+      // The quota is enforced once the controller has counted (kube-root-ca.crt is one).
+      await waitUntil('the quota is counted', async () => {
+        const q = await c.get({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'three', namespace: 'quota' } }) as { status?: { used?: Record<string, string> } } | undefined;
+        return q?.status?.used?.['count/configmaps'] !== undefined;
+      }, 60_000);
+    } finally {
+      c.close();
+    }
+    const generation = await deploy('over-quota', configMaps(6, 'quota', 'cm'));
+    const failed = await waitForPhase('over-quota', generation, ['FAILED', 'READY', 'INVALID'], 60_000);
+    assert.equal(failed.phase, 'FAILED', failed.message);
+    assert.match(failed.message, /^apply failed: .*exceeded quota/);
+    t.diagnostic(`reported: ${failed.phase}: ${failed.message}`);
+    // The queue keeps working: the next desired state is applied.
+    const after = [ns('after'), cm('after', 'after')];
+    const g2 = await deploy('after-failure', after);
+    const ready = await waitForPhase('after-failure', g2, ['READY', 'INVALID', 'FAILED'], 60_000);
+    assert.equal(ready.phase, 'READY', ready.message);
+    assert.equal(await countExisting(after), 2);
+  });
+});
