@@ -1,7 +1,9 @@
 // What the agent keeps in its own cluster (namespace flotilla-system), so that a restarted
 // agent carries on without the hub: its credential (a Secret), the last desired state and
-// what it applied (a ConfigMap), and the artifacts of that state (by digest: a ConfigMap, or a
-// Secret when the artifact holds a Secret; at most those of the desired state and a few more).
+// what it applied (a ConfigMap), and the artifacts of that state (by digest, in a ConfigMap; at
+// most those of the desired state and a few more). An artifact holding a Secret is cached in a
+// Secret only with cacheSecretArtifacts (its Role must then cover every Secret of the namespace);
+// by default it stays in the agent's memory and is fetched from the hub again after a restart.
 import type { ClusterClient } from './apply/cluster-client.js';
 import type { KubeObject } from '../core/objects.js';
 import { isRecord, parseManifests } from '../core/manifests.js';
@@ -74,17 +76,34 @@ export function holdsSecret(manifests: string): boolean {
 
 /** What tidyArtifacts did, for the log and tests. */
 export interface TidyResult {
-  /** ConfigMaps of older agents holding a Secret, moved to a Secret (or deleted when too large). */
+  /**
+   * ConfigMaps of older agents holding a Secret: moved to a Secret, or deleted (when too large,
+   * or without cacheSecretArtifacts: never left in a ConfigMap).
+   */
   readonly migrated: readonly string[];
   /** Artifacts evicted (object names). */
   readonly evicted: readonly string[];
 }
 
+export interface AgentStateStoreOptions {
+  /**
+   * Cache artifacts that hold a Secret in Secrets of the namespace (default false). RBAC cannot
+   * grant Secrets by name prefix, so this needs get, list, create, update, patch and delete on
+   * every Secret of the namespace. false: such an artifact is not written to the cluster at all
+   * (kept in the agent's memory, fetched from the hub again after a restart), and no Secret but
+   * the credential is ever read, listed or deleted.
+   */
+  readonly cacheSecretArtifacts?: boolean;
+}
+
 export class AgentStateStore {
   /** The desired-state version whose artifacts were last tidied (save() tidies once per version). */
   private tidiedVersion: string | undefined;
+  private readonly cacheSecretArtifacts: boolean;
 
-  constructor(private readonly client: ClusterClient, private readonly namespace: string, private readonly log?: LogFn) {}
+  constructor(private readonly client: ClusterClient, private readonly namespace: string, private readonly log?: LogFn, opts: AgentStateStoreOptions = {}) {
+    this.cacheSecretArtifacts = opts.cacheSecretArtifacts ?? false;
+  }
 
   async loadCredential(): Promise<string | undefined> {
     const secret = await this.client.get(this.header('Secret', CREDENTIAL_SECRET));
@@ -114,23 +133,32 @@ export class AgentStateStore {
     if (state.desired.version !== this.tidiedVersion) await this.tidyQuietly(state);
   }
 
-  /** An artifact cached in the cluster, from its Secret or its ConfigMap; undefined when not cached. */
+  /**
+   * An artifact cached in the cluster, from its ConfigMap or (with cacheSecretArtifacts) its
+   * Secret; undefined when not cached.
+   */
   async loadArtifact(digest: string): Promise<string | undefined> {
     const cm = await this.client.get(this.header('ConfigMap', artifactName(digest)));
     const data = cm && isRecord(cm.data) ? cm.data : {};
     if (typeof data.manifests === 'string') return data.manifests;
+    if (!this.cacheSecretArtifacts) return undefined;
     const secret = await this.client.get(this.header('Secret', artifactName(digest)));
     const secretData = secret && isRecord(secret.data) ? secret.data : {};
     return typeof secretData.manifests === 'string' ? Buffer.from(secretData.manifests, 'base64').toString('utf8') : undefined;
   }
 
   /**
-   * Keeps an artifact in the cluster: in a Secret (type Opaque) when it holds a Secret, else in a
-   * ConfigMap; not at all when larger than MAX_CACHED_ARTIFACT_BYTES. Returns where it went.
+   * Keeps an artifact in the cluster: in a ConfigMap, or when it holds a Secret in a Secret (type
+   * Opaque) with cacheSecretArtifacts and not at all without; not at all when larger than
+   * MAX_CACHED_ARTIFACT_BYTES. Returns where it went.
    */
   async saveArtifact(digest: string, manifests: string): Promise<'Secret' | 'ConfigMap' | undefined> {
     if (Buffer.byteLength(manifests, 'utf8') > MAX_CACHED_ARTIFACT_BYTES) return undefined;
     const kind = holdsSecret(manifests) ? 'Secret' : 'ConfigMap';
+    if (kind === 'Secret' && !this.cacheSecretArtifacts) {
+      this.log?.('artifact holds a Secret: kept in memory only (cacheSecretArtifacts is off)', { digest }, 'debug');
+      return undefined;
+    }
     try {
       await this.client.ensureNamespace(this.namespace);
       await this.client.apply(this.artifactObject(kind, artifactName(digest), manifests, { [DIGEST_ANNOTATION]: digest, [SAVED_AT_ANNOTATION]: String(Date.now()) }), { force: true });
@@ -146,14 +174,16 @@ export class AgentStateStore {
   /**
    * Keeps the artifacts `referenced` needs and the RETAINED_UNREFERENCED_ARTIFACTS newest others,
    * deletes the rest; first moves each artifact ConfigMap holding a Secret (cached by agents
-   * before artifacts with Secrets went to Secrets) to a Secret.
+   * before artifacts with Secrets went to Secrets) to a Secret, or without cacheSecretArtifacts
+   * deletes it. Without cacheSecretArtifacts Secrets are neither listed nor deleted (the Role
+   * does not allow it): artifact Secrets left from when it was on stay until deleted by hand.
    */
   async tidyArtifacts(referenced: Iterable<string>): Promise<TidyResult> {
     const keep = new Set([...referenced].map(artifactName));
     const selector = 'app.kubernetes.io/managed-by=flotilla-agent';
     const [configMaps, secrets] = await Promise.all([
       this.client.list('v1', 'ConfigMap', { namespace: this.namespace, labelSelector: selector }),
-      this.client.list('v1', 'Secret', { namespace: this.namespace, labelSelector: selector }),
+      this.cacheSecretArtifacts ? this.client.list('v1', 'Secret', { namespace: this.namespace, labelSelector: selector }) : Promise.resolve<KubeObject[]>([]),
     ]);
     const cached = [...configMaps, ...secrets].filter((o) => o.metadata.name.startsWith(ARTIFACT_PREFIX));
     const migrated: string[] = [];
@@ -164,7 +194,7 @@ export class AgentStateStore {
       const savedAt = Number(annotations[SAVED_AT_ANNOTATION] ?? (typeof created === 'string' ? Date.parse(created) : 0)) || 0;
       const manifests = o.kind === 'ConfigMap' && isRecord(o.data) && typeof o.data.manifests === 'string' ? o.data.manifests : undefined;
       if (manifests !== undefined && holdsSecret(manifests)) {
-        if (Buffer.byteLength(manifests, 'utf8') <= MAX_CACHED_ARTIFACT_BYTES) {
+        if (this.cacheSecretArtifacts && Buffer.byteLength(manifests, 'utf8') <= MAX_CACHED_ARTIFACT_BYTES) {
           await this.client.apply(this.artifactObject('Secret', o.metadata.name, manifests, { ...annotations, [SAVED_AT_ANNOTATION]: String(savedAt) }), { force: true });
           entries.push({ kind: 'Secret', name: o.metadata.name, savedAt });
         }
@@ -179,7 +209,7 @@ export class AgentStateStore {
       .sort((a, b) => b.savedAt - a.savedAt);
     const evicted: string[] = [];
     for (const e of unreferenced.slice(RETAINED_UNREFERENCED_ARTIFACTS)) {
-      for (const kind of ['ConfigMap', 'Secret']) {
+      for (const kind of ['ConfigMap', 'Secret']) { // Secret entries only with cacheSecretArtifacts
         if (entries.some((x) => x.name === e.name && x.kind === kind)) await this.client.delete(this.header(kind, e.name));
       }
       evicted.push(e.name);

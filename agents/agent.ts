@@ -59,6 +59,12 @@ export interface AgentOptions {
    */
   readonly keepaliveTimeMs?: number;
   readonly keepaliveTimeoutMs?: number;
+  /**
+   * Cache artifacts holding a Secret in Secrets of `namespace` (default false: such artifacts
+   * stay in memory and are fetched from the hub again after a restart). Needs a Role over every
+   * Secret of the namespace (agent-state.ts, the chart's cacheSecretArtifacts).
+   */
+  readonly cacheSecretArtifacts?: boolean;
 }
 
 export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
@@ -125,7 +131,8 @@ export class Agent {
       opts.kubeRetry ? { retry: opts.kubeRetry } : {});
     const namespace = opts.namespace ?? AGENT_NAMESPACE;
     this.applier = new Applier(this.client, { agentNamespace: namespace });
-    this.state = new AgentStateStore(this.client, namespace, (message, fields, level) => { this.log(message, fields, level); });
+    this.state = new AgentStateStore(this.client, namespace, (message, fields, level) => { this.log(message, fields, level); },
+      { cacheSecretArtifacts: opts.cacheSecretArtifacts ?? false });
   }
 
   /** Starts the connection loop and the drift loop in the background. */

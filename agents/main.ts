@@ -31,6 +31,11 @@ options:
                          (default 30); keep it >= the hub's grpc.minPingIntervalSeconds (20)
   --keepalive-timeout <s> (or FLOTILLA_KEEPALIVE_TIMEOUT) drop the connection and reconnect when
                          a ping is not answered within this (default 10)
+  --cache-secret-artifacts (or FLOTILLA_CACHE_SECRET_ARTIFACTS=true) cache artifacts that hold
+                         a Secret in Secrets of --namespace, so that a restarted agent re-applies
+                         them without the hub; needs RBAC over every Secret of that namespace.
+                         Default off: such artifacts stay in memory only (after a restart they
+                         are fetched from the hub again)
   --http <host:port|off> serve /metrics (Prometheus), /healthz and /readyz (503 while the
                          agent has no stream to the hub) on this address; port 0 picks a
                          free port (the "agent started" log line names the URL). No token:
@@ -48,7 +53,7 @@ async function main(): Promise<void> {
     options: {
       hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' }, labels: { type: 'string' },
       kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, http: { type: 'string' },
-      'keepalive-time': { type: 'string' }, 'keepalive-timeout': { type: 'string' },
+      'keepalive-time': { type: 'string' }, 'keepalive-timeout': { type: 'string' }, 'cache-secret-artifacts': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +95,12 @@ async function main(): Promise<void> {
   };
   const keepaliveTimeMs = seconds('keepalive-time', 'FLOTILLA_KEEPALIVE_TIME', DEFAULT_KEEPALIVE_TIME_MS / 1000) * 1000;
   const keepaliveTimeoutMs = seconds('keepalive-timeout', 'FLOTILLA_KEEPALIVE_TIMEOUT', DEFAULT_KEEPALIVE_TIMEOUT_MS / 1000) * 1000;
+  const cacheSecretsText = env('FLOTILLA_CACHE_SECRET_ARTIFACTS') ?? 'false';
+  if (!/^(true|1|yes|false|0|no)$/i.test(cacheSecretsText)) {
+    console.error(`flotilla-agent: FLOTILLA_CACHE_SECRET_ARTIFACTS wants true or false, got "${cacheSecretsText}"`);
+    process.exit(2);
+  }
+  const cacheSecretArtifacts = values['cache-secret-artifacts'] ?? /^(true|1|yes)$/i.test(cacheSecretsText);
   const kubeConfig = new KubeConfig();
   const kubeconfigFile = values.kubeconfig ?? process.env.KUBECONFIG;
   if (kubeconfigFile) kubeConfig.loadFromFile(kubeconfigFile);
@@ -104,7 +115,7 @@ async function main(): Promise<void> {
   const agent = new Agent({
     hubAddress: hubs, hubCa: readFileSync(hubCa), cluster, labels,
     ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log, metrics,
-    keepaliveTimeMs, keepaliveTimeoutMs,
+    keepaliveTimeMs, keepaliveTimeoutMs, cacheSecretArtifacts,
   });
   let http: AgentHttp | undefined;
   if (httpListen !== 'off') http = await startAgentHttp(httpListen, { metrics, problems: () => agent.problems() });

@@ -10,6 +10,7 @@ import {
   HttpMethod,
   KubeConfig,
   KubernetesObjectApi,
+  ResponseContext as KubeResponseContext,
   ServerConfiguration,
   createConfiguration,
   wrapHttpLibrary,
@@ -63,6 +64,18 @@ export const DEFAULT_RETRY: RetryPolicy = { budgetMs: 30_000, baseDelayMs: 200, 
 
 /** HTTP statuses that say "try again later" rather than "this request is wrong". */
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/**
+ * A 500 is transient only when it says so: the API server also answers 500, every time, to a
+ * server-side apply it cannot convert ("failed to create typed patch object ... expected
+ * numeric, got string"), and that is the manifest's fault. Transient 500s name a timeout, etcd
+ * or an unreachable backend, or come with a Retry-After.
+ */
+const TRANSIENT_500 = /timeout|timed out|deadline exceeded|etcdserver|too many requests|try again|unavailable|connection refused|connection reset|\bEOF\b/i;
+
+function transientStatus(code: number, message: string, retryAfter?: string): boolean {
+  if (!RETRYABLE_STATUS.has(code)) return false;
+  return code !== 500 || retryAfter !== undefined || TRANSIENT_500.test(message);
+}
 /** Connection failures: the request may not have reached the server, or its answer was lost. */
 const NETWORK_ERROR = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|network timeout/i;
 
@@ -72,8 +85,11 @@ const NETWORK_ERROR = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENET
  */
 export function isTransientError(err: unknown): boolean {
   // Code 0: no HTTP answer at all (see toKubeApiError).
-  if (err instanceof KubeApiError) return RETRYABLE_STATUS.has(err.code) || err.code === 0;
-  if (err instanceof ApiException) return RETRYABLE_STATUS.has((err as ApiException<unknown>).code);
+  if (err instanceof KubeApiError) return transientStatus(err.code, err.message) || err.code === 0;
+  if (err instanceof ApiException) {
+    const e = err as ApiException<unknown>;
+    return transientStatus(e.code, typeof e.body === 'string' ? e.body : '', e.headers['retry-after']);
+  }
   return isNetworkError(err);
 }
 
@@ -182,10 +198,16 @@ export class ClusterClient {
         return { error };
       }
     };
-    const retryable = (method: HttpMethod, r: { response?: ResponseContext; error?: unknown }): boolean => {
+    const retryable = async (method: HttpMethod, r: { response?: ResponseContext; error?: unknown }): Promise<boolean> => {
       const idempotent = method !== HttpMethod.POST;
-      if (r.response) return RETRYABLE_STATUS.has(r.response.httpStatusCode) && (idempotent || r.response.httpStatusCode === 429);
-      return isNetworkError(r.error) && (idempotent || /ECONNREFUSED/.test(String((r.error as { code?: unknown }).code)));
+      const response = r.response;
+      if (!response) return isNetworkError(r.error) && (idempotent || /ECONNREFUSED/.test(String((r.error as { code?: unknown }).code)));
+      if (!RETRYABLE_STATUS.has(response.httpStatusCode) || !(idempotent || response.httpStatusCode === 429)) return false;
+      if (response.httpStatusCode !== 500) return true;
+      // A 500's body decides (TRANSIENT_500); it is read here and handed on unread-looking.
+      const text = await response.body.text();
+      r.response = new KubeResponseContext(500, response.headers, { text: () => Promise.resolve(text), binary: () => Promise.resolve(Buffer.from(text)) });
+      return transientStatus(500, text, response.headers['retry-after']);
     };
     this.api = new RawObjectApi(createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
@@ -195,7 +217,7 @@ export class ClusterClient {
           const started = Date.now();
           for (let attempt = 0; ; attempt++) {
             const r = await sendOnce(ctx);
-            if (!retryable(ctx.getHttpMethod(), r)) {
+            if (!(await retryable(ctx.getHttpMethod(), r))) {
               outage.since = undefined;
               if (r.response) return r.response;
               throw r.error;

@@ -26,6 +26,12 @@ const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet
 export async function waitForHealth(client: ClusterClient, objects: readonly KubeObject[], timeoutMs: number): Promise<HealthReport> {
   const state = new Map<string, { object: KubeObject; health: Health }>();
   for (const o of objects) state.set(objectId(o), { object: o, health: { status: 'NotFound', message: 'not seen yet' } });
+  // The generation each object had when it was applied. A watch opened without a
+  // resourceVersion starts from the API server's watch cache, which may not have caught up
+  // with the write just made: its first event can be the object as it was before the apply
+  // (a Deployment at its old generation, fully rolled out, looks healthy). Such events are
+  // older than what we applied and say nothing about it.
+  const appliedGeneration = new Map(objects.map((o) => [objectId(o), o.metadata.generation]));
   const pending = (): number => [...state.values()].filter((s) => s.health.status !== 'Current' && s.health.status !== 'Failed').length;
 
   let finish: () => void = () => undefined;
@@ -49,6 +55,9 @@ export async function waitForHealth(client: ClusterClient, objects: readonly Kub
       const live = { ...raw, apiVersion: g.apiVersion, kind: g.kind } as KubeObject;
       const entry = state.get(objectId(live));
       if (!entry) return;
+      const applied = appliedGeneration.get(objectId(live));
+      const seen = live.metadata.generation;
+      if (type !== 'DELETED' && typeof applied === 'number' && typeof seen === 'number' && seen < applied) return;
       entry.health = type === 'DELETED' ? { status: 'NotFound', message: 'object was deleted' } : assessHealth(live);
       entry.object = live;
       if (pending() === 0) finish();

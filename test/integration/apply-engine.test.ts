@@ -252,8 +252,12 @@ describe('flotilla-apply command', () => {
   it('converges after being killed between its two stages, with no duplicates or orphans', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-crash-'));
     try {
-      const objects = [crd, ns('crash'), ...Array.from({ length: 30 }, (_, i) => cm(`cm-${i}`, 'crash')),
-        { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'crash' }, spec: { size: 1 } }];
+      // Its own CRD: the deployment "widgets" above still declares widgets.example.com, and a
+      // second deployment declaring it would be refused (test/integration/ownership.test.ts).
+      const sprockets: KubeObject = { ...crd, metadata: { name: 'sprockets.example.com' }, spec: {
+        ...(crd.spec as Record<string, unknown>), names: { plural: 'sprockets', singular: 'sprocket', kind: 'Sprocket', listKind: 'SprocketList' } } };
+      const objects = [sprockets, ns('crash'), ...Array.from({ length: 30 }, (_, i) => cm(`cm-${i}`, 'crash')),
+        { apiVersion: 'example.com/v1', kind: 'Sprocket', metadata: { name: 'w', namespace: 'crash' }, spec: { size: 1 } }];
       writeFileSync(join(dir, 'all.yaml'), objects.map((o) => stringify(o)).join('---\n'));
       const kubeconfig = env().cluster('apply').kubeconfigPath;
       // Slowed down so that the kill lands after the first stage and before the second ends.
@@ -277,7 +281,7 @@ describe('flotilla-apply command', () => {
       assert.deepEqual(managed.map((m) => m.metadata.name).sort(), Array.from({ length: 30 }, (_, i) => `cm-${i}`).sort());
       const inventory = await new Applier(c).inventories.load('crash');
       assert.equal(inventory?.entries.length, 33, 'inventory holds exactly the set');
-      const widgets = await c.list('example.com/v1', 'Widget', { namespace: 'crash' });
+      const widgets = await c.list('example.com/v1', 'Sprocket', { namespace: 'crash' });
       assert.equal(widgets.length, 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
