@@ -30,7 +30,9 @@ export async function waitForHealth(client: ClusterClient, objects: readonly Kub
   // resourceVersion starts from the API server's watch cache, which may not have caught up
   // with the write just made: its first event can be the object as it was before the apply
   // (a Deployment at its old generation, fully rolled out, looks healthy). Such events are
-  // older than what we applied and say nothing about it.
+  // older than what we applied and say nothing about it. (Kubernetes serves an unset-RV watch
+  // from the cache's current state unless WatchFromStorageWithoutResourceVersion is on; see
+  // kubernetes/kubernetes#122830 and staging/src/k8s.io/apiserver/pkg/storage/cacher/cacher.go.)
   const appliedGeneration = new Map(objects.map((o) => [objectId(o), o.metadata.generation]));
   const pending = (): number => [...state.values()].filter((s) => s.health.status !== 'Current' && s.health.status !== 'Failed').length;
 
