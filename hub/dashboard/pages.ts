@@ -152,7 +152,9 @@ export function overviewLive(snap: FleetSnapshot, filter: OverviewFilter, now: n
 ${table(['cluster', 'connection', 'since', 'labels', 'agent', 'kubernetes', 'up to date'], clusters.map((c) => {
     const n = readyOn.get(c.name) ?? { ready: 0, placed: 0 };
     return [
-      `<a href="${historyPath(`cluster/${c.name}`)}">${esc(c.name)}</a>`, badge(c.connection, toneOfPhase(c.connection)), esc(ago(c.connectionSince, now)),
+      `<a href="${historyPath(`cluster/${c.name}`)}">${esc(c.name)}</a>`,
+      badge(c.connection, toneOfPhase(c.connection)) + (c.held ? ` <span class="badge fail" title="${esc(c.held.reason)}">HeldState</span>` : ''),
+      esc(ago(c.connectionSince, now)),
       labels(c.labels), esc(c.agentVersion || '-'), esc(c.kubernetesVersion || '-'), `${n.ready}/${n.placed}`,
     ];
   }), 'class="clusters"')}

@@ -1,6 +1,7 @@
-// The agent's state at rest, against a real kube-apiserver: artifacts with a Secret are cached
-// in Secrets, others in ConfigMaps; ConfigMaps of older agents holding Secrets are moved at
-// start; the cache keeps the desired state's artifacts and a bounded number of others.
+// The agent's state at rest, against a real kube-apiserver: artifacts are cached in ConfigMaps,
+// those with a Secret not at all by default and in Secrets with cacheSecretArtifacts; ConfigMaps
+// of older agents holding Secrets are deleted at start (moved to Secrets with the option); the
+// cache keeps the desired state's artifacts and a bounded number of others.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
@@ -45,10 +46,90 @@ async function cachedArtifacts(namespace: string): Promise<string[]> {
   return all.filter((o) => o.metadata.name.startsWith('flotilla-artifact-')).map((o) => `${o.kind}/${o.metadata.name}`).sort();
 }
 
+/** A ClusterClient that fails every Secret request: what the chart's default Role allows. */
+function withoutSecrets(): { client: ClusterClient; secretCalls: string[] } {
+  const c = client();
+  const secretCalls: string[] = [];
+  const refuse = (verb: string, kind: string): void => {
+    if (kind === 'Secret') {
+      secretCalls.push(verb);
+      throw new Error(`secrets ${verb} is forbidden`);
+    }
+  };
+  const [get, apply, del, list] = [c.get.bind(c), c.apply.bind(c), c.delete.bind(c), c.list.bind(c)];
+  Object.assign(c, {
+    get: async (o: KubeObject) => { refuse('get', o.kind); return get(o); },
+    apply: async (o: KubeObject, opts: Parameters<ClusterClient['apply']>[1]) => { refuse('apply', o.kind); return apply(o, opts); },
+    delete: async (o: KubeObject) => { refuse('delete', o.kind); return del(o); },
+    list: async (v: string, kind: string, opts?: Parameters<ClusterClient['list']>[2]) => { refuse('list', kind); return list(v, kind, opts); },
+  });
+  return { client: c, secretCalls };
+}
+
 describe('agent state at rest', () => {
-  it('caches an artifact with a Secret in a Secret, any other in a ConfigMap', async () => {
+  it('by default keeps an artifact with a Secret out of the cluster, and touches no Secret', async () => {
+    const ns = 'flotilla-state-off';
+    const { client: c, secretCalls } = withoutSecrets();
+    const warnings: string[] = [];
+    const store = new AgentStateStore(c, ns, (message, _fields, level) => { if (level === 'warn' || level === 'error') warnings.push(message); });
+    const withSecret = secretManifests(5);
+    const plain = plainManifests(5);
+    assert.equal(await store.saveArtifact(digestOf(withSecret), withSecret), undefined, 'not cached in the cluster');
+    assert.equal(await store.saveArtifact(digestOf(plain), plain), 'ConfigMap');
+    assert.deepEqual(await cachedArtifacts(ns), [`ConfigMap/${nameOf(digestOf(plain))}`], 'neither a ConfigMap nor a Secret for the artifact with a Secret');
+    const all = [...await client().list('v1', 'ConfigMap', { namespace: ns }), ...await client().list('v1', 'Secret', { namespace: ns })];
+    assert.ok(!all.some((o) => JSON.stringify(o).includes('hunter5')), 'its data is nowhere in the namespace');
+    // After a restart: not in the cluster, so fetched from the hub again.
+    assert.equal(await store.loadArtifact(digestOf(withSecret)), undefined);
+    assert.equal(await store.loadArtifact(digestOf(plain)), plain);
+    // Eviction runs on ConfigMaps only.
+    await store.save(stateWith(1, [digestOf(withSecret), digestOf(plain)]));
+    await store.load();
+    assert.deepEqual(secretCalls, [], 'no Secret was read, listed, written or deleted');
+    assert.deepEqual(warnings, [], 'and nothing was refused');
+  });
+
+  it('by default deletes artifact ConfigMaps of older agents that hold a Secret when it starts', async () => {
+    const ns = 'flotilla-state-migrate-off';
+    const c = client();
+    await c.ensureNamespace(ns);
+    const withSecret = secretManifests(6);
+    const plain = plainManifests(6);
+    for (const text of [withSecret, plain]) {
+      await c.apply({ ...header('ConfigMap', nameOf(digestOf(text)), ns), metadata: { name: nameOf(digestOf(text)), namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'flotilla-agent' } }, data: { manifests: text } }, { force: true });
+    }
+    const { client: restricted, secretCalls } = withoutSecrets();
+    const store = new AgentStateStore(restricted, ns);
+    await store.load(); // at start
+    assert.deepEqual(await cachedArtifacts(ns), [`ConfigMap/${nameOf(digestOf(plain))}`], 'the ConfigMap holding a Secret is gone, and no Secret made');
+    assert.equal(await store.loadArtifact(digestOf(withSecret)), undefined, 'fetched from the hub again');
+    assert.equal(await store.loadArtifact(digestOf(plain)), plain);
+    assert.deepEqual(secretCalls, []);
+  });
+
+  it('by default bounds the cached ConfigMaps alone after several desired states', async () => {
+    const ns = 'flotilla-state-bounded-off';
+    const { client: c, secretCalls } = withoutSecrets();
+    const store = new AgentStateStore(c, ns);
+    const always = plainManifests(200);
+    const digests: string[] = [];
+    for (let v = 1; v <= 6; v++) {
+      const text = v % 2 === 0 ? secretManifests(20 + v) : plainManifests(20 + v);
+      digests.push(digestOf(text));
+      await store.save(stateWith(v, [digestOf(always), digestOf(text)]));
+      if (v === 1) await store.saveArtifact(digestOf(always), always);
+      await store.saveArtifact(digestOf(text), text);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Only the plain ones (versions 1, 3, 5) were cached; at version 6 the oldest other goes.
+    assert.equal(RETAINED_UNREFERENCED_ARTIFACTS, 2);
+    assert.deepEqual(await cachedArtifacts(ns), [digestOf(always), digests[2] ?? '', digests[4] ?? ''].map((d) => `ConfigMap/${nameOf(d)}`).sort());
+    assert.deepEqual(secretCalls, []);
+  });
+
+  it('with cacheSecretArtifacts caches an artifact with a Secret in a Secret, any other in a ConfigMap', async () => {
     const ns = 'flotilla-state-kinds';
-    const store = new AgentStateStore(client(), ns);
+    const store = new AgentStateStore(client(), ns, undefined, { cacheSecretArtifacts: true });
     const withSecret = secretManifests(1);
     const plain = plainManifests(1);
     assert.equal(await store.saveArtifact(digestOf(withSecret), withSecret), 'Secret');
@@ -75,7 +156,7 @@ describe('agent state at rest', () => {
     assert.equal(await store.loadArtifact(digestOf(huge)), undefined);
   });
 
-  it('moves artifact ConfigMaps of older agents that hold a Secret to Secrets when it starts', async () => {
+  it('with cacheSecretArtifacts moves artifact ConfigMaps of older agents that hold a Secret to Secrets when it starts', async () => {
     const ns = 'flotilla-state-migrate';
     const c = client();
     await c.ensureNamespace(ns);
@@ -85,16 +166,16 @@ describe('agent state at rest', () => {
     for (const text of [withSecret, plain]) {
       await c.apply({ ...header('ConfigMap', nameOf(digestOf(text)), ns), metadata: { name: nameOf(digestOf(text)), namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'flotilla-agent' } }, data: { manifests: text } }, { force: true });
     }
-    const store = new AgentStateStore(client(), ns);
+    const store = new AgentStateStore(client(), ns, undefined, { cacheSecretArtifacts: true });
     await store.load(); // at start
     assert.deepEqual(await cachedArtifacts(ns), [`ConfigMap/${nameOf(digestOf(plain))}`, `Secret/${nameOf(digestOf(withSecret))}`].sort());
     assert.equal(await store.loadArtifact(digestOf(withSecret)), withSecret, 'still cached, now in a Secret');
     assert.equal(await store.loadArtifact(digestOf(plain)), plain);
   });
 
-  it('keeps the desired state\'s artifacts and the newest others after several desired states', async () => {
+  it('with cacheSecretArtifacts keeps the desired state\'s artifacts and the newest others after several desired states', async () => {
     const ns = 'flotilla-state-bounded';
-    const store = new AgentStateStore(client(), ns);
+    const store = new AgentStateStore(client(), ns, undefined, { cacheSecretArtifacts: true });
     const always = plainManifests(100); // referenced by every desired state
     const digests: string[] = [];
     for (let v = 1; v <= 6; v++) {

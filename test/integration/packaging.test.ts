@@ -240,6 +240,9 @@ type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; n
 
 interface Render { readonly code: number; readonly stderr: string; readonly objects: Obj[] }
 
+/** A rule of a rendered Role. */
+interface RoleRule { readonly apiGroups: string[]; readonly resources: string[]; readonly resourceNames?: string[]; readonly verbs: string[] }
+
 async function helmTemplate(chart: string, opts: { release?: string; namespace?: string; set?: Record<string, string | number | boolean>; setFile?: Record<string, string>; json?: Record<string, unknown> } = {}): Promise<Render> {
   const args = ['template', opts.release ?? 'flotilla', chart, '--namespace', opts.namespace ?? 'flotilla-system', '--kube-version', KUBE_VERSION];
   for (const [k, v] of Object.entries(opts.set ?? {})) args.push(typeof v === 'string' ? '--set-string' : '--set', `${k}=${String(v)}`);
@@ -706,6 +709,7 @@ describe('Helm charts', () => {
     for (const [chart, args] of [
       [HUB_CHART, []],
       [AGENT_CHART, ['--set', 'hub.address=hub.example.com:7443', '--set', 'cluster.name=pkg', '--set-file', `hub.ca=${ca}`]],
+      [AGENT_CHART, ['--set', 'hub.address=hub.example.com:7443', '--set', 'cluster.name=pkg', '--set-file', `hub.ca=${ca}`, '--set', 'cacheSecretArtifacts=true']],
     ] as const) {
       const r = await run(bin('helm'), ['lint', '--strict', chart, '--kube-version', KUBE_VERSION, ...args], { env: cleanEnv({ HOME: helmHome() }) });
       assert.equal(r.code, 0, `helm lint --strict ${chart}: ${r.stdout}${r.stderr}`);
@@ -857,6 +861,11 @@ describe('Helm charts', () => {
     assert.equal(ca['ca.crt']?.trim(), (await CA_PEM).trim());
     const bindings = r.objects.filter((o) => o.kind === 'ClusterRoleBinding') as unknown as { roleRef: { name: string } }[];
     assert.ok(!bindings.some((b) => b.roleRef.name === 'cluster-admin'), 'no cluster-admin by default');
+    // Its own namespace: the credential Secret by name, no other Secret (cacheSecretArtifacts is off).
+    const stateRules = (find(r.objects, 'Role', 'flotilla-agent-state') as unknown as { rules: RoleRule[] }).rules;
+    assert.deepEqual(stateRules.filter((rule) => rule.resources.includes('secrets')),
+      [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['flotilla-agent-credential'], verbs: ['get', 'create', 'update', 'patch'] }]);
+    assert.ok(!(c.args ?? []).includes('--cache-secret-artifacts'));
     // With the token in an existing Secret the chart makes none and points at it.
     const existing = await agentRender({ 'hub.token': '', 'hub.tokenSecret.existingSecret': 'my-token', 'hub.tokenSecret.key': 't' });
     assert.equal(existing.code, 0, existing.stderr);
@@ -865,8 +874,26 @@ describe('Helm charts', () => {
     assert.deepEqual([ref?.name, ref?.key], ['my-token', 't']);
   });
 
+  it('agent: cacheSecretArtifacts=true passes --cache-secret-artifacts and grants the Secrets of its namespace', async () => {
+    const r = await agentRender({ cacheSecretArtifacts: true });
+    assert.equal(r.code, 0, r.stderr);
+    const c = container(findDeployment(r.objects, 'flotilla-agent'), 'agent');
+    assert.deepEqual(c.args?.slice(-3), ['--drift-interval', '60', '--cache-secret-artifacts']);
+    const role = find(r.objects, 'Role', 'flotilla-agent-state') as unknown as { metadata: { namespace: string }; rules: RoleRule[] };
+    assert.equal(role.metadata.namespace, 'flotilla-system');
+    assert.deepEqual(role.rules.filter((rule) => rule.resources.includes('secrets')), [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['flotilla-agent-credential'], verbs: ['get', 'create', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+    ]);
+    // Nothing else changes: no cluster-wide Secrets.
+    const defaults = await agentRender();
+    assert.equal(defaults.code, 0, defaults.stderr);
+    assert.deepEqual(kindsAndNames(r.objects), kindsAndNames(defaults.objects));
+    assertUnprivileged(r.objects, 'agent (cacheSecretArtifacts)');
+  });
+
   it('agent: every flag the chart passes is one flotilla-agent takes', async () => {
-    const r = await agentRender({ 'cluster.labels.env': 'prod' });
+    const r = await agentRender({ 'cluster.labels.env': 'prod', cacheSecretArtifacts: true });
     assert.equal(r.code, 0, r.stderr);
     const help = await run(process.execPath, [resolveInRepo('dist', 'agents', 'main.js'), '--help']);
     assert.equal(help.code, 0, help.stderr);
@@ -978,6 +1005,21 @@ describe('the charts on a real cluster', () => {
       assert.equal(await store.loadCredential(), 'credential-2');
       await store.save({ desired: { version: '3', deployments: [] }, applied: { a: '1' } });
       assert.deepEqual((await store.load()).applied, { a: '1' });
+      // Artifacts: a plain one in a ConfigMap; one with a Secret, by default, nowhere (the Role
+      // grants no Secret but the credential), and tidying lists no Secret: nothing is refused.
+      const warnings: string[] = [];
+      const quiet = new AgentStateStore(client, AGENT_NS, (message, fields, level) => { if (level === 'warn' || level === 'error') warnings.push(`${message} ${JSON.stringify(fields)}`); });
+      const plain = stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'apps' }, data: { a: '1' } });
+      const withSecret = stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'apps' }, stringData: { password: 'pkg-hunter2' } });
+      const digests = { plain: `sha256:${'a'.repeat(64)}`, withSecret: `sha256:${'b'.repeat(64)}` };
+      assert.equal(await quiet.saveArtifact(digests.plain, plain), 'ConfigMap');
+      assert.equal(await quiet.saveArtifact(digests.withSecret, withSecret), undefined);
+      assert.equal(await quiet.loadArtifact(digests.withSecret), undefined);
+      assert.equal(await quiet.loadArtifact(digests.plain), plain);
+      await quiet.save({ desired: { version: '4', deployments: [] }, applied: {} });
+      await quiet.load();
+      assert.deepEqual(warnings, []);
+      assert.doesNotMatch(await kubectlOk('get', 'configmaps,secrets', '-n', AGENT_NS, '-o', 'yaml'), /pkg-hunter2/);
     } finally {
       client.close();
     }
@@ -1012,6 +1054,18 @@ describe('the charts on a real cluster', () => {
     assert.match(refused.stdout + refused.stderr, /forbidden/i);
     assert.match(refused.stdout + refused.stderr, /system:serviceaccount:flotilla-system:flotilla-agent/);
     assert.equal((await kubectlOk('get', 'deployments,services,configmaps', '-n', 'other', '-o', 'name', '-l', 'app.kubernetes.io/managed-by=flotilla')).trim(), '');
+  });
+
+  it('with cacheSecretArtifacts=true the API server lets the agent manage the Secrets of its namespace only', async () => {
+    const r = await agentRender({ cacheSecretArtifacts: true }, { release: 'cache', namespace: 'flotilla-admin' });
+    assert.equal(r.code, 0, r.stderr);
+    await applyObjects(r.objects.filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind) && o.metadata.namespace === 'flotilla-admin'), 'cache');
+    const sa = 'system:serviceaccount:flotilla-admin:cache-flotilla-agent';
+    for (const verb of ['get', 'list', 'create', 'update', 'patch', 'delete']) assert.equal(await canI(sa, verb, 'secrets', '-n', 'flotilla-admin'), true, `can ${verb} secrets`);
+    assert.equal(await canI(sa, 'watch', 'secrets', '-n', 'flotilla-admin'), false);
+    assert.equal(await canI(sa, 'get', 'secrets', '-n', AGENT_NS), false, 'not in another namespace');
+    assert.equal(await canI(sa, 'get', 'secrets', '--all-namespaces'), false);
+    assert.equal(await canI(AGENT_SA, 'list', 'secrets', '-n', AGENT_NS), false, 'the default agent is unchanged');
   });
 
   it('with rbac.clusterAdmin=true the API server lets the agent do anything', async () => {
