@@ -39,6 +39,11 @@ export interface LocalFleetOptions {
   readonly driftIntervalSeconds?: number;
 }
 
+export interface StartAgentOptions {
+  /** The kubeconfig file the agent uses instead of its cluster's own (same credentials, another server). */
+  readonly kubeconfigPath?: string;
+}
+
 /** What a fleet is connected to; made by LocalFleet.connect. */
 export interface FleetConnection {
   readonly env: LocalEnvironment;
@@ -149,11 +154,16 @@ export class LocalFleet {
    * environment's cluster `kubeCluster` (default: the one named `cluster`); an agent on another
    * name's cluster keeps its own state (credential, desired state, inventories) in the
    * namespace `flotilla-<cluster>`, so several agents can share one real cluster.
+   * `options.kubeconfigPath` replaces that cluster's kubeconfig file (e.g. one whose server is
+   * a fault-injecting proxy in front of it); the state namespace still follows `kubeCluster`.
    */
-  async startAgent(cluster: string, labels: Readonly<Record<string, string>> = {}, kubeCluster = cluster): Promise<ManagedProcess> {
+  async startAgent(
+    cluster: string, labels: Readonly<Record<string, string>> = {}, kubeCluster = cluster, options: StartAgentOptions = {},
+  ): Promise<ManagedProcess> {
     const token = await this.createToken(labels);
+    const kubeconfig = options.kubeconfigPath ?? this.env.cluster(kubeCluster).kubeconfigPath;
     const args = [agentMain, '--hub', this.hubAddress, '--hub-ca', join(this.hubData, 'tls', 'hub.crt'), '--cluster', cluster,
-      '--kubeconfig', this.env.cluster(kubeCluster).kubeconfigPath, '--drift-interval', String(this.options.driftIntervalSeconds ?? 5),
+      '--kubeconfig', kubeconfig, '--drift-interval', String(this.options.driftIntervalSeconds ?? 5),
       '--http', '127.0.0.1:0',
       ...(kubeCluster === cluster ? [] : ['--namespace', `flotilla-${cluster}`])];
     // The token goes through the environment, not the command line (ps shows command lines).
@@ -165,6 +175,18 @@ export class LocalFleet {
     await this.waitForConnected(cluster, agent);
     await waitFor(`${cluster} agent's HTTP address`, () => Promise.resolve(this.agentHttpUrl(cluster)), { timeoutMs: 10_000, process: agent });
     return agent;
+  }
+
+  /**
+   * Stops the cluster's agent (SIGTERM: it closes its stream to the hub) and forgets it; its
+   * state in the cluster (credential Secret, artifact cache) stays, so `startAgent` can start
+   * it again. Does nothing when no agent runs for `cluster`.
+   */
+  async stopAgent(cluster: string): Promise<void> {
+    const agent = this.agents.get(cluster);
+    if (!agent) return;
+    await agent.stop();
+    this.agents.delete(cluster);
   }
 
   /**

@@ -2,7 +2,7 @@
 // kube-apiservers (kwok runs their pods), the hub and one agent per cluster as processes, a
 // git repository on disk, and the `flotilla` CLI. Every claim about a cluster is checked
 // with kubectl, independently of Flotilla. Bake times are short (seconds) but real timers.
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -11,11 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { stringify } from 'yaml';
 import { bin } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { conditionOf } from '../../core/conditions.js';
-import { clusterStatusQuery, clusterWorkflowId, type RolloutStatus } from '../../workflows/messages.js';
+import { clusterStatusQuery, clusterWorkflowId, type ReportSummary, type RolloutStatus } from '../../workflows/messages.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import { useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
 import { replayLive } from '../harness/replay.js';
@@ -78,6 +80,7 @@ interface StrategyOptions {
   readonly canaryBake?: string;
   readonly analysisUrl?: string;
   readonly onFailure?: 'rollback' | 'pause';
+  readonly stagingHealthTimeout?: string;
 }
 
 async function applyKustomization(o: StrategyOptions = {}): Promise<void> {
@@ -85,7 +88,7 @@ async function applyKustomization(o: StrategyOptions = {}): Promise<void> {
     onFailure: o.onFailure ?? 'rollback',
     waves: [
       { name: 'canary', clusters: ['canary'], bakeTime: o.canaryBake ?? '3s', healthTimeout: '8s' },
-      { name: 'staging', clusterSelector: { matchLabels: { env: 'staging' } }, bakeTime: '3s', healthTimeout: '8s' },
+      { name: 'staging', clusterSelector: { matchLabels: { env: 'staging' } }, bakeTime: '3s', healthTimeout: o.stagingHealthTimeout ?? '8s' },
       { name: 'prod', maxConcurrency: 1, bakeTime: '1s', healthTimeout: '8s', ...(o.prodApproval ? { approval: true } : {}) },
     ],
     ...(o.analysisUrl ? { analysis: { url: o.analysisUrl, interval: '1s', timeout: '2s', failureLimit: 1, jsonPath: 'errorRate', max: 0.05 } } : {}),
@@ -166,6 +169,29 @@ async function generations(): Promise<Record<string, number>> {
 
 function countEvents(s: RolloutStatus, type: string, waveName?: string): number {
   return s.events.filter((e) => e.type === type && (waveName === undefined || e.wave === waveName)).length;
+}
+
+/** Every deployment report `cluster`'s actor received (its current run's history: each one a signal). */
+async function reportsReceived(cluster: string): Promise<ReportSummary[]> {
+  const history = await fleet().client.workflow.getHandle(clusterWorkflowId(cluster)).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const a = e.workflowExecutionSignaledEventAttributes;
+    const payload = a?.signalName === 'deploymentReport' ? a.input?.payloads?.[0] : undefined;
+    return payload ? [defaultPayloadConverter.fromPayload<ReportSummary>(payload)] : [];
+  });
+}
+
+/**
+ * Stops the cluster's agent, waits until the hub saw it go, and starts it again with
+ * `kubeconfigPath` (default: the cluster's own); its credential is in the cluster already.
+ */
+async function restartAgent(cluster: string, kubeconfigPath?: string): Promise<void> {
+  await fleet().stopAgent(cluster);
+  await waitFor(`${cluster} disconnected`, async () => {
+    const s = await fleet().client.workflow.getHandle(clusterWorkflowId(cluster)).query(clusterStatusQuery);
+    return s.connection !== 'Connected' ? true : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  await fleet().startAgent(cluster, CLUSTERS[cluster], cluster, kubeconfigPath === undefined ? {} : { kubeconfigPath });
 }
 
 describe('progressive rollouts across four clusters', () => {
@@ -343,6 +369,82 @@ describe('progressive rollouts across four clusters', () => {
     assert.equal(after.canary, (before.canary ?? 0) + 2, 'canary: the older revision, then the newer');
     for (const c of ['staging', ...PROD]) assert.equal(after[c], (before[c] ?? 0) + 1, `${c} went straight to the newer revision`);
     assert.deepEqual(await versions(), { canary: '6.6.0', staging: '6.6.0', 'prod-eu': '6.6.0', 'prod-us': '6.6.0' });
+  });
+
+  it('the staging API server answering 503 for 20 s during its wave does not roll back: the apply completes, the rollout succeeds', async (t: TestContext) => {
+    const FAULT_MS = 20_000;
+    // The staging agent talks to its API server through a fault-injecting proxy from now on.
+    const proxy = await FaultProxy.start(env().cluster('staging'));
+    const viaProxy = join(dir(), 'staging-via-proxy.kubeconfig');
+    writeFileSync(viaProxy, proxy.kubeConfig().exportConfig(), { mode: 0o600 });
+    try {
+      await restartAgent('staging', viaProxy);
+      // The wave's health timeout is longer than the fault (rule 5 of docs/reliability.md: a
+      // rollout waits for transient faults within its health timeout): wherever in the wave the
+      // fault lands (apply, or the health check after it), it ends before the health timeout.
+      await applyKustomization({ stagingHealthTimeout: '45s' });
+      const before = await generations();
+      const version = '6.6.1';
+      const v = writeApp(version);
+      const reconcile = fleet().cli('reconcile', 'kustomization', 'web', '--with-source', '--timeout', '4m');
+      await waitFor('the staging wave Progressing', async () => {
+        const s = await rollout().catch(() => undefined);
+        return s?.revision.endsWith(v) && wave(s, 'staging').phase === 'Progressing' ? s : undefined;
+      }, { timeoutMs: 150_000, intervalMs: 100 });
+      const counts = { ...proxy.counts };
+      proxy.set({ kind: 'unavailable' });
+      const on = Date.now();
+      // What the rollout says of staging while the fault is on and after, until it finishes.
+      const seen = { wave: new Set<string>(), cluster: new Set<string>() };
+      let s: RolloutStatus | undefined;
+      for (;;) {
+        if (proxy.current && Date.now() - on >= FAULT_MS) proxy.set(undefined);
+        s = await rollout().catch(() => undefined);
+        if (s?.revision.endsWith(v)) {
+          seen.wave.add(wave(s, 'staging').phase);
+          const c = s.clusters.find((x) => x.cluster === 'staging');
+          if (c) seen.cluster.add(c.phase);
+          if (s.finishedAt !== undefined && !proxy.current) break;
+        }
+        assert.ok(Date.now() - on < 240_000, `the rollout finished within 4 min of the fault (now: ${s?.phase ?? '?'}: ${s?.message ?? ''})`);
+        await sleep(200);
+      }
+      const off = on + FAULT_MS;
+      const answered503 = proxy.counts.unavailable - counts.unavailable;
+
+      assert.equal(s.phase, 'Succeeded', s.message);
+      const staging = wave(s, 'staging');
+      assert.equal(staging.phase, 'Succeeded', staging.message);
+      assert.equal(staging.failures, 0);
+      assert.equal(countEvents(s, 'WaveFailed'), 0);
+      assert.equal(countEvents(s, 'RollbackStarted'), 0, 'nothing was rolled back');
+      assert.ok(!seen.cluster.has('Failed') && !seen.wave.has('Failed'), `staging was never Failed (cluster ${[...seen.cluster].join(' → ')}, wave ${[...seen.wave].join(' → ')})`);
+      assert.equal(s.clusters.find((c) => c.cluster === 'staging')?.phase, 'Healthy');
+      assert.ok(answered503 > 0, 'the proxy answered 503s during the fault');
+      const healthyAt = s.clusters.find((c) => c.cluster === 'staging')?.updatedAt ?? 0;
+      assert.ok(healthyAt > on, `the fault began before staging was Healthy (${on - healthyAt} ms after)`);
+      assert.equal((await reconcile).code, 0);
+      assert.deepEqual(await versions(), { canary: version, staging: version, 'prod-eu': version, 'prod-us': version });
+      const after = await generations();
+      for (const c of ALL) assert.equal(after[c], (before[c] ?? 0) + 1, `${c} changed exactly once`);
+
+      // Every report the staging agent sent about the new generation: applying (perhaps waiting
+      // for the API server), then Ready; never Invalid, Failed or Unhealthy.
+      const reports = (await reportsReceived('staging')).filter((r) => r.name === ID && r.generation === after.staging);
+      assert.deepEqual(reports.filter((r) => r.phase !== 'APPLYING' && r.phase !== 'READY').map((r) => `${r.phase}: ${r.message}`), [], 'no Invalid/Failed/Unhealthy report');
+      assert.equal(reports.at(-1)?.phase, 'READY');
+      const ready = reports.find((r) => r.phase === 'READY');
+      const waiting = reports.filter((r) => r.message.startsWith('waiting for the API server')).length;
+      t.diagnostic(`fault on ${on - (staging.startedAt ?? on)} ms into the staging wave, for ${FAULT_MS} ms; `
+        + `${answered503} requests answered 503; ${reports.length} reports for generation ${after.staging} (${waiting} "waiting for the API server"); `
+        + `Ready report ${(ready?.finishedAt ?? 0) - off} ms and staging Healthy ${healthyAt - off} ms after the fault ended; staging wave ${(staging.finishedAt ?? 0) - (staging.startedAt ?? 0)} ms `
+        + `(bake ${staging.bakeSeconds}s included); rollout ${s.phase} in ${(s.finishedAt ?? 0) - s.startedAt} ms; staging phases seen: ${[...seen.cluster].join(' → ')}`);
+    } finally {
+      proxy.set(undefined);
+      // Later tests see staging as before: its agent on the API server directly, no proxy.
+      await restartAgent('staging');
+      await proxy.stop();
+    }
   });
 
   it('the hub killed during a bake comes back and the rollout completes once, bake time included', async () => {
