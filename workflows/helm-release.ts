@@ -13,7 +13,7 @@
 // revert = roll back to the revision it ran before the rollout (or uninstall when it ran
 // none). A target whose rollout failed is not tried again until `flotilla rollout retry` or a
 // newer target; a newer one mid-rollout supersedes it at the next wave boundary.
-import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, continueAsNew, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type {
   ClusterInfo, HelmActivities, HookStepPlan, HubActivities, PrepareChartResult, RenderReleaseResult,
 } from '../activities/hub-types.js';
@@ -23,6 +23,7 @@ import {
   beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled, needsUpgrade, prune,
   releaseExists, remediation, resetFailures, retriesExhausted, sha256Hex, type ReleaseHistory, type ReleaseRevision,
 } from '../core/helm-release.js';
+import { unmetDependencies } from '../core/dependencies.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
@@ -142,6 +143,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     const next: DependencyStatus = {
       id: actor.id, ready: isReady(), readyClusters: status.clusters.filter((c) => c.ready === 'True').map((c) => c.cluster),
       revision: status.lastAttemptedChartVersion, deleted: false,
+      ...(patched('flux-dependency-rule') ? { generationObserved: status.observedGeneration === actor.generation } : {}),
     };
     actor.tellDependents(outbox, next);
   };
@@ -223,6 +225,10 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
   async function reconcile(): Promise<void> {
     const generation = actor.generation;
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'reconciliation in progress' });
+    // As Flux (kustomize-controller kustomization_controller.go reconcile(), helm-controller
+    // atomic release): Ready is Unknown while a reconcile, its waits included, is in progress;
+    // True only once all of it succeeded.
+    if (patched('flux-dependency-rule')) setCond({ type: 'Ready', status: 'Unknown', reason: 'Progressing', message: 'Reconciliation in progress' });
     const done = (ok: boolean, reason: string, message: string, stalled = false): void => {
       setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
       setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : `retrying in ${spec().intervalSeconds}s` });
@@ -235,11 +241,23 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
       done(false, 'ArtifactFailed', `chart source ${ref.kind}/${ref.namespace}/${ref.name} ${missing.source ? 'does not exist' : 'has no artifact yet'}`);
       return;
     }
-    const blocking = dependencyIds().filter((id) => dependencies.get(id)?.ready !== true);
-    if (blocking.length > 0) {
-      waitingOnDependencies = true;
-      done(false, 'DependencyNotReady', `dependencies not ready: ${blocking.map((b) => b.replace(/^helmrelease\//, '')).join(', ')}`);
-      return;
+    if (patched('flux-dependency-rule')) {
+      // Flux's rule (core/dependencies.ts): Ready at its current generation; no revision rule
+      // for HelmReleases. Placement is not known yet here: every placed cluster is checked
+      // once the release knows them.
+      const unmet = unmetDependencies(dependencyIds(), dependencies, { kind: 'HelmRelease', placed: [] });
+      if (unmet.length > 0) {
+        waitingOnDependencies = true;
+        done(false, 'DependencyNotReady', unmet.join('; '));
+        return;
+      }
+    } else {
+      const blocking = dependencyIds().filter((id) => dependencies.get(id)?.ready !== true);
+      if (blocking.length > 0) {
+        waitingOnDependencies = true;
+        done(false, 'DependencyNotReady', `dependencies not ready: ${blocking.map((b) => b.replace(/^helmrelease\//, '')).join(', ')}`);
+        return;
+      }
     }
     const registered = await listClusters();
     const selected = placedClusters(spec().placement, registered);

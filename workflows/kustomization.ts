@@ -9,13 +9,14 @@
 // (rollout.ts) moves it through the clusters in waves, and this actor carries out its steps
 // (RolloutDriver). A target whose rollout failed is not tried again until `flotilla rollout
 // retry` or a newer build; a newer build mid-rollout supersedes it at the next wave boundary.
-import { condition, continueAsNew, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { condition, continueAsNew, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
 import { adoptionContext, type AdoptionContext } from '../core/declarations/scope.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
+import { unmetDependencies } from '../core/dependencies.js';
 import { renderSafety } from '../core/render-safety.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
@@ -67,6 +68,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   const now = workflowNow;
   const spec = (): KustomizationDeclaration['spec'] => actor.declaration.spec;
   const sourceId = (): string => `gitrepository/${spec().sourceRef.namespace}/${spec().sourceRef.name}`;
+  /** Flux's dependency rule (revision, observed generation) and Ready=Unknown while reconciling; older histories predate both. */
+  const fluxDependencyRule = (): boolean => patched('flux-dependency-rule');
   const dependencyIds = (): string[] => spec().dependsOn.map((d) => kustomizationId(d.namespace, d.name));
 
   let status: KustomizationStatus = input.status ?? {
@@ -106,6 +109,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   const readyClusters = (): string[] => status.clusters.filter((c) => c.ready === 'True').map((c) => c.cluster);
   const dependencyStatus = (): DependencyStatus => ({
     id: actor.id, ready: isReady(), readyClusters: readyClusters(), revision: status.lastAppliedRevision, deleted: false,
+    // What Flux's dependency rule also reads (core/dependencies.ts); histories from before it lack both.
+    ...(fluxDependencyRule() ? { sourceId: sourceId(), generationObserved: status.observedGeneration === actor.generation } : {}),
   });
   const isReady = (): boolean => isReadyCondition(status.conditions);
   /** Tells dependents when readiness changed, and new subscribers in any case. */
@@ -169,6 +174,10 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   async function reconcile(): Promise<void> {
     const generation = actor.generation;
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'reconciliation in progress' });
+    // As Flux (kustomize-controller kustomization_controller.go reconcile(), helm-controller
+    // atomic release): Ready is Unknown while a reconcile, its waits included, is in progress;
+    // True only once all of it succeeded.
+    if (fluxDependencyRule()) setCond({ type: 'Ready', status: 'Unknown', reason: 'Progressing', message: 'Reconciliation in progress' });
     const done = (ok: boolean, reason: string, message: string, stalled = false): void => {
       setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
       setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : `retrying in ${spec().retryIntervalSeconds}s` });
@@ -189,10 +198,11 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     // With a rollout strategy, the clusters no wave selects are left alone (the rollout status lists them).
     const placed = strategy ? planRollout(strategy.waves, registered.filter((c) => placedAll.includes(c.name))).waves.flatMap((w) => w.clusters) : placedAll;
 
-    const blocking = blockingDependencies(placed);
+    const blocking = blockingDependencies(placed, revision);
     if (blocking.length > 0) {
       waitingOnDependencies = true;
-      done(false, 'DependencyNotReady', `dependencies not ready: ${blocking.join('; ')}`);
+      // Flux's words: "dependency '<ns>/<name>' revision is not up to date"; older histories said it their way.
+      done(false, 'DependencyNotReady', fluxDependencyRule() ? blocking.join('; ') : `dependencies not ready: ${blocking.join('; ')}`);
       return;
     }
 
@@ -408,7 +418,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     }
   }
 
-  function blockingDependencies(placed: readonly string[]): string[] {
+  function blockingDependencies(placed: readonly string[], revision: string): string[] {
+    if (fluxDependencyRule()) return unmetDependencies(dependencyIds(), dependencies, { kind: 'Kustomization', sourceId: sourceId(), revision, placed });
     return dependencyIds().flatMap((id) => {
       const d = dependencies.get(id);
       const name = id.replace(/^kustomization\//, '');

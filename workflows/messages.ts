@@ -177,8 +177,13 @@ export interface DependencyStatus {
   readonly id: string;
   readonly ready: boolean;
   readonly readyClusters: readonly string[];
+  /** Kustomization: its last applied source revision. HelmRelease: its chart version. */
   readonly revision: string;
   readonly deleted: boolean;
+  /** Its source actor's id (Kustomizations): dependents on the same source compare revisions. Absent from older actors. */
+  readonly sourceId?: string;
+  /** False while its Ready condition is about an older generation of its spec. Absent from older actors. */
+  readonly generationObserved?: boolean;
 }
 
 export interface Subscription {

@@ -180,6 +180,70 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     assert.equal((await fleet().cli('delete', 'kustomization', 'late')).code, 0);
   });
 
+  it('one commit that breaks a dependency and changes its dependent: the dependent waits until the dependency applied that revision (Flux\'s rule)', async () => {
+    const placement = { clusters: ['dev'] };
+    const decls = [
+      kustomization('chain-infra', { path: './chain/infra', placement }),
+      kustomization('chain-apps', { path: './chain/apps', placement, dependsOn: [{ name: 'chain-infra' }] }),
+    ];
+    repo().writeObjects('chain/infra/config.yaml', [configMap('chain-infra', 'team', { v: '1' })])
+      .writeObjects('chain/apps/config.yaml', [configMap('chain-app', 'team', { v: '1' })]);
+    const first = repo().commit('chain v1');
+    await applyDeclarations('chain', decls);
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'fleet')).code, 0);
+    await fleet().waitForReadyAt('kustomization/flux-system/chain-apps', `main@sha1:${first}`);
+    const appValue = async (): Promise<string | undefined> =>
+      ((await getObject('dev', 'v1', 'ConfigMap', 'chain-app', 'team'))?.data as Record<string, string> | undefined)?.v;
+    assert.equal(await appValue(), '1');
+
+    // One commit: the dependency gets an object whose kind the cluster does not serve (it
+    // cannot apply), and the dependent changes.
+    repo().writeObjects('chain/infra/config.yaml', [configMap('chain-infra', 'team', { v: '2' }), { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g', namespace: 'team' } }])
+      .writeObjects('chain/apps/config.yaml', [configMap('chain-app', 'team', { v: '2' })]);
+    const broken = repo().commit('chain v2: infra broken, apps changed');
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'fleet')).code, 0);
+    await fleet().waitForKustomization('kustomization/flux-system/chain-infra',
+      (s) => s.lastAttemptedRevision === `main@sha1:${broken}` && conditionOf(s.conditions, 'Ready')?.status === 'False', 'failed at the broken revision');
+    const held = await fleet().waitForKustomization('kustomization/flux-system/chain-apps',
+      (s) => conditionOf(s.conditions, 'Ready')?.reason === 'DependencyNotReady', 'held by its dependency');
+    assert.match(conditionOf(held.conditions, 'Ready')?.message ?? '', /dependency 'flux-system\/chain-infra' (is not ready|revision is not up to date)/);
+    assert.equal(held.lastAppliedRevision, `main@sha1:${first}`, 'the dependent did not apply the new revision');
+    assert.equal(await appValue(), '1', 'the cluster still runs the dependent at the old revision');
+
+    // The fix: the dependency applies the new revision, then (woken, no request) the dependent.
+    repo().writeObjects('chain/infra/config.yaml', [configMap('chain-infra', 'team', { v: '3' })]);
+    const fixed = repo().commit('chain v3: infra fixed');
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'fleet')).code, 0);
+    const infra = await fleet().waitForReadyAt('kustomization/flux-system/chain-infra', `main@sha1:${fixed}`);
+    const apps = await fleet().waitForReadyAt('kustomization/flux-system/chain-apps', `main@sha1:${fixed}`);
+    assert.ok((conditionOf(apps.conditions, 'Ready')?.lastTransitionTime ?? 0) >= (conditionOf(infra.conditions, 'Ready')?.lastTransitionTime ?? Infinity));
+    assert.equal(await appValue(), '2');
+    for (const name of ['chain-apps', 'chain-infra']) assert.equal((await fleet().cli('delete', 'kustomization', name)).code, 0);
+  });
+
+  it('Ready is Unknown (Reconciling) while a reconcile waits, True only once it is done, as in Flux', async () => {
+    // A Kustomization that waits for its Deployment, whose pods never become ready (kwok's
+    // simulated ErrImagePull): the wait lasts its whole 20 s timeout.
+    repo().writeObjects('waits/app.yaml', [{
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'slow', namespace: 'team' },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'slow' } },
+        template: { metadata: { labels: { app: 'slow' }, annotations: { 'sim.flotilla.dev/fail': 'ErrImagePull' } }, spec: { containers: [{ name: 'c', image: 'example.com/slow:1' }] } },
+      },
+    }]);
+    repo().commit('waits');
+    assert.equal((await fleet().cli('reconcile', 'source', 'git', 'fleet')).code, 0);
+    await applyDeclarations('waits', [kustomization('waits', { path: './waits', placement: { clusters: ['dev'] }, wait: true, timeout: '20s' })]);
+    const waiting = await fleet().waitForKustomization('kustomization/flux-system/waits',
+      (s) => conditionOf(s.conditions, 'Reconciling')?.status === 'True', 'reconciling');
+    assert.equal(conditionOf(waiting.conditions, 'Ready')?.status, 'Unknown', 'not Ready while it waits');
+    assert.equal(conditionOf(waiting.conditions, 'Ready')?.reason, 'Progressing');
+    const failed = await fleet().waitForKustomization('kustomization/flux-system/waits',
+      (s) => conditionOf(s.conditions, 'Ready')?.status === 'False', 'failed its wait', 60_000);
+    assert.equal(conditionOf(failed.conditions, 'Reconciling')?.status, 'False');
+    assert.equal((await fleet().cli('delete', 'kustomization', 'waits')).code, 0);
+  });
+
   it('a semver range over tags picks the highest matching tag (declared in source and kustomize v1beta1)', async () => {
     const tagged = new GitRepo(join(dir(), 'tagged'));
     for (const version of ['1.0.0', '1.2.0', '2.0.0']) {
