@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { formatDuration } from '../core/declarations/duration.js';
-import { explain, type Explanation } from '../core/explain.js';
+import { explain, healthLine, type Explanation } from '../core/explain.js';
 import { shortRevision } from '../core/revision.js';
 import { FileArtifactStore } from '../hub/artifact-store.js';
 import { NotFoundError, type ActorStatus, type DeclarationClient } from '../hub/declarations.js';
@@ -17,14 +17,20 @@ import { historyId } from './inspect.js';
 import { formatTable, paint, printStructured, readiness } from './output.js';
 
 function clusterRows(clusters: readonly ClusterStatus[], now: number): string[][] {
+  // A MESSAGE column only when a cluster has something to say (its agent holds its state).
+  const held = clusters.some((c) => c.held !== undefined);
   return clusters.map((c) => [
     c.name, c.connection === 'Connected' ? paint('green', c.connection) : paint('red', c.connection), formatDuration(now - c.connectionSince),
     c.agentVersion || '-', c.kubernetesVersion || '-', Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
-    c.held ? paint('red', `HeldState: ${c.held.reason}`) : '',
+    ...(held ? [c.held ? paint('red', `HeldState: ${c.held.reason}`) : ''] : []),
   ]);
 }
 
-const CLUSTER_HEADER = ['NAME', 'CONNECTION', 'SINCE', 'AGENT', 'KUBERNETES', 'LABELS', 'MESSAGE'];
+function clusterHeader(clusters: readonly ClusterStatus[]): string[] {
+  return clusters.some((c) => c.held !== undefined) ? [...CLUSTER_HEADER, 'MESSAGE'] : CLUSTER_HEADER;
+}
+
+const CLUSTER_HEADER = ['NAME', 'CONNECTION', 'SINCE', 'AGENT', 'KUBERNETES', 'LABELS'];
 
 /**
  * `flotilla cluster adopt <name> [--prune-missing]`: after the hub's record of a cluster was
@@ -90,7 +96,7 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
       console.log('');
     };
     const ns = g.allNamespaces;
-    section('CLUSTERS', CLUSTER_HEADER, clusterRows(clusters, now));
+    section('CLUSTERS', clusterHeader(clusters), clusterRows(clusters, now));
     section('SOURCES', ['NAME', 'REVISION', 'READY', 'MESSAGE'], all.filter((s) => s.kind === 'GitRepository' || s.kind === 'HelmRepository').map((s) => {
       const r = readyOf(s);
       return [`${s.kind === 'GitRepository' ? 'gitrepository' : 'helmrepository'}/${idOf(s, ns)}`, shortRevision(revisionOf(s) || '-'), readiness(r.status), r.message];
@@ -125,7 +131,7 @@ export async function getClustersCommand(g: GlobalOptions): Promise<void> {
     const clusters = await client.clusters();
     if (g.output !== 'table') { printStructured(g.output, clusters); return; }
     if (clusters.length === 0) { console.error('no cluster has registered yet (flotilla cluster token create, then start an agent with the token)'); return; }
-    for (const l of formatTable(CLUSTER_HEADER, clusterRows(clusters, Date.now()))) console.log(l);
+    for (const l of formatTable(clusterHeader(clusters), clusterRows(clusters, Date.now()))) console.log(l);
   });
 }
 
@@ -147,7 +153,7 @@ export async function explainCommand(words: readonly string[], cluster: string, 
     const s = await placedStatus(client, words, g);
     const [clusters, rollout] = [await client.clusters(), await client.rolloutStatus(s.status.id)];
     const c = clusters.find((x) => x.name === cluster);
-    const e = explain(explainSubject(s, cluster, rollout), cluster, c, Date.now());
+    const e = explain(explainSubject(s, cluster, rollout, c), cluster, c, Date.now());
     if (g.output !== 'table') printStructured(g.output, { id: s.status.id, cluster, ...e });
     else console.log(renderExplanation(e));
     if (e.verdict !== 'UpToDate') process.exitCode = 1;
@@ -224,7 +230,12 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
     const clusters = await client.clusters();
     const c = clusters.find((x) => x.name === cluster);
     const rollout = await client.rolloutStatus(s.status.id);
-    const e = explain(explainSubject(s, cluster, rollout), cluster, c, Date.now());
+    const now = Date.now();
+    const subject = explainSubject(s, cluster, rollout, c);
+    const e = explain(subject, cluster, c, now);
+    // From the agent's last report on the deployment at the generation the cluster is to run
+    // (per object: what that report says of it), never from the owner's Ready condition.
+    const health = healthLine(subject, cluster, c, now, found ? (found.namespace ? `${found.kind}/${found.namespace}/${found.name}` : `${found.kind}/${found.name}`) : undefined);
     const source = s.status.source;
     let sourceLine = source;
     try {
@@ -248,20 +259,21 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
       ...(onCluster ? [
         `revision:     ${shortRevision(onCluster.revision || '-')} (generation ${onCluster.generation}, artifact ${shortRevision(onCluster.artifactDigest || '-')})`,
         `applied:      ${onCluster.updatedAt ? `${formatDuration(Date.now() - onCluster.updatedAt)} ago` : 'not yet'}${Object.keys(onCluster.counts).length ? ` (${Object.entries(onCluster.counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
-        `health:       Ready=${readiness(onCluster.ready)} ${onCluster.reason}: ${shortRevision(onCluster.message)}`,
+        `owner says:   Ready=${readiness(onCluster.ready)} ${onCluster.reason}: ${shortRevision(onCluster.message)}`,
       ] : []),
       ...(helmOn ? [
         `revision:     chart ${helmOn.chartVersion || '-'}, release revision ${helmOn.revision} (${helmOn.releaseStatus || '-'})`,
         `applied:      ${helmOn.updatedAt ? `${formatDuration(Date.now() - helmOn.updatedAt)} ago` : 'not yet'}`,
-        `health:       Ready=${readiness(helmOn.ready)} ${helmOn.reason}: ${helmOn.message}`,
+        `owner says:   Ready=${readiness(helmOn.ready)} ${helmOn.reason}: ${helmOn.message}`,
       ] : []),
+      `health:       ${health}`,
       ...(rollout ? [`rollout:      ${shortRevision(rollout.revision)} ${rollout.phase}: ${shortRevision(rollout.message)}`] : []),
       `status:       ${e.sentence}`,
       '',
       `history:      flotilla history ${s.status.id} --cluster ${cluster}`,
     ];
     if (g.output !== 'table') {
-      printStructured(g.output, { object: found, managedBy: s.status.id, source, cluster, clusterStatus: onCluster ?? helmOn, rollout, explanation: e });
+      printStructured(g.output, { object: found, managedBy: s.status.id, source, cluster, clusterStatus: onCluster ?? helmOn, health, rollout, explanation: e });
       return;
     }
     console.log(lines.join('\n'));

@@ -119,7 +119,9 @@ examples:
   flotilla events --for kustomization/podinfo --watch`,
   trace: `flotilla trace <kind>/<name> --cluster c [-n namespace]
   For a Kustomization or HelmRelease: its source and revision, what the cluster runs, when it
-  was applied, its health. For any other object (deployment/podinfo -n apps): which
+  was applied, its health as the agent last reported it at the generation the cluster is to
+  run (gone, not available, unknown: no current report, or healthy when that report passed
+  its health checks; the owner's Ready is shown apart). For any other object (deployment/podinfo -n apps): which
   declaration delivers it to that cluster (found in the builds the cluster runs), then the same.
 
 examples:
@@ -128,8 +130,11 @@ examples:
   explain: `flotilla explain <kind>/<name> --cluster c [-o json|yaml]
   Why the cluster is (or is not) at the latest revision, in one sentence with its evidence:
   not registered, not placed, suspended, waiting on dependsOn, build failed, held in a rollout
-  wave, waiting for approval, rollout failed and rolled back, agent unreachable, unhealthy.
-  Exit 0 when the cluster is up to date and healthy, 1 otherwise.
+  wave, waiting for approval, rollout failed and rolled back, agent unreachable, unhealthy or
+  not available, removed (uninstalled or pruned from the cluster). Only current evidence
+  counts: the cluster's desired state, the agent's last report and the release's history.
+  Exit 0 when the agent reported the latest revision READY at the generation the cluster is to
+  run (healthy when health checks are on), 1 otherwise.
 
 examples:
   flotilla explain kustomization/podinfo --cluster prod`,

@@ -4,7 +4,8 @@
 // core/explain.ts weighs (the CLI's `explain` and the dashboard give the same answer).
 import { mapLimited } from '../core/concurrency.js';
 import type { ExplainSubject } from '../core/explain.js';
-import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
+import { current } from '../core/helm-release.js';
+import type { ClusterStatus, DesiredDeployment, ReportSummary, RolloutStatus } from '../workflows/messages.js';
 import { NotFoundError, type ActorKind, type ActorStatus, type DeclarationClient } from './declarations.js';
 import type { ObjectInfoRow, RolloutPhaseRow } from './metrics.js';
 
@@ -71,9 +72,27 @@ export class SnapshotCache {
   }
 }
 
-/** The facts explain() weighs, gathered from the actor, its rollout and the cluster. */
-export function explainSubject(s: Placed, cluster: string, rollout: RolloutStatus | undefined): ExplainSubject {
-  return explainSubjects(s, rollout)(cluster);
+/** One cluster's record on the hub, by deployment name: what it is to run and what its agent last reported. */
+export interface ClusterFacts {
+  readonly desired: ReadonlyMap<string, DesiredDeployment>;
+  readonly reports: ReadonlyMap<string, ReportSummary>;
+}
+
+/** Indexes the clusters' desired states and reports once (the dashboard explains every cell). */
+export function clusterFacts(clusters: readonly ClusterStatus[]): ReadonlyMap<string, ClusterFacts> {
+  return new Map(clusters.map((c) => [c.name, {
+    desired: new Map(c.desired.deployments.map((d) => [d.name, d])),
+    reports: new Map(c.reports.map((r) => [r.name, r])),
+  }]));
+}
+
+/**
+ * The facts explain() weighs, gathered from the actor, its rollout and the cluster's record on
+ * the hub (`clusterStatus`: its desired state and the agent's reports, the evidence of what
+ * runs there now; without it nothing is known to run there).
+ */
+export function explainSubject(s: Placed, cluster: string, rollout: RolloutStatus | undefined, clusterStatus?: ClusterStatus): ExplainSubject {
+  return explainSubjects(s, rollout, clusterFacts(clusterStatus ? [clusterStatus] : []))(cluster);
 }
 
 /**
@@ -81,7 +100,7 @@ export function explainSubject(s: Placed, cluster: string, rollout: RolloutStatu
  * worked out once, and the per-cluster statuses are looked up by name (the dashboard asks for
  * every cluster of the fleet).
  */
-export function explainSubjects(s: Placed, rollout: RolloutStatus | undefined): (cluster: string) => ExplainSubject {
+export function explainSubjects(s: Placed, rollout: RolloutStatus | undefined, facts: ReadonlyMap<string, ClusterFacts> = new Map()): (cluster: string) => ExplainSubject {
   const ready = s.status.conditions.find((c) => c.type === 'Ready');
   const base = {
     id: s.status.id, placement: s.declaration.kind === 'Kustomization' || s.declaration.kind === 'HelmRelease' ? s.declaration.spec.placement : { clusters: [], hub: false },
@@ -107,10 +126,22 @@ export function explainSubjects(s: Placed, rollout: RolloutStatus | undefined): 
   } : undefined;
   // One object per cell: the cluster's facts are set on a copy of what all cells share (the
   // dashboard makes thousands of these; conditional spreads made each one slow).
-  const perCluster = (fixed: ExplainSubject, facts: (cluster: string) => ExplainSubject['cluster'], showRollout: boolean) => (cluster: string): ExplainSubject => {
+  const id = s.status.id;
+  const perCluster = (fixed: ExplainSubject, summary: (cluster: string) => ExplainSubject['cluster'], showRollout: boolean) => (cluster: string): ExplainSubject => {
     const subject: { -readonly [K in keyof ExplainSubject]: ExplainSubject[K] } = { ...fixed };
-    const c = facts(cluster);
+    const c = summary(cluster);
     if (c) subject.cluster = c;
+    // What runs there now: the deployment named after its owner in the cluster's record.
+    const f = facts.get(cluster);
+    const d = f?.desired.get(id);
+    if (d) subject.desired = { generation: d.generation, healthChecks: d.options.healthTimeoutSeconds > 0 };
+    const r = f?.reports.get(id);
+    if (r) subject.report = { generation: r.generation, phase: r.phase, message: r.message, finishedAt: r.finishedAt };
+    if (s.kind === 'HelmRelease') {
+      const h = s.status.histories[cluster];
+      const latest = h ? current(h) : undefined;
+      if (latest) subject.release = { revision: latest.revision, chartVersion: latest.chartVersion, status: latest.status, description: latest.description, at: latest.finishedAt ?? latest.startedAt };
+    }
     if (showRollout && rolloutFacts) subject.rollout = rolloutFacts(cluster);
     return subject;
   };

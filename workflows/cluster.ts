@@ -98,8 +98,10 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     if (r.epoch !== undefined && r.epoch !== '' && status.desired.epoch !== undefined && r.epoch !== status.desired.epoch) return;
     const others = status.reports.filter((e) => e.name !== r.name);
     const previous = status.reports.find((e) => e.name === r.name);
-    // Reports can arrive out of order across reconnects: keep the newest generation.
-    const keep = previous && previous.generation > r.generation ? previous : r;
+    // Reports can arrive out of order across reconnects: keep the newest generation. A
+    // deletion (generation 0) always counts: generations start again at 1 when a deployment
+    // comes back, and an older, higher report must not stand for it.
+    const keep = previous && r.phase !== 'DELETED' && previous.phase !== 'DELETED' && previous.generation > r.generation ? previous : r;
     status = { ...status, reports: [...others, keep].sort((a, b) => a.name.localeCompare(b.name)) };
     const owner = owners[r.name];
     // Owners act on outcomes only; histories from before this rule forwarded every report.

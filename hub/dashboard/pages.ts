@@ -4,13 +4,13 @@ import { formatDuration } from '../../core/declarations/duration.js';
 import { explain, type ExplainVerdict, type Explanation } from '../../core/explain.js';
 import { shortRevision } from '../../core/revision.js';
 import type { ClusterStatus, RolloutStatus } from '../../workflows/messages.js';
-import { explainSubjects, isPlaced, type FleetSnapshot, type Placed } from '../fleet-view.js';
+import { clusterFacts, explainSubjects, isPlaced, type FleetSnapshot, type Placed } from '../fleet-view.js';
 import { entryMessage, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../history.js';
 import { badge, countdown, esc, historyPath, rolloutPath, table, type Tone } from './html.js';
 
 const VERDICT_TONE: Readonly<Record<ExplainVerdict, Tone>> = {
   UpToDate: 'ok', Delivering: 'progress', HeldInRollout: 'progress', WaitingApproval: 'progress',
-  Unhealthy: 'fail', BuildFailed: 'fail', RolloutFailed: 'fail', AgentUnreachable: 'fail',
+  Unhealthy: 'fail', BuildFailed: 'fail', RolloutFailed: 'fail', AgentUnreachable: 'fail', Removed: 'fail',
   Suspended: 'idle', DependencyNotReady: 'idle', NotRegistered: 'idle', NoRevision: 'idle', NotInRollout: 'idle',
   NotPlaced: 'off',
 };
@@ -18,7 +18,7 @@ const VERDICT_TONE: Readonly<Record<ExplainVerdict, Tone>> = {
 /** The short mark a grid cell shows besides its color. */
 const VERDICT_MARK: Readonly<Record<ExplainVerdict, string>> = {
   UpToDate: '', Delivering: '…', HeldInRollout: '⏸', WaitingApproval: '?', Unhealthy: '✗', BuildFailed: 'B', RolloutFailed: 'R',
-  AgentUnreachable: '!', Suspended: 'S', DependencyNotReady: 'D', NotRegistered: '-', NoRevision: '-', NotInRollout: '·', NotPlaced: '',
+  AgentUnreachable: '!', Removed: '∅', Suspended: 'S', DependencyNotReady: 'D', NotRegistered: '-', NoRevision: '-', NotInRollout: '·', NotPlaced: '',
 };
 
 /** Rows of the "not up to date" list (the grid shows every cell). */
@@ -68,8 +68,9 @@ export interface DeploymentRow {
 
 /** Every deployment × cluster, explained. */
 export function fleetGrid(snap: FleetSnapshot, clusters: readonly ClusterStatus[], now: number): DeploymentRow[] {
+  const facts = clusterFacts(clusters);
   return snap.declarations.filter(isPlaced).filter((s) => !(s.declaration.kind === 'Kustomization' && s.declaration.spec.placement.hub)).map((s) => {
-    const subject = explainSubjects(s, snap.rollouts.get(s.status.id));
+    const subject = explainSubjects(s, snap.rollouts.get(s.status.id), facts);
     const ks = new Map(s.kind === 'Kustomization' ? s.status.clusters.map((c) => [c.cluster, { revision: c.revision, drifted: c.counts.drifted ?? 0 }]) : []);
     const hr = new Map(s.kind === 'HelmRelease' ? s.status.clusters.map((c) => [c.cluster, { revision: c.chartVersion, drifted: 0 }]) : []);
     const placed = new Set(s.status.placed);

@@ -6,7 +6,7 @@ import { parseDeclarationObject } from '../../core/declarations/parse.js';
 import type { KustomizationDeclaration } from '../../core/declarations/types.js';
 import type { ActorStatus } from '../../hub/declarations.js';
 import type { FleetSnapshot } from '../../hub/fleet-view.js';
-import type { ClusterDeploymentStatus, ClusterStatus, RolloutStatus } from '../../workflows/messages.js';
+import type { ClusterDeploymentStatus, ClusterStatus, DesiredDeployment, ReportSummary, RolloutStatus } from '../../workflows/messages.js';
 
 function kustomization(name: string, env: string | undefined, rollout: boolean): KustomizationDeclaration {
   const d = parseDeclarationObject({
@@ -34,6 +34,9 @@ export function syntheticFleet(clusterCount: number, deploymentCount: number, no
     connection: i % 97 === 13 ? 'Unreachable' : 'Connected', connectionSince: now - 3_600_000 - i * 1000,
     agentVersion: '0.1.0', kubernetesVersion: 'v1.30.14', apiResources: 60, desired: { version: 1, deployments: [] }, reports: [],
   }));
+  // Each cluster's record on the hub: the deployments it is to run and its agent's last reports.
+  const desired = new Map<string, DesiredDeployment[]>(clusters.map((c) => [c.name, []]));
+  const reports = new Map<string, ReportSummary[]>(clusters.map((c) => [c.name, []]));
   const declarations: ActorStatus[] = [];
   const rollouts = new Map<string, RolloutStatus>();
   for (let d = 0; d < deploymentCount; d++) {
@@ -47,6 +50,12 @@ export function syntheticFleet(clusterCount: number, deploymentCount: number, no
     const perCluster: ClusterDeploymentStatus[] = placed.map((cluster, i) => {
       const behind = rolling && i >= 5;
       const failing = d % 7 === 3 && i % 11 === 5;
+      const message = failing ? 'Deployment/app/web: InProgress 0/2 replicas available (ErrImagePull)' : 'applied: 0 created, 0 configured, 12 unchanged, 0 pruned';
+      desired.get(cluster)?.push({
+        name: id, owner: id, generation: 3, artifactDigest: `sha256:${'a'.repeat(64)}`,
+        options: { prune: true, force: false, correctDrift: true, defaultNamespace: 'default', healthTimeoutSeconds: 300 },
+      });
+      reports.get(cluster)?.push({ name: id, generation: 3, phase: failing ? 'UNHEALTHY' : 'READY', message, counts: { objects: 12, unchanged: 12 }, finishedAt: now - 60_000 });
       return {
         cluster, ready: failing ? 'False' : 'True', reason: failing ? 'HealthCheckFailed' : 'ReconciliationSucceeded',
         message: failing ? 'Deployment app/web: 0/2 replicas available (ErrImagePull)' : 'Applied revision', generation: 3,
@@ -82,5 +91,8 @@ export function syntheticFleet(clusterCount: number, deploymentCount: number, no
       });
     }
   }
-  return { takenAt: now, tookMs: 0, clusters, declarations, rollouts };
+  const withRecords = clusters.map((c) => ({
+    ...c, desired: { version: 1, deployments: desired.get(c.name) ?? [] }, reports: (reports.get(c.name) ?? []).sort((a, b) => a.name.localeCompare(b.name)),
+  }));
+  return { takenAt: now, tookMs: 0, clusters: withRecords, declarations, rollouts };
 }

@@ -98,7 +98,7 @@ describe('history, trace, explain and the fleet at a glance', () => {
     golden('explain-waiting-approval.txt', `${normalize(prod.stdout)}\n`);
     const dev = await cli('explain', 'kustomization/app', '--cluster', 'dev');
     assert.equal(dev.code, 0, dev.stdout + dev.stderr);
-    assert.match(dev.stdout, /dev runs the latest revision main@sha1:[0-9a-f]{8} and it is healthy/);
+    assert.match(dev.stdout, /dev runs the latest revision main@sha1:[0-9a-f]{8} and it was healthy at the agent's last report \(generation \d+, READY, .*health checks on\)/);
     const notPlaced = await cli('explain', 'kustomization/devonly', '--cluster', 'prod');
     assert.equal(notPlaced.code, 1);
     assert.match(notPlaced.stdout, /not placed on prod: its placement selects clusters matching env=dev, and prod has env=prod/);
@@ -180,10 +180,14 @@ describe('history, trace, explain and the fleet at a glance', () => {
   });
 
   it('a history spanning continue-as-new is complete: every run, oldest entries included', async () => {
-    // An actor with a small history limit continues as new every few reconciles.
+    // An actor with a small history limit continues as new every few reconciles. Its own
+    // ConfigMap: one declared by another Kustomization (devonly) would be refused as theirs.
+    repo().writeObjects('short/cm.yaml', [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'short', namespace: 'default' }, data: { a: '1' } }]);
+    repo().commit('short');
+    assert.equal((await cli('reconcile', 'source', 'git', 'fleet')).code, 0);
     const decl = parseDeclarationObject({
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'short', namespace: 'flux-system' },
-      spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, path: './devonly', placement: { clusters: ['dev'] } },
+      spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'fleet' }, path: './short', placement: { clusters: ['dev'] } },
     }, 'test');
     assert.ok(!Array.isArray(decl) && decl.kind === 'Kustomization');
     const d = decl;

@@ -33,7 +33,7 @@ describe('dashboard pages', () => {
     const bad = failing.status.clusters.find((c) => c.ready === 'False');
     assert.ok(bad, 'the synthetic fleet has a failing cell');
     const cluster = snap.clusters.find((c) => c.name === bad.cluster);
-    const e = explain(explainSubject(failing, bad.cluster, undefined), bad.cluster, cluster, NOW);
+    const e = explain(explainSubject(failing, bad.cluster, undefined, cluster), bad.cluster, cluster, NOW);
     assert.equal(e.verdict, 'Unhealthy');
     const row = html.split('\n').find((l) => l.includes(`data-id="${failing.status.id}"`)) ?? '';
     assert.ok(row.includes(`data-verdict="Unhealthy" title="${bad.cluster}: ${e.sentence.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}"`), row);
