@@ -1,5 +1,6 @@
 // `npm run dev:up` / `dev:down` / `dev:status` / `dev:check`: a long-lived local environment
-// for people to play with: Temporal (with its Web UI) and three clusters, dev, staging, prod.
+// for people to play with: Temporal (with its Web UI) and three clusters, dev, staging, prod
+// (or the clusters named by `npm run dev:up -- --clusters a,b`).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,8 @@ import { startEnvironment } from './environment.js';
 import * as activities from '../../activities/index.js';
 import { environmentCheckWorkflow } from '../../workflows/index.js';
 
-const DEV_CLUSTERS = ['dev', 'staging', 'prod'] as const;
+const DEV_CLUSTERS: readonly string[] = ['dev', 'staging', 'prod'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const devDir = process.env.FLOTILLA_DEV_DIR ?? join(cacheDir, 'dev');
 const stateFile = join(devDir, 'state.json');
 
@@ -41,19 +43,53 @@ function printState(state: State): void {
   console.log('Flotilla dev environment');
   console.log(`  Temporal      ${state.temporal.address} (namespace ${state.temporal.namespace})`);
   if (state.temporal.uiUrl) console.log(`  Temporal UI   ${state.temporal.uiUrl}`);
+  const width = Math.max(8, ...state.clusters.map((c) => c.name.length));
   for (const c of state.clusters) {
-    console.log(`  cluster ${c.name.padEnd(8)} ${c.server}   KUBECONFIG=${c.kubeconfig}`);
+    console.log(`  cluster ${c.name.padEnd(width)} ${c.server}   KUBECONFIG=${c.kubeconfig}`);
   }
   console.log(`  logs          ${devDir}`);
   console.log(`  stop with     npm run dev:down`);
 }
 
-async function up(): Promise<void> {
+/** The cluster names of `up [--clusters a,b]` (also `--clusters=a,b`); undefined without. */
+function parseUpArgs(args: readonly string[]): { clusters: readonly string[] | undefined } {
+  let clusters: readonly string[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    let value: string | undefined;
+    if (arg === '--clusters') {
+      value = args[++i];
+      if (value === undefined) throw new UsageError('--clusters needs a value, e.g. --clusters a,b');
+    } else if (arg.startsWith('--clusters=')) {
+      value = arg.slice('--clusters='.length);
+    } else {
+      throw new UsageError(`unknown argument to up: ${arg}`);
+    }
+    const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+    if (names.length === 0) throw new UsageError('--clusters needs at least one cluster name');
+    const bad = names.filter((n) => !DNS_LABEL.test(n) || n.length > 63);
+    if (bad.length > 0) throw new UsageError(`cluster names must be DNS labels (lowercase letters, digits, '-'): ${bad.join(', ')}`);
+    const dup = names.find((n, j) => names.indexOf(n) !== j);
+    if (dup !== undefined) throw new UsageError(`cluster "${dup}" named twice`);
+    clusters = names;
+  }
+  return { clusters };
+}
+
+class UsageError extends Error {}
+
+async function up(requested: readonly string[] | undefined): Promise<void> {
+  const clusters = requested ?? DEV_CLUSTERS;
   const existing = readState();
   if (existing) {
     const dead = allPids(existing).filter((pid) => !alive(pid));
     if (dead.length === 0) {
-      console.log('already running.');
+      const running = existing.clusters.map((c) => c.name);
+      if (requested !== undefined && running.join(',') !== requested.join(',')) {
+        console.log(`already running, with clusters ${running.join(', ')} (not ${clusters.join(', ')}): 'npm run dev:down' first to change them.`);
+      } else {
+        console.log('already running.');
+      }
       printState(existing);
       return;
     }
@@ -62,13 +98,13 @@ async function up(): Promise<void> {
   }
   mkdirSync(devDir, { recursive: true });
   const started = Date.now();
-  const env = await startEnvironment({ clusters: DEV_CLUSTERS, temporal: true, temporalUi: true, dir: devDir, detached: true });
+  const env = await startEnvironment({ clusters, temporal: true, temporalUi: true, dir: devDir, detached: true });
   const temporal = env.temporalServer();
   if (!env.etcd) throw new Error('etcd did not start');
   const state: State = {
     temporal: { address: temporal.address, namespace: temporal.namespace, uiUrl: temporal.uiUrl, pid: temporal.process.pid },
     etcd: { endpoint: env.etcd.endpoint, pid: env.etcd.process.pid },
-    clusters: DEV_CLUSTERS.map((name) => {
+    clusters: clusters.map((name) => {
       const c = env.cluster(name);
       return { name, server: c.server, kubeconfig: c.kubeconfigPath, pids: c.processes.map((p) => p.pid) };
     }),
@@ -122,8 +158,10 @@ async function check(): Promise<void> {
   if (!result.allReady) throw new Error('some cluster is not ready');
 }
 
-const usage = `usage: node dist/deploy/dev/env.js <up|down|status|check>
+const usage = `usage: node dist/deploy/dev/env.js <up [--clusters a,b]|down|status|check>
   up      start Temporal (with UI) and clusters dev, staging, prod in the background
+          --clusters a,b   start these clusters instead (DNS labels, comma-separated);
+                           via npm: npm run dev:up -- --clusters a,b
   down    stop them and delete their data
   status  print how to reach them
   check   run a workflow on Temporal that probes every cluster`;
@@ -131,7 +169,12 @@ const usage = `usage: node dist/deploy/dev/env.js <up|down|status|check>
 async function main(): Promise<void> {
   const command = process.argv[2];
   switch (command) {
-    case 'up': await up(); break;
+    case 'up': {
+      const args = process.argv.slice(3);
+      if (args.includes('-h') || args.includes('--help')) console.log(usage);
+      else await up(parseUpArgs(args).clusters);
+      break;
+    }
     case 'down': down(); break;
     case 'status': {
       const state = readState();
@@ -149,6 +192,10 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(`dev environment: ${err instanceof Error ? err.message : String(err)}`);
+  if (err instanceof UsageError) {
+    console.error(usage);
+    process.exit(2);
+  }
   process.exit(1);
 });
 

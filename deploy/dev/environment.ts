@@ -18,6 +18,8 @@ export interface EnvironmentOptions {
   readonly dir?: string;
   /** Leave processes running after this Node process exits (dev environment). */
   readonly detached?: boolean;
+  /** Every cluster's --node-monitor-grace-period (see ClusterOptions); tests shorten it. */
+  readonly nodeMonitorGracePeriodSeconds?: number;
 }
 
 export interface LocalEnvironment {
@@ -56,7 +58,10 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<LocalE
       etcd = await startEtcd(join(dir, 'etcd'), { detached });
       const endpoint = etcd.endpoint;
       const started = await Promise.allSettled(opts.clusters.map((name) =>
-        startCluster({ name, dir: join(dir, 'clusters', name), etcdEndpoint: endpoint, detached })));
+        startCluster({
+          name, dir: join(dir, 'clusters', name), etcdEndpoint: endpoint, detached,
+          nodeMonitorGracePeriodSeconds: opts.nodeMonitorGracePeriodSeconds,
+        })));
       for (const result of started) if (result.status === 'fulfilled') clusters.set(result.value.name, result.value);
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;

@@ -33,9 +33,34 @@ export interface ClusterOptions {
   /** Number of simulated nodes (default 1). */
   readonly nodes?: number;
   readonly detached?: boolean;
+  /**
+   * The controller-manager's --node-monitor-grace-period: how long a node may go without a
+   * heartbeat (Lease renewal or Ready condition) before it is marked NotReady. Default
+   * NODE_MONITOR_GRACE_PERIOD_SECONDS; tests shorten it to prove the heartbeats.
+   */
+  readonly nodeMonitorGracePeriodSeconds?: number;
 }
 
 const NODE_LABEL = 'type=kwok';
+
+/**
+ * kwok renews each node's Lease in kube-node-lease every quarter of this (10 s), as a kubelet
+ * does with its default 40 s lease; kwokctl passes the same flag and value
+ * (sigs.k8s.io/kwok v0.7.0 pkg/kwokctl/components/kwok_controller.go). Without it kwok
+ * renews no Lease at all.
+ */
+export const NODE_LEASE_DURATION_SECONDS = 40;
+
+/**
+ * Upstream's default is 40 s (one lease duration). The nodes heartbeat through their Lease
+ * every 10 s, so 2 minutes tolerates a dozen missed renewals: on the busy 2-core CI machine a
+ * renewal can lag by seconds, and a node marked NotReady marks every pod on it not ready (the
+ * pod-ready-again stage recovers them, but a rollout's health check could see it meanwhile). It
+ * used to be 5m to hide the missing heartbeats (kwok renewed no Lease and refreshed the Ready
+ * condition only every ~10 minutes, see deploy/dev/kwok/stages.yaml); a shorter period shows a
+ * heartbeat regression within minutes instead of letting it pass for a demo-length while.
+ */
+export const NODE_MONITOR_GRACE_PERIOD_SECONDS = 120;
 
 export async function startCluster(opts: ClusterOptions): Promise<KubeCluster> {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(opts.name)) {
@@ -48,6 +73,10 @@ export async function startCluster(opts: ClusterOptions): Promise<KubeCluster> {
   if (apiPort === undefined || kwokPort === undefined) throw new Error('no free ports for the cluster');
   const server = `https://127.0.0.1:${apiPort}`;
   const detached = opts.detached ?? false;
+  const nodeMonitorGracePeriodSeconds = opts.nodeMonitorGracePeriodSeconds ?? NODE_MONITOR_GRACE_PERIOD_SECONDS;
+  if (!Number.isInteger(nodeMonitorGracePeriodSeconds) || nodeMonitorGracePeriodSeconds <= 0) {
+    throw new Error(`nodeMonitorGracePeriodSeconds must be a positive integer, got ${nodeMonitorGracePeriodSeconds}`);
+  }
 
   // Service-account signing key and a static admin token: enough identity for a test cluster.
   const saKey = join(certDir, 'sa.key');
@@ -115,9 +144,8 @@ export async function startCluster(opts: ClusterOptions): Promise<KubeCluster> {
         '--cluster-name=' + opts.name,
         // No cloud and no real nodes: skip controllers that would only log errors.
         '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ephemeral-volume,-pvc-protection,-pv-protection',
-        // kwok's simulated heartbeats can lag on a busy 2-core machine; without this the node
-        // lifecycle controller marks the node NotReady and Deployments lose availability.
-        '--node-monitor-grace-period=5m',
+        // See NODE_MONITOR_GRACE_PERIOD_SECONDS for the choice of the default.
+        `--node-monitor-grace-period=${nodeMonitorGracePeriodSeconds}s`,
         // The default client limit (20 qps) makes 1,000-object fleets take minutes to settle.
         '--kube-api-qps=300',
         '--kube-api-burst=600',
@@ -142,6 +170,9 @@ export async function startCluster(opts: ClusterOptions): Promise<KubeCluster> {
         `--config=${resolveInRepo('deploy', 'dev', 'kwok', 'stages.yaml')}`,
         '--manage-all-nodes=false',
         `--manage-nodes-with-label-selector=${NODE_LABEL}`,
+        // The node heartbeat: a Lease renewed every 10 s (the node stages in stages.yaml
+        // refresh the Ready condition only every ~10 minutes, as kwok's do with a lease).
+        `--node-lease-duration-seconds=${NODE_LEASE_DURATION_SECONDS}`,
         `--server-address=127.0.0.1:${kwokPort}`,
         '--node-ip=127.0.0.1',
         '--cidr=10.244.0.1/16',
