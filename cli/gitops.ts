@@ -347,8 +347,11 @@ async function reconcileOne(client: DeclarationClient, target: ActorTarget, dead
       console.error(`${tty ? '◎' : '-'} ${progress}`);
       last = progress;
     }
-    if (handledSince(s.status.lastHandledReconcileAt, token)) {
-      const ready = s.status.conditions.find((c) => c.type === 'Ready');
+    const ready = s.status.conditions.find((c) => c.type === 'Ready');
+    // Handled, and not in the middle of a later reconcile (one that started right after ours
+    // — the next interval, a source event, the first pass after continue-as-new — shows
+    // Ready=Unknown until it ends): its outcome is what the object is now.
+    if (handledSince(s.status.lastHandledReconcileAt, token) && ready?.status !== 'Unknown') {
       console.error(`${ready?.status === 'True' ? '✔' : '✗'} ${target.id}: ${ready?.message ?? 'no Ready condition'}`);
       return s;
     }
