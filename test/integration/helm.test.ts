@@ -181,12 +181,27 @@ describe('Helm releases across the fleet', () => {
     }
   });
 
+  it('a release pruned from a cluster is never called healthy there: explain exits 1 and says why', async () => {
+    const onEast = webRelease('>=1.1.0 <2.0.0');
+    await apply('web', [helmRepository(), { ...onEast, spec: { ...(onEast.spec as object), placement: { clusters: ['east'] } } }]);
+    await waitFor('west: web uninstalled', async () => ((await getObject('west', 'apps/v1', 'Deployment', 'web', 'web')) === undefined ? true : undefined), { timeoutMs: 90_000 });
+    const west = await fleet().cli('explain', 'helmrelease/web', '--cluster', 'west');
+    assert.equal(west.code, 1, west.stdout);
+    assert.doesNotMatch(west.stdout, /healthy/);
+    assert.match(west.stdout, /not placed on west|uninstalled from west|no longer in west's desired state/);
+    const east = await fleet().cli('explain', 'helmrelease/web', '--cluster', 'east');
+    assert.equal(east.code, 0, east.stdout);
+  });
+
   it('uninstalling (deleting the HelmRelease) prunes everything from every cluster', async () => {
     assert.equal((await fleet().cli('delete', 'helmrelease', 'web')).code, 0);
     for (const c of CLUSTERS) {
       await waitFor(`${c}: web pruned`, async () => (await getObject(c, 'apps/v1', 'Deployment', 'web', 'web')) === undefined
         && (await getObject(c, 'v1', 'ConfigMap', 'web-config', 'web')) === undefined ? true : undefined, { timeoutMs: 90_000 });
     }
+    const gone = await fleet().cli('explain', 'helmrelease/web', '--cluster', 'east');
+    assert.equal(gone.code, 1, 'a deleted release is not up to date anywhere');
+    assert.doesNotMatch(gone.stdout, /healthy/);
   });
 
   it('the real podinfo chart installs with its hook Jobs run in order, and a bad version range keeps it running', async () => {
