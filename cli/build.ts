@@ -273,10 +273,13 @@ export async function analyzeRepository(opts: RepositoryOptions, kustomize: Kust
   if (opts.cluster !== undefined && (opts.cluster === '' || /[@/\s]/.test(opts.cluster))) {
     throw new UsageError(`--cluster must be a cluster name, got "${opts.cluster}"`);
   }
-  const target = resolve(opts.path);
+  // With --repo-root, <path> is relative to the repository root (as bootstrap's --path is);
+  // without it, to the current directory. An absolute <path> is taken as it is.
+  const givenRoot = opts.repoRoot !== undefined ? resolve(opts.repoRoot) : undefined;
+  const target = givenRoot !== undefined ? resolve(givenRoot, opts.path) : resolve(opts.path);
   const info = await stat(target).catch(() => undefined);
-  if (!info?.isDirectory()) throw new UsageError(`${opts.path} is not a directory`);
-  const repoRoot = opts.repoRoot !== undefined ? resolve(opts.repoRoot) : gitRoot(target) ?? process.cwd();
+  if (!info?.isDirectory()) throw new UsageError(`${opts.path} is not a directory${givenRoot !== undefined ? ` of the repository ${givenRoot}` : ''}`);
+  const repoRoot = givenRoot ?? gitRoot(target) ?? process.cwd();
   if (!isInside(repoRoot, target)) throw new UsageError(`${opts.path} is not inside the repository ${repoRoot}${opts.repoRoot === undefined ? ' (give --repo-root)' : ''}`);
   const path = relative(repoRoot, target).split(sep).join('/') || '.';
 

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { formatDuration } from '../core/declarations/duration.js';
 import { explain, healthLine, type Explanation } from '../core/explain.js';
-import { shortRevision } from '../core/revision.js';
+import { describeDigest, shortRevision } from '../core/revision.js';
 import { FileArtifactStore } from '../hub/artifact-store.js';
 import { NotFoundError, type ActorStatus, type DeclarationClient } from '../hub/declarations.js';
 import { explainSubject, isPlaced, type Placed } from '../hub/fleet-view.js';
 import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
 import {
-  ACTOR_KINDS, CommandFailed, IMAGE_KINDS, revisionOf, statusesInScope, UsageError, withClient, type GlobalOptions,
+  ACTOR_KINDS, CommandFailed, IMAGE_KINDS, kubeObjectOf, manyNamespaces, noteRestOfScope, revisionOf, scopeHint, statusesInScope, UsageError, withClient, type GlobalOptions,
 } from './gitops.js';
 import { historyId } from './inspect.js';
 import { formatTable, paint, printStructured, readiness } from './output.js';
@@ -84,7 +84,8 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
     if (g.output !== 'table') {
       printStructured(g.output, {
         clusters,
-        declarations: all.map((s) => ({ kind: s.kind, namespace: s.declaration.namespace, name: s.declaration.name, status: s.status })),
+        // As Kubernetes prints objects (core/kube-shape.ts): metadata, spec, status with RFC 3339 times.
+        declarations: all.map(kubeObjectOf),
         rollouts,
       });
       return;
@@ -95,7 +96,9 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
       else for (const l of formatTable(header, rows)) console.log(`  ${l}`);
       console.log('');
     };
-    const ns = g.allNamespaces;
+    // The namespace whenever names alone would be ambiguous: -A, or several scopes of one
+    // namespace (flux-system@staging/apps, flux-system@production/apps), or a whole scope.
+    const ns = manyNamespaces(g) || new Set(all.map((s) => s.declaration.namespace)).size > 1;
     section('CLUSTERS', clusterHeader(clusters), clusterRows(clusters, now));
     section('SOURCES', ['NAME', 'REVISION', 'READY', 'MESSAGE'], all.filter((s) => s.kind === 'GitRepository' || s.kind === 'HelmRepository').map((s) => {
       const r = readyOf(s);
@@ -122,6 +125,7 @@ export async function getAllCommand(g: GlobalOptions): Promise<void> {
     section('ROLLOUTS IN PROGRESS', ['OWNER', 'REVISION', 'PHASE', 'WAVE', 'MESSAGE'], rollouts.map((r) => [
       r.owner, shortRevision(r.revision), r.phase, `${r.waves[r.currentWave]?.name ?? '-'} (${r.currentWave + 1}/${r.waves.length})`, shortRevision(r.message),
     ]));
+    await noteRestOfScope(client, [...ACTOR_KINDS, ...IMAGE_KINDS], g, all.map((s) => s.declaration.namespace));
   });
 }
 
@@ -135,10 +139,18 @@ export async function getClustersCommand(g: GlobalOptions): Promise<void> {
   });
 }
 
-async function placedStatus(client: DeclarationClient, words: readonly string[], g: GlobalOptions): Promise<Placed> {
+async function placedStatus(client: DeclarationClient, words: readonly string[], cluster: string, g: GlobalOptions): Promise<Placed> {
   const id = historyId(words, g.namespace);
   if (!id.startsWith('kustomization/') && !id.startsWith('helmrelease/')) throw new UsageError(`explain works on a kustomization or a helmrelease, got ${id}`);
-  const s = await client.status(id);
+  let s;
+  try {
+    s = await client.status(id);
+  } catch (err) {
+    // Named without its scope: the scoped ones, the cluster's own first.
+    const hint = err instanceof NotFoundError ? await scopeHint(client, id, cluster) : undefined;
+    if (hint !== undefined) throw new CommandFailed(hint);
+    throw err;
+  }
   if (!isPlaced(s)) throw new UsageError(`${id} is not a Kustomization or HelmRelease`);
   return s;
 }
@@ -150,7 +162,7 @@ export function renderExplanation(e: Explanation): string {
 /** `flotilla explain <kind>/<name> --cluster c`. Exit 0 when the cluster is up to date, 1 otherwise. */
 export async function explainCommand(words: readonly string[], cluster: string, g: GlobalOptions): Promise<void> {
   await withClient(g, async (client) => {
-    const s = await placedStatus(client, words, g);
+    const s = await placedStatus(client, words, cluster, g);
     const [clusters, rollout] = [await client.clusters(), await client.rolloutStatus(s.status.id)];
     const c = clusters.find((x) => x.name === cluster);
     const e = explain(explainSubject(s, cluster, rollout, c), cluster, c, Date.now());
@@ -203,7 +215,7 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
     let s: Placed;
     let found: { namespace: string; name: string; apiVersion: string; kind: string } | undefined;
     if (DECLARATION_WORDS.has(kindWord.toLowerCase())) {
-      s = await placedStatus(client, words, g);
+      s = await placedStatus(client, words, cluster, g);
     } else {
       const [kind = '', name = ''] = words.length === 2 ? [words[0] ?? '', words[1] ?? ''] : (words[0] ?? '').split('/');
       if (!kind || !name) throw new UsageError(`trace wants <kind>/<name>, e.g. deployment/podinfo, got "${words.join(' ')}"`);
@@ -257,7 +269,7 @@ export async function traceCommand(words: readonly string[], cluster: string, ob
       ...(s.kind === 'HelmRelease' ? [`chart:        ${s.status.chartName}@${s.status.lastAttemptedChartVersion} (release ${s.status.releaseName})`] : []),
       `cluster:      ${cluster}${c ? ` (agent ${c.connection}, ${c.agentVersion || '?'}, Kubernetes ${c.kubernetesVersion || '?'})` : ' (not registered)'}`,
       ...(onCluster ? [
-        `revision:     ${shortRevision(onCluster.revision || '-')} (generation ${onCluster.generation}, artifact ${shortRevision(onCluster.artifactDigest || '-')})`,
+        `revision:     ${shortRevision(onCluster.revision || '-')} (generation ${onCluster.generation}, artifact ${describeDigest(onCluster.artifactDigest || '-')})`,
         `applied:      ${onCluster.updatedAt ? `${formatDuration(Date.now() - onCluster.updatedAt)} ago` : 'not yet'}${Object.keys(onCluster.counts).length ? ` (${Object.entries(onCluster.counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`,
         `owner says:   Ready=${readiness(onCluster.ready)} ${onCluster.reason}: ${shortRevision(onCluster.message)}`,
       ] : []),

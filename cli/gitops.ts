@@ -7,14 +7,15 @@ import { mapLimited } from '../core/concurrency.js';
 import { isReady } from '../core/conditions.js';
 import { formatDeclarationError, parseDeclarationObject } from '../core/declarations/parse.js';
 import { loadDeclarationFiles } from '../core/declarations/load.js';
-import { BOOTSTRAP_ANNOTATION, clusterNamespace, SCOPE_SEPARATOR, scopeDeclaration } from '../core/declarations/scope.js';
+import { BOOTSTRAP_ANNOTATION, namespaceSelected, SCOPE_SEPARATOR, scopeDeclaration, scopedCandidates, scopeOf } from '../core/declarations/scope.js';
 import { declarationId, type Declaration } from '../core/declarations/types.js';
+import { kubeList, toKubeObject, type ActorStatusRecord, type KubeObject } from '../core/kube-shape.js';
 import { existsSync } from 'node:fs';
 import { FileBlobStore, type BlobStore } from '../hub/blob-store.js';
 import { temporalConnectionOptions } from '../hub/config.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { S3BlobStore } from '../hub/s3-store.js';
-import { DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
+import { ACTOR_WORKFLOW_TYPES, DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
 import type { Condition } from '../workflows/messages.js';
 import { printStructured, printTable, readiness, type OutputFormat } from './output.js';
 
@@ -27,8 +28,16 @@ export interface GlobalOptions {
   readonly temporalNamespace: string;
   readonly taskQueue: string;
   readonly hubData?: string;
+  /** -n, folded into --scope when given (flux-system@staging); flux-system by default. */
   readonly namespace: string;
   readonly allNamespaces: boolean;
+  /**
+   * --scope <name>: the objects a command names are that scope's (namespace above is folded),
+   * and a listing without -n (or with -A) takes every namespace of the scope.
+   */
+  readonly scope?: string;
+  /** Whether -n was given. */
+  readonly namespaceGiven?: boolean;
   readonly output: OutputFormat;
   /** The Temporal Web UI, for links (from the hub, or FLOTILLA_TEMPORAL_UI). */
   readonly temporalUi?: string;
@@ -109,11 +118,42 @@ export async function withClient<T>(g: GlobalOptions, fn: (c: DeclarationClient)
     if (unreachable) return unreachable(reason);
     throw new CommandFailed(`${reason} (is the hub's Temporal running? set --temporal or FLOTILLA_TEMPORAL)`);
   }
+  const client = declarationClient(connection, g);
   try {
-    return await fn(declarationClient(connection, g));
+    return await fn(client);
+  } catch (err) {
+    // An object named without its scope (or with another one): say which ones exist.
+    if (err instanceof NotFoundError && err.id !== undefined) {
+      const hint = await scopeHint(client, err.id).catch(() => undefined);
+      if (hint !== undefined) throw new CommandFailed(hint);
+    }
+    throw err;
   } finally {
     await connection.close();
   }
+}
+
+const ACTOR_KIND_OF: Readonly<Record<string, ActorKind>> = Object.fromEntries(
+  (Object.keys(ACTOR_WORKFLOW_TYPES) as ActorKind[]).map((k) => [k.toLowerCase(), k]),
+);
+
+/**
+ * For an id that does not exist, the same object in other scopes, as a message:
+ * `no kustomization flux-system/apps; did you mean flux-system@staging/apps or
+ * flux-system@production/apps? …` (those of scope `prefer` first); undefined when there are none.
+ */
+export async function scopeHint(client: DeclarationClient, id: string, prefer?: string): Promise<string | undefined> {
+  const [kind = '', namespace = '', name = ''] = id.split('/');
+  const actorKind = ACTOR_KIND_OF[kind];
+  if (actorKind === undefined || name === '') return undefined;
+  const candidates = scopedCandidates(id, await client.list(actorKind), prefer);
+  const first = candidates[0];
+  if (first === undefined) return undefined;
+  const names = candidates.map((c) => c.split('/').slice(1).join('/'));
+  const alternatives = names.length === 1 ? names[0] ?? '' : `${names.slice(0, -1).join(', ')} or ${names.at(-1) ?? ''}`;
+  const scope = scopeOf(first);
+  const how = scope === undefined ? `name it ${first}` : `name it ${first}, or add --scope ${scope}`;
+  return `no ${kind} ${namespace}/${name}; did you mean ${alternatives}? (declarations of a Flux repository are scoped per cluster: ${how})`;
 }
 
 /**
@@ -182,16 +222,66 @@ export function imageKindsOf(word: string | undefined): readonly ActorKind[] | u
   return kind ? [kind] : undefined;
 }
 
-/** Ids of the declarations of these kinds in the selected namespace (-n), or every one (-A). */
+/** Ids of the declarations of these kinds in the selected namespace (-n), scope (--scope), or every one (-A). */
 export async function idsInScope(client: DeclarationClient, kinds: readonly ActorKind[], g: GlobalOptions): Promise<string[]> {
+  return (await allIds(client, kinds)).filter((id) => selects(id.split('/')[1] ?? '', g));
+}
+
+async function allIds(client: DeclarationClient, kinds: readonly ActorKind[]): Promise<string[]> {
   const ids: string[] = [];
-  for (const kind of kinds) ids.push(...(await client.list(kind)).filter((id) => g.allNamespaces || inNamespace(id.split('/')[1] ?? '', g.namespace)));
+  for (const kind of kinds) ids.push(...await client.list(kind));
   return ids;
 }
 
-/** `-n flux-system` takes in every scope's flux-system (flux-system@staging, …); `-n flux-system@staging` only that one. */
-function inNamespace(hubNamespace: string, wanted: string): boolean {
-  return hubNamespace === wanted || (!wanted.includes(SCOPE_SEPARATOR) && clusterNamespace(hubNamespace) === wanted);
+type Selection = Pick<GlobalOptions, 'namespace' | 'allNamespaces' | 'scope' | 'namespaceGiven'>;
+
+/**
+ * Whether a listing takes in a hub namespace: `-n flux-system` every scope's flux-system
+ * (flux-system@staging, …), `-n flux-system@staging` only that one, `--scope staging` (or
+ * `-n '*@staging'`) every namespace of the scope, -A everything (with --scope: the whole scope).
+ */
+export function selects(hubNamespace: string, g: Selection): boolean {
+  if (g.scope !== undefined && (g.allNamespaces || g.namespaceGiven !== true)) return scopeOf(hubNamespace) === g.scope;
+  return g.allNamespaces || namespaceSelected(hubNamespace, g.namespace);
+}
+
+/** Whether a listing may take in more than one namespace whatever is found: -A, a whole scope. */
+export function manyNamespaces(g: Selection): boolean {
+  return g.allNamespaces || (g.scope !== undefined && g.namespaceGiven !== true) || g.namespace.startsWith(`*${SCOPE_SEPARATOR}`);
+}
+
+/** What a listing selects, in words, for "nothing found in …". */
+export function selectionOf(g: Selection): string {
+  if (g.scope !== undefined && (g.allNamespaces || g.namespaceGiven !== true)) return `scope ${g.scope}`;
+  if (g.namespace.startsWith(`*${SCOPE_SEPARATOR}`)) return `scope ${g.namespace.slice(2)}`;
+  return `namespace ${g.namespace}`;
+}
+
+/**
+ * A listing of one namespace leaves out the rest of the scopes it touches: `-n
+ * flux-system@staging` (or `-n flux-system`, taking in flux-system@staging) leaves out the
+ * HelmReleases in podinfo@staging. Those other namespaces, to say so; none for -A or a whole scope.
+ */
+export function otherNamespacesOfScope(ids: readonly string[], g: Selection): string[] {
+  if (manyNamespaces(g)) return [];
+  const namespaces = ids.map((id) => id.split('/')[1] ?? '');
+  const touched = new Set([g.namespace, ...namespaces.filter((ns) => selects(ns, g))].map(scopeOf).filter((s) => s !== undefined));
+  const others = namespaces.filter((ns) => !selects(ns, g) && touched.has(scopeOf(ns) ?? ''));
+  return [...new Set(others)].sort();
+}
+
+/**
+ * The note for otherNamespacesOfScope, on stderr; nothing when there are none. `listed`: the
+ * namespaces the listing showed (nothing to look up when neither they nor -n are scoped).
+ */
+export async function noteRestOfScope(client: DeclarationClient, kinds: readonly ActorKind[], g: GlobalOptions, listed: readonly string[]): Promise<void> {
+  if (g.output !== 'table' || manyNamespaces(g) || ![g.namespace, ...listed].some((ns) => scopeOf(ns) !== undefined)) return;
+  const others = otherNamespacesOfScope(await allIds(client, kinds), g);
+  const scopes = [...new Set(others.map((ns) => scopeOf(ns) ?? ''))].sort();
+  if (others.length === 0) return;
+  console.error(scopes.length === 1
+    ? `note: scope ${scopes[0] ?? ''} also has ${others.join(', ')}: --scope ${scopes[0] ?? ''} lists every namespace of it`
+    : `note: scopes ${scopes.join(', ')} also have ${others.join(', ')}: --scope <name> lists every namespace of one`);
 }
 
 /** Their statuses; one deleted meanwhile is left out. */
@@ -208,20 +298,30 @@ export async function statusesInScope(client: DeclarationClient, kinds: readonly
 }
 
 /** `flotilla get sources|kustomizations|helmreleases`: one table (or JSON) over one or more kinds. */
-export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions): Promise<void> {
+export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions, name?: string): Promise<void> {
   await withClient(g, async (client) => {
-    const statuses = await statusesInScope(client, kinds, g);
+    const statuses = (await statusesInScope(client, kinds, g)).filter((s) => name === undefined || s.declaration.name === name);
+    if (name !== undefined && statuses.length === 0) {
+      const message = `${kinds.join(' or ')} ${name} not found in ${g.allNamespaces && g.scope === undefined ? 'any namespace' : selectionOf(g)}`;
+      // One kind in one namespace: withClient names the same object in other scopes, if any.
+      const [kind] = kinds;
+      if (kinds.length === 1 && kind !== undefined && !g.allNamespaces) throw new NotFoundError(message, `${kind.toLowerCase()}/${g.namespace}/${name}`);
+      throw new CommandFailed(message);
+    }
     if (g.output !== 'table') {
-      printStructured(g.output, statuses.map((s) => ({ kind: s.kind, namespace: s.declaration.namespace, name: s.declaration.name, status: s.status })));
+      // As kubectl: one object when one was named (and found once), else a List.
+      const objects = statuses.map(kubeObjectOf);
+      printStructured(g.output, name !== undefined && objects.length === 1 ? objects[0] : kubeList(objects));
       return;
     }
     if (statuses.length === 0) {
-      console.error(`nothing found${g.allNamespaces ? '' : ` in namespace ${g.namespace} (use -A for all)`}`);
+      console.error(`nothing found${g.allNamespaces && g.scope === undefined ? '' : ` in ${selectionOf(g)}${g.scope === undefined ? ' (use -A for all)' : ''}`}`);
+      await noteRestOfScope(client, kinds, g, []);
       return;
     }
     const placedKinds = kinds.some((k) => k === 'Kustomization' || k === 'HelmRelease');
     // Several scopes of one namespace (flux-system@staging, flux-system@production) need the column too.
-    const showNamespace = g.allNamespaces || new Set(statuses.map((s) => s.declaration.namespace)).size > 1;
+    const showNamespace = manyNamespaces(g) || new Set(statuses.map((s) => s.declaration.namespace)).size > 1;
     const rows = statuses.map((s) => {
       const ready = s.status.conditions.find((c) => c.type === 'Ready');
       return [
@@ -236,7 +336,13 @@ export async function getCommand(kinds: readonly ActorKind[], g: GlobalOptions):
     for (const s of statuses) {
       for (const line of s.status.unsupported ?? []) console.error(`warning: ${s.kind}/${s.declaration.namespace}/${s.declaration.name}: ${line}`);
     }
+    await noteRestOfScope(client, kinds, g, statuses.map((s) => s.declaration.namespace));
   });
+}
+
+/** A declaration and its status as Kubernetes prints an object (core/kube-shape.ts). */
+export function kubeObjectOf(s: ActorStatus): KubeObject {
+  return toKubeObject(s.declaration, s.status as unknown as ActorStatusRecord);
 }
 
 /** A rollout in progress says so (the Ready message is the last finished reconcile's). */
@@ -439,7 +545,8 @@ export async function bootstrapCommand(opts: BootstrapOptions, timeoutMs: number
     if (s.status.declarations.length > 0) {
       console.log(`adopted ${s.status.declarations.length} declarations for ${scope ?? ''}: ${s.status.declarations.join(', ')}`);
     }
-    console.log(`see them with: flotilla get all -n ${owner.namespace}`);
+    // The whole scope: its HelmReleases live in their own namespaces (podinfo@staging).
+    console.log(`see them with: flotilla get all --scope ${scope ?? ''}`);
   });
 }
 

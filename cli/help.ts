@@ -10,8 +10,13 @@ export const GLOBAL_OPTIONS = `global options:
   --task-queue <name>         the hub's task queue (default: the hub's, or flotilla-hub)
   --hub-data <dir>            the hub's data directory, for cluster commands, ConfigMaps and
                               Secrets (default: FLOTILLA_HUB_DATA)
-  -n, --namespace <ns>        namespace of the object (default: flux-system)
-  -A, --all-namespaces        every namespace
+  -n, --namespace <ns>        namespace of the object (default: flux-system); a Flux repository's
+                              declarations are in scoped namespaces (flux-system@staging): -n
+                              flux-system lists every scope's flux-system
+  --scope <name>              the scope of \`flotilla bootstrap --cluster <name>\` (or --name): an
+                              object named is that scope's (-n flux-system → flux-system@<name>);
+                              a listing without -n takes every namespace of it (also -n '*@<name>')
+  -A, --all-namespaces        every namespace (with --scope: every namespace of the scope)
   -o, --output table|json|yaml  output format (default: table)
   -h, --help                  help; \`flotilla <command> --help\` for one command
 
@@ -41,12 +46,16 @@ examples:
 examples:
   flotilla delete kustomization podinfo -n apps
   flotilla delete alert/on-call`,
-  get: `flotilla get all | clusters | sources [git|helm] | kustomizations | helmreleases | images [repository|policy|update]
-             | providers | alerts | receivers [-A] [-o json|yaml]
+  get: `flotilla get all | clusters | sources [git|helm [<name>]] | kustomizations [<name>] | helmreleases [<name>]
+             | images [repository|policy|update [<name>]] | providers | alerts | receivers [-A] [-o json|yaml]
   all:      the fleet at a glance: clusters (connection, agent and Kubernetes versions),
             sources, Kustomizations and HelmReleases with readiness per cluster, rollouts in
             progress.
   clusters: the registered clusters with their connection state.
+            Names carry their namespace (flux-system@staging/apps) whenever the listing spans
+            several: -A, --scope, or one namespace in several scopes. -n flux-system@staging
+            is that namespace only (a note names the scope's other namespaces); --scope
+            staging is all of the scope (its HelmReleases in podinfo@staging too).
   others:   one table per kind (revision, suspended, clusters ready/placed, Ready, message).
   images:   ImageRepositories (tags found by the last scan), ImagePolicies (the latest image)
             and ImageUpdateAutomations (the last commit pushed); see docs/image-automation.md.
@@ -55,11 +64,19 @@ examples:
   receivers: each Receiver's webhook path: POST http://<hub --http address><PATH>. The path
             comes from the token in its Secret: the CLI asks the hub's API (--hub), or reads
             the hub's data directory (--hub-data).
+  -o json|yaml: sources, Kustomizations, HelmReleases and image objects as Kubernetes prints
+            them (apiVersion, kind, metadata, spec, status with RFC 3339 times); several are a
+            List ({apiVersion: v1, kind: List, items}), one named object is printed alone. The
+            spec is the effective one, normalised: Flux's defaults filled in, durations as Go
+            prints them (10m0s), namespaces the hub's (flux-system@staging).
 
 examples:
   flotilla get all -A
+  flotilla get all --scope staging
   flotilla get receivers --hub http://hub.example.com:7480
   flotilla get kustomizations -n apps -o yaml
+  flotilla get ks -o json | jq '.items[].status.conditions[] | select(.type=="Ready")'
+  flotilla get helmrelease podinfo -n apps -o yaml
   flotilla get images policy -n flux-system`,
   reconcile: `flotilla reconcile kustomization|helmrelease <name> [--with-source] [--timeout 5m]
 flotilla reconcile source git|helm <name> [--timeout 5m]
@@ -92,7 +109,9 @@ flotilla bootstrap --url <git-url> --path clusters/<dir> --cluster-selector env=
 
 examples:
   flotilla bootstrap --url https://git.example.com/fleet.git --branch main --path clusters/staging --cluster staging
+  flotilla get all --scope staging                       # everything of that cluster's scope
   flotilla get ks -n flux-system@staging
+  flotilla explain kustomization/apps --scope staging --cluster staging
   flotilla build clusters/staging --cluster staging     # what the hub would adopt, apply, skip`,
   history: `flotilla history <kind>/<name> [--cluster c] [--since 1h] [--revision r] [-o json|yaml]
   What happened to a declaration, newest last, decoded from its Temporal workflow histories
@@ -113,6 +132,10 @@ examples:
   events: `flotilla events [--for <kind>/<name>] [--since 1h] [--watch] [-A] [-o json|yaml]
   Recent events of every declaration in the namespace (or of one), merged by time: the same
   entries as flotilla history. --watch keeps printing new ones (as JSON lines with -o json).
+  A NAMESPACE column (flux-system@staging) appears with -A, --scope, or when the objects are
+  in several namespaces. For an event about no cluster in particular (a fetch, a build), a
+  scoped object shows its scope's clusters (where the scope's bootstrap Kustomization is
+  placed; @<scope> when none is known); -o json adds scope and scopeClusters.
 
 examples:
   flotilla events -A --since 30m
@@ -135,9 +158,14 @@ examples:
   counts: the cluster's desired state, the agent's last report and the release's history.
   Exit 0 when the agent reported the latest revision READY at the generation the cluster is to
   run (healthy when health checks are on), 1 otherwise.
+  A Flux repository's objects are scoped per cluster: kustomization/apps is not found, and
+  the message names the scoped ones, the cluster's own first ("did you mean
+  flux-system@staging/apps or flux-system@production/apps?"); name one with its scope or
+  --scope. Every command naming an object says the same.
 
 examples:
-  flotilla explain kustomization/podinfo --cluster prod`,
+  flotilla explain kustomization/podinfo --cluster prod
+  flotilla explain kustomization/apps --cluster staging --scope staging`,
   check: `flotilla check [-o json]
   Verifies the hub (its API's health), Temporal (reachable), the hub's worker (pollers on its
   task queue) and every registered agent (connected). Exit 1 when anything fails.
@@ -167,7 +195,8 @@ examples:
   and built with the real kustomize. A Kustomization whose source is another GitRepository is
   listed as not built here. Exit 1 when there is any error.
   --repo-root   the repository root (default: the nearest directory above <path> with .git,
-                else the current directory); <path> is taken relative to it
+                else the current directory); with it, <path> is taken relative to it
+                (without it, relative to the current directory; an absolute <path> as is)
   --kustomize   the kustomize binary (default: Flotilla's installed one, else kustomize on PATH)
 
 examples:

@@ -1,11 +1,12 @@
 // `flotilla history` and `flotilla events`: what happened, read from the Temporal workflow
 // histories of the hub's actors (hub/history.ts decodes them).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scopeOf } from '../core/declarations/scope.js';
 import { parseDuration } from '../core/registration.js';
 import { shortRevision } from '../core/revision.js';
-import { NotFoundError } from '../hub/declarations.js';
+import { NotFoundError, type DeclarationClient } from '../hub/declarations.js';
 import { entryMessage, filterEntries, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../hub/history.js';
-import { ACTOR_KINDS, CommandFailed, IMAGE_KINDS, idsInScope, UsageError, withClient, type GlobalOptions } from './gitops.js';
+import { ACTOR_KINDS, IMAGE_KINDS, idsInScope, manyNamespaces, UsageError, withClient, type GlobalOptions } from './gitops.js';
 import { formatTable, formatTime, paint, printStructured } from './output.js';
 
 export interface HistoryOptions {
@@ -93,10 +94,47 @@ export interface EventsOptions {
   readonly watch: boolean;
 }
 
-/** `kustomization/apps/web` → `kustomization/web` (the namespace has its own column with -A). */
+/** `kustomization/apps/web` → `kustomization/web` (the namespace has its own column when it tells objects apart). */
 function objectOf(owner: string): string {
   const [kind = '', , name = ''] = owner.split('/');
   return `${kind}/${name}`;
+}
+
+/** The root Kustomization of a scope, as `flotilla bootstrap` declares it. */
+function scopeRootId(scope: string): string {
+  return `kustomization/flux-system@${scope}/flux-system`;
+}
+
+/**
+ * The clusters of each scope among the owners: where the scope's bootstrap Kustomization is
+ * placed (every adopted declaration goes where it goes); none when it is not there.
+ */
+async function scopeClusters(client: DeclarationClient, owners: readonly string[]): Promise<Map<string, readonly string[]>> {
+  const clusters = new Map<string, readonly string[]>();
+  for (const scope of new Set(owners.map(scopeOf))) {
+    if (scope === undefined) continue;
+    try {
+      const root = await client.status(scopeRootId(scope));
+      clusters.set(scope, root.kind === 'Kustomization' ? root.status.placed : []);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      clusters.set(scope, []);
+    }
+  }
+  return clusters;
+}
+
+/**
+ * The CLUSTER of an event: its own; for an event about no cluster in particular on a scoped
+ * object (a fetch, a build, a reconcile of `flux-system@staging/apps`), the clusters of its
+ * scope (`staging`), or `@<scope>` when none is known; `-` for an unscoped one.
+ */
+export function eventCluster(e: Pick<HistoryEntry, 'cluster'>, owner: string, clusters: ReadonlyMap<string, readonly string[]>): string {
+  if (e.cluster !== undefined) return e.cluster;
+  const scope = scopeOf(owner);
+  if (scope === undefined) return '-';
+  const placed = clusters.get(scope) ?? [];
+  return placed.length > 0 ? placed.join(',') : `@${scope}`;
 }
 
 /** `flotilla events`: the recent entries of every declaration's timeline (or one's), merged by time. */
@@ -105,6 +143,9 @@ export async function eventsCommand(opts: EventsOptions, g: GlobalOptions): Prom
   await withClient(g, async (client) => {
     const seen = new Set<string>();
     let header = true;
+    // The NAMESPACE column, decided with the header: with -A, a whole scope, or when the objects
+    // listed are in several namespaces (flux-system@staging and flux-system@production).
+    let namespaceColumn: boolean | undefined;
     for (;;) {
       const ids = opts.for ? [historyId(opts.for, g.namespace)] : await idsInScope(client, [...ACTOR_KINDS, ...IMAGE_KINDS], g);
       const rows: { entry: HistoryEntry; owner: string }[] = [];
@@ -113,10 +154,15 @@ export async function eventsCommand(opts: EventsOptions, g: GlobalOptions): Prom
           const t = await client.timeline(id, { related: false, ...(since === undefined ? {} : { since }) });
           for (const entry of filterEntries(t.entries, {}, since)) rows.push({ entry, owner: id });
         } catch (err) {
-          if (!(err instanceof NotFoundError)) throw err;
-          if (opts.for) throw new CommandFailed(err.message);
+          // One named with --for: withClient says so (naming its scoped namesakes); one deleted meanwhile: left out.
+          if (!(err instanceof NotFoundError) || opts.for) throw err;
         }
       }
+      const several = new Set(ids.map((id) => id.split('/')[1] ?? '')).size > 1;
+      namespaceColumn ??= manyNamespaces(g) || several;
+      // Watching, when namespaces come to differ after the header: the whole id.
+      const objectName = (owner: string): string => (namespaceColumn === true || !several ? objectOf(owner) : owner);
+      const clusters = await scopeClusters(client, ids);
       rows.sort((a, b) => a.entry.at - b.entry.at);
       const fresh = rows.filter(({ entry: e, owner }) => {
         const key = `${owner} ${e.workflowId} ${e.runId} ${e.eventId} ${e.type} ${e.cluster ?? ''} ${e.at}`;
@@ -125,11 +171,16 @@ export async function eventsCommand(opts: EventsOptions, g: GlobalOptions): Prom
         return true;
       });
       if (g.output !== 'table') {
-        if (opts.watch) for (const r of fresh) console.log(JSON.stringify({ object: r.owner, ...r.entry }));
-        else printStructured(g.output, fresh.map((r) => ({ object: r.owner, ...r.entry })));
+        // A scoped object's rows name its scope and the scope's clusters (the entry's own cluster stays as it was).
+        const structured = (r: { entry: HistoryEntry; owner: string }): Record<string, unknown> => {
+          const scope = scopeOf(r.owner);
+          return { object: r.owner, ...(scope !== undefined ? { scope, scopeClusters: clusters.get(scope) ?? [] } : {}), ...r.entry };
+        };
+        if (opts.watch) for (const r of fresh) console.log(JSON.stringify(structured(r)));
+        else printStructured(g.output, fresh.map(structured));
       } else if (fresh.length > 0 || header) {
-        const table = formatTable(['TIME', ...(g.allNamespaces ? ['NAMESPACE'] : []), 'OBJECT', 'CLUSTER', 'EVENT', 'MESSAGE'], fresh.map(({ entry: e, owner }) => [
-          formatTime(e.at), ...(g.allNamespaces ? [owner.split('/')[1] ?? ''] : []), objectOf(owner), e.cluster ?? '-', eventType(e.type), entryMessage(e),
+        const table = formatTable(['TIME', ...(namespaceColumn ? ['NAMESPACE'] : []), 'OBJECT', 'CLUSTER', 'EVENT', 'MESSAGE'], fresh.map(({ entry: e, owner }) => [
+          formatTime(e.at), ...(namespaceColumn ? [owner.split('/')[1] ?? ''] : []), objectName(owner), eventCluster(e, owner, clusters), eventType(e.type), entryMessage(e),
         ]));
         // Watching: the header once, then rows as they come (column widths may differ).
         for (const line of header ? table : table.slice(1)) console.log(line);

@@ -3,6 +3,7 @@
 // actors through Temporal; cluster verbs work on the hub's data directory (the embedded
 // default runs hub and operator on one machine).
 import { parseArgs } from 'node:util';
+import { scopedNamespace, splitScope } from '../core/declarations/scope.js';
 import { parseDuration, parseLabels } from '../core/registration.js';
 import { VERSION } from '../core/version.js';
 import { buildCommand, checkPreCommand, type RepositoryOptions } from './build.js';
@@ -63,6 +64,8 @@ async function globalOptions(values: Values, needsTemporal: boolean, hubOptional
     hub = await askHub(DEFAULT_HUB, hubToken, 1500);
   }
   const temporalUi = process.env.FLOTILLA_TEMPORAL_UI ?? hub?.temporal.uiUrl;
+  const given = opt(values, 'namespace');
+  const scope = opt(values, 'scope');
   return {
     temporal: explicitTemporal ?? hub?.temporal.address ?? '127.0.0.1:7233',
     temporalNamespace: opt(values, 'temporal-namespace') ?? process.env.FLOTILLA_TEMPORAL_NAMESPACE ?? hub?.temporal.namespace ?? 'default',
@@ -71,10 +74,21 @@ async function globalOptions(values: Values, needsTemporal: boolean, hubOptional
     ...(hub ? { hubUrl: hub.url } : explicitHub ? { hubUrl: explicitHub } : {}),
     ...(hubToken ? { hubToken } : {}),
     ...(temporalUi ? { temporalUi } : {}),
-    namespace: opt(values, 'namespace') ?? 'flux-system',
+    namespace: scopedNamespaceOf(given ?? 'flux-system', scope),
+    ...(scope !== undefined ? { scope } : {}),
+    namespaceGiven: given !== undefined,
     allNamespaces: values['all-namespaces'] === true,
     output,
   };
+}
+
+/** `-n flux-system --scope staging` → flux-system@staging; a -n naming another scope is refused. */
+function scopedNamespaceOf(namespace: string, scope: string | undefined): string {
+  if (scope === undefined) return namespace;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(scope)) throw new UsageError(`--scope must be a DNS label (a cluster name), got "${scope}"`);
+  const named = splitScope(namespace).scope;
+  if (named !== undefined && named !== scope) throw new UsageError(`-n ${namespace} is in scope ${named}, not --scope ${scope}: give one of them`);
+  return scopedNamespace(namespace, scope);
 }
 
 const DEFAULT_HUB = 'http://127.0.0.1:7480';
@@ -141,20 +155,20 @@ async function main(): Promise<void> {
     }
     case 'build': return buildCommand(repositoryOptions('build', rest, values), g);
     case 'get': {
-      const [what, sub] = rest;
+      const [what, sub, third] = rest;
       if (what === 'all') return getAllCommand(g);
       if (what === 'clusters' || what === 'cluster') return getClustersCommand(g);
       if (what === 'sources' || what === 'source') {
-        if (sub === 'git') return getCommand(['GitRepository'], g);
-        if (sub === 'helm') return getCommand(['HelmRepository'], g);
+        if (sub === 'git') return getCommand(['GitRepository'], g, third);
+        if (sub === 'helm') return getCommand(['HelmRepository'], g, third);
         return getCommand(['GitRepository', 'HelmRepository'], g);
       }
-      if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand(['Kustomization'], g);
-      if (what === 'helmreleases' || what === 'helmrelease' || what === 'hr') return getCommand(['HelmRelease'], g);
+      if (what === 'kustomizations' || what === 'kustomization' || what === 'ks') return getCommand(['Kustomization'], g, sub);
+      if (what === 'helmreleases' || what === 'helmrelease' || what === 'hr') return getCommand(['HelmRelease'], g, sub);
       if (what === 'images' || what === 'image') {
         const kinds = imageKindsOf(sub);
         if (!kinds) throw new UsageError(`get images what? "all", "repository", "policy" or "update", got "${sub ?? ''}"`);
-        return getCommand(kinds, g);
+        return getCommand(kinds, g, sub === 'all' ? undefined : third);
       }
       const notifications = notificationKind(what);
       if (notifications) return getNotificationsCommand(notifications, g);

@@ -10,10 +10,13 @@ export function parseOutput(value: string | undefined): OutputFormat | undefined
   return undefined;
 }
 
-/** Prints a value for scripts: JSON (2-space) or YAML. */
+/**
+ * Prints a value for scripts: JSON (2-space) or YAML. RFC 3339 times are quoted in YAML, as
+ * kubectl quotes them, so a YAML 1.1 reader (PyYAML, yq v3) keeps them strings.
+ */
 export function printStructured(format: 'json' | 'yaml', value: unknown): void {
   if (format === 'json') console.log(JSON.stringify(value, null, 2));
-  else process.stdout.write(stringify(value, { lineWidth: 0 }));
+  else process.stdout.write(stringify(value, { lineWidth: 0, customTags: ['timestamp'] }));
 }
 
 /** Aligned columns, the last one unpadded. */

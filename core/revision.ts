@@ -13,3 +13,11 @@ export function revisionMatches(revision: string, wanted: string): boolean {
   if (/^[0-9a-f]{4,40}$/.test(wanted) && sha.startsWith(wanted)) return true;
   return revision.startsWith(wanted);
 }
+
+/** The sha256 of no bytes at all: the artifact of a build that produced no objects. */
+export const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** An artifact digest for people: shortened, and said to be empty when it is the digest of nothing. */
+export function describeDigest(digest: string): string {
+  return digest === EMPTY_DIGEST ? `${shortRevision(digest)} (empty build: no objects)` : shortRevision(digest);
+}

@@ -56,7 +56,14 @@ export type ActorStatus =
   | { readonly kind: 'ImagePolicy'; readonly declaration: ActorDeclaration; readonly status: ImagePolicyStatus }
   | { readonly kind: 'ImageUpdateAutomation'; readonly declaration: ActorDeclaration; readonly status: ImageUpdateAutomationStatus };
 
-export class NotFoundError extends Error {}
+/** A declaration (or cluster) that does not exist; `id` is the id asked for, when one was. */
+export class NotFoundError extends Error {
+  readonly id: string | undefined;
+  constructor(message: string, id?: string) {
+    super(message);
+    this.id = id;
+  }
+}
 /** An operator action the rollout refused (approve with no gate waiting, resume when not paused, …). */
 export class RolloutActionRefused extends Error {}
 
@@ -190,7 +197,7 @@ export class DeclarationClient {
         case 'ImageUpdateAutomation': return { kind: 'ImageUpdateAutomation', declaration, status: await handle.query(imageUpdateStatusQuery) };
       }
     } catch (err) {
-      if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`);
+      if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`, id);
       throw err;
     }
   }
@@ -208,7 +215,7 @@ export class DeclarationClient {
     try {
       return await fetchTimeline(this.client, id, opts);
     } catch (err) {
-      if (isNotFound(err)) throw new NotFoundError(`${id} not found: no workflow has that id (see flotilla get all)`);
+      if (isNotFound(err)) throw new NotFoundError(`${id} not found: no workflow has that id (see flotilla get all)`, id);
       throw err;
     }
   }
@@ -327,9 +334,10 @@ export class DeclarationClient {
     const handle = this.client.workflow.getHandle(id);
     try {
       const d = await handle.describe();
-      if (d.status.name !== 'RUNNING') throw new NotFoundError(`${id} not found (it was deleted)`);
+      if (d.status.name !== 'RUNNING') throw new NotFoundError(`${id} not found (it was deleted)`, id);
     } catch (err) {
-      if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`);
+      if (err instanceof NotFoundError) throw err;
+      if (isNotFound(err)) throw new NotFoundError(`${id} not found (apply it first: flotilla apply -f <file>)`, id);
       throw err;
     }
     return handle;

@@ -7,7 +7,8 @@ import type { Client, QueryDefinition } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { formatDuration } from '../core/declarations/duration.js';
-import { revisionMatches, shortRevision } from '../core/revision.js';
+import { OWNED_BY_ANNOTATION } from '../core/declarations/scope.js';
+import { describeDigest, revisionMatches, shortRevision } from '../core/revision.js';
 import { gitRepositoryStatusQuery, imagePolicyStatusQuery, imageUpdateStatusQuery } from '../workflows/messages.js';
 
 const { temporal } = proto;
@@ -74,6 +75,8 @@ export class DecodeContext {
   lastAnnounced = '';
   /** Rollout step seq → action, per rollout run. */
   readonly steps = new Map<string, 'advance' | 'revert'>();
+  /** The Kustomization whose build declared the declaration last (its owned-by annotation), '' when applied directly. */
+  owner = '';
 }
 
 export interface DecodedRun {
@@ -253,7 +256,13 @@ function decodeSignal(e: IHistoryEvent, name: string, args: unknown[], identity:
   const by = identity ? { by: identity } : {};
   switch (name) {
     case 'spec': {
-      add(e, { type: 'SpecChanged', message: `declaration applied (${str(arg.apiVersion)})`, ...by });
+      // An adopted declaration is sent by the hub's worker (its identity is a process id on
+      // the hub): the Kustomization whose build declared it (the last of its owned-by
+      // annotation) is who changed it.
+      const chain = str(obj(arg.annotations)[OWNED_BY_ANNOTATION]);
+      ctx.owner = chain.split(',').at(-1) ?? '';
+      if (ctx.owner) add(e, { type: 'SpecChanged', message: `declaration adopted from its build (${str(arg.apiVersion)})`, by: ctx.owner });
+      else add(e, { type: 'SpecChanged', message: `declaration applied (${str(arg.apiVersion)})`, ...by });
       break;
     }
     case 'reconcile':
@@ -265,7 +274,8 @@ function decodeSignal(e: IHistoryEvent, name: string, args: unknown[], identity:
         : { type: 'Resumed', message: 'resumed (flotilla resume)', ...by });
       break;
     case 'delete':
-      add(e, { type: 'DeleteRequested', message: 'declaration deleted', ...by });
+      // The owner prunes what left its build, but an operator may delete it too: both are possible.
+      add(e, { type: 'DeleteRequested', message: `declaration deleted${ctx.owner ? ` (adopted by ${ctx.owner}: gone from its build, or deleted by hand)` : ''}`, ...by });
       break;
     case 'sourceArtifact': {
       const revision = str(arg.revision);
@@ -361,7 +371,7 @@ function decodeUpdate(e: IHistoryEvent, name: string, arg: Json, identity: strin
   }
   if (name === 'setDeployment' || name === 'upsertDeployment') {
     const owner = str(arg.owner) || str(arg.name);
-    add(e, { type: 'DesiredStateChanged', message: `${str(arg.name)}${owner !== str(arg.name) ? ` (from ${owner})` : ''} → ${shortRevision(str(arg.artifactDigest))}` });
+    add(e, { type: 'DesiredStateChanged', message: `${str(arg.name)}${owner !== str(arg.name) ? ` (from ${owner})` : ''} → ${describeDigest(str(arg.artifactDigest))}` });
     return;
   }
   const type = UPDATE_TYPES[name];

@@ -38,6 +38,33 @@ export function scopeOf(namespaceOrId: string): string | undefined {
 }
 
 /**
+ * Whether a hub namespace is selected by `-n <wanted>`: `flux-system` takes in every scope's
+ * flux-system (flux-system@staging, …), `flux-system@staging` only that one, and
+ * `*@staging` every namespace of the scope (what `--scope staging` lists).
+ */
+export function namespaceSelected(hubNamespace: string, wanted: string): boolean {
+  if (wanted.startsWith(`*${SCOPE_SEPARATOR}`)) return scopeOf(hubNamespace) === wanted.slice(2);
+  return hubNamespace === wanted || (!wanted.includes(SCOPE_SEPARATOR) && clusterNamespace(hubNamespace) === wanted);
+}
+
+/**
+ * The ids among `ids` that `id` may have meant: the same kind and name, in the same namespace
+ * as the cluster knows it, in another scope (or unscoped). `kustomization/flux-system/apps` →
+ * `kustomization/flux-system@production/apps`, `kustomization/flux-system@staging/apps`; those
+ * of scope `prefer` first, the rest sorted.
+ */
+export function scopedCandidates(id: string, ids: readonly string[], prefer?: string): string[] {
+  const [kind = '', namespace = '', name = ''] = id.split('/');
+  const wanted = clusterNamespace(namespace);
+  const found = ids.filter((other) => {
+    const [k = '', ns = '', n = '', ...rest] = other.split('/');
+    return rest.length === 0 && k === kind && n === name && ns !== namespace && clusterNamespace(ns) === wanted;
+  });
+  const rank = (x: string): number => (prefer !== undefined && scopeOf(x) === prefer ? 0 : 1);
+  return [...new Set(found)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
  * The declaration inside `scope`: its namespace and every reference to another hub object
  * folded. Without a scope (or already scoped) it is returned unchanged.
  */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import type { RepositoryReport } from '../../cli/build.js';
@@ -262,6 +262,26 @@ describe('flotilla build', () => {
     assert.match(r.stdout, /^ {6}- HelmRelease\/web\/podinfo-staging$/m);
     assert.doesNotMatch(r.stdout, /@/);
     assert.doesNotMatch(r.stdout, /^cluster:/m);
+  });
+
+  it('takes <path> relative to --repo-root, not to the current directory', async () => {
+    // From elsewhere (the CLI's repository checkout), the root given absolute and relative.
+    for (const root of [fleet, relative(repoRoot, fleet)]) {
+      const r = await flotilla(['build', 'clusters/staging', '--repo-root', root, '--cluster', 'staging', '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as RepositoryReport;
+      assert.equal(report.repoRoot, fleet);
+      assert.equal(report.path, 'clusters/staging');
+      assert.equal(report.summary.errors, 0);
+    }
+    // An absolute <path> inside the root is taken as it is.
+    const absolute = await flotilla(['build', join(fleet, 'clusters', 'staging'), '--repo-root', fleet, '--cluster', 'staging', '-o', 'json']);
+    assert.equal(absolute.code, 0, absolute.stderr);
+    assert.equal((JSON.parse(absolute.stdout) as RepositoryReport).path, 'clusters/staging');
+    // A path that exists only under the current directory is not looked for there.
+    const missing = await flotilla(['build', 'clusters/staging', '--repo-root', join(fleet, 'apps')], fleet);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /clusters\/staging is not a directory of the repository .*\/apps/);
   });
 
   it('leaves no copy of the repository behind', async () => {

@@ -117,6 +117,7 @@ describe('an existing Flux fleet repository works unchanged', () => {
       assert.equal(r.code, 0, `bootstrap ${e}: ${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, new RegExp(`GitRepository/flux-system@${e}/flux-system (created|configured|unchanged)`));
       assert.match(r.stdout, /notice: .*gotk-components/);
+      assert.match(r.stdout, new RegExp(`^see them with: flotilla get all --scope ${e}$`, 'm'), 'the hint lists the whole scope');
     }
   });
 
@@ -210,6 +211,72 @@ describe('an existing Flux fleet repository works unchanged', () => {
     const one = await fleet().cli('get', 'ks', '-n', 'flux-system@staging');
     assert.doesNotMatch(one.stdout, /production/);
     assert.match(one.stdout, /^NAME\s/m, 'one scope: no namespace column');
+  });
+
+  it('scoped output: get all, events, --scope and not-found hints tell the clusters\' objects apart', async () => {
+    // get all (no -A): both scopes' flux-system, each row named with its scope.
+    const all = await fleet().cli('get', 'all');
+    assert.equal(all.code, 0, all.stderr);
+    const kustomizations = all.stdout.split(/\n\n/).find((s) => s.startsWith('KUSTOMIZATIONS')) ?? '';
+    for (const e of ENVS) {
+      for (const name of ['flux-system', 'infra-controllers', 'infra-configs', 'apps']) {
+        assert.match(kustomizations, new RegExp(`^\\s+flux-system@${e}/${name}\\s`, 'm'), `get all names ${e}'s ${name} with its scope:\n${all.stdout}`);
+      }
+      assert.match(all.stdout, new RegExp(`^\\s+gitrepository/flux-system@${e}/flux-system\\s`, 'm'), all.stdout);
+    }
+    assert.doesNotMatch(kustomizations, /^\s+apps\s/m, 'no row named apps alone');
+    // Their HelmReleases are in podinfo@<env>, outside -n flux-system: said on stderr.
+    assert.match(all.stderr, /^note: scopes production, staging also have podinfo@production, podinfo@staging: --scope <name> lists every namespace of one$/m, all.stderr);
+
+    // events: a NAMESPACE column with the scope; every row of a scoped object names its cluster.
+    const ev = await fleet().cli('events', '--since', '1h');
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.match(ev.stdout, /^TIME\s+NAMESPACE\s+OBJECT\s+CLUSTER\s+EVENT\s/m, ev.stdout);
+    const rows = ev.stdout.split('\n').filter((l) => /^\d{4}-\d\d-\d\d /.test(l)).map((l) => l.split(/\s+/));
+    for (const e of ENVS) {
+      const apps = rows.filter(([, , ns, object]) => ns === `flux-system@${e}` && object === 'kustomization/apps');
+      assert.ok(apps.length > 0, `events of ${e}'s apps:\n${ev.stdout}`);
+    }
+    // DependencyNotReady is about no cluster in particular: the scope's cluster is shown all the same.
+    assert.ok(rows.some(([, , ns, object, cluster, type]) => ns === 'flux-system@staging' && object === 'kustomization/apps' && type === 'DependencyNotReady' && cluster === 'staging'),
+      `staging's apps waited for infra-configs, on staging:\n${ev.stdout}`);
+    const scopedRows = rows.filter(([, , ns]) => ns?.includes('@'));
+    assert.ok(scopedRows.length > 0);
+    for (const [, , ns = '', object, cluster] of scopedRows) assert.equal(cluster, ns.split('@')[1], `${ns} ${object ?? ''}: cluster ${cluster ?? ''}`);
+    const json = JSON.parse((await fleet().cli('events', '--for', 'kustomization/flux-system@staging/apps', '-o', 'json')).stdout) as { object: string; scope?: string; scopeClusters?: string[] }[];
+    assert.ok(json.length > 0 && json.every((x) => x.object === ks('staging', 'apps') && x.scope === 'staging' && x.scopeClusters?.join() === 'staging'), JSON.stringify(json[0]));
+
+    // --scope staging: every namespace of the scope, the HelmReleases in podinfo@staging included.
+    const helmReleases = (await fleet().declarations.list('HelmRelease')).filter((id) => scopeOf(id) === 'staging');
+    assert.ok(helmReleases.includes(podinfoRelease('staging')), helmReleases.join(', '));
+    const scoped = await fleet().cli('get', 'all', '--scope', 'staging');
+    assert.equal(scoped.code, 0, scoped.stderr);
+    const releasesSection = scoped.stdout.split(/\n\n/).find((s) => s.startsWith('HELMRELEASES')) ?? '';
+    for (const id of helmReleases) {
+      assert.match(releasesSection, new RegExp(`^\\s+${id.split('/').slice(1).join('/')}\\s`, 'm'), `get all --scope staging lists ${id}:\n${scoped.stdout}`);
+    }
+    assert.match(scoped.stdout, /^\s+flux-system@staging\/apps\s/m);
+    assert.doesNotMatch(scoped.stdout, /@production/, 'nothing of production');
+    const hr = await fleet().cli('get', 'hr', '--scope', 'staging');
+    assert.match(hr.stdout, /^podinfo@staging\s+podinfo\s/m, hr.stdout);
+    // One namespace of the scope says what else the scope has.
+    const one = await fleet().cli('get', 'all', '-n', 'flux-system@staging');
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stderr, /note: scope staging also has podinfo@staging: --scope staging lists every namespace of it/, one.stderr);
+
+    // An unscoped name: not found, and the scoped ones named (the cluster's own first).
+    const explain = await fleet().cli('explain', 'kustomization/apps', '--cluster', 'staging');
+    assert.equal(explain.code, 1);
+    assert.match(explain.stderr, /no kustomization flux-system\/apps; did you mean flux-system@staging\/apps or flux-system@production\/apps\? .*--scope staging/, explain.stderr);
+    const history = await fleet().cli('history', 'hr/podinfo', '-n', 'podinfo');
+    assert.equal(history.code, 1);
+    assert.match(history.stderr, /no helmrelease podinfo\/podinfo; did you mean podinfo@production\/podinfo or podinfo@staging\/podinfo\?/, history.stderr);
+    // --scope names it.
+    const explained = await fleet().cli('explain', 'kustomization/apps', '--cluster', 'staging', '--scope', 'staging', '-o', 'json');
+    assert.doesNotMatch(explained.stderr, /not found|did you mean/, explained.stderr);
+    assert.equal((JSON.parse(explained.stdout) as { id: string }).id, ks('staging', 'apps'));
+    const conflict = await fleet().cli('get', 'ks', '-n', 'flux-system@production', '--scope', 'staging');
+    assert.equal(conflict.code, 2, 'a -n of another scope is refused');
   });
 
   it('a commit removing podinfo from production\'s overlay prunes it from production only', async () => {

@@ -115,6 +115,44 @@ describe('history, trace, explain and the fleet at a glance', () => {
     assert.deepEqual(json.clusters.map((c) => `${c.name}:${c.connection}`), ['dev:Connected', 'prod:Connected']);
   });
 
+  it('get -o json|yaml prints declarations as Kubernetes does: a List, spec with Flux names, RFC 3339 times', async () => {
+    const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+    interface Obj {
+      apiVersion: string; kind: string; metadata: { name: string; namespace: string; generation: number };
+      spec: Record<string, unknown>;
+      status: { observedGeneration: number; conditions: { type: string; status: string; lastTransitionTime: string }[]; clusters: { cluster: string; updatedAt?: string }[] };
+    }
+    const r = await cli('get', 'ks', '-o', 'json');
+    assert.equal(r.code, 0, r.stderr);
+    const list = JSON.parse(r.stdout) as { apiVersion: string; kind: string; items: Obj[] };
+    assert.equal(list.apiVersion, 'v1');
+    assert.equal(list.kind, 'List');
+    assert.deepEqual(list.items.map((i) => `${i.apiVersion} ${i.kind} ${i.metadata.namespace}/${i.metadata.name}`).sort(),
+      ['kustomize.toolkit.fluxcd.io/v1 Kustomization flux-system/app', 'kustomize.toolkit.fluxcd.io/v1 Kustomization flux-system/devonly']);
+    // jq '.items[].status.conditions[] | select(.type=="Ready")'
+    const ready = list.items.flatMap((i) => i.status.conditions).filter((c) => c.type === 'Ready');
+    assert.equal(ready.length, 2);
+    for (const c of ready) assert.match(c.lastTransitionTime, rfc3339);
+    const app = list.items.find((i) => i.metadata.name === 'app');
+    assert.ok(app);
+    assert.equal(app.metadata.generation, app.status.observedGeneration);
+    assert.equal(app.spec.prune, true);
+    assert.match(String(app.spec.interval), /^\d+[hms]/);
+    // A cluster not reported on yet (prod, behind the approval gate) has no updatedAt: an unset time is left out.
+    assert.ok(app.status.clusters.some((c) => c.updatedAt !== undefined), JSON.stringify(app.status.clusters));
+    assert.ok(app.status.clusters.every((c) => c.updatedAt === undefined || rfc3339.test(c.updatedAt)), JSON.stringify(app.status.clusters));
+    // One named object alone, in YAML with quoted times.
+    const one = await cli('get', 'ks', 'app', '-o', 'yaml');
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /^apiVersion: kustomize\.toolkit\.fluxcd\.io\/v1\nkind: Kustomization\nmetadata:\n {2}name: app\n/);
+    assert.match(one.stdout, /^ {6}lastTransitionTime: "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"$/m);
+    const missing = await cli('get', 'ks', 'nothing', '-o', 'json');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Kustomization nothing not found in namespace flux-system/);
+    const all = JSON.parse((await cli('get', 'all', '-o', 'json')).stdout) as { declarations: Obj[] };
+    assert.ok(all.declarations.length >= 3 && all.declarations.every((d) => typeof d.apiVersion === 'string' && typeof d.metadata.name === 'string'));
+  });
+
   it('approve from the CLI; history names who approved, and the rollout finishes', async () => {
     const a = await cli('rollout', 'approve', 'kustomization', 'app', '--reason', 'dev looks good');
     assert.equal(a.code, 0, a.stderr);
