@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,8 @@ import { FileArtifactStore } from '../../hub/artifact-store.js';
 import { FileBlobStore } from '../../hub/blob-store.js';
 import { clusterRoutes } from '../../hub/cluster-api.js';
 import { ConfigError, loadHubConfig, type HubConfig } from '../../hub/config.js';
-import { startHubApi, type HubApi } from '../../hub/http-api.js';
+import { dashboardRoutes } from '../../hub/dashboard/routes.js';
+import { apiToken, startHubApi, type HubApi } from '../../hub/http-api.js';
 import { RegistrationStore } from '../../hub/registration.js';
 import { ensureHttpTls } from '../../hub/tls.js';
 
@@ -45,20 +47,22 @@ async function flotilla(args: readonly string[], env: Record<string, string> = {
   }
 }
 
-/** GET over HTTPS with Node's own client: `ca` the only trust anchor; `servername` the name to verify. */
-function httpsGet(url: string, opts: { ca?: Buffer; servername?: string; token?: string }): Promise<{ status: number; body: string }> {
+interface CallOptions { ca?: Buffer; servername?: string; method?: string; headers?: Record<string, string>; body?: string }
+
+/** A call over HTTPS with Node's own client: `ca` the only trust anchor; `servername` the name to verify. */
+function httpsGet(url: string, opts: CallOptions): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = request(url, {
       ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.servername ? { servername: opts.servername } : {}),
-      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {}, timeout: CALL_TIMEOUT_MS,
+      method: opts.method ?? 'GET', headers: opts.headers ?? {}, timeout: CALL_TIMEOUT_MS,
     }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }); });
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body, headers: res.headers }); });
     });
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 
@@ -123,7 +127,15 @@ describe('the HTTP API over HTTPS with the hub\'s own certificate', () => {
     api = await startHubApi('127.0.0.1:0', {
       info: { version: 'test', temporal: { address: '127.0.0.1:1', namespace: 'default', taskQueue: 'q' }, grpc: 'x' },
       artifacts: new FileArtifactStore(join(root, 'hub', 'artifacts')), problems: () => [], tokenFile,
-      routes: clusterRoutes(registration), tls,
+      routes: [
+        ...clusterRoutes(registration),
+        // The dashboard's sign-in only (the pages are dashboard.test.ts's): its cookie over TLS.
+        ...dashboardRoutes({
+          snapshot: () => Promise.reject(new Error('not used')), token: apiToken(tokenFile), version: 'test', namespace: 'default',
+          declarations: { rolloutStatus: () => Promise.reject(new Error('not used')), rolloutAction: () => Promise.reject(new Error('not used')), timeline: () => Promise.reject(new Error('not used')) },
+        }),
+      ],
+      tls,
     });
     port = Number(new URL(api.url).port);
     const made = await registration.createToken({ ttlMs: 600_000, labels: { env: 'prod' }, uses: 1, cluster: 'edge-1' });
@@ -154,6 +166,18 @@ describe('the HTTP API over HTTPS with the hub\'s own certificate', () => {
     await assert.rejects(httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: other.ca }), (err: unknown) => codeOf(err) === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     await assert.rejects(httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: readFileSync(caFile), servername: 'evil.test' }),
       (err: unknown) => codeOf(err) === 'ERR_TLS_CERT_ALTNAME_INVALID');
+  });
+
+  it('the dashboard\'s sign-in cookie is Secure over TLS', async () => {
+    const origin = `https://127.0.0.1:${port}`;
+    const r = await httpsGet(`${origin}/ui/login`, {
+      ca: readFileSync(caFile), method: 'POST', body: new URLSearchParams({ user: 'ana', token: apiToken(tokenFile), next: '/ui/' }).toString(),
+      headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(r.status, 303, r.body);
+    const cookies = r.headers['set-cookie'] ?? [];
+    assert.equal(cookies.length, 2);
+    for (const c of cookies) assert.match(c, /; HttpOnly; SameSite=Strict; Secure$/);
   });
 
   it('does not answer plain HTTP', async () => {
