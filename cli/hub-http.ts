@@ -20,6 +20,9 @@ export function trustHubCa(file: string, flag: string): void {
   trusted = { file, pem };
 }
 
+/** A call that failed for a reason about TLS, with what to do (not "the hub is down"). */
+export class HubTlsError extends Error {}
+
 /** Error codes of a certificate the client does not trust (as Node's TLS reports them). */
 const UNTRUSTED = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE']);
 
@@ -36,13 +39,13 @@ function explain(url: URL, err: unknown): Error {
   const base = err instanceof Error ? err.message : String(err);
   const detail = code !== undefined && !base.includes(code) ? `${base}: ${code}` : base;
   if (code !== undefined && UNTRUSTED.has(code)) {
-    return new Error(`${detail}: the hub's certificate does not chain to a trusted CA${trusted ? ` (nor to --ca-file/FLOTILLA_HUB_CA ${trusted.file})` : ''}; pass --ca-file <pem> or set FLOTILLA_HUB_CA (a hub's own CA is its <dataDir>/tls/hub.crt)`);
+    return new HubTlsError(`${detail}: the hub's certificate does not chain to a trusted CA${trusted ? ` (nor to --ca-file/FLOTILLA_HUB_CA ${trusted.file})` : ''}; pass --ca-file <pem> or set FLOTILLA_HUB_CA (a hub's own CA is its <dataDir>/tls/hub.crt)`);
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return new Error(`${detail}: the hub's certificate does not name ${url.hostname}; use a name it has, or add this one to the hub's http.hosts`);
+    return new HubTlsError(`${detail}: the hub's certificate does not name ${url.hostname}; use a name it has, or add this one to the hub's http.hosts`);
   }
   if (url.protocol === 'http:' && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) {
-    return new Error(`${detail} (a hub serving HTTPS closes plain HTTP connections: is it https://${url.host}?)`);
+    return new HubTlsError(`${detail} (a hub serving HTTPS closes plain HTTP connections: is it https://${url.host}?)`);
   }
   return err instanceof Error ? err : new Error(base);
 }

@@ -17,7 +17,7 @@ import {
   suspendCommand, UsageError, type GlobalOptions,
 } from './gitops.js';
 import { COMMAND_HELP, OVERVIEW } from './help.js';
-import { hubFetch, trustHubCa } from './hub-http.js';
+import { HubTlsError, hubFetch, trustHubCa } from './hub-http.js';
 import { eventsCommand, historyCommand } from './inspect.js';
 import { getNotificationsCommand, notAKind, notificationKind, notificationTarget } from './notifications.js';
 import { parseOutput } from './output.js';
@@ -34,7 +34,9 @@ async function askHub(url: string, token: string | undefined, timeoutMs: number)
   let res: Response;
   try {
     res = await hubFetch(`${url}/api/v1/info`, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { authorization: `Bearer ${token}` } : {} });
-  } catch {
+  } catch (err) {
+    // Down is "not there" (the caller may fall back); untrusted or plain-vs-TLS is an answer to give.
+    if (err instanceof HubTlsError) throw new CommandFailed(`cannot reach the hub API at ${url} (${err.message})`);
     return undefined;
   }
   if (res.status === 401) throw new CommandFailed(`the hub at ${url} wants its API token: --hub-token or FLOTILLA_HUB_TOKEN (the hub keeps it in <data-dir>/api-token)`);
