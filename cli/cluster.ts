@@ -26,6 +26,7 @@ import type { HubInfo } from '../hub/http-api.js';
 import { RegistrationStore } from '../hub/registration.js';
 import { CommandFailed, UsageError } from './gitops.js';
 import { formatTime } from './output.js';
+import { hubFetch } from './hub-http.js';
 
 const run = promisify(execFile);
 
@@ -116,7 +117,7 @@ class HubApiRegistry implements Registry {
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     let res: Response;
     try {
-      res = await fetch(`${this.url}${path}`, {
+      res = await hubFetch(`${this.url}${path}`, {
         method, signal: AbortSignal.timeout(20_000),
         headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
         ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
@@ -198,7 +199,7 @@ async function registry(values: ClusterValues, opts: { mayCreate?: boolean } = {
   const envData = env('FLOTILLA_HUB_DATA');
   if (envData) return data(envData);
   try {
-    const res = await fetch(`${DEFAULT_HUB}/healthz`, { signal: AbortSignal.timeout(1500) });
+    const res = await hubFetch(`${DEFAULT_HUB}/healthz`, { signal: AbortSignal.timeout(1500) });
     await res.body?.cancel();
     return api(DEFAULT_HUB);
   } catch {

@@ -15,6 +15,7 @@ import {
 } from './gitops.js';
 import { historyId } from './inspect.js';
 import { formatTable, paint, printStructured, readiness } from './output.js';
+import { hubFetch } from './hub-http.js';
 
 function clusterRows(clusters: readonly ClusterStatus[], now: number): string[][] {
   // A MESSAGE column only when a cluster has something to say (its agent holds its state).
@@ -176,7 +177,7 @@ export async function explainCommand(words: readonly string[], cluster: string, 
 async function readArtifact(g: GlobalOptions, digest: string): Promise<string | undefined> {
   if (g.hubData) return (await new FileArtifactStore(join(g.hubData, 'artifacts')).get(digest))?.toString('utf8');
   if (!g.hubUrl) throw new CommandFailed('tracing an object reads build artifacts from the hub: give --hub <url> (or --hub-data <dir> on the hub machine)');
-  const res = await fetch(`${g.hubUrl}/api/v1/artifacts/${digest}`, { headers: g.hubToken ? { authorization: `Bearer ${g.hubToken}` } : {} });
+  const res = await hubFetch(`${g.hubUrl}/api/v1/artifacts/${digest}`, { headers: g.hubToken ? { authorization: `Bearer ${g.hubToken}` } : {} });
   if (res.status === 404) return undefined;
   if (!res.ok) throw new CommandFailed(`the hub refused the artifact ${digest}: HTTP ${res.status} ${await res.text()}`);
   return res.text();
@@ -307,7 +308,7 @@ export async function checkCommand(g: GlobalOptions): Promise<void> {
   };
   if (g.hubUrl) {
     try {
-      const res = await fetch(`${g.hubUrl}/healthz`, { signal: AbortSignal.timeout(5000) });
+      const res = await hubFetch(`${g.hubUrl}/healthz`, { signal: AbortSignal.timeout(5000) });
       const body = await res.json() as { problems?: string[] };
       print({ name: 'hub', ok: res.ok, message: res.ok ? `${g.hubUrl} is healthy` : `${g.hubUrl} is unready: ${(body.problems ?? []).join('; ')}` });
     } catch (err) {

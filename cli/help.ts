@@ -5,6 +5,9 @@ export const GLOBAL_OPTIONS = `global options:
   --hub <url>                 the hub's HTTP API (default: FLOTILLA_HUB, else http://127.0.0.1:7480
                               when a hub answers there); the CLI learns the hub's Temporal from it
   --hub-token <token>         for a hub API not on loopback (default: FLOTILLA_HUB_TOKEN)
+  --ca-file <pem>             trust this CA for an https --hub, besides the system's (default:
+                              FLOTILLA_HUB_CA, else <hub-data>/tls/hub.crt): a hub's own CA is
+                              its <dataDir>/tls/hub.crt. Verification is never turned off
   --temporal <host:port>      the hub's Temporal, instead of asking the hub (default: FLOTILLA_TEMPORAL)
   --temporal-namespace <ns>   (default: FLOTILLA_TEMPORAL_NAMESPACE, the hub's, or default)
   --task-queue <name>         the hub's task queue (default: the hub's, or flotilla-hub)
@@ -264,8 +267,8 @@ FLOTILLA_HUB_DATA). A token's labels win over the labels an agent asks for. See 
 
 examples:
   flotilla cluster add edge --kubeconfig edge.kubeconfig --labels env=prod,region=eu \\
-    --hub https://hub.example.com:7480 --hub-token "$(cat api-token)" --hub-address hub.example.com:7443
-  flotilla cluster remove edge --kubeconfig edge.kubeconfig --hub https://hub.example.com:7480
+    --hub https://hub.example.com:7480 --ca-file hub-ca.crt --hub-token "$(cat api-token)" --hub-address hub.example.com:7443
+  flotilla cluster remove edge --kubeconfig edge.kubeconfig --hub https://hub.example.com:7480 --ca-file hub-ca.crt
   flotilla cluster token create --labels env=staging --ttl 2h --hub-data /var/lib/flotilla`,
 };
 

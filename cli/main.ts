@@ -2,6 +2,8 @@
 // flotilla: the operator's command. GitOps verbs (apply, get, reconcile, …) talk to the hub's
 // actors through Temporal; cluster verbs work on the hub's data directory (the embedded
 // default runs hub and operator on one machine).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { scopedNamespace, splitScope } from '../core/declarations/scope.js';
 import { parseDuration, parseLabels } from '../core/registration.js';
@@ -15,6 +17,7 @@ import {
   suspendCommand, UsageError, type GlobalOptions,
 } from './gitops.js';
 import { COMMAND_HELP, OVERVIEW } from './help.js';
+import { HubTlsError, hubFetch, trustHubCa } from './hub-http.js';
 import { eventsCommand, historyCommand } from './inspect.js';
 import { getNotificationsCommand, notAKind, notificationKind, notificationTarget } from './notifications.js';
 import { parseOutput } from './output.js';
@@ -30,8 +33,10 @@ interface HubConnection {
 async function askHub(url: string, token: string | undefined, timeoutMs: number): Promise<HubConnection | undefined> {
   let res: Response;
   try {
-    res = await fetch(`${url}/api/v1/info`, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { authorization: `Bearer ${token}` } : {} });
-  } catch {
+    res = await hubFetch(`${url}/api/v1/info`, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch (err) {
+    // Down is "not there" (the caller may fall back); untrusted or plain-vs-TLS is an answer to give.
+    if (err instanceof HubTlsError) throw new CommandFailed(`cannot reach the hub API at ${url} (${err.message})`);
     return undefined;
   }
   if (res.status === 401) throw new CommandFailed(`the hub at ${url} wants its API token: --hub-token or FLOTILLA_HUB_TOKEN (the hub keeps it in <data-dir>/api-token)`);
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       'hub-data': { type: 'string' }, ttl: { type: 'string' }, labels: { type: 'string' }, uses: { type: 'string' },
-      hub: { type: 'string' }, 'hub-token': { type: 'string' },
+      hub: { type: 'string' }, 'hub-token': { type: 'string' }, 'ca-file': { type: 'string' },
       temporal: { type: 'string' }, 'temporal-namespace': { type: 'string' }, 'task-queue': { type: 'string' },
       namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A' },
       output: { type: 'string', short: 'o' }, file: { type: 'string', short: 'f', multiple: true },
@@ -126,6 +131,7 @@ async function main(): Promise<void> {
     return;
   }
   if (command === 'version') { console.log(`flotilla ${VERSION}`); return; }
+  trustHub(values);
   if (!LOCAL_COMMANDS.has(command) && !Object.hasOwn(COMMAND_HELP, command)) throw new UsageError(`unknown command "${command}"`);
   // build and check --pre work on a checkout alone: no Temporal, no hub.
   const offline = (LOCAL_COMMANDS.has(command) && !(command === 'cluster' && rest[0] === 'adopt')) || command === 'build' || (command === 'check' && values.pre === true);
@@ -208,6 +214,23 @@ async function main(): Promise<void> {
       }, timeoutMs, g);
     }
     default: throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+/**
+ * The CA an https hub URL is verified with, besides the system's: --ca-file, else
+ * FLOTILLA_HUB_CA, else the hub's own CA in --hub-data / FLOTILLA_HUB_DATA when it is there.
+ */
+function trustHub(values: Values): void {
+  const flag = opt(values, 'ca-file');
+  const given = flag ?? process.env.FLOTILLA_HUB_CA;
+  const hubData = opt(values, 'hub-data') ?? process.env.FLOTILLA_HUB_DATA;
+  const own = hubData === undefined ? undefined : join(hubData, 'tls', 'hub.crt');
+  try {
+    if (given !== undefined && given !== '') trustHubCa(given, flag !== undefined ? '--ca-file' : 'FLOTILLA_HUB_CA');
+    else if (own !== undefined && existsSync(own)) trustHubCa(own, '--hub-data');
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
   }
 }
 

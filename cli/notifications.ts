@@ -9,6 +9,7 @@ import { receiverEndpoints, resourceId, type ReceiverEndpoint } from '../hub/rec
 import type { NotificationsStatus } from '../workflows/messages.js';
 import { CommandFailed, UsageError, withClient, type GlobalOptions } from './gitops.js';
 import { printStructured, printTable } from './output.js';
+import { hubFetch } from './hub-http.js';
 
 export type NotificationKind = 'Provider' | 'Alert' | 'Receiver';
 
@@ -86,7 +87,7 @@ async function receiverPaths(status: NotificationsStatus, g: GlobalOptions): Pro
   if (g.hubUrl) {
     let res: Response;
     try {
-      res = await fetch(`${g.hubUrl}/api/v1/receivers`, { signal: AbortSignal.timeout(10_000), headers: g.hubToken ? { authorization: `Bearer ${g.hubToken}` } : {} });
+      res = await hubFetch(`${g.hubUrl}/api/v1/receivers`, { signal: AbortSignal.timeout(10_000), headers: g.hubToken ? { authorization: `Bearer ${g.hubToken}` } : {} });
     } catch (err) {
       throw new CommandFailed(`cannot reach the hub API at ${g.hubUrl}: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -6,6 +6,7 @@
 // values with their sources.
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { isLoopback } from './http-api.js';
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
 type Value = string | number | boolean | readonly string[];
@@ -47,6 +48,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'grpc.maxReceiveMessageBytes', env: 'FLOTILLA_GRPC_MAX_RECEIVE_MESSAGE_BYTES', flag: 'max-receive-message-bytes', type: 'int', default: 4_194_304, help: 'largest message an agent may send; a larger one fails its call with RESOURCE_EXHAUSTED' },
   { key: 'grpc.maxStreamsPerCluster', env: 'FLOTILLA_GRPC_MAX_STREAMS_PER_CLUSTER', flag: 'max-streams-per-cluster', type: 'int', default: 2, help: 'Connect streams one cluster may hold open on this hub at once (a Hello replaces the older one; 2 lets a restarted agent in while its old stream is half-open); one more is refused with RESOURCE_EXHAUSTED' },
   { key: 'http.listen', env: 'FLOTILLA_HTTP_LISTEN', flag: 'http', type: 'address', default: '127.0.0.1:7480', help: 'HTTP API, dashboard, /metrics, /healthz, /readyz and Receivers host:port, or off' },
+  { key: 'http.tls.mode', env: 'FLOTILLA_HTTP_TLS', flag: 'http-tls', type: 'string', values: ['auto', 'on', 'off'], default: 'auto', help: 'HTTPS for the HTTP API: auto (TLS unless http.listen is a loopback address), on (always), off (plain HTTP; loopback only)' },
+  { key: 'http.tls.certFile', env: 'FLOTILLA_HTTP_TLS_CERT', flag: 'http-tls-cert', type: 'file', help: 'HTTP API certificate (with http.tls.keyFile); default: grpc.tlsCertFile, else one the hub signs with its own CA (<dataDir>/tls/hub.crt)' },
+  { key: 'http.tls.keyFile', env: 'FLOTILLA_HTTP_TLS_KEY', flag: 'http-tls-key', type: 'file', help: 'HTTP API key (with http.tls.certFile)' },
+  { key: 'http.hosts', env: 'FLOTILLA_HTTP_HOSTS', flag: 'http-host', type: 'list', default: [], help: 'extra names for the hub-made HTTP certificate (comma separated in the environment; it also names the http.listen host and grpc.hosts)' },
   { key: 'http.apiTokenFile', env: 'FLOTILLA_API_TOKEN_FILE', flag: 'api-token-file', type: 'string', help: 'bearer token of the HTTP API (made on first start when absent); default <dataDir>/api-token. Hubs behind one address share one' },
   { key: 'store.type', env: 'FLOTILLA_STORE', flag: 'store', type: 'string', values: ['filesystem', 's3'], default: 'filesystem', help: 'where artifacts, registrations and hub ConfigMaps/Secrets live: the data directory (one hub) or an S3-compatible bucket (any number of hubs)' },
   { key: 'store.s3.endpoint', env: 'FLOTILLA_S3_ENDPOINT', flag: 's3-endpoint', type: 'string', help: 'S3 endpoint URL (https://s3.eu-west-1.amazonaws.com, http://minio:9000)' },
@@ -91,7 +96,13 @@ export interface HubConfig {
     readonly keepaliveTimeSeconds: number; readonly keepaliveTimeoutSeconds: number; readonly minPingIntervalSeconds: number;
     readonly maxReceiveMessageBytes: number; readonly maxStreamsPerCluster: number;
   };
-  readonly http: { /** host:port, or 'off' */ readonly listen: string; readonly apiTokenFile: string };
+  readonly http: {
+    /** host:port, or 'off' */ readonly listen: string; readonly apiTokenFile: string;
+    /** plain: HTTP (loopback only); given: these files; hub: the hub's own (grpc.tls when given, else signed by its CA). */
+    readonly tls: { readonly kind: 'plain' } | { readonly kind: 'given'; readonly certFile: string; readonly keyFile: string } | { readonly kind: 'hub' };
+    /** Names the hub-made certificate carries besides loopback. */
+    readonly hosts: readonly string[];
+  };
   readonly store: { readonly type: 'filesystem' } | { readonly type: 's3'; readonly s3: S3Settings };
   readonly tools: { readonly helm?: string; readonly kustomize?: string };
   readonly limits: { readonly maxConcurrentActivities: number };
@@ -304,6 +315,7 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
   }
   const grpcTls = pair('grpc.tlsCertFile', 'grpc.tlsKeyFile');
   const listHosts = sources.get('grpc.hosts')?.value;
+  const http = httpSettings(need('http.listen', ''), need('http.tls.mode', ''), pair('http.tls.certFile', 'http.tls.keyFile'), sources.get('http.hosts')?.value, named);
   const storeType = need('store.type', '');
   let store: HubConfig['store'] = { type: 'filesystem' };
   if (storeType === 's3') {
@@ -346,13 +358,43 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
       minPingIntervalSeconds: num('grpc.minPingIntervalSeconds'), maxReceiveMessageBytes: num('grpc.maxReceiveMessageBytes'),
       maxStreamsPerCluster: num('grpc.maxStreamsPerCluster'),
     },
-    http: { listen: need('http.listen', ''), apiTokenFile: str('http.apiTokenFile') ?? `${dataDir.replace(/\/$/, '')}/api-token` },
+    http: { ...http, apiTokenFile: str('http.apiTokenFile') ?? `${dataDir.replace(/\/$/, '')}/api-token` },
     store,
     tools: { ...(helm !== undefined ? { helm } : {}), ...(kustomize !== undefined ? { kustomize } : {}) },
     limits: { maxConcurrentActivities: num('limits.maxConcurrentActivities') },
     log: { level: need('log.level', '') as HubConfig['log']['level'] },
     sources,
   };
+}
+
+/**
+ * The HTTP API's transport. Plain HTTP is served on loopback only: anything that can reach a
+ * non-loopback address would see the API token and the dashboard's cookie in the clear.
+ *   mode  listen        certFile/keyFile  →
+ *   auto  loopback      —                 plain (the dev default, 127.0.0.1:7480)
+ *   auto  loopback      given             given
+ *   auto  non-loopback  —                 hub (the hub's own certificate)
+ *   auto  non-loopback  given             given
+ *   on    any           — / given         hub / given
+ *   off   loopback      —                 plain
+ *   off   any           given             refused (which one?)
+ *   off   non-loopback  —                 refused (plain HTTP beyond loopback)
+ */
+function httpSettings(listen: string, mode: string, given: { a: string; b: string } | undefined, hosts: Value | undefined,
+  named: (key: string) => string): Pick<HubConfig['http'], 'listen' | 'tls' | 'hosts'> {
+  const host = listen === 'off' ? '' : listen.slice(0, listen.lastIndexOf(':'));
+  const loopback = listen === 'off' || isLoopback(host);
+  if (mode === 'off' && given !== undefined) {
+    throw new ConfigError(`${named('http.tls.mode')} is off, but ${named('http.tls.certFile')} is set: remove one of them`);
+  }
+  if (mode === 'off' && !loopback) {
+    throw new ConfigError(`${named('http.tls.mode')} is off, but ${named('http.listen')} is ${listen}, not a loopback address: `
+      + 'plain HTTP is served on loopback only (127.0.0.1, ::1, localhost). Set http.tls.mode to auto or on (the hub\'s own certificate, '
+      + 'or http.tls.certFile/keyFile), or listen on 127.0.0.1 behind a proxy or ingress that terminates TLS (docs/security.md)');
+  }
+  const tls: HubConfig['http']['tls'] = given !== undefined ? { kind: 'given', certFile: given.a, keyFile: given.b }
+    : mode === 'on' || (mode === 'auto' && !loopback) ? { kind: 'hub' } : { kind: 'plain' };
+  return { listen, tls, hosts: Array.isArray(hosts) ? hosts : [] };
 }
 
 /** The effective configuration as `flotilla-hub config` prints it: one line per setting, secrets hidden. */

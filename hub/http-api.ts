@@ -1,7 +1,8 @@
 // The hub's HTTP server: health for probes, the API for the `flotilla` command (how to reach
 // the hub's Temporal, so `flotilla --hub <url>` is all a user needs; built artifacts for
 // `flotilla trace`), and whatever else the hub mounts as routes (the dashboard, /metrics,
-// notification receivers). Loopback by default.
+// notification receivers). Loopback by default. Over TLS when given a certificate; plain HTTP
+// only on a loopback address (hub/config.ts httpSettings decides; startHubApi refuses again).
 //
 // Access, per route:
 //   public  no token (health probes; webhook receivers, which check their own signatures)
@@ -13,6 +14,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { isDigest } from '../core/digest.js';
@@ -60,6 +62,8 @@ export interface HubApiOptions {
   readonly tokenForReads?: boolean;
   /** More routes (dashboard, metrics, receivers); matched after the built-in ones. */
   readonly routes?: readonly HttpRoute[];
+  /** Serve HTTPS with this certificate (PEM, with its chain) and key; without it, plain HTTP on loopback only. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export interface HubApi {
@@ -161,6 +165,9 @@ export async function startHubApi(listen: string, opts: HubApiOptions): Promise<
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m?.[1] || m[2] === undefined) throw new Error(`--http must be host:port (or "off"), got "${listen}"`);
   const host = m[1];
+  if (!opts.tls && !isLoopback(host)) {
+    throw new Error(`refusing to serve the hub API in plain HTTP on ${listen}, not a loopback address: give it TLS (http.tls.mode auto or on), or listen on 127.0.0.1`);
+  }
   const readNeedsToken = opts.tokenForReads === true || !isLoopback(host);
   const token = apiToken(opts.tokenFile);
   const routes = [...builtinRoutes(opts), ...(opts.routes ?? [])].map((route) => ({ route, match: matcher(route.path) }));
@@ -183,13 +190,14 @@ export async function startHubApi(listen: string, opts: HubApiOptions): Promise<
     }
     throw new HttpError(404, `no such path ${url.pathname}`);
   };
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       if (res.headersSent) { res.destroy(); return; }
       sendJson(res, status, { error: err instanceof Error ? err.message : String(err) });
     });
-  });
+  };
+  const server: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, listener) : createServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(new Error(err.code === 'EADDRINUSE'
@@ -200,7 +208,7 @@ export async function startHubApi(listen: string, opts: HubApiOptions): Promise<
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`,
     close: () => new Promise<void>((resolve) => { server.close(() => { resolve(); }); server.closeAllConnections(); }),
   };
 }

@@ -13,7 +13,7 @@ import { dashboardRoutes } from './dashboard/routes.js';
 import { objectInfoRows, rolloutPhaseRows, SnapshotCache, takeSnapshot } from './fleet-view.js';
 import { apiToken, startHubApi, type HubApi, type HttpRoute } from './http-api.js';
 import { HubMetrics } from './metrics.js';
-import { ensureSelfSignedTls, loadTls } from './tls.js';
+import { ensureHttpTls, ensureSelfSignedTls, loadTls, type TlsMaterial } from './tls.js';
 import { FileBlobStore, type BlobStore } from './blob-store.js';
 import { clusterRoutes } from './cluster-api.js';
 import { ConfigError, describeConfig, loadHubConfig, settingFlags, settingsTable, temporalConnectionOptions, type HubConfig } from './config.js';
@@ -34,7 +34,10 @@ serve      runs the agent gateway (gRPC over TLS), the hub's HTTP API and the Te
            reach this hub's Temporal: \`flotilla --hub <url>\` uses it), /api/v1/artifacts/<digest>
            and /api/v1/clusters (registration tokens, for flotilla cluster add|remove). On a
            non-loopback address everything but /healthz, /readyz and Receivers needs the bearer
-           token in http.apiTokenFile.
+           token in http.apiTokenFile. The HTTP API is HTTPS on any non-loopback address
+           (http.tls.mode): with http.tls.certFile/keyFile, else grpc.tlsCertFile/tlsKeyFile,
+           else a certificate the hub signs with its own CA, <dataDir>/tls/hub.crt (the file the
+           \`flotilla\` command trusts with --ca-file or FLOTILLA_HUB_CA; 'hub ready' logs it as httpCa).
 
 Settings (docs/configuration.md). Each comes from, in this order of precedence: its flag, its
 environment variable, the YAML config file (--config or FLOTILLA_CONFIG; keys as below, nested:
@@ -80,6 +83,21 @@ async function openStore(config: HubConfig): Promise<BlobStore> {
   return S3BlobStore.open(config.store.s3, { create: true, write: true });
 }
 
+/**
+ * The HTTP API's certificate (hub/config.ts httpSettings decides which), made or read before
+ * anything starts so that a bad one stops the hub at once. `caFile`: what clients trust, when
+ * the hub made it; `certFile`: the file it came from otherwise.
+ */
+async function httpTlsMaterial(config: HubConfig, gateway: TlsMaterial): Promise<(TlsMaterial & { caFile?: string; certFile?: string }) | undefined> {
+  const { tls, listen, hosts } = config.http;
+  if (listen === 'off' || tls.kind === 'plain') return undefined;
+  if (tls.kind === 'given') return { ...loadTls(tls.certFile, tls.keyFile), certFile: tls.certFile };
+  // The operator's gateway certificate serves both ports (hub replicas must share one).
+  if (config.grpc.tls) return { ...gateway, certFile: config.grpc.tls.certFile };
+  const listenHost = listen.slice(0, listen.lastIndexOf(':'));
+  return ensureHttpTls(join(config.dataDir, 'tls'), [listenHost, ...hosts, ...config.grpc.hosts], config.grpc.hosts);
+}
+
 async function serve(config: HubConfig): Promise<void> {
   logger.level = config.log.level;
   // Activities find helm and kustomize through these (deploy/dev/binaries.ts).
@@ -87,6 +105,7 @@ async function serve(config: HubConfig): Promise<void> {
   if (config.tools.kustomize) process.env.FLOTILLA_KUSTOMIZE = config.tools.kustomize;
   const { dataDir, temporal } = config;
   const tls = config.grpc.tls ? loadTls(config.grpc.tls.certFile, config.grpc.tls.keyFile) : await ensureSelfSignedTls(join(dataDir, 'tls'), config.grpc.hosts);
+  const httpTls = await httpTlsMaterial(config, tls);
   const store = await openStore(config);
 
   Runtime.install({ logger: new DefaultLogger('WARN', temporalLog) });
@@ -124,7 +143,7 @@ async function serve(config: HubConfig): Promise<void> {
     try {
       api = await startHubApi(config.http.listen, {
         info: { version: VERSION, temporal: { address: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue, ...(ui ? { uiUrl: ui } : {}) }, grpc, grpcCa: tls.ca.toString('utf8') },
-        artifacts: hub.artifacts, tokenFile,
+        artifacts: hub.artifacts, tokenFile, ...(httpTls ? { tls: httpTls } : {}),
         problems: () => hubProblems({
           workerState: () => worker.getState(), probe, temporalAddress: temporal.address,
           gatewayListening: () => gateway.listening, stopping: () => stopping,
@@ -144,7 +163,7 @@ async function serve(config: HubConfig): Promise<void> {
     }
   }
   log('hub ready', {
-    hubId: hub.hubId, grpc, http: api?.url, temporal: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue,
+    hubId: hub.hubId, grpc, http: api?.url, ...(api && httpTls ? { httpCa: httpTls.caFile ?? `the CA of ${httpTls.certFile}` } : {}), temporal: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue,
     dataDir, store: store.location,
   });
 

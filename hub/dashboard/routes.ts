@@ -49,6 +49,10 @@ function safeNext(next: string | null | undefined): string {
 }
 
 /** A form posted from another site must not act with the operator's cookie. */
+function overTls(req: IncomingMessage): boolean {
+  return 'encrypted' in req.socket && req.socket.encrypted === true;
+}
+
 function sameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
   if (origin === undefined || origin === 'null') return req.headers['sec-fetch-site'] === undefined || req.headers['sec-fetch-site'] === 'same-origin';
@@ -190,7 +194,8 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
           sendHtml(res, 401, page(frame(req, ctx, 'Sign in', 'login', false), loginBody(next, user === '' ? 'Give your name.' : 'That is not this hub\'s token.')));
           return;
         }
-        const attrs = 'Path=/; HttpOnly; SameSite=Strict';
+        // Secure over TLS: the browser then never sends the token back in plain HTTP.
+        const attrs = `Path=/; HttpOnly; SameSite=Strict${overTls(req) ? '; Secure' : ''}`;
         redirect(res, next, { 'set-cookie': [`${TOKEN_COOKIE}=${encodeURIComponent(given)}; ${attrs}`, `${USER_COOKIE}=${encodeURIComponent(user)}; ${attrs}`] });
       },
     },
@@ -198,7 +203,7 @@ export function dashboardRoutes(deps: DashboardDeps): HttpRoute[] {
       method: 'POST', path: '/ui/logout', access: 'public',
       handle: (req, res) => {
         if (!sameOrigin(req)) throw new HttpError(403, 'refused: sign out from this dashboard\'s own page');
-        const gone = 'Path=/; HttpOnly; SameSite=Strict; Max-Age=0';
+        const gone = `Path=/; HttpOnly; SameSite=Strict; Max-Age=0${overTls(req) ? '; Secure' : ''}`;
         redirect(res, '/ui/', { 'set-cookie': [`${TOKEN_COOKIE}=; ${gone}`, `${USER_COOKIE}=; ${gone}`] });
       },
     },

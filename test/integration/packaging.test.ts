@@ -353,7 +353,7 @@ const HUB_CONFIG_SHAPE = {
   dataDir: 0,
   temporal: { address: 0, namespace: 0, taskQueue: 0, uiUrl: 0, tls: { enabled: 0, caFile: 0, certFile: 0, keyFile: 0, serverName: 0 } },
   grpc: { listen: 0, tlsCertFile: 0, tlsKeyFile: 0, hosts: 0, heartbeatSeconds: 0 },
-  http: { listen: 0, apiTokenFile: 0 },
+  http: { listen: 0, tls: { mode: 0, certFile: 0, keyFile: 0 }, hosts: 0, apiTokenFile: 0 },
   store: { type: 0, s3: { endpoint: 0, bucket: 0, region: 0, prefix: 0 } },
   tools: { helm: 0, kustomize: 0 },
   limits: { maxConcurrentActivities: 0 },
@@ -369,7 +369,7 @@ interface HubConfig {
   dataDir: string;
   temporal: { tls: { enabled: boolean; caFile: string; certFile: string; keyFile: string } };
   grpc: { listen: string; tlsCertFile: string; tlsKeyFile: string; hosts: string[] };
-  http: { listen: string; apiTokenFile: string };
+  http: { listen: string; tls: { mode: string; certFile: string; keyFile: string }; hosts: string[]; apiTokenFile: string };
   store: { type: string; s3: { bucket: string } };
   tools: { helm: string; kustomize: string };
 }
@@ -647,6 +647,7 @@ describe('Dockerfiles', () => {
           'store.s3.credentials.existingSecret': 'hub-s3', 'temporal.address': 'prod.acct.tmprl.cloud:7233', 'temporal.namespace': 'prod.acct',
           'temporal.apiKey.value': 'temporal-key', 'temporal.tls.clientCertSecret': 'temporal-client', 'temporal.tls.caSecret': 'temporal-ca',
           'grpc.tls.secretName': 'hub-gateway-tls', 'http.apiToken.existingSecret': 'hub-api-token', 'temporal.uiUrl': 'https://cloud.temporal.io',
+          'http.tls.secretName': 'hub-http-tls',
         },
       },
     ];
@@ -691,7 +692,9 @@ describe('Dockerfiles', () => {
       if (name === 'default') {
         assert.match(effective.stdout, row('store.type', 'filesystem', 'file'));
         assert.match(effective.stdout, row('temporal.tls.enabled', 'false', 'file'));
+        assert.match(effective.stdout, row('http.tls.mode', 'on', 'file'), 'the chart serves HTTPS');
       } else {
+        assert.match(effective.stdout, row('http.tls.certFile', join(l.root, '/etc/flotilla/http-tls/tls.crt'), 'file'));
         assert.match(effective.stdout, row('store.type', 's3', 'file'));
         assert.match(effective.stdout, row('store.s3.accessKeyId', '(set)', 'env'));
         assert.match(effective.stdout, row('temporal.apiKey', '(set)', 'env'));
@@ -765,6 +768,8 @@ describe('Helm charts', () => {
     assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
     assert.equal(c.readinessProbe?.httpGet?.path, '/readyz');
     assert.equal(c.readinessProbe.httpGet.port, 'http');
+    for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe]) assert.equal(probe.httpGet?.scheme, 'HTTPS', 'the hub serves HTTPS');
+    assert.equal(svc.spec.ports.find((p) => p.name === 'http')?.appProtocol, 'https', 'the Service never announces plain HTTP');
     assert.equal(c.env?.find((e) => e.name === 'FLOTILLA_HUB_ID')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name', 'the hub id is the pod name');
     assert.ok(!c.env.some((e) => e.name.startsWith('AWS_') || e.name === 'FLOTILLA_TEMPORAL_API_KEY'), 'no secrets referenced when none are given');
     const volumes = podSpec(d).volumes ?? [];
@@ -776,6 +781,7 @@ describe('Helm charts', () => {
     assert.equal(config.store.type, 'filesystem');
     assert.equal(config.grpc.listen, '0.0.0.0:7443');
     assert.equal(config.http.listen, '0.0.0.0:7480');
+    assert.deepEqual(config.http.tls, { mode: 'on', certFile: '', keyFile: '' }, 'HTTPS with the hub\'s own certificate');
     assert.equal(config.grpc.tlsCertFile, '');
     assert.ok(config.grpc.hosts.includes('flotilla-hub.flotilla-system.svc'), 'the self-signed certificate names the Service');
     assert.deepEqual(config.tools, { helm: '/usr/local/bin/helm', kustomize: '/usr/local/bin/kustomize' });
@@ -789,7 +795,7 @@ describe('Helm charts', () => {
         'store.s3.credentials.accessKeyId': 'AKIA-TEST', 'store.s3.credentials.secretAccessKey': 'secret-key',
         'temporal.address': 'ns.tmprl.cloud:7233', 'temporal.tls.enabled': true, 'temporal.tls.clientCertSecret': 'temporal-client',
         'temporal.tls.caSecret': 'temporal-ca', 'temporal.apiKey.existingSecret': 'temporal-api-key',
-        'grpc.tls.secretName': 'hub-gateway-tls', 'http.apiToken.value': 'api-token-1',
+        'grpc.tls.secretName': 'hub-gateway-tls', 'http.apiToken.value': 'api-token-1', 'http.tls.secretName': 'hub-http-tls',
       },
     });
     assert.equal(r.code, 0, r.stderr);
@@ -814,7 +820,7 @@ describe('Helm charts', () => {
     assert.equal(config.store.type, 's3');
     assert.equal(config.store.s3.bucket, 'fleet');
     assert.equal(config.temporal.tls.enabled, true);
-    for (const file of [config.grpc.tlsCertFile, config.grpc.tlsKeyFile, config.http.apiTokenFile,
+    for (const file of [config.grpc.tlsCertFile, config.grpc.tlsKeyFile, config.http.apiTokenFile, config.http.tls.certFile, config.http.tls.keyFile,
       config.temporal.tls.caFile, config.temporal.tls.certFile, config.temporal.tls.keyFile]) {
       assert.ok(file.startsWith('/etc/flotilla/'), `a file path is set (${file})`);
       assertMountedFile(d, file);
