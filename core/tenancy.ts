@@ -34,6 +34,8 @@
 //     Flotilla differs on purpose: such objects go to the declaration's own namespace (the
 //     tenant's), never to `default`.
 
+import { clusterNamespace } from './declarations/scope.js';
+
 /** The Kubernetes username of a ServiceAccount, as Flux and kubectl --as build it. */
 export function serviceAccountUser(namespace: string, name: string): string {
   return `system:serviceaccount:${namespace}:${name}`;
@@ -48,10 +50,14 @@ export interface TenancySettings {
 
 export const DEFAULT_TENANCY: TenancySettings = { noCrossNamespaceRefs: false };
 
-/** The account to impersonate, `<namespace>/<name>`; undefined: the agent's own identity. */
+/**
+ * The account to impersonate, `<namespace>/<name>`; undefined: the agent's own identity.
+ * `declaration.namespace` is the hub's (`tenant-a@staging` for a scoped declaration): the
+ * account lives in the namespace the cluster knows (`tenant-a`).
+ */
 export function impersonationFor(declaration: { readonly namespace: string; readonly serviceAccountName?: string | undefined }, settings: TenancySettings): string | undefined {
   const name = declaration.serviceAccountName || settings.defaultServiceAccount || undefined;
-  return name === undefined ? undefined : `${declaration.namespace}/${name}`;
+  return name === undefined ? undefined : `${clusterNamespace(declaration.namespace)}/${name}`;
 }
 
 /** `<namespace>/<name>` (DeploymentOptions.impersonate_service_account) → its username; undefined when malformed. */
@@ -63,7 +69,7 @@ export function parseImpersonation(value: string): { namespace: string; name: st
 
 /** Where namespaced objects that name no namespace go: the targetNamespace, else the declaration's namespace. */
 export function defaultNamespaceFor(declaration: { readonly namespace: string; readonly targetNamespace?: string | undefined }): string {
-  return declaration.targetNamespace || declaration.namespace;
+  return declaration.targetNamespace || clusterNamespace(declaration.namespace);
 }
 
 export interface Reference {
@@ -84,12 +90,14 @@ export function crossNamespaceRefusal(
   from: { readonly kind: 'Kustomization' | 'HelmRelease'; readonly namespace: string; readonly name: string },
   field: string, ref: Reference, settings: TenancySettings,
 ): string | undefined {
+  // Hub namespaces (scoped declarations fold the scope into both); messages say the cluster's.
   if (!settings.noCrossNamespaceRefs || ref.namespace === from.namespace) return undefined;
+  const [refNs, fromNs] = [clusterNamespace(ref.namespace), clusterNamespace(from.namespace)];
   const flux = from.kind === 'Kustomization'
-    ? `can't access '${ref.kind}/${ref.namespace}/${ref.name}', cross-namespace references have been blocked`
-    : `cross-namespace references are not allowed: cannot access ${ref.kind} ${ref.namespace}/${ref.name}`;
-  return `${flux} (${from.kind} ${from.namespace}/${from.name} ${field}; the hub runs with tenancy.noCrossNamespaceRefs: `
-    + `declare the ${ref.kind} in namespace ${from.namespace}, or ask the platform team)`;
+    ? `can't access '${ref.kind}/${refNs}/${ref.name}', cross-namespace references have been blocked`
+    : `cross-namespace references are not allowed: cannot access ${ref.kind} ${refNs}/${ref.name}`;
+  return `${flux} (${from.kind} ${fromNs}/${from.name} ${field}; the hub runs with tenancy.noCrossNamespaceRefs: `
+    + `declare the ${ref.kind} in namespace ${fromNs}, or ask the platform team)`;
 }
 
 /**
