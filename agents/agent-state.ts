@@ -23,6 +23,8 @@ export interface DesiredDeploymentWire {
     /** Absent in states saved before these options existed: false / 0. */
     readonly allowEmpty?: boolean;
     readonly maxPrunePercent?: number;
+    /** `<namespace>/<name>` of the ServiceAccount to impersonate; absent or empty: the agent's own identity. */
+    readonly impersonate?: string;
   };
 }
 

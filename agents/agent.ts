@@ -16,6 +16,7 @@ import type { DeploymentReport } from '../proto/gen/flotilla/agent/v1/Deployment
 import type { Deployment__Output } from '../proto/gen/flotilla/agent/v1/Deployment.js';
 import type { DesiredState__Output } from '../proto/gen/flotilla/agent/v1/DesiredState.js';
 import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
+import { parseImpersonation } from '../core/tenancy.js';
 import { Applier, errorMessage, fightNotes, type ApplyOptions, type ApplyReport, type Deployment } from './apply/applier.js';
 import { ClusterClient, isTransientError, type RetryPolicy } from './apply/cluster-client.js';
 import { capReport } from '../core/report-cap.js';
@@ -524,6 +525,11 @@ export class Agent {
       return false;
     }
     const parsed = parseManifests(manifests, d.artifactDigest);
+    const identity = impersonationOf(d);
+    if (identity instanceof Error) {
+      this.send({ ...base, phase: 'PHASE_INVALID', message: identity.message, finished_at_unix_ms: String(Date.now()) });
+      return false;
+    }
     const problems = [...parsed.errors, ...findDuplicates(parsed.objects)];
     if (problems.length > 0) {
       this.send({ ...base, phase: 'PHASE_INVALID', message: problems.map((e) => `${e.source}${e.object ? ` ${e.object}` : ''}: ${e.message}`).join('; '), finished_at_unix_ms: String(Date.now()) });
@@ -532,7 +538,7 @@ export class Agent {
     const report = await this.apply(
       { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
       { prune: d.options.prune, force: d.options.force, correctDrift: d.options.correctDrift, defaultNamespace: d.options.defaultNamespace || 'default',
-        allowEmpty: d.options.allowEmpty ?? false, maxPrunePercent: d.options.maxPrunePercent ?? 0 },
+        allowEmpty: d.options.allowEmpty ?? false, maxPrunePercent: d.options.maxPrunePercent ?? 0, ...identity },
     );
     if (report.phase === 'Invalid') {
       this.send({ ...base, ...summarize(report), phase: 'PHASE_INVALID', message: report.errors.map((e) => `${e.object}: ${e.message}`).join('; ') });
@@ -544,7 +550,9 @@ export class Agent {
     const fights = fightNotes(report);
     if (fights.length > 0) message += `; ${fights.join('; ')}`;
     if (d.options.healthTimeoutSeconds > 0) {
-      const health = await waitForHealth(this.client, report.objects.map((o) => o.live).filter((o) => o !== undefined), d.options.healthTimeoutSeconds * 1000);
+      // Health is read with the deployment's identity too: a tenant sees only what it may read.
+      const reader = identity.impersonate !== undefined ? this.client.impersonating(identity.impersonate) : this.client;
+      const health = await waitForHealth(reader, report.objects.map((o) => o.live).filter((o) => o !== undefined), d.options.healthTimeoutSeconds * 1000);
       if (!health.healthy) {
         phase = 'PHASE_UNHEALTHY';
         message = health.objects.filter((o) => o.status !== 'Current').map((o) => `${o.object}: ${o.reason ?? o.status} ${o.message}`).join('; ');
@@ -571,12 +579,14 @@ export class Agent {
         continue; // neither cached nor reachable: try again next round
       }
       const parsed = parseManifests(manifests, d.artifactDigest);
+      const identity = impersonationOf(d);
+      if (identity instanceof Error) continue; // reported when the generation was applied
       let report: ApplyReport;
       try {
         report = await this.apply(
           { name: d.name, generation: Number(d.generation), objects: parsed.objects.map((o) => o.object) },
           { prune: d.options.prune, force: d.options.force, correctDrift: true, defaultNamespace: d.options.defaultNamespace || 'default',
-          allowEmpty: d.options.allowEmpty ?? false, maxPrunePercent: d.options.maxPrunePercent ?? 0 },
+          allowEmpty: d.options.allowEmpty ?? false, maxPrunePercent: d.options.maxPrunePercent ?? 0, ...identity },
         );
         if (report.phase === 'Transient') throw new ApiServerUnavailable(report.errors.map((e) => `${e.object}: ${e.message}`).join('; '));
       } catch (err) {
@@ -629,6 +639,19 @@ export class Agent {
   }
 }
 
+/**
+ * The user a deployment is applied as: system:serviceaccount:<ns>:<name> from its
+ * impersonate_service_account (the hub decided it, core/tenancy.ts), or the agent's own
+ * identity; an Error when the hub sent something that is not `<namespace>/<name>`.
+ */
+function impersonationOf(d: DesiredDeploymentWire): { impersonate?: string } | Error {
+  const value = d.options.impersonate;
+  if (value === undefined || value === '') return {};
+  const parsed = parseImpersonation(value);
+  return parsed ? { impersonate: parsed.user }
+    : new Error(`deployment ${d.name}: options.impersonate_service_account "${value}" is not <namespace>/<name> of a ServiceAccount; nothing applied`);
+}
+
 function toStored(d: Deployment__Output): DesiredDeploymentWire {
   return {
     name: d.name, generation: d.generation, artifactDigest: d.artifact_digest,
@@ -637,6 +660,7 @@ function toStored(d: Deployment__Output): DesiredDeploymentWire {
       correctDrift: !(d.options?.disable_drift_correction ?? false),
       defaultNamespace: d.options?.default_namespace ?? '', healthTimeoutSeconds: d.options?.health_timeout_seconds ?? 0,
       allowEmpty: d.options?.allow_empty ?? false, maxPrunePercent: d.options?.max_prune_percent ?? 0,
+      ...(d.options?.impersonate_service_account ? { impersonate: d.options.impersonate_service_account } : {}),
     },
   };
 }

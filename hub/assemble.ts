@@ -13,6 +13,8 @@ import { createHubActivities } from '../activities/hub-activities.js';
 import { createImageActivities } from '../activities/image-activities.js';
 import { createNotificationActivities } from '../activities/notification-delivery.js';
 import { createRolloutActivities } from '../activities/rollout-activities.js';
+import { createTenancyActivities } from '../activities/tenancy.js';
+import type { TenancySettings } from '../core/tenancy.js';
 import type { LogFn } from '../core/log.js';
 import { BlobArtifactStore, type ArtifactStore } from './artifact-store.js';
 import { FileBlobStore, type BlobStore } from './blob-store.js';
@@ -65,6 +67,8 @@ export interface AssembleOptions {
   readonly metrics?: HubMetrics;
   /** Concurrent activities (git fetches, builds, cluster updates); Temporal's default is 100. */
   readonly maxConcurrentActivities?: number;
+  /** tenancy.defaultServiceAccount and tenancy.noCrossNamespaceRefs (default: neither). */
+  readonly tenancy?: TenancySettings;
 }
 
 export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
@@ -90,6 +94,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
       ...createHelmActivities({ client: opts.client, artifacts, data, events }),
       ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events }),
       ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}), events }),
+      ...createTenancyActivities(opts.tenancy),
       ...notificationMetrics.instrument(createNotificationActivities({ secrets: (namespace, name) => data.get('Secret', namespace, name) })),
     },
     ...(opts.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities } : {}),

@@ -6,6 +6,7 @@
 // values with their sources.
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import type { TenancySettings } from '../core/tenancy.js';
 import { isLoopback } from './http-api.js';
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
@@ -64,6 +65,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tools.helm', env: 'FLOTILLA_HELM', flag: 'helm', type: 'file', help: 'helm binary (default: the one scripts/install-infra.sh installs; the hub image: /usr/local/bin/helm)' },
   { key: 'tools.kustomize', env: 'FLOTILLA_KUSTOMIZE', flag: 'kustomize', type: 'file', help: 'kustomize binary (default as for helm)' },
   { key: 'limits.maxConcurrentActivities', env: 'FLOTILLA_MAX_CONCURRENT_ACTIVITIES', flag: 'max-concurrent-activities', type: 'int', default: 100, help: 'activities (git fetches, builds, renders, pushes) this hub runs at once' },
+  { key: 'tenancy.defaultServiceAccount', env: 'FLOTILLA_DEFAULT_SERVICE_ACCOUNT', flag: 'default-service-account', type: 'string', help: 'Flux\'s --default-service-account: the ServiceAccount (in the declaration\'s own namespace) a Kustomization or HelmRelease without spec.serviceAccountName is applied as; unset: the agent\'s own identity' },
+  { key: 'tenancy.noCrossNamespaceRefs', env: 'FLOTILLA_NO_CROSS_NAMESPACE_REFS', flag: 'no-cross-namespace-refs', type: 'bool', default: false, help: 'Flux\'s --no-cross-namespace-refs: a Kustomization or HelmRelease may use only sources in its own namespace (else Ready=False, reason AccessDenied)' },
   { key: 'log.level', env: 'LOG_LEVEL', flag: 'log-level', type: 'string', values: ['debug', 'info', 'warn', 'error'], default: 'info', help: 'least level written to the JSON log' },
 ];
 
@@ -106,6 +109,8 @@ export interface HubConfig {
   readonly store: { readonly type: 'filesystem' } | { readonly type: 's3'; readonly s3: S3Settings };
   readonly tools: { readonly helm?: string; readonly kustomize?: string };
   readonly limits: { readonly maxConcurrentActivities: number };
+  /** Flux's multi-tenancy flags (core/tenancy.ts). */
+  readonly tenancy: TenancySettings;
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error' };
   /** Where each setting's value came from, for `flotilla-hub config`. */
   readonly sources: ReadonlyMap<string, { readonly value: Value; readonly source: Source }>;
@@ -342,6 +347,10 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
       if ((str(key) ?? '') !== '') throw new ConfigError(`${named(key)} is set but store.type is filesystem: set store.type to s3 (FLOTILLA_STORE=s3) or remove it`);
     }
   }
+  const defaultServiceAccount = str('tenancy.defaultServiceAccount');
+  if (defaultServiceAccount !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(defaultServiceAccount)) {
+    throw new ConfigError(`${named('tenancy.defaultServiceAccount')}: "${defaultServiceAccount}" is not a ServiceAccount name (lower-case letters, digits, '-' and '.', at most 253)`);
+  }
   const helm = str('tools.helm');
   const kustomize = str('tools.kustomize');
   for (const key of ['tools.helm', 'tools.kustomize']) {
@@ -362,6 +371,7 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     store,
     tools: { ...(helm !== undefined ? { helm } : {}), ...(kustomize !== undefined ? { kustomize } : {}) },
     limits: { maxConcurrentActivities: num('limits.maxConcurrentActivities') },
+    tenancy: { ...(defaultServiceAccount !== undefined ? { defaultServiceAccount } : {}), noCrossNamespaceRefs: sources.get('tenancy.noCrossNamespaceRefs')?.value === true },
     log: { level: need('log.level', '') as HubConfig['log']['level'] },
     sources,
   };

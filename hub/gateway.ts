@@ -127,6 +127,7 @@ export function toWireDesiredState(desired: DesiredState): HubMessage {
       default_namespace: d.options.defaultNamespace,
       health_timeout_seconds: d.options.healthTimeoutSeconds,
       allow_empty: d.options.allowEmpty ?? false, max_prune_percent: d.options.maxPrunePercent ?? 0,
+      impersonate_service_account: d.options.impersonate ?? '',
     },
   }));
   return { desired_state: {

@@ -26,6 +26,8 @@ import {
 import { unmetDependencies } from '../core/dependencies.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
+import { ACCESS_DENIED_REASON, crossNamespaceRefusal, impersonationFor, type TenancySettings } from '../core/tenancy.js';
+import type { TenancyActivities } from '../activities/tenancy.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
@@ -75,6 +77,7 @@ interface DesiredValues {
 }
 
 const { listClusters, setClusterDeployment, clearClusterDeployment } = proxyActivities<HubActivities>(quick);
+const { tenancySettings } = proxyActivities<TenancyActivities>(quick);
 const { prepareChart, renderRelease } = proxyActivities<HelmActivities>({
   startToCloseTimeout: '5 minutes',
   retry: {
@@ -96,6 +99,19 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     return `${ref.kind.toLowerCase()}/${ref.namespace}/${ref.name}`;
   };
   const dependencyIds = (): string[] => spec().dependsOn.map((d) => `helmrelease/${d.namespace}/${d.name}`);
+  /** The hub's tenancy settings as last read in this run (core/tenancy.ts); read at each reconcile. */
+  let tenancy: TenancySettings | undefined;
+  /**
+   * Whom the agent applies the release's (and its hooks') objects as, as helm-controller
+   * impersonates for the whole release: spec.serviceAccountName, else tenancy.defaultServiceAccount,
+   * in the HelmRelease's own namespace. Older histories predate it (patched).
+   */
+  async function impersonation(): Promise<{ impersonate?: string }> {
+    if (!patched('flotilla-tenancy')) return {};
+    tenancy ??= await tenancySettings();
+    const impersonate = impersonationFor({ namespace: actor.declaration.namespace, serviceAccountName: spec().serviceAccountName }, tenancy);
+    return impersonate !== undefined ? { impersonate } : {};
+  }
 
   let status: HelmReleaseStatus = input.status ?? {
     id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,
@@ -236,6 +252,16 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
       status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
     };
     waitingOnDependencies = false;
+    if (patched('flotilla-tenancy')) {
+      // As helm-controller AllowsAccessTo() with --no-cross-namespace-refs (core/tenancy.ts).
+      tenancy = await tenancySettings();
+      const d = actor.declaration;
+      const refused = crossNamespaceRefusal({ kind: 'HelmRelease', namespace: d.namespace, name: d.name }, 'spec.chart.spec.sourceRef', spec().chart.sourceRef, tenancy);
+      if (refused !== undefined) {
+        done(false, ACCESS_DENIED_REASON, refused, true);
+        return;
+      }
+    }
     if (!source) {
       const ref = spec().chart.sourceRef;
       done(false, 'ArtifactFailed', `chart source ${ref.kind}/${ref.namespace}/${ref.name} ${missing.source ? 'does not exist' : 'has no artifact yet'}`);
@@ -578,7 +604,7 @@ export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void
     const key = reportKey(cluster, name);
     const set = await setClusterDeployment({
       cluster, name, owner: actor.id, artifactDigest,
-      options: { prune: true, force: false, correctDrift: true, defaultNamespace: spec().targetNamespace, healthTimeoutSeconds },
+      options: { prune: true, force: false, correctDrift: true, defaultNamespace: spec().targetNamespace, healthTimeoutSeconds, ...await impersonation() },
       ...(attempt !== undefined ? { attempt } : {}),
     });
     deployed.add(key);

@@ -18,6 +18,8 @@ import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { unmetDependencies } from '../core/dependencies.js';
 import { renderSafety } from '../core/render-safety.js';
+import { ACCESS_DENIED_REASON, DEFAULT_TENANCY, crossNamespaceRefusal, defaultNamespaceFor, impersonationFor, type TenancySettings } from '../core/tenancy.js';
+import type { TenancyActivities } from '../activities/tenancy.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
@@ -50,6 +52,7 @@ export interface KustomizationInput extends ActorMemory<KustomizationDeclaration
 
 const { listClusters, setClusterDeployment, clearClusterDeployment, applyHubDeclarations, deleteHubDeclarations, declarationsNotReady } =
   proxyActivities<HubActivities>(quick);
+const { tenancySettings } = proxyActivities<TenancyActivities>(quick);
 const { buildKustomization } = proxyActivities<HubActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['BuildFailed'] },
@@ -71,6 +74,10 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   /** Flux's dependency rule (revision, observed generation) and Ready=Unknown while reconciling; older histories predate both. */
   const fluxDependencyRule = (): boolean => patched('flux-dependency-rule');
   const dependencyIds = (): string[] => spec().dependsOn.map((d) => kustomizationId(d.namespace, d.name));
+  /** Tenants, Flux's way (core/tenancy.ts): impersonation, namespace-less objects, cross-namespace refs; older histories predate it. */
+  const tenancyRules = (): boolean => patched('flotilla-tenancy');
+  /** The hub's tenancy settings as last read (each reconcile reads them again). */
+  let tenancy: TenancySettings = DEFAULT_TENANCY;
 
   let status: KustomizationStatus = input.status ?? {
     id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,
@@ -185,6 +192,18 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
       status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
     };
     waitingOnDependencies = false;
+
+    if (tenancyRules()) {
+      // As kustomize-controller getSource() with --no-cross-namespace-refs: refused before the
+      // source is read, Stalled until the spec (or the hub's setting) changes.
+      tenancy = await tenancySettings();
+      const d = actor.declaration;
+      const refused = crossNamespaceRefusal({ kind: 'Kustomization', namespace: d.namespace, name: d.name }, 'spec.sourceRef', spec().sourceRef, tenancy);
+      if (refused !== undefined) {
+        done(false, ACCESS_DENIED_REASON, refused, true);
+        return;
+      }
+    }
 
     if (!source) {
       done(false, 'ArtifactFailed', `Source artifact not found: GitRepository/${spec().sourceRef.namespace}/${spec().sourceRef.name} ${missing.source ? 'does not exist' : 'has no artifact yet'}`);
@@ -433,6 +452,18 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   function deploymentOptions(): DeploymentOptions {
     const s = spec();
     const wait = s.wait || s.healthChecks.length > 0;
+    if (tenancyRules()) {
+      // Objects naming no namespace go to the targetNamespace, else the Kustomization's own
+      // (never `default`); applied as spec.serviceAccountName or tenancy.defaultServiceAccount.
+      const impersonate = impersonationFor({ namespace: actor.declaration.namespace, serviceAccountName: s.serviceAccountName }, tenancy);
+      return {
+        prune: s.prune, force: s.force, correctDrift: true,
+        defaultNamespace: defaultNamespaceFor({ namespace: actor.declaration.namespace, targetNamespace: s.targetNamespace }),
+        healthTimeoutSeconds: wait ? s.timeoutSeconds : 0,
+        ...renderSafety(actor.declaration.annotations),
+        ...(impersonate !== undefined ? { impersonate } : {}),
+      };
+    }
     return {
       prune: s.prune, force: s.force, correctDrift: true, defaultNamespace: s.targetNamespace ?? 'default',
       healthTimeoutSeconds: wait ? s.timeoutSeconds : 0,

@@ -17,6 +17,11 @@ export interface DeploymentOptions {
   readonly allowEmpty?: boolean;
   /** Refuse a render that would prune more than this percent of the inventory; 0 or absent: no limit. */
   readonly maxPrunePercent?: number;
+  /**
+   * `<namespace>/<name>` of the ServiceAccount the agent impersonates for this deployment
+   * (core/tenancy.ts impersonationFor); absent: the agent's own identity.
+   */
+  readonly impersonate?: string;
 }
 
 /** One entry of a cluster's desired state. Manifests travel by digest, never inline. */

@@ -8,6 +8,7 @@ import { changedPaths, containsManifest } from '../../core/drift.js';
 import { inventoryOf } from '../../core/inventory.js';
 import { isRecord } from '../../core/manifests.js';
 import { describeObject, groupOf, objectId, type KubeObject } from '../../core/objects.js';
+import { forbiddenMessage } from '../../core/tenancy.js';
 import { KubeApiError, isTransientError, type ClusterClient, type RequestStats } from './cluster-client.js';
 import { InventoryStore, type StoredEntry, type StoredInventory } from './inventory-store.js';
 import { pruneStale, type PruneResult } from './prune.js';
@@ -44,6 +45,11 @@ export interface ApplyOptions {
   readonly allowEmpty?: boolean;
   /** Refuse a set that would prune more than this percent of the inventory at once (0: no limit). */
   readonly maxPrunePercent?: number;
+  /**
+   * The user to apply, prune and read as (system:serviceaccount:<ns>:<name>, core/tenancy.ts);
+   * undefined: the agent's own identity. The inventory stays the agent's own bookkeeping.
+   */
+  readonly impersonate?: string;
 }
 
 export type Action = 'created' | 'configured' | 'unchanged' | 'skipped';
@@ -92,6 +98,8 @@ interface Planned {
 /** What one apply of one deployment knows besides its objects. */
 interface Round {
   readonly deployment: string;
+  /** Who reads and writes the deployment's objects: the agent, or the account it impersonates. */
+  readonly client: ClusterClient;
   /** Its field manager, `flotilla:<deployment>` (ownership.ts). */
   readonly manager: string;
   /** HorizontalPodAutoscalers in the set itself (they may not exist yet). */
@@ -126,7 +134,7 @@ export class Applier {
     } catch (err) {
       // Any step may meet an API server that stays unavailable (reading the inventory,
       // discovery, a write): that is no verdict on the manifests, unlike other exceptions.
-      if (!isTransientError(err)) throw err;
+      if (!isTransientError(err)) throw withIdentity(err, opts.impersonate);
       return this.report(deployment, 'Transient', [], [], [{ object: 'API server', message: errorMessage(err) }]);
     }
   }
@@ -135,10 +143,15 @@ export class Applier {
     const prune = opts.prune ?? true;
     const previous = await this.inventories.load(deployment.name);
     this.claims.delete(deployment.name); // refreshed by this apply's conflict checks
+    // 0. Whose rights: a tenant's objects are read, validated, applied and pruned as its
+    //    ServiceAccount (Flux's impersonation), so the API server's RBAC, not the agent's
+    //    ClusterRole, decides what a tenant's repository may touch. The inventory and the
+    //    agent's other bookkeeping stay on the agent's own identity.
+    const client = opts.impersonate !== undefined ? this.client.impersonating(opts.impersonate) : this.client;
 
     // 1. Shape every object: scope, namespace, ownership marks. Unknown kinds are errors
     //    unless a CRD in this same set defines them.
-    const { planned, errors, dependsOnSet } = await this.plan(deployment, opts.defaultNamespace ?? 'default');
+    const { planned, errors, dependsOnSet } = await this.plan(deployment, opts.defaultNamespace ?? 'default', client);
     if (errors.length > 0) return this.report(deployment, 'Invalid', [], [], errors);
 
     // 1b. A render that would delete (nearly) everything is far more often a broken build
@@ -149,14 +162,14 @@ export class Applier {
 
     // 2. Record intent first: a crash after applying anything must not leave objects that
     //    no inventory knows (they could never be pruned).
-    const next = this.storedInventory(deployment, planned);
+    const next = this.storedInventory(deployment, planned, opts.impersonate);
     const pending: StoredInventory = previous
       ? { ...next, entries: mergeEntries(previous.entries, next.entries) }
       : next;
     const stages = applyStages(planned.map((p) => ({ ...p, kind: p.object.kind, metadata: p.object.metadata })));
     const results: ObjectResult[] = [];
     const round: Round = {
-      deployment: deployment.name, manager: fieldManagerFor(deployment.name), inventories: new Map(),
+      deployment: deployment.name, client, manager: fieldManagerFor(deployment.name), inventories: new Map(),
       setHpas: planned.map((p) => p.object).filter((o) => o.kind === 'HorizontalPodAutoscaler' && groupOf(o.apiVersion) === 'autoscaling'),
     };
 
@@ -185,8 +198,8 @@ export class Applier {
     results.push(...await this.applyChanged(first.checked.filter((c) => prerequisiteIds.has(c.planned.id)), previous, opts, round));
     const crds = stages.prerequisites.filter((p) => isCrd(p.object)).map((p) => p.object);
     if (crds.length > 0) {
-      await waitForCrds(this.client, crds, 60_000);
-      this.client.forgetDiscovery();
+      await waitForCrds(client, crds, 60_000);
+      client.forgetDiscovery();
     }
 
     // 5. Everything else; objects that needed this set's prerequisites are validated now.
@@ -198,7 +211,7 @@ export class Applier {
 
     // 6. Prune what left the set (but not what another deployment waits to take over), then
     //    record the new inventory.
-    const pruned = prune && previous ? await pruneStale(this.client, previous, next, deployment.name, (id) => this.claimant(id, deployment.name)) : [];
+    const pruned = prune && previous ? await pruneStale(client, previous, next, deployment.name, (id) => this.claimant(id, deployment.name)) : [];
     await record(next);
     return this.report(deployment, 'Applied', results, pruned, []);
   }
@@ -210,12 +223,20 @@ export class Applier {
     const previous = await this.inventories.load(name);
     if (!previous) return [];
     const empty: StoredInventory = { deployment: name, generation: previous.generation, entries: [] };
-    const pruned = (opts.prune ?? true) ? await pruneStale(this.client, previous, empty, name, (id) => this.claimant(id, name)) : [];
+    // Pruned as the identity that applied them (recorded with the inventory), as Flux's
+    // finalizer deletes with the Kustomization's impersonated client.
+    const client = previous.impersonate !== undefined ? this.client.impersonating(previous.impersonate) : this.client;
+    let pruned: PruneResult[] = [];
+    try {
+      pruned = (opts.prune ?? true) ? await pruneStale(client, previous, empty, name, (id) => this.claimant(id, name)) : [];
+    } catch (err) {
+      throw withIdentity(err, previous.impersonate);
+    }
     await this.inventories.remove(name);
     return pruned;
   }
 
-  private async plan(deployment: Deployment, defaultNamespace: string): Promise<{
+  private async plan(deployment: Deployment, defaultNamespace: string, client: ClusterClient): Promise<{
     planned: Planned[];
     errors: ObjectError[];
     /** Does this object need a Namespace or CRD that the set itself creates? */
@@ -235,13 +256,18 @@ export class Applier {
     }
     const setNamespaces = new Set(deployment.objects.filter((o) => o.kind === 'Namespace' && o.apiVersion === 'v1').map((o) => o.metadata.name));
     for (const ns of [...setNamespaces]) {
-      // A Namespace of the set that already exists is no reason to postpone validation.
-      if (await this.client.get({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })) setNamespaces.delete(ns);
+      // A Namespace of the set that already exists is no reason to postpone validation. An
+      // identity that may not read it finds out when the Namespace itself is validated.
+      const exists = await client.get({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch((err: unknown) => {
+        if (err instanceof KubeApiError && err.code === 403) return undefined;
+        throw err;
+      });
+      if (exists) setNamespaces.delete(ns);
     }
     const scopes = new Map<string, boolean | undefined>();
     for (const original of deployment.objects) {
       const key = `${original.apiVersion}/${original.kind}`;
-      if (!scopes.has(key)) scopes.set(key, await this.client.isNamespaced(original.apiVersion, original.kind));
+      if (!scopes.has(key)) scopes.set(key, await client.isNamespaced(original.apiVersion, original.kind));
     }
     for (const original of deployment.objects) {
       const object = structuredClone(original);
@@ -306,14 +332,15 @@ export class Applier {
     /** Objects the API server could not be asked about (it stayed unavailable): not errors of theirs. */
     const transient: ObjectError[] = [];
     const force = opts.force ?? false;
-    const liveState = await this.readLive(objects);
+    const client = round.client;
+    const liveState = await this.readLive(objects, client);
     const scaled = await this.replicasUnderHpa(objects, round);
-    const checked = await mapLimited(objects, this.client.limits.concurrency, async (p): Promise<Checked | undefined> => {
+    const checked = await mapLimited(objects, client.limits.concurrency, async (p): Promise<Checked | undefined> => {
       // Once the server is known to be unavailable, asking it about every other object would
       // only add requests: this dry-run ends as transient anyway.
       if (transient.length > 0) return undefined;
       try {
-        let live = liveState.has(p.id) ? liveState.get(p.id) : await this.client.get(p.object);
+        let live = liveState.has(p.id) ? liveState.get(p.id) : await client.get(p.object);
         const sameManifest = lastDigests.get(p.id) === p.digest;
         let payload = p.object;
         let held: FieldPath[] = [];
@@ -342,15 +369,15 @@ export class Applier {
           return { planned: p, payload, held, fights, live, dry: live, force: false };
         }
         const manager = round.manager;
-        const dry = await this.client.apply(payload, { dryRun: true, force, fieldManager: manager }).then(
+        const dry = await client.apply(payload, { dryRun: true, force, fieldManager: manager }).then(
           (d) => ({ d, forced: force }),
           async (err: unknown) => {
             if (!(err instanceof KubeApiError && err.code === 409 && lastDigests.has(p.id))) throw err;
-            return { d: await this.client.apply(payload, { dryRun: true, force: true, fieldManager: manager }), forced: true };
+            return { d: await client.apply(payload, { dryRun: true, force: true, fieldManager: manager }), forced: true };
           });
         return { planned: p, payload, held, fights, live, dry: dry.d, force: dry.forced };
       } catch (err) {
-        (isTransientError(err) ? transient : errors).push({ object: describeObject(p.object), message: errorMessage(err) });
+        (isTransientError(err) ? transient : errors).push({ object: describeObject(p.object), message: errorMessage(withIdentity(err, client.impersonates)) });
         return undefined;
       }
     });
@@ -392,13 +419,13 @@ export class Applier {
       if (!entries) return current;
       try {
         // The test makes a concurrent change fail the patch instead of being overwritten.
-        return await this.client.jsonPatch(current, [
+        return await round.client.jsonPatch(current, [
           { op: 'test', path: '/metadata/resourceVersion', value: current.metadata.resourceVersion },
           { op: 'replace', path: '/metadata/managedFields', value: entries },
         ], { fieldManager: round.manager });
       } catch (err) {
         if (attempt > 0 || !(err instanceof KubeApiError && (err.code === 409 || err.code === 422))) throw err;
-        const again = await this.client.get(current);
+        const again = await round.client.get(current);
         if (!again) throw err;
         current = again;
       }
@@ -421,8 +448,8 @@ export class Applier {
     });
     if (candidates.length === 0) return out;
     const namespaces = [...new Set(candidates.map((p) => p.object.metadata.namespace ?? ''))];
-    const listed = await mapLimited(namespaces, this.client.limits.concurrency, (namespace) =>
-      this.client.list('autoscaling/v2', 'HorizontalPodAutoscaler', { namespace }).catch(() => []));
+    const listed = await mapLimited(namespaces, round.client.limits.concurrency, (namespace) =>
+      round.client.list('autoscaling/v2', 'HorizontalPodAutoscaler', { namespace }).catch(() => []));
     const targets = hpaTargets([...listed.flat(), ...round.setHpas]);
     let crds: Promise<KubeObject[]> | undefined;
     for (const p of candidates) {
@@ -430,7 +457,7 @@ export class Applier {
       const group = groupOf(p.object.apiVersion);
       let path = BUILTIN_REPLICAS.get(`${group}/${p.object.kind}`);
       if (!path) {
-        crds ??= this.client.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition').catch(() => []);
+        crds ??= round.client.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition').catch(() => []);
         const crd = (await crds).find((c) => isRecord(c.spec) && c.spec.group === group && isRecord(c.spec.names) && c.spec.names.kind === p.object.kind);
         path = crd ? crdReplicasPath(crd, p.object.apiVersion) : undefined;
       }
@@ -443,20 +470,20 @@ export class Applier {
    * Live state of many objects at once: one LIST per kind and namespace with several
    * objects (absent ids map to undefined). Small groups are left to per-object GETs.
    */
-  private async readLive(objects: readonly Planned[]): Promise<Map<string, KubeObject | undefined>> {
+  private async readLive(objects: readonly Planned[], client: ClusterClient): Promise<Map<string, KubeObject | undefined>> {
     const groups = new Map<string, Planned[]>();
     for (const p of objects) {
       const key = `${p.object.apiVersion}|${p.object.kind}|${p.object.metadata.namespace ?? ''}`;
       groups.set(key, [...(groups.get(key) ?? []), p]);
     }
     const live = new Map<string, KubeObject | undefined>();
-    await mapLimited([...groups.values()].filter((g) => g.length >= LIST_THRESHOLD), this.client.limits.concurrency, async (group) => {
+    await mapLimited([...groups.values()].filter((g) => g.length >= LIST_THRESHOLD), client.limits.concurrency, async (group) => {
       const first = group[0];
       if (!first) return;
       const { apiVersion, kind, metadata } = first.object;
       let items: KubeObject[];
       try {
-        items = await this.client.list(apiVersion, kind, metadata.namespace ? { namespace: metadata.namespace } : {});
+        items = await client.list(apiVersion, kind, metadata.namespace ? { namespace: metadata.namespace } : {});
       } catch {
         return; // e.g. the namespace or kind does not exist yet: per-object reads will say why
       }
@@ -468,11 +495,12 @@ export class Applier {
 
   private async applyChanged(checked: readonly Checked[], previous: StoredInventory | undefined, opts: ApplyOptions, round: Round): Promise<ObjectResult[]> {
     const lastDigest = new Map(previous?.entries.map((e) => [e.id, e.digest]) ?? []);
-    return mapLimited(checked, this.client.limits.concurrency, async ({ planned, payload, held, fights, live, dry, force }): Promise<ObjectResult> => {
+    const client = round.client;
+    return mapLimited(checked, client.limits.concurrency, async ({ planned, payload, held, fights, live, dry, force }): Promise<ObjectResult> => {
       const base = { id: planned.id, object: describeObject(planned.object), ...(fights.length > 0 ? { fights } : {}) };
       const unchangedManifest = lastDigest.get(planned.id) === planned.digest;
       if (!live) {
-        const applied = await this.client.apply(payload, { force: opts.force ?? false, fieldManager: round.manager });
+        const applied = await client.apply(payload, { force: opts.force ?? false, fieldManager: round.manager });
         // Deleted behind our back while its manifest stayed the same: that is drift too.
         return { ...base, action: 'created', live: applied, ...(unchangedManifest ? { drift: ['deleted'] } : {}) };
       }
@@ -483,15 +511,15 @@ export class Applier {
       }
       const drift = unchangedManifest ? diff : undefined;
       if (drift && opts.correctDrift === false) return { ...base, action: 'skipped', drift, live };
-      const applied = await this.client.apply(payload, { force, fieldManager: round.manager });
+      const applied = await client.apply(payload, { force, fieldManager: round.manager });
       return { ...base, action: 'configured', live: applied, ...(drift ? { drift } : {}) };
     });
   }
 
-  private storedInventory(deployment: Deployment, planned: readonly Planned[]): StoredInventory {
+  private storedInventory(deployment: Deployment, planned: readonly Planned[], impersonate: string | undefined): StoredInventory {
     const inv = inventoryOf(deployment.name, deployment.generation, planned.map((p) => p.object));
     const digests = new Map(planned.map((p) => [p.id, p.digest]));
-    return { ...inv, entries: inv.entries.map((e) => ({ ...e, digest: digests.get(e.id) ?? '' })) };
+    return { ...inv, entries: inv.entries.map((e) => ({ ...e, digest: digests.get(e.id) ?? '' })), ...(impersonate !== undefined ? { impersonate } : {}) };
   }
 
   private report(deployment: Deployment, phase: ApplyReport['phase'], objects: ObjectResult[], pruned: PruneResult[], errors: ObjectError[]): ApplyReport {
@@ -552,6 +580,12 @@ function digestOf(obj: KubeObject): string {
  */
 export function fightNotes(report: Pick<ApplyReport, 'objects'>, onlyNew = false): string[] {
   return report.objects.flatMap((o) => (o.fights ?? []).filter((f) => !onlyNew || f.new).map((f) => `${o.object}: ${describeFight(f)}`));
+}
+
+/** A 403 met while impersonating, said with the account it was denied for (core/tenancy.ts). */
+function withIdentity(err: unknown, user: string | undefined): unknown {
+  if (user === undefined || !(err instanceof KubeApiError) || err.code !== 403) return err;
+  return new KubeApiError(403, err.reason, forbiddenMessage(user, err.message));
 }
 
 export function errorMessage(err: unknown): string {

@@ -124,10 +124,11 @@ export class KubeApiError extends Error {
 }
 
 class RawObjectApi extends KubernetesObjectApi {
-  async send(method: HttpMethod, path: string, query: Record<string, string>, body?: string, contentType?: string): Promise<unknown> {
+  async send(method: HttpMethod, path: string, query: Record<string, string>, body?: string, contentType?: string, headers: Readonly<Record<string, string>> = {}): Promise<unknown> {
     const ctx = this.configuration.baseServer.makeRequestContext(path, method);
     for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
     ctx.setHeaderParam('Accept', 'application/json');
+    for (const [k, v] of Object.entries(headers)) ctx.setHeaderParam(k, v);
     if (body !== undefined) {
       ctx.setHeaderParam('Content-Type', contentType ?? 'application/json');
       ctx.setBody(body);
@@ -161,17 +162,52 @@ class RawObjectApi extends KubernetesObjectApi {
   }
 }
 
+/**
+ * What a client and the clients impersonating through it share: the connection pool, the
+ * token bucket and concurrency cap, discovery, and the request counts. One per cluster.
+ */
+interface SharedTransport {
+  readonly api: RawObjectApi;
+  readonly semaphore: Semaphore;
+  readonly auth: PooledAuthentication;
+  readonly stats: RequestStats;
+}
+
+/** A copy of `kc` whose current user impersonates `user` (for watches, which send their own requests). */
+function impersonatingConfig(kc: KubeConfig, user: string): KubeConfig {
+  const out = new KubeConfig();
+  const current = kc.getCurrentUser();
+  out.loadFromOptions({
+    clusters: kc.getClusters(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext(),
+    users: kc.getUsers().map((u) => (u.name === current?.name ? { ...u, impersonateUser: user } : u)),
+  });
+  return out;
+}
+
 export class ClusterClient {
-  readonly stats: RequestStats = { requests: 0, writes: 0, dryRuns: 0, byMethod: {}, retries: 0 };
+  readonly stats: RequestStats;
   private readonly api: RawObjectApi;
   private readonly semaphore: Semaphore;
   private readonly auth: PooledAuthentication;
   private readonly namespacesReady = new Set<string>();
+  /** Sent with every request of this client (Impersonate-User when it impersonates). */
+  private readonly headers: Readonly<Record<string, string>>;
+  /** The user this client impersonates (system:serviceaccount:<ns>:<name>); undefined: the kubeconfig's own. */
+  readonly impersonates: string | undefined;
+  private readonly transport: SharedTransport;
 
   constructor(
     readonly kubeConfig: KubeConfig, readonly limits: Limits = DEFAULT_LIMITS, private readonly observer?: RequestObserver,
-    opts: { retry?: Partial<RetryPolicy> } = {},
+    opts: { retry?: Partial<RetryPolicy>; shared?: { transport: SharedTransport; impersonate: string } } = {},
   ) {
+    this.impersonates = opts.shared?.impersonate;
+    this.headers = this.impersonates === undefined ? {} : { 'Impersonate-User': this.impersonates };
+    if (opts.shared) {
+      this.transport = opts.shared.transport;
+      ({ api: this.api, semaphore: this.semaphore, auth: this.auth, stats: this.stats } = this.transport);
+      return;
+    }
+    this.stats = { requests: 0, writes: 0, dryRuns: 0, byMethod: {}, retries: 0 };
     this.auth = new PooledAuthentication(kubeConfig, limits.concurrency);
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
@@ -255,6 +291,16 @@ export class ClusterClient {
         post: (ctx: ResponseContext) => Promise.resolve(ctx),
       }],
     }));
+    this.transport = { api: this.api, semaphore: this.semaphore, auth: this.auth, stats: this.stats };
+  }
+
+  /**
+   * A client that sends every request as `user` (Impersonate-User; the API server adds a
+   * service account's groups itself), over this client's connections, rate limit and
+   * discovery: impersonating costs no new TLS pool. Its requests count in the same stats.
+   */
+  impersonating(user: string): ClusterClient {
+    return new ClusterClient(impersonatingConfig(this.kubeConfig, user), this.limits, this.observer, { shared: { transport: this.transport, impersonate: user } });
   }
 
   static fromKubeconfigFile(path: string, limits?: Limits, opts: { retry?: Partial<RetryPolicy> } = {}): ClusterClient {
@@ -274,12 +320,13 @@ export class ClusterClient {
   /** The API server's version (GET /version). */
   async serverVersion(): Promise<string> {
     const header: KubeObject = { apiVersion: 'v1', kind: 'Version', metadata: { name: '' } };
-    const v = await this.call(header, () => this.api.send(HttpMethod.GET, '/version', {}));
+    const v = await this.call(header, () => this.send(HttpMethod.GET, '/version', {}));
     return isRecord(v) && typeof v.gitVersion === 'string' ? v.gitVersion : '';
   }
 
   /** Closes pooled connections (idle keep-alive sockets would otherwise hold the process). */
   close(): void {
+    if (this.impersonates !== undefined) return; // the pool belongs to the client it impersonates through
     this.auth.close();
   }
 
@@ -309,7 +356,7 @@ export class ClusterClient {
   /** The live object, or undefined when it does not exist. */
   async get(obj: KubeObject): Promise<KubeObject | undefined> {
     try {
-      return await this.call(obj, async () => this.api.send(HttpMethod.GET, await this.api.pathFor(obj, 'read'), {})) as KubeObject;
+      return await this.call(obj, async () => this.send(HttpMethod.GET, await this.api.pathFor(obj, 'read'), {})) as KubeObject;
     } catch (err) {
       if (err instanceof KubeApiError && err.code === 404) return undefined;
       throw err;
@@ -324,20 +371,20 @@ export class ClusterClient {
     const query: Record<string, string> = { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: String(opts.force ?? false) };
     if (opts.dryRun) query.dryRun = 'All';
     return await this.call(obj, async () =>
-      this.api.send(HttpMethod.PATCH, await this.api.pathFor(obj, 'read'), query, JSON.stringify(obj), 'application/apply-patch+yaml')) as KubeObject;
+      this.send(HttpMethod.PATCH, await this.api.pathFor(obj, 'read'), query, JSON.stringify(obj), 'application/apply-patch+yaml')) as KubeObject;
   }
 
   /** A JSON patch (RFC 6902), e.g. of metadata.managedFields; returns the patched object. */
   async jsonPatch(obj: KubeObject, operations: readonly { op: string; path: string; value?: unknown }[], opts: { fieldManager?: string } = {}): Promise<KubeObject> {
     const query: Record<string, string> = { fieldManager: opts.fieldManager ?? FIELD_MANAGER };
     return await this.call(obj, async () =>
-      this.api.send(HttpMethod.PATCH, await this.api.pathFor(obj, 'read'), query, JSON.stringify(operations), 'application/json-patch+json')) as KubeObject;
+      this.send(HttpMethod.PATCH, await this.api.pathFor(obj, 'read'), query, JSON.stringify(operations), 'application/json-patch+json')) as KubeObject;
   }
 
   /** Deletes with background propagation; false when it was already gone. */
   async delete(obj: KubeObject): Promise<boolean> {
     try {
-      await this.call(obj, async () => this.api.send(HttpMethod.DELETE, await this.api.pathFor(obj, 'read'), {},
+      await this.call(obj, async () => this.send(HttpMethod.DELETE, await this.api.pathFor(obj, 'read'), {},
         JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' })));
       return true;
     } catch (err) {
@@ -350,7 +397,7 @@ export class ClusterClient {
     const header: KubeObject = { apiVersion, kind, metadata: { name: '', ...(opts.namespace ? { namespace: opts.namespace } : {}) } };
     const query: Record<string, string> = {};
     if (opts.labelSelector) query.labelSelector = opts.labelSelector;
-    const list = await this.call(header, async () => this.api.send(HttpMethod.GET, await this.api.pathFor(header, 'list'), query));
+    const list = await this.call(header, async () => this.send(HttpMethod.GET, await this.api.pathFor(header, 'list'), query));
     const items = isRecord(list) && Array.isArray(list.items) ? list.items as KubeObject[] : [];
     // List items carry no apiVersion/kind; restore them for callers.
     return items.map((item) => ({ ...item, apiVersion, kind }));
@@ -362,7 +409,7 @@ export class ClusterClient {
    */
   async servedResources(): Promise<{ groupVersion: string; kind: string; namespaced: boolean }[]> {
     const discovery: KubeObject = { apiVersion: 'v1', kind: 'APIGroupList', metadata: { name: '' } };
-    const groups = await this.call(discovery, () => this.api.send(HttpMethod.GET, '/apis', {}));
+    const groups = await this.call(discovery, () => this.send(HttpMethod.GET, '/apis', {}));
     const versions = ['v1'];
     if (isRecord(groups) && Array.isArray(groups.groups)) {
       for (const g of groups.groups) {
@@ -372,7 +419,7 @@ export class ClusterClient {
     const lists = await Promise.all(versions.map(async (gv) => {
       const path = gv === 'v1' ? '/api/v1' : `/apis/${gv}`;
       try {
-        return { gv, list: await this.call(discovery, () => this.api.send(HttpMethod.GET, path, {})) };
+        return { gv, list: await this.call(discovery, () => this.send(HttpMethod.GET, path, {})) };
       } catch {
         return { gv, list: undefined }; // an aggregated API that is down must not hide the rest
       }
@@ -392,6 +439,10 @@ export class ClusterClient {
   /** Collection path of a kind, e.g. /apis/apps/v1/namespaces/web/deployments (for watches). */
   listPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {
     return this.api.pathFor({ apiVersion, kind, metadata: { name: '', ...(namespace ? { namespace } : {}) } }, 'list');
+  }
+
+  private send(method: HttpMethod, path: string, query: Record<string, string>, body?: string, contentType?: string): Promise<unknown> {
+    return this.api.send(method, path, query, body, contentType, this.headers);
   }
 
   private async call<T>(obj: KubeObject, fn: () => Promise<T>): Promise<T> {

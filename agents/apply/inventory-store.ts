@@ -16,6 +16,8 @@ export interface StoredEntry extends InventoryEntry {
 
 export interface StoredInventory extends Inventory {
   readonly entries: readonly StoredEntry[];
+  /** The user the objects were applied as (system:serviceaccount:<ns>:<name>): they are pruned as it too. Absent: the agent. */
+  readonly impersonate?: string;
 }
 
 /** ConfigMap names are DNS subdomains; deployment names may hold '/' and capitals. */

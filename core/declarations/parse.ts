@@ -954,9 +954,10 @@ const KustomizationSpecV1 = z.strictObject({
   postBuild: PostBuildSchema.optional(),
   placement: PlacementSchema.optional(),
   rollout: RolloutSchema.optional(),
+  // Impersonated by the agent (core/tenancy.ts).
+  serviceAccountName: dnsSubdomain.optional(),
   // Accepted, not acted on yet (see KUSTOMIZATION_IGNORED).
   decryption: z.unknown().optional(),
-  serviceAccountName: z.string().optional(),
   kubeConfig: z.unknown().optional(),
   components: z.array(z.string()).optional(),
   ignoreMissingComponents: z.boolean().optional(),
@@ -1001,6 +1002,7 @@ function buildKustomization(obj: KustomizationInput, ctx: BuildContext): Kustomi
       suspend: spec.suspend ?? false,
       placement: buildPlacement(spec.placement),
       ...(spec.rollout === undefined ? {} : { rollout: buildRollout(spec.rollout) }),
+      ...(spec.serviceAccountName === undefined ? {} : { serviceAccountName: spec.serviceAccountName }),
     },
   };
 }
@@ -1351,7 +1353,8 @@ const HelmReleaseSpecSchema = z.strictObject({
   postRenderers: z.array(PostRendererSchema).optional(),
   postRenderStrategy: z.string().optional(),
   commonMetadata: CommonMetadataSchema.optional(),
-  serviceAccountName: z.string().optional(),
+  // Impersonated by the agent (core/tenancy.ts).
+  serviceAccountName: dnsSubdomain.optional(),
   kubeConfig: z.unknown().optional(),
   persistentClient: z.boolean().optional(),
 })
@@ -1407,6 +1410,7 @@ function buildHelmRelease(obj: HelmReleaseInput, ctx: BuildContext): HelmRelease
       releaseName: spec.releaseName ?? defaultReleaseName(obj.metadata.name, spec.targetNamespace),
       targetNamespace: spec.targetNamespace ?? ns,
       storageNamespace: spec.storageNamespace ?? ns,
+      ...(spec.serviceAccountName === undefined ? {} : { serviceAccountName: spec.serviceAccountName }),
       install: {
         timeoutSeconds: spec.install?.timeout ?? timeout,
         createNamespace: spec.install?.createNamespace ?? false,
@@ -2045,7 +2049,6 @@ const GIT_REPOSITORY_IGNORED: readonly IgnoredField[] = [
 
 const KUSTOMIZATION_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'decryption'], note: `${NOT_YET}: SOPS-encrypted files are applied as they are` },
-  { path: ['spec', 'serviceAccountName'], note: `${NOT_YET}: objects are applied with the agent's own identity` },
   { path: ['spec', 'kubeConfig'], note: `${NOT_YET}: use spec.placement to choose clusters` },
   { path: ['spec', 'components'], note: NOT_YET },
   { path: ['spec', 'ignoreMissingComponents'], harmless: [false], note: NOT_YET },
@@ -2069,7 +2072,6 @@ const HELM_RELEASE_IGNORED: readonly IgnoredField[] = [
   { path: ['spec', 'postRenderers'], note: `${NOT_YET}: the rendered manifests are applied without post-rendering` },
   { path: ['spec', 'postRenderStrategy'], note: NOT_YET },
   { path: ['spec', 'commonMetadata'], note: `${NOT_YET}: no labels or annotations are added` },
-  { path: ['spec', 'serviceAccountName'], note: `${NOT_YET}: the release is applied with the agent's own identity` },
   { path: ['spec', 'kubeConfig'], note: `${NOT_YET}: use spec.placement to choose clusters` },
   { path: ['spec', 'persistentClient'], harmless: [true], note: 'has no effect (a helm-controller client setting)' },
   { path: ['spec', 'driftDetection', 'mode'], harmless: ['disabled'], note: `${NOT_YET}: drift is not detected` },

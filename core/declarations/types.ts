@@ -126,6 +126,8 @@ export interface KustomizationSpec {
   readonly healthChecks: readonly HealthCheckRef[];
   readonly dependsOn: readonly ObjectRef[];
   readonly targetNamespace?: string;
+  /** Impersonated by the agent in the declaration's namespace (core/tenancy.ts); absent: tenancy.defaultServiceAccount, else the agent. */
+  readonly serviceAccountName?: string;
   readonly namePrefix?: string;
   readonly nameSuffix?: string;
   readonly patches: readonly KustomizePatch[];
@@ -316,6 +318,8 @@ export interface HelmReleaseSpec {
   readonly targetNamespace: string;
   /** Where Helm keeps the release records; defaults to the HelmRelease's own namespace. */
   readonly storageNamespace: string;
+  /** Impersonated by the agent in the HelmRelease's namespace (core/tenancy.ts). */
+  readonly serviceAccountName?: string;
   readonly install: HelmInstallSpec;
   readonly upgrade: HelmUpgradeSpec;
   readonly rollback: HelmRollbackSpec;

@@ -37,6 +37,8 @@ export interface LocalFleetOptions {
   readonly heartbeatSeconds?: number;
   /** Agents re-apply to correct drift this often, in seconds (default 5). */
   readonly driftIntervalSeconds?: number;
+  /** More `flotilla-hub serve` flags (e.g. --no-cross-namespace-refs). */
+  readonly hubArgs?: readonly string[];
 }
 
 export interface StartAgentOptions {
@@ -124,7 +126,7 @@ export class LocalFleet {
       args: [...(process.env.FLOTILLA_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []), hubMain, 'serve', '--data-dir', this.hubData,
         '--listen', this.hubAddress, '--temporal', temporal.address, '--namespace', temporal.namespace, '--task-queue', TASK_QUEUE,
         '--heartbeat', String(this.options.heartbeatSeconds ?? 1), '--http', `127.0.0.1:${this.httpPort}`,
-        ...(temporal.uiUrl ? ['--temporal-ui', temporal.uiUrl] : [])],
+        ...(temporal.uiUrl ? ['--temporal-ui', temporal.uiUrl] : []), ...(this.options.hubArgs ?? [])],
     });
     this.hub = hub;
     await waitFor('hub ready', () => Promise.resolve(readFileSync(log, 'utf8').includes('"hub ready"') ? true : undefined), { timeoutMs: 60_000, process: hub });

@@ -15,8 +15,8 @@ import { useEnvironment, type LocalEnvironment } from './index.js';
 export { TASK_QUEUE, type CliResult } from '../../deploy/dev/local-fleet.js';
 
 export class TestFleet extends LocalFleet {
-  static override async create(env: LocalEnvironment): Promise<TestFleet> {
-    const options = { dir: mkdtempSync(join(tmpdir(), 'flotilla-fleet-')), heartbeatSeconds: 1, driftIntervalSeconds: 5 };
+  static override async create(env: LocalEnvironment, extra: { hubArgs?: readonly string[] } = {}): Promise<TestFleet> {
+    const options = { dir: mkdtempSync(join(tmpdir(), 'flotilla-fleet-')), heartbeatSeconds: 1, driftIntervalSeconds: 5, ...extra };
     return new TestFleet(await LocalFleet.connect(env, options), options);
   }
 
@@ -55,7 +55,7 @@ export class TestFleet extends LocalFleet {
  * One environment (real clusters + Temporal) and one fleet (the hub process, an agent per
  * cluster with its labels) for a whole test file, plus a scratch directory; all stopped after.
  */
-export function useFleet(clusters: Readonly<Record<string, Record<string, string>>>, prefix: string): {
+export function useFleet(clusters: Readonly<Record<string, Record<string, string>>>, prefix: string, opts: { hubArgs?: readonly string[] } = {}): {
   readonly env: () => LocalEnvironment;
   readonly fleet: () => TestFleet;
   readonly dir: () => string;
@@ -64,7 +64,7 @@ export function useFleet(clusters: Readonly<Record<string, Record<string, string
   const env = useEnvironment({ clusters: Object.keys(clusters) }, {
     afterStart: async (e) => {
       state.dir = mkdtempSync(join(tmpdir(), prefix));
-      const fleet = await TestFleet.create(e);
+      const fleet = await TestFleet.create(e, opts);
       state.fleet = fleet;
       await fleet.startHub();
       for (const [name, labels] of Object.entries(clusters)) await fleet.startAgent(name, labels);

@@ -843,12 +843,16 @@ describe('Helm charts', () => {
     const r = await agentRender({ 'cluster.labels.env': 'prod', 'cluster.labels.region': 'eu' });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(kindsAndNames(r.objects), [
-      'ClusterRole/flotilla-agent-apply', 'ClusterRole/flotilla-agent-read', 'ClusterRoleBinding/flotilla-agent-read',
+      'ClusterRole/flotilla-agent-apply', 'ClusterRole/flotilla-agent-impersonate', 'ClusterRole/flotilla-agent-read',
+      'ClusterRoleBinding/flotilla-agent-impersonate', 'ClusterRoleBinding/flotilla-agent-read',
       'ConfigMap/flotilla-system/flotilla-agent-hub-ca', 'Deployment/flotilla-system/flotilla-agent',
       'Role/flotilla-system/flotilla-agent-state', 'RoleBinding/default/flotilla-agent-apply',
       'RoleBinding/flotilla-system/flotilla-agent-state', 'Secret/flotilla-system/flotilla-agent-token',
       'ServiceAccount/flotilla-system/flotilla-agent',
     ]);
+    // Tenants: impersonate on ServiceAccounts only, no users or groups (docs/tenants.md).
+    const impersonate = r.objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'flotilla-agent-impersonate');
+    assert.deepEqual(impersonate?.rules, [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] }]);
     assertUnprivileged(r.objects, 'agent');
     const d = findDeployment(r.objects, 'flotilla-agent');
     assert.equal(d.spec?.replicas, 1);

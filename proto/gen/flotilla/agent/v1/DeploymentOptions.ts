@@ -9,6 +9,7 @@ export interface DeploymentOptions {
   'health_timeout_seconds'?: (number);
   'allow_empty'?: (boolean);
   'max_prune_percent'?: (number);
+  'impersonate_service_account'?: (string);
 }
 
 export interface DeploymentOptions__Output {
@@ -19,4 +20,5 @@ export interface DeploymentOptions__Output {
   'health_timeout_seconds': (number);
   'allow_empty': (boolean);
   'max_prune_percent': (number);
+  'impersonate_service_account': (string);
 }
