@@ -90,7 +90,7 @@ export function runLimited(run: LimitedRun): Promise<LimitedResult> {
   const mechanism = limitMechanism();
   if (mechanism.mechanism === 'none' && !warned) {
     warned = true;
-    (run.warn ?? ((m: string) => process.emitWarning(m)))('neither prlimit nor /bin/sh is available: kustomize and helm run without a memory or CPU limit (install util-linux)');
+    (run.warn ?? ((m: string) => { process.emitWarning(m); }))('neither prlimit nor /bin/sh is available: kustomize and helm run without a memory or CPU limit (install util-linux)');
   }
   const { file, args } = limitedCommand(run.bin, run.args, run.limits, mechanism);
   return new Promise((resolve, reject) => {

@@ -15,7 +15,7 @@ import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { join, posix, win32 } from 'node:path';
 import { createGunzip, createGzip } from 'node:zlib';
 import { Header, Pax, Parser, Unpack, type HeaderData, type ReadEntry } from 'tar';
-import { archiveBreach, DEFAULT_RENDER_LIMITS, formatBytes, RenderLimitError } from '../core/render-limits.js';
+import { archiveBreach, DEFAULT_RENDER_LIMITS, formatBytes, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 
 /** A path in a tree or an archive that would escape its root (or is otherwise refused). */
 export class UnsafePathError extends Error {
@@ -56,6 +56,13 @@ export interface ExtractLimits {
   readonly maxRatio?: number;
   /** One entry's size (limits.render.maxFileBytes). Default 16 MiB. */
   readonly maxFileBytes?: number;
+}
+
+/** The extract limits of a render's limits (undefined: the defaults). */
+export function extractLimits(limits: RenderLimits | undefined): ExtractLimits {
+  return limits === undefined ? {} : {
+    maxBytes: limits.untarMaxBytes, maxEntries: limits.untarMaxEntries, maxRatio: limits.untarMaxRatio, maxFileBytes: limits.maxFileBytes,
+  };
 }
 
 const EPOCH = new Date(0);
@@ -241,7 +248,7 @@ export async function extractTarball(data: Buffer, dir: string, limits: ExtractL
   await done;
 }
 
-interface TarSink {
+export interface TarSink {
   write(chunk: Buffer): boolean;
   end(): unknown;
   once(event: 'drain', listener: () => void): unknown;
@@ -252,7 +259,7 @@ interface TarSink {
  * time and counting what comes out: throws RenderLimitError (and stops inflating) the moment
  * the inflated bytes cross the archive's size or ratio cap, so a bomb is never inflated.
  */
-async function inflate(
+export async function inflate(
   data: Buffer, sink: TarSink, limits: { untarMaxBytes: number; untarMaxRatio: number }, stopped: () => boolean = () => false,
 ): Promise<void> {
   const write = async (chunk: Buffer): Promise<void> => {
