@@ -11,8 +11,9 @@
 // Go reserves address space up front: kustomize 5.7 and helm 3.21 do not start under ~768
 // MiB of RLIMIT_AS and a normal build needs ~800 MiB, so the limit must be generous (default 2
 // GiB, at least 1 GiB: core/render-limits.ts). On breach Go aborts with "fatal error: out of
-// memory" / "cannot allocate memory" (exit 2); at the CPU limit the kernel sends SIGXCPU, and
-// SIGKILL at the hard limit (soft + 5 s). Both become a RenderLimitError naming the limit.
+// memory" / "cannot allocate memory" (exit 2). The CPU limit is set soft = hard: Go ignores
+// SIGXCPU (the soft-limit signal), so the kernel's SIGKILL at the hard limit is what stops it.
+// Both become a RenderLimitError naming the limit.
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
@@ -47,12 +48,11 @@ export function limitMechanism(): { mechanism: LimitMechanism; path: string } {
 
 /** The command that runs `bin args` under the limits (exported for tests). */
 export function limitedCommand(bin: string, args: readonly string[], limits: Pick<RenderLimits, 'memoryBytes' | 'cpuSeconds'>, mechanism = limitMechanism()): { file: string; args: string[] } {
-  const cpuHard = limits.cpuSeconds + 5;
   switch (mechanism.mechanism) {
     case 'prlimit':
-      return { file: mechanism.path, args: [`--as=${limits.memoryBytes}`, `--cpu=${limits.cpuSeconds}:${cpuHard}`, '--', bin, ...args] };
+      return { file: mechanism.path, args: [`--as=${limits.memoryBytes}`, `--cpu=${limits.cpuSeconds}`, '--', bin, ...args] };
     case 'ulimit':
-      // ulimit -v takes KiB; -t one value (soft and hard): SIGKILL... after SIGXCPU on Linux.
+      // ulimit -v takes KiB; -t sets soft and hard CPU seconds.
       return {
         file: mechanism.path,
         args: ['-c', `ulimit -v ${Math.floor(limits.memoryBytes / 1024)} && ulimit -t ${limits.cpuSeconds} && exec "$0" "$@"`, bin, ...args],

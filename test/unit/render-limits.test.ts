@@ -73,9 +73,9 @@ describe('RenderLimitError names the cap, its value, its setting, the object and
 
 describe('the limited command line', () => {
   const limits = { memoryBytes: 2 * GiB, cpuSeconds: 60 };
-  it('prlimit: address space and CPU (soft, hard 5 s later), then the binary and its arguments untouched', () => {
+  it('prlimit: address space and CPU (soft = hard: Go ignores SIGXCPU), then the binary and its arguments untouched', () => {
     assert.deepEqual(limitedCommand('/bin/kustomize', ['build', 'a b'], limits, { mechanism: 'prlimit', path: '/usr/bin/prlimit' }), {
-      file: '/usr/bin/prlimit', args: ['--as=2147483648', '--cpu=60:65', '--', '/bin/kustomize', 'build', 'a b'],
+      file: '/usr/bin/prlimit', args: ['--as=2147483648', '--cpu=60', '--', '/bin/kustomize', 'build', 'a b'],
     });
   });
   it('ulimit: KiB for -v, the binary and arguments passed as $0 "$@" (never interpolated into the script)', () => {
