@@ -17,7 +17,8 @@ export type GitCredentials =
   | { readonly kind: 'bearer'; readonly token: string }
   | { readonly kind: 'ssh'; readonly identity: string; readonly knownHosts?: string };
 
-export type GitSourceReason = 'GitOperationFailed' | 'RefNotFound' | 'InvalidRef' | 'IllegalPath' | 'AuthenticationFailed';
+/** SourceTooLarge: the checkout crossed limits.render.maxFiles / maxFileBytes (core/render-limits.ts). */
+export type GitSourceReason = 'GitOperationFailed' | 'RefNotFound' | 'InvalidRef' | 'IllegalPath' | 'AuthenticationFailed' | 'SourceTooLarge';
 
 export class GitSourceError extends Error {
   override readonly name = 'GitSourceError';

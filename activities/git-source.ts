@@ -28,7 +28,8 @@ import {
   type GitSourceReason,
   type Session,
 } from './git-session.js';
-import { assertSymlinksConfined, extractTarball, packTree, UnsafePathError } from './tarball.js';
+import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
+import { assertSymlinksConfined, extractLimits, extractTarball, packTree, UnsafePathError } from './tarball.js';
 
 // The session machinery moved to git-session.ts; these stay importable from here.
 export { GitSourceError, type GitCredentials, type GitSourceReason } from './git-session.js';
@@ -61,6 +62,8 @@ export interface GitSourceEnv {
   readonly workDir: string;
   readonly artifacts: ArtifactStore;
   readonly heartbeat?: () => void;
+  /** Caps on the packed tree (maxFiles, maxFileBytes) and on included artifacts (limits.untar.*). */
+  readonly limits?: RenderLimits;
 }
 
 /** Flux's secret keys: username+password, bearerToken, identity(+known_hosts). Throws naming the missing/conflicting key. */
@@ -168,10 +171,16 @@ async function fetchLocked(input: FetchGitInput, env: GitSourceEnv, dir: string)
   let packed;
   try {
     await assertSymlinksConfined(dir);
-    packed = await packTree(dir, { filter: await loadSourceIgnoreFilter(dir, spec.ignore) });
+    packed = await packTree(dir, {
+      filter: await loadSourceIgnoreFilter(dir, spec.ignore),
+      ...(env.limits ? { maxFiles: env.limits.maxFiles, maxFileBytes: env.limits.maxFileBytes } : {}),
+    });
   } catch (err) {
     if (err instanceof UnsafePathError) {
       throw new GitSourceError(`${describeGitRef(spec.ref)} of ${url.display} (${revision}): ${err.message}`, 'IllegalPath');
+    }
+    if (err instanceof RenderLimitError) {
+      throw new GitSourceError(`${describeGitRef(spec.ref)} of ${url.display} (${revision}): ${err.message}`, 'SourceTooLarge');
     }
     throw err;
   }
@@ -351,7 +360,7 @@ async function copyInclude(
   if (data === undefined) throw new Error(`included artifact ${include.artifactDigest} is not in the artifact store`);
   const staging = await mkdtemp(join(env.workDir, '.include-'));
   try {
-    await extractTarball(data, staging);
+    await extractTarball(data, staging, extractLimits(env.limits));
     const source = fromPath === '.' ? staging : join(staging, fromPath);
     try {
       await lstat(source);

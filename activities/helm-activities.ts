@@ -23,7 +23,8 @@ import {
   type BasicAuth,
 } from './helm-chart.js';
 import type { HelmActivities, HookStepPlan, RenderReleaseInput } from './hub-types.js';
-import { extractTarball } from './tarball.js';
+import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
+import { extractLimits, extractTarball } from './tarball.js';
 
 export interface HelmActivityContext {
   readonly client: Client;
@@ -31,6 +32,8 @@ export interface HelmActivityContext {
   readonly data: DataObjectStore;
   /** Where events for notifications go (none: not recorded). */
   readonly events?: EventSink;
+  /** What one chart or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
+  readonly limits?: RenderLimits;
 }
 
 /** Failures that are not the object's own (the cluster's agent never connected; a store hiccup). */
@@ -57,6 +60,7 @@ export function createHelmActivities(ctx: HelmActivityContext): HelmActivities {
 }
 
 function helmActivities(ctx: HelmActivityContext): HelmActivities {
+  const limits = ctx.limits ?? DEFAULT_RENDER_LIMITS;
   const auth = async (namespace: string, secretRef: string | undefined): Promise<BasicAuth | undefined> => {
     if (secretRef === undefined) return undefined;
     const secret = await ctx.data.get('Secret', namespace, secretRef);
@@ -101,11 +105,11 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
         if (!tarball) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `source artifact ${source.artifactDigest} is missing from the artifact store` });
         const dir = await mkdtemp(join(tmpdir(), 'flotilla-chart-'));
         try {
-          await extractTarball(tarball, dir);
+          await extractTarball(tarball, dir, extractLimits(limits));
           const chartDir = join(dir, input.chart);
           if (!chartDir.startsWith(dir)) throw nonRetryable('ChartPullError', `chart path "${input.chart}" escapes the source`);
-          const tgz = await packageChartDirectory(chartDir);
-          const meta = await readChartMetadata(tgz);
+          const tgz = await packageChartDirectory(chartDir, { limits });
+          const meta = await readChartMetadata(tgz, limits);
           const chartDigest = await ctx.artifacts.put(tgz);
           return { chartName: meta.name, chartVersion: meta.version, ...(meta.appVersion !== undefined ? { appVersion: meta.appVersion } : {}), chartDigest };
         } finally {
@@ -113,6 +117,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
         }
       } catch (err) {
         if (err instanceof ChartResolutionError) throw nonRetryable(err.reason, err.message);
+        if (err instanceof RenderLimitError) throw nonRetryable('ChartPullError', err.message);
         if (err instanceof HelmChartError) throw ApplicationFailure.create({ type: err.reason, message: err.message });
         throw err;
       }
@@ -135,7 +140,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
         const rendered = await renderChart(chart, {
           releaseName: input.releaseName, namespace: input.targetNamespace, values,
           kubeVersion: cluster.kubernetesVersion.replace(/^v/, '').replace(/[-+].*$/, ''), apiVersions,
-          isUpgrade: input.isUpgrade, includeCrds: input.includeCrds,
+          isUpgrade: input.isUpgrade, includeCrds: input.includeCrds, limits,
         });
         const resources: KubeObject[] = rendered.resources;
         const artifactDigest = await ctx.artifacts.put(toYaml(resources));
@@ -160,7 +165,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
           kubernetesVersion: cluster.kubernetesVersion,
         };
       } catch (err) {
-        if (err instanceof ChartRenderError) throw nonRetryable('RenderFailed', err.message);
+        if (err instanceof ChartRenderError || err instanceof RenderLimitError) throw nonRetryable('RenderFailed', err.message);
         throw err;
       }
     },

@@ -7,7 +7,6 @@
 //     output into release objects and hooks (core/helm-chart.ts).
 // helm runs with a clean environment (its own HOME and HELM_* dirs, no kubeconfig, no PATH)
 // in a temp dir that is removed afterwards: values may hold secrets.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,9 @@ import { digestOf } from '../core/digest.js';
 import { parseHelmIndex, splitHooks, type HelmChartVersion, type HelmHook, type HelmIndex, type SkippedHook } from '../core/helm-chart.js';
 import { isRecord, parseManifests } from '../core/manifests.js';
 import type { KubeObject } from '../core/objects.js';
+import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
+import { runLimited } from './limited-exec.js';
+import { inflate } from './tarball.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
 
 /** The repository's index could not be fetched or read (Flux's reason: IndexationFailed). */
@@ -246,6 +248,9 @@ interface HelmRun {
   /** A temp dir of the caller's: helm's HOME and HELM_* dirs go there. */
   readonly workDir: string;
   readonly timeoutMs: number;
+  readonly limits: RenderLimits;
+  /** Names the render in a limit error. */
+  readonly subject: string;
 }
 
 type HelmResult = { ok: true; stdout: string } | { ok: false; timedOut: boolean; message: string };
@@ -254,8 +259,12 @@ async function helmBinary(path: string | undefined): Promise<string> {
   return path ?? (await import('../deploy/dev/binaries.js')).bin('helm');
 }
 
-/** Runs helm; a failure comes back with helm's stderr, cleaned of its "--debug" hint and of workDir. */
-function runHelm({ helm, args, workDir, timeoutMs }: HelmRun): Promise<HelmResult> {
+/**
+ * Runs helm under the render limits (activities/limited-exec.ts: a memory, CPU and output
+ * breach throws RenderLimitError); a failure comes back with helm's stderr, cleaned of its
+ * "--debug" hint and of workDir.
+ */
+async function runHelm({ helm, args, workDir, timeoutMs, limits, subject }: HelmRun): Promise<HelmResult> {
   const env = {
     HOME: workDir,
     HELM_CACHE_HOME: join(workDir, '.cache'),
@@ -264,32 +273,16 @@ function runHelm({ helm, args, workDir, timeoutMs }: HelmRun): Promise<HelmResul
     KUBECONFIG: '/dev/null',
     PATH: '',
   };
-  return new Promise((resolve, reject) => {
-    execFile(
-      helm,
-      args,
-      { cwd: workDir, env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 256 * 2 ** 20, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (!error) {
-          resolve({ ok: true, stdout });
-          return;
-        }
-        const failure = error as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null };
-        if (failure.code === 'ENOENT' || failure.code === 'EACCES') {
-          reject(new Error(`cannot run helm at ${helm}: ${failure.message}`));
-          return;
-        }
-        const timedOut = failure.killed === true || failure.signal === 'SIGKILL';
-        const message = stderr
-          .split('\n')
-          .filter((line) => !line.startsWith('Use --debug flag'))
-          .join('\n')
-          .replaceAll(`${workDir}/`, '')
-          .trim();
-        resolve({ ok: false, timedOut, message: truncate(message || failure.message) });
-      },
-    );
-  });
+  const result = await runLimited({ bin: helm, args, cwd: workDir, env, timeoutMs, limits, subject });
+  if (result.ok) return result;
+  if (result.kind === 'spawn') throw new Error(`cannot run helm at ${helm}: ${result.message}`);
+  const message = result.stderr
+    .split('\n')
+    .filter((line) => !line.startsWith('Use --debug flag'))
+    .join('\n')
+    .replaceAll(`${workDir}/`, '')
+    .trim();
+  return { ok: false, timedOut: result.kind === 'timeout', message: truncate(message || result.message) };
 }
 
 function truncate(text: string): string {
@@ -312,13 +305,15 @@ async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
  */
 export async function packageChartDirectory(
   dir: string,
-  opts: { readonly version?: string; readonly timeoutMs?: number; readonly helmBin?: string } = {},
+  opts: { readonly version?: string; readonly timeoutMs?: number; readonly helmBin?: string; readonly limits?: RenderLimits } = {},
 ): Promise<Buffer> {
   const helm = await helmBinary(opts.helmBin);
   return withTempDir(async (workDir) => {
     const out = join(workDir, 'out');
     const args = ['package', `--destination=${out}`, ...(opts.version !== undefined ? [`--version=${opts.version}`] : []), '--', dir];
-    const result = await runHelm({ helm, args, workDir, timeoutMs: opts.timeoutMs ?? HELM_TIMEOUT_MS });
+    const result = await runHelm({
+      helm, args, workDir, timeoutMs: opts.timeoutMs ?? HELM_TIMEOUT_MS, limits: opts.limits ?? DEFAULT_RENDER_LIMITS, subject: `helm package of ${dir}`,
+    });
     if (!result.ok) {
       const why = result.timedOut ? `timed out after ${opts.timeoutMs ?? HELM_TIMEOUT_MS} ms` : result.message;
       throw new HelmChartError('ChartPackageError', `helm package failed for ${dir}: ${why}`);
@@ -356,6 +351,8 @@ export interface RenderOptions {
   readonly includeCrds: boolean;
   /** Default 5 min (Flux's default HelmRelease timeout). */
   readonly timeoutMs?: number;
+  /** The hub's caps (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
+  readonly limits?: RenderLimits;
   /** Defaults to bin('helm') from deploy/dev/binaries.ts. */
   readonly helmBin?: string;
 }
@@ -371,7 +368,8 @@ export interface RenderedChart {
 
 /** Renders a chart .tgz with `helm template` and splits the output into resources and hooks. */
 export async function renderChart(chartTgz: Buffer, opts: RenderOptions): Promise<RenderedChart> {
-  const chart = await readChartMetadata(chartTgz);
+  const limits = opts.limits ?? DEFAULT_RENDER_LIMITS;
+  const chart = await readChartMetadata(chartTgz, limits);
   const label = `${chart.name}-${chart.version}`;
   for (const v of opts.apiVersions ?? []) {
     // helm reads each --api-versions value as a comma-separated list.
@@ -399,7 +397,7 @@ export async function renderChart(chartTgz: Buffer, opts: RenderOptions): Promis
       opts.releaseName,
       chartPath,
     ];
-    const result = await runHelm({ helm, args, workDir, timeoutMs });
+    const result = await runHelm({ helm, args, workDir, timeoutMs, limits, subject: `helm template of chart ${label}` });
     if (!result.ok) {
       throw new ChartRenderError(`helm template failed for chart ${label}: ${result.timedOut ? `timed out after ${timeoutMs} ms` : result.message}`);
     }
@@ -407,6 +405,9 @@ export async function renderChart(chartTgz: Buffer, opts: RenderOptions): Promis
   });
 
   const parsed = parseManifests(output, label);
+  if (parsed.objects.length > limits.maxObjects) {
+    throw new RenderLimitError('maxObjects', limits.maxObjects, `helm template of chart ${label}`, `it rendered ${parsed.objects.length} objects`);
+  }
   if (parsed.errors.length > 0) {
     const problems = parsed.errors.slice(0, 3).map((e) => `${e.object ?? e.source}: ${e.message}`).join('; ');
     throw new ChartRenderError(`chart ${label} rendered invalid manifests: ${problems}`);
@@ -418,15 +419,20 @@ export async function renderChart(chartTgz: Buffer, opts: RenderOptions): Promis
 const MAX_CHART_YAML_BYTES = 1024 * 1024;
 
 /** Name, version and appVersion from the Chart.yaml at the top of a chart archive. */
-export async function readChartMetadata(chartTgz: Buffer): Promise<ChartMetadata> {
+export async function readChartMetadata(chartTgz: Buffer, limits: RenderLimits = DEFAULT_RENDER_LIMITS): Promise<ChartMetadata> {
   const isChartYaml = (path: string): boolean => /^(\.\/)?[^/]+\/Chart\.yaml$/.test(path);
   let text: string | undefined;
   const parser = new Parser({ strict: true, filter: isChartYaml });
+  const state = { settled: false };
   const done = new Promise<void>((resolve, reject) => {
-    parser.on('error', reject);
-    parser.on('end', resolve);
+    parser.on('error', (err: Error) => { state.settled = true; reject(err); });
+    parser.on('end', () => { state.settled = true; resolve(); });
   });
+  let entries = 0;
   parser.on('entry', (entry: ReadEntry) => {
+    if (++entries > limits.untarMaxEntries) {
+      parser.abort(new RenderLimitError('untarMaxEntries', limits.untarMaxEntries, 'chart archive', `it has more than ${limits.untarMaxEntries} entries`));
+    }
     if (text !== undefined || entry.size > MAX_CHART_YAML_BYTES) {
       entry.resume();
       return;
@@ -437,10 +443,16 @@ export async function readChartMetadata(chartTgz: Buffer): Promise<ChartMetadata
       text ??= Buffer.concat(chunks).toString('utf8');
     });
   });
-  parser.end(chartTgz);
+  // Inflated in steps, counted: a chart bomb is refused while it is read (activities/tarball.ts).
+  done.catch(() => undefined); // awaited below, after the stream: never an unhandled rejection meanwhile
+  const streamed = inflate(chartTgz, parser, limits, () => state.settled);
   try {
+    await streamed;
     await done;
   } catch (err) {
+    if (err instanceof RenderLimitError) throw err;
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof RenderLimitError) throw cause;
     throw new ChartRenderError(`not a Helm chart archive: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (text === undefined) throw new ChartRenderError('not a Helm chart archive: no <chart>/Chart.yaml in it');

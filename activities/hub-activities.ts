@@ -23,7 +23,8 @@ import type { RegistrationStore } from '../hub/registration.js';
 import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from '../workflows/messages.js';
 import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from './git-source.js';
 import { BuildError, buildKustomization } from './kustomize-build.js';
-import { extractTarball } from './tarball.js';
+import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
+import { extractLimits, extractTarball } from './tarball.js';
 import type { BuildKustomizationInput, BuildKustomizationResult, HubActivities } from './hub-types.js';
 
 export interface HubActivityContext {
@@ -36,6 +37,8 @@ export interface HubActivityContext {
   readonly dataDir: string;
   /** Where events for notifications go (none: not recorded). */
   readonly events?: EventSink;
+  /** What one source or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
+  readonly limits?: RenderLimits;
 }
 
 /**
@@ -57,6 +60,7 @@ export async function secretGitCredentials(data: DataObjectStore, namespace: str
 
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
   const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);
+  const limits = ctx.limits ?? DEFAULT_RENDER_LIMITS;
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
   const heartbeat = (): void => {
     try { Context.current().heartbeat(); } catch { /* outside an activity (tests) */ }
@@ -107,7 +111,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
           { id: input.id, spec: input.spec, includes: input.includes, ...(credentials ? { credentials } : {}),
             ...(input.lastRevision !== undefined ? { lastRevision: input.lastRevision } : {}),
             ...(input.lastArtifactDigest !== undefined ? { lastArtifactDigest: input.lastArtifactDigest } : {}) },
-          { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat },
+          { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat, limits },
         );
         if (result.changed) {
           const event = infoEvent(input.id, 'NewArtifact', `stored artifact for revision '${result.revision}'`, { revision: result.revision }, Date.now());
@@ -227,15 +231,15 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     if (!source) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `source artifact ${input.sourceDigest} of revision ${input.revision} is missing from the artifact store` });
     const dir = await mkdtemp(join(tmpdir(), 'flotilla-build-'));
     try {
-      await extractTarball(source, dir);
+      await extractTarball(source, dir, extractLimits(limits));
       heartbeat();
-      const built = await buildKustomization(dir, input.spec, vars);
+      const built = await buildKustomization(dir, input.spec, vars, { limits });
       const artifactDigest = await ctx.artifacts.put(built.yaml);
       await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
       await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
       return { artifactDigest, objectCount: built.objectCount, cached: false };
     } catch (err) {
-      if (err instanceof BuildError) throw failed(input.id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message }), { revision: input.revision }, dir);
+      if (err instanceof BuildError || err instanceof RenderLimitError) throw failed(input.id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message }), { revision: input.revision }, dir);
       throw err;
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -5,17 +5,21 @@
 //      manifests when it has none, then edited with the spec's targetNamespace, namePrefix,
 //      nameSuffix, patches and images (fluxcd/pkg kustomize.Generator.GenerateManifest);
 //   3. `kustomize build` it, loading files from anywhere inside the source (not just below the
-//      kustomization), never outside it;
+//      kustomization), never outside it; every YAML file of the source is first checked
+//      against the file size cap and Go's alias rule (core/yaml-aliases.ts), and kustomize
+//      runs under the render's memory, CPU and output limits (activities/limited-exec.ts);
 //   4. per built object: postBuild variable substitution (core/substitute.ts), then
 //      commonMetadata labels and annotations (Flux sets those just before applying).
 // The result is one multi-document YAML string in kustomize's output order.
-import { execFile } from 'node:child_process';
 import { readFile, readdir, lstat, realpath, stat, writeFile } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseAllDocuments, parseDocument, stringify, type Tags } from 'yaml';
 import type { KustomizationSpec, KustomizePatch } from '../core/declarations/types.js';
 import { isRecord } from '../core/manifests.js';
+import { DEFAULT_RENDER_LIMITS, formatBytes, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 import { SubstitutionError, substituteObject } from '../core/substitute.js';
+import { findExcessiveAliasing } from '../core/yaml-aliases.js';
+import { runLimited } from './limited-exec.js';
 
 /** A build that fails because of the source or the spec; the message says which step and why. */
 export class BuildError extends Error {
@@ -37,6 +41,8 @@ export interface BuildOptions {
    * hardened `--no-remote-bases` mode. When allowed, what a remote base reads is not confined.
    */
   readonly allowRemoteBases?: boolean;
+  /** The hub's caps (limits.render.*); default DEFAULT_RENDER_LIMITS. */
+  readonly limits?: RenderLimits;
 }
 
 /** The file names kustomize recognises, in the order it looks for them. */
@@ -54,9 +60,15 @@ export async function buildKustomization(
   await writeKustomizationFile(root, dir, spec);
   const allowRemote = opts.allowRemoteBases ?? false;
   await checkReferences(root, dir, allowRemote);
+  const limits = opts.limits ?? DEFAULT_RENDER_LIMITS;
+  await checkSourceYaml(root, limits);
   const kustomize = opts.kustomizeBin ?? (await import('../deploy/dev/binaries.js')).bin('kustomize');
   const timeoutMs = opts.timeoutMs ?? Math.max(spec.timeoutSeconds, 1) * 1000;
-  const output = await runKustomize(kustomize, dir, spec.path, timeoutMs, allowRemote);
+  const output = await runKustomize(kustomize, dir, spec.path, timeoutMs, allowRemote, limits);
+  const objects = output.match(/^---$/gm)?.length ?? 0;
+  if (objects + 1 > limits.maxObjects) {
+    throw new RenderLimitError('maxObjects', limits.maxObjects, `kustomize build of path "${spec.path}"`, `it built ${objects + 1} objects`);
+  }
   return postBuild(output, spec, vars);
 }
 
@@ -395,47 +407,64 @@ function pluginReferences(config: Record<string, unknown>, field: string): Refer
   return values.filter((v) => v !== '').map((value) => ({ field, value, kind: 'file' as const }));
 }
 
-interface ExecFailure {
-  readonly code?: number | string;
-  readonly killed?: boolean;
-  readonly signal?: string | null;
-  readonly stderr?: string;
-  readonly message: string;
+/**
+ * Every YAML file of the source, before kustomize reads any: none may be larger than
+ * limits.render.maxFileBytes (checked by stat, before reading), and none may hold a document
+ * Go's YAML decoder would refuse for excessive aliasing (core/yaml-aliases.ts; Flux's
+ * in-process kustomize decodes with that rule, the kustomize CLI would expand the bomb).
+ * The whole source, not just the files the kustomization names: kustomize also reads files
+ * named by generators, patches and components, and a source is bounded (limits.render.maxFiles).
+ */
+async function checkSourceYaml(root: string, limits: RenderLimits): Promise<void> {
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of (await readdir(dir)).sort(compareBytes)) {
+      const path = join(dir, name);
+      const info = await lstat(path);
+      if (info.isDirectory()) {
+        await walk(path);
+        continue;
+      }
+      const ext = extname(name).toLowerCase();
+      if (!info.isFile() || (ext !== '.yaml' && ext !== '.yml' && name !== 'Kustomization')) continue;
+      const rel = relative(root, path);
+      if (info.size > limits.maxFileBytes) {
+        throw new RenderLimitError('maxFileBytes', limits.maxFileBytes, `file ${rel}`, `it is ${formatBytes(info.size)}`);
+      }
+      const verdict = findExcessiveAliasing(await readFile(path, 'utf8'));
+      if (verdict !== undefined) {
+        throw new BuildError(
+          `${rel}: document ${verdict.document} contains excessive aliasing (${verdict.aliasCount} of its first ${verdict.decodeCount} ` +
+            'decoded nodes come from aliases; refused before kustomize reads it, as Go\'s YAML decoder in Flux refuses it): remove the YAML anchors and aliases that expand it',
+        );
+      }
+    }
+  };
+  await walk(root);
 }
 
-function runKustomize(kustomize: string, dir: string, path: string, timeoutMs: number, allowRemote: boolean): Promise<string> {
+async function runKustomize(kustomize: string, dir: string, path: string, timeoutMs: number, allowRemote: boolean, limits: RenderLimits): Promise<string> {
   // --reorder none: Flux's kustomizer does not re-sort, so objects come out in resource order
   // (unless the kustomization sets sortOptions).
   const args = ['build', dir, '--load-restrictor', 'LoadRestrictionsNone', '--reorder', 'none'];
   // Without remote bases kustomize gets no PATH, so it cannot fall back to `git clone` for a
   // resource that looks local but is not (e.g. gitlab.com/org/repo).
   const env = allowRemote ? { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/' } : { PATH: '', HOME: '/nonexistent' };
-  return new Promise((resolvePromise, reject) => {
-    execFile(
-      kustomize,
-      args,
-      { cwd: dir, env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 512 * 2 ** 20, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (!error) {
-          resolvePromise(stdout);
-          return;
-        }
-        const failure = error as ExecFailure;
-        if (failure.code === 'ENOENT' || failure.code === 'EACCES') {
-          reject(new Error(`cannot run kustomize at ${kustomize}: ${failure.message}`));
-        } else if (failure.killed === true || failure.signal === 'SIGKILL') {
-          reject(new BuildError(`kustomize build timed out after ${timeoutMs} ms for path "${path}"`));
-        } else {
-          const message = stderr
-            .split('\n')
-            .filter((line) => !line.startsWith('Flag --reorder has been deprecated'))
-            .join('\n')
-            .trim();
-          reject(new BuildError(`kustomize build failed for path "${path}": ${message || failure.message}`));
-        }
-      },
-    );
-  });
+  const result = await runLimited({ bin: kustomize, args, cwd: dir, env, timeoutMs, limits, subject: `kustomize build of path "${path}"` });
+  if (result.ok) return result.stdout;
+  switch (result.kind) {
+    case 'spawn':
+      throw new Error(`cannot run kustomize at ${kustomize}: ${result.message}`);
+    case 'timeout':
+      throw new BuildError(`kustomize build timed out after ${timeoutMs} ms for path "${path}"`);
+    case 'failed': {
+      const message = result.stderr
+        .split('\n')
+        .filter((line) => !line.startsWith('Flag --reorder has been deprecated'))
+        .join('\n')
+        .trim();
+      throw new BuildError(`kustomize build failed for path "${path}": ${message || result.message}`);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

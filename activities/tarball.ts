@@ -4,11 +4,18 @@
 // the same artifact digest. extractTarball is the safe way back: it checks every entry
 // before writing anything and refuses paths or links that would leave the target
 // directory, device files, and archives that are too large.
+//
+// Both are bounded (core/render-limits.ts): packTree refuses a file over maxFileBytes by its
+// stat() before reading it, and a tree of more than maxFiles files; extractTarball inflates
+// the archive in small steps and stops the moment the inflated bytes cross untarMaxBytes or
+// untarMaxRatio × the compressed bytes read so far, an entry crosses maxFileBytes, or the
+// entries cross untarMaxEntries: a gzip bomb costs a few MiB, never its inflated size.
 import { once } from 'node:events';
 import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { join, posix, win32 } from 'node:path';
-import { createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import { Header, Pax, Parser, Unpack, type HeaderData, type ReadEntry } from 'tar';
+import { archiveBreach, DEFAULT_RENDER_LIMITS, formatBytes, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 
 /** A path in a tree or an archive that would escape its root (or is otherwise refused). */
 export class UnsafePathError extends Error {
@@ -25,6 +32,10 @@ export class UnsafePathError extends Error {
 export interface PackOptions {
   /** Return false to leave a path out; for a directory, its whole subtree is left out. */
   readonly filter?: (relPath: string, isDir: boolean) => boolean;
+  /** Files packed; default limits.render.maxFiles' default. */
+  readonly maxFiles?: number;
+  /** One file's size, checked by stat before it is read; default limits.render.maxFileBytes' default. */
+  readonly maxFileBytes?: number;
 }
 
 export interface PackResult {
@@ -37,17 +48,28 @@ export interface PackResult {
 }
 
 export interface ExtractLimits {
-  /** Sum of the entries' sizes, uncompressed. Default 256 MiB. */
+  /** Inflated bytes of the archive (limits.untar.maxBytes). Default 256 MiB. */
   readonly maxBytes?: number;
-  /** Default 100 000. */
+  /** Entries (limits.untar.maxEntries). Default 30 000. */
   readonly maxEntries?: number;
+  /** Inflated / compressed (limits.untar.maxRatio), judged past UNTAR_RATIO_FLOOR_BYTES. Default 200. */
+  readonly maxRatio?: number;
+  /** One entry's size (limits.render.maxFileBytes). Default 16 MiB. */
+  readonly maxFileBytes?: number;
+}
+
+/** The extract limits of a render's limits (undefined: the defaults). */
+export function extractLimits(limits: RenderLimits | undefined): ExtractLimits {
+  return limits === undefined ? {} : {
+    maxBytes: limits.untarMaxBytes, maxEntries: limits.untarMaxEntries, maxRatio: limits.untarMaxRatio, maxFileBytes: limits.maxFileBytes,
+  };
 }
 
 const EPOCH = new Date(0);
 const BLOCK = 512;
 const MAX_SYMLINK_HOPS = 40;
-const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
-const DEFAULT_MAX_ENTRIES = 100_000;
+/** Compressed bytes handed to gunzip at a time: at gzip's ~1000:1 at most ~16 MiB come out of one. */
+const INFLATE_STEP = 16 * 1024;
 
 /** A deterministic .tar.gz of `root`. See packTree for the counts as well. */
 export async function packDirectory(root: string, opts: PackOptions = {}): Promise<Buffer> {
@@ -68,9 +90,11 @@ export async function packTree(root: string, opts: PackOptions = {}): Promise<Pa
     if (!gzip.write(data)) await once(gzip, 'drain');
   };
   const counts = { files: 0, directories: 0, symlinks: 0, contentBytes: 0 };
+  const maxFiles = opts.maxFiles ?? DEFAULT_RENDER_LIMITS.maxFiles;
+  const maxFileBytes = opts.maxFileBytes ?? DEFAULT_RENDER_LIMITS.maxFileBytes;
 
   try {
-    await walk(root, '', opts.filter, async (rel, kind, mode) => {
+    await walk(root, '', opts.filter, async (rel, kind, mode, size) => {
       const abs = join(root, rel);
       if (kind === 'directory') {
         counts.directories++;
@@ -83,7 +107,11 @@ export async function packTree(root: string, opts: PackOptions = {}): Promise<Pa
           await write(b);
         }
       } else {
+        // Refused by their stat, before anything is read.
+        if (size > maxFileBytes) throw new RenderLimitError('maxFileBytes', maxFileBytes, `file ${rel}`, `it is ${formatBytes(size)}`);
+        if (counts.files >= maxFiles) throw new RenderLimitError('maxFiles', maxFiles, 'source tree', `it has more than ${maxFiles} files`);
         const data = await readFile(abs);
+        if (data.length > maxFileBytes) throw new RenderLimitError('maxFileBytes', maxFileBytes, `file ${rel}`, `it grew to ${formatBytes(data.length)} while it was read`);
         counts.files++;
         counts.contentBytes += data.length;
         const portableMode = (mode & 0o111) !== 0 ? 0o755 : 0o644;
@@ -117,8 +145,12 @@ export async function assertSymlinksConfined(root: string): Promise<void> {
  * devices and fifos, and archives over the size or entry-count limits.
  */
 export async function extractTarball(data: Buffer, dir: string, limits: ExtractLimits = {}): Promise<void> {
-  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
-  const maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  const bounds = {
+    untarMaxBytes: limits.maxBytes ?? DEFAULT_RENDER_LIMITS.untarMaxBytes,
+    untarMaxRatio: limits.maxRatio ?? DEFAULT_RENDER_LIMITS.untarMaxRatio,
+  };
+  const maxEntries = limits.maxEntries ?? DEFAULT_RENDER_LIMITS.untarMaxEntries;
+  const maxFileBytes = limits.maxFileBytes ?? DEFAULT_RENDER_LIMITS.maxFileBytes;
   const symlinks = new Map<string, string>(); // entry path -> link target
   const hardlinks: { path: string; target: string }[] = [];
   const paths: string[] = [];
@@ -126,14 +158,15 @@ export async function extractTarball(data: Buffer, dir: string, limits: ExtractL
   let refusal: Error | undefined;
 
   const parser = new Parser({ strict: true });
+  const state = { settled: false }; // (an object: set in callbacks, which narrowing cannot see)
   const checked = new Promise<void>((resolve, reject) => {
-    parser.on('error', reject);
-    parser.on('end', resolve);
+    parser.on('error', (err: Error) => { state.settled = true; reject(err); });
+    parser.on('end', () => { state.settled = true; resolve(); });
   });
   parser.on('entry', (entry: ReadEntry) => {
     try {
       if (paths.length >= maxEntries) {
-        throw new Error(`tarball has more than ${maxEntries} entries; refusing to extract it`);
+        throw new RenderLimitError('untarMaxEntries', maxEntries, 'archive', `it has more than ${maxEntries} entries`);
       }
       const rel = archivePath(entry.path, 'path');
       if (rel === '.' && entry.type !== 'Directory') {
@@ -144,9 +177,13 @@ export async function extractTarball(data: Buffer, dir: string, limits: ExtractL
         case 'File':
         case 'OldFile':
         case 'ContiguousFile':
+          // Judged by the header, before the entry's content is inflated.
+          if (entry.size > maxFileBytes) {
+            throw new RenderLimitError('maxFileBytes', maxFileBytes, `archive entry ${rel}`, `it is ${formatBytes(entry.size)}`);
+          }
           bytes += entry.size;
-          if (bytes > maxBytes) {
-            throw new Error(`tarball holds more than ${maxBytes} bytes uncompressed; refusing to extract it`);
+          if (bytes > bounds.untarMaxBytes) {
+            throw new RenderLimitError('untarMaxBytes', bounds.untarMaxBytes, 'archive', `its entries hold more than ${formatBytes(bounds.untarMaxBytes)}`);
           }
           break;
         case 'Directory':
@@ -170,7 +207,10 @@ export async function extractTarball(data: Buffer, dir: string, limits: ExtractL
   parser.on('eof', () => {
     seen.end = true;
   });
-  parser.end(data);
+  const streamed = inflate(data, parser, bounds, () => state.settled || refusal !== undefined).catch((err: unknown) => {
+    refusal ??= err instanceof Error ? err : new Error(String(err));
+    parser.abort(refusal);
+  });
   try {
     await checked;
   } catch (err) {
@@ -198,13 +238,75 @@ export async function extractTarball(data: Buffer, dir: string, limits: ExtractL
   }
 
   await mkdir(dir, { recursive: true });
+  await streamed;
   const unpack = new Unpack({ cwd: dir, strict: true, noMtime: true, preserveOwner: false });
   const done = new Promise<void>((resolve, reject) => {
     unpack.on('error', reject);
     unpack.on('close', resolve);
   });
-  unpack.end(data);
+  await inflate(data, unpack, bounds);
   await done;
+}
+
+export interface TarSink {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * Feeds `data` (gzipped or plain tar) to `sink`, inflating INFLATE_STEP compressed bytes at a
+ * time and counting what comes out: throws RenderLimitError (and stops inflating) the moment
+ * the inflated bytes cross the archive's size or ratio cap, so a bomb is never inflated.
+ */
+export async function inflate(
+  data: Buffer, sink: TarSink, limits: { untarMaxBytes: number; untarMaxRatio: number }, stopped: () => boolean = () => false,
+): Promise<void> {
+  const write = async (chunk: Buffer): Promise<void> => {
+    if (!sink.write(chunk)) await new Promise<void>((resolve) => sink.once('drain', resolve));
+  };
+  const gzipped = data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b;
+  if (!gzipped) {
+    const breach = archiveBreach(data.length, data.length, limits);
+    if (breach !== undefined) throw new RenderLimitError(breach, limits[breach], 'archive', `it is ${formatBytes(data.length)}`);
+    for (let at = 0; at < data.length && !stopped(); at += 1024 * 1024) await write(data.subarray(at, at + 1024 * 1024));
+    sink.end();
+    return;
+  }
+  const gunzip = createGunzip();
+  let compressed = 0;
+  let inflated = 0;
+  const feed = async (): Promise<void> => {
+    for (; compressed < data.length && !gunzip.destroyed; compressed = Math.min(compressed + INFLATE_STEP, data.length)) {
+      if (!gunzip.write(data.subarray(compressed, compressed + INFLATE_STEP))) {
+        await new Promise<void>((resolve) => {
+          gunzip.once('drain', resolve);
+          gunzip.once('close', resolve); // destroyed: the reader stopped
+        });
+      }
+    }
+    if (!gunzip.destroyed) gunzip.end();
+  };
+  const fed = feed().catch(() => undefined); // a gunzip error surfaces in the loop below
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      inflated += chunk.length;
+      const read = Math.min(compressed + INFLATE_STEP, data.length); // what gunzip may have consumed
+      const breach = archiveBreach(inflated, read, limits);
+      if (breach !== undefined) {
+        const ratio = (inflated / read).toFixed(0);
+        throw new RenderLimitError(breach, limits[breach], 'archive', `${formatBytes(data.length)} compressed, it had inflated to ${formatBytes(inflated)} (${ratio}:1) when it was refused`);
+      }
+      if (stopped()) break; // the sink refused the archive already
+      await write(chunk);
+    }
+  } catch (err) {
+    gunzip.destroy();
+    throw err instanceof RenderLimitError ? err : new Error(`cannot read the tarball: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await fed;
+  }
+  sink.end();
 }
 
 type EntryKind = 'directory' | 'file' | 'symlink';
@@ -214,7 +316,7 @@ async function walk(
   root: string,
   rel: string,
   filter: PackOptions['filter'],
-  visit: (rel: string, kind: EntryKind, mode: number) => Promise<void>,
+  visit: (rel: string, kind: EntryKind, mode: number, size: number) => Promise<void>,
 ): Promise<void> {
   const names = (await readdir(rel === '' ? root : join(root, rel))).sort();
   for (const name of names) {
@@ -223,11 +325,11 @@ async function walk(
     const st = await lstat(join(root, path));
     if (st.isDirectory()) {
       if (filter && !filter(path, true)) continue;
-      await visit(path, 'directory', st.mode);
+      await visit(path, 'directory', st.mode, 0);
       await walk(root, path, filter, visit);
     } else if (st.isFile() || st.isSymbolicLink()) {
       if (filter && !filter(path, false)) continue;
-      await visit(path, st.isFile() ? 'file' : 'symlink', st.mode);
+      await visit(path, st.isFile() ? 'file' : 'symlink', st.mode, st.size);
     }
   }
 }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyDigest } from '../core/digest.js';
 import { idFields, type LogFn, type LogLevel } from '../core/log.js';
 import { VERSION } from '../core/version.js';
-import { parseManifests, findDuplicates } from '../core/manifests.js';
+import { MAX_MANIFEST_BYTES, parseManifests, findDuplicates } from '../core/manifests.js';
 import type { AgentGatewayClient } from '../proto/gen/flotilla/agent/v1/AgentGateway.js';
 import type { AgentMessage } from '../proto/gen/flotilla/agent/v1/AgentMessage.js';
 import type { HubMessage__Output } from '../proto/gen/flotilla/agent/v1/HubMessage.js';
@@ -624,9 +624,19 @@ export class Agent {
       return cached;
     }
     const chunks: Buffer[] = [];
+    let received = 0;
     await new Promise<void>((resolve, reject) => {
       const call = this.gatewayClient().FetchArtifact({ digest }, this.metadata());
-      call.on('data', (chunk: { data: Buffer }) => { chunks.push(chunk.data); });
+      call.on('data', (chunk: { data: Buffer }) => {
+        // Bounded as the parse is (core/manifests.ts): a larger artifact is refused while it streams.
+        received += chunk.data.length;
+        if (received > MAX_MANIFEST_BYTES) {
+          call.cancel();
+          reject(new Error(`artifact ${digest} is larger than the ${MAX_MANIFEST_BYTES / 2 ** 20} MiB the agent accepts; refused while downloading`));
+          return;
+        }
+        chunks.push(chunk.data);
+      });
       call.on('error', (err: Error & { details?: string }) => { reject(new Error(`cannot download artifact ${digest}: ${err.details ?? err.message}`)); });
       call.on('end', resolve);
     });

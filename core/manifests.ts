@@ -7,6 +7,13 @@ import { describeObject, objectId, type KubeObject } from './objects.js';
 export const MAX_OBJECT_BYTES = 1_572_864;
 /** Aliases per document: enough for real manifests, far too few for an alias bomb. */
 const MAX_ALIASES = 100;
+/**
+ * What one parse accepts (the agent parses every artifact it applies; the hub, every render):
+ * a render's default output caps (core/render-limits.ts limits.render.maxBytes, maxObjects).
+ * The yaml parser holds ~20× the text in nodes, so 64 MiB is already ~1.3 GB of parse.
+ */
+export const MAX_MANIFEST_BYTES = 64 * 2 ** 20;
+export const MAX_MANIFEST_OBJECTS = 10_000;
 
 export interface SourcedObject {
   readonly object: KubeObject;
@@ -32,6 +39,9 @@ const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 export function parseManifests(text: string, file: string): ParseResult {
   const objects: SourcedObject[] = [];
   const errors: ManifestError[] = [];
+  if (text.length > MAX_MANIFEST_BYTES) {
+    return { objects, errors: [{ source: file, message: `refused: ${(text.length / 2 ** 20).toFixed(1)} MiB of manifests, over the ${MAX_MANIFEST_BYTES / 2 ** 20} MiB a parse accepts (limits.render.maxBytes' default)` }] };
+  }
   let docs;
   try {
     docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
@@ -54,12 +64,16 @@ export function parseManifests(text: string, file: string): ParseResult {
       return;
     }
     if (value === null || value === undefined) return; // empty document, e.g. a trailing ---
+    if (objects.length > MAX_MANIFEST_OBJECTS) return;
     for (const item of expandLists(value)) {
       const checked = checkObject(item, source);
       if (checked.ok) objects.push({ object: checked.object, source });
       else errors.push(checked.error);
     }
   });
+  if (objects.length > MAX_MANIFEST_OBJECTS) {
+    return { objects: [], errors: [{ source: file, message: `refused: more than ${MAX_MANIFEST_OBJECTS} objects, the most a parse accepts (limits.render.maxObjects' default)` }] };
+  }
   return { objects, errors };
 }
 

@@ -15,7 +15,9 @@ import { createNotificationActivities } from '../activities/notification-deliver
 import { createRolloutActivities } from '../activities/rollout-activities.js';
 import { createTenancyActivities } from '../activities/tenancy.js';
 import type { TenancySettings } from '../core/tenancy.js';
+import { limitMechanism } from '../activities/limited-exec.js';
 import type { LogFn } from '../core/log.js';
+import { DEFAULT_RENDER_LIMITS, formatBytes, type RenderLimits } from '../core/render-limits.js';
 import { BlobArtifactStore, type ArtifactStore } from './artifact-store.js';
 import { FileBlobStore, type BlobStore } from './blob-store.js';
 import { DataObjectStore } from './data-objects.js';
@@ -69,6 +71,8 @@ export interface AssembleOptions {
   readonly maxConcurrentActivities?: number;
   /** tenancy.defaultServiceAccount and tenancy.noCrossNamespaceRefs (default: neither). */
   readonly tenancy?: TenancySettings;
+  /** What one render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
+  readonly renderLimits?: RenderLimits;
 }
 
 export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
@@ -83,6 +87,13 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const delivery = createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false });
   const events = EventRecorder.forTemporal(opts.client, opts.taskQueue, opts.log ? { log: opts.log } : {});
   const notificationMetrics = new NotificationMetrics(opts.metrics?.registry);
+  const limits = opts.renderLimits ?? DEFAULT_RENDER_LIMITS;
+  const mechanism = limitMechanism();
+  if (mechanism.mechanism === 'none') {
+    opts.log?.('kustomize and helm run WITHOUT a memory or CPU limit: neither prlimit (util-linux) nor /bin/sh was found', {}, 'warn');
+  } else {
+    opts.log?.(`kustomize and helm run under ${mechanism.mechanism}: ${formatBytes(limits.memoryBytes)} of address space, ${limits.cpuSeconds} s of CPU`, {}, 'info');
+  }
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -90,8 +101,8 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
     activities: {
       ...delivery,
-      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events }),
-      ...createHelmActivities({ client: opts.client, artifacts, data, events }),
+      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events, limits }),
+      ...createHelmActivities({ client: opts.client, artifacts, data, events, limits }),
       ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events }),
       ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}), events }),
       ...createTenancyActivities(opts.tenancy),

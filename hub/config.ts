@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { parse as parseYaml } from 'yaml';
 import type { TenancySettings } from '../core/tenancy.js';
 import { isLoopback } from './http-api.js';
+import { DEFAULT_RENDER_LIMITS, LIMIT_SETTINGS, renderLimitsProblem, type RenderLimits } from '../core/render-limits.js';
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
 type Value = string | number | boolean | readonly string[];
@@ -67,6 +68,16 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'limits.maxConcurrentActivities', env: 'FLOTILLA_MAX_CONCURRENT_ACTIVITIES', flag: 'max-concurrent-activities', type: 'int', default: 100, help: 'activities (git fetches, builds, renders, pushes) this hub runs at once' },
   { key: 'tenancy.defaultServiceAccount', env: 'FLOTILLA_DEFAULT_SERVICE_ACCOUNT', flag: 'default-service-account', type: 'string', help: 'Flux\'s --default-service-account: the ServiceAccount (in the declaration\'s own namespace) a Kustomization or HelmRelease without spec.serviceAccountName is applied as; unset: the agent\'s own identity' },
   { key: 'tenancy.noCrossNamespaceRefs', env: 'FLOTILLA_NO_CROSS_NAMESPACE_REFS', flag: 'no-cross-namespace-refs', type: 'bool', default: false, help: 'Flux\'s --no-cross-namespace-refs: a Kustomization or HelmRelease may use only sources in its own namespace (else Ready=False, reason AccessDenied)' },
+  // Render caps (core/render-limits.ts, docs/security.d/bounds.md): a breach fails that one reconcile, naming the cap.
+  { key: 'limits.render.memoryBytes', env: 'FLOTILLA_RENDER_MEMORY_BYTES', flag: 'render-memory-bytes', type: 'int', default: DEFAULT_RENDER_LIMITS.memoryBytes, help: 'address space (RLIMIT_AS) of each kustomize / helm run; at least 1 GiB (Go reserves ~800 MiB)' },
+  { key: 'limits.render.cpuSeconds', env: 'FLOTILLA_RENDER_CPU_SECONDS', flag: 'render-cpu-seconds', type: 'int', default: DEFAULT_RENDER_LIMITS.cpuSeconds, help: 'CPU seconds (RLIMIT_CPU) of each kustomize / helm run' },
+  { key: 'limits.render.maxBytes', env: 'FLOTILLA_RENDER_MAX_BYTES', flag: 'render-max-bytes', type: 'int', default: DEFAULT_RENDER_LIMITS.maxBytes, help: 'bytes one kustomize build or helm template may output' },
+  { key: 'limits.render.maxObjects', env: 'FLOTILLA_RENDER_MAX_OBJECTS', flag: 'render-max-objects', type: 'int', default: DEFAULT_RENDER_LIMITS.maxObjects, help: 'objects one kustomize build or helm template may output' },
+  { key: 'limits.render.maxFiles', env: 'FLOTILLA_RENDER_MAX_FILES', flag: 'render-max-files', type: 'int', default: DEFAULT_RENDER_LIMITS.maxFiles, help: 'files in one source tree (a git checkout as packed, after .sourceignore)' },
+  { key: 'limits.render.maxFileBytes', env: 'FLOTILLA_RENDER_MAX_FILE_BYTES', flag: 'render-max-file-bytes', type: 'int', default: DEFAULT_RENDER_LIMITS.maxFileBytes, help: 'bytes of one file in a source tree or archive (checked by stat, before reading)' },
+  { key: 'limits.untar.maxBytes', env: 'FLOTILLA_UNTAR_MAX_BYTES', flag: 'untar-max-bytes', type: 'int', default: DEFAULT_RENDER_LIMITS.untarMaxBytes, help: 'bytes an artifact or chart archive may inflate to (refused while inflating)' },
+  { key: 'limits.untar.maxEntries', env: 'FLOTILLA_UNTAR_MAX_ENTRIES', flag: 'untar-max-entries', type: 'int', default: DEFAULT_RENDER_LIMITS.untarMaxEntries, help: 'entries of one artifact or chart archive' },
+  { key: 'limits.untar.maxRatio', env: 'FLOTILLA_UNTAR_MAX_RATIO', flag: 'untar-max-ratio', type: 'int', default: DEFAULT_RENDER_LIMITS.untarMaxRatio, help: 'inflated:compressed ratio an archive may reach once past 8 MiB inflated (refused while inflating)' },
   { key: 'log.level', env: 'LOG_LEVEL', flag: 'log-level', type: 'string', values: ['debug', 'info', 'warn', 'error'], default: 'info', help: 'least level written to the JSON log' },
 ];
 
@@ -108,7 +119,7 @@ export interface HubConfig {
   };
   readonly store: { readonly type: 'filesystem' } | { readonly type: 's3'; readonly s3: S3Settings };
   readonly tools: { readonly helm?: string; readonly kustomize?: string };
-  readonly limits: { readonly maxConcurrentActivities: number };
+  readonly limits: { readonly maxConcurrentActivities: number; readonly render: RenderLimits };
   /** Flux's multi-tenancy flags (core/tenancy.ts). */
   readonly tenancy: TenancySettings;
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error' };
@@ -351,6 +362,14 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
   if (defaultServiceAccount !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(defaultServiceAccount)) {
     throw new ConfigError(`${named('tenancy.defaultServiceAccount')}: "${defaultServiceAccount}" is not a ServiceAccount name (lower-case letters, digits, '-' and '.', at most 253)`);
   }
+  const cap = (k: keyof RenderLimits): number => num(LIMIT_SETTINGS[k]);
+  const render: RenderLimits = {
+    memoryBytes: cap('memoryBytes'), cpuSeconds: cap('cpuSeconds'), maxBytes: cap('maxBytes'), maxObjects: cap('maxObjects'),
+    maxFiles: cap('maxFiles'), maxFileBytes: cap('maxFileBytes'), untarMaxBytes: cap('untarMaxBytes'),
+    untarMaxEntries: cap('untarMaxEntries'), untarMaxRatio: cap('untarMaxRatio'),
+  };
+  const renderProblem = renderLimitsProblem(render);
+  if (renderProblem !== undefined) throw new ConfigError(renderProblem);
   const helm = str('tools.helm');
   const kustomize = str('tools.kustomize');
   for (const key of ['tools.helm', 'tools.kustomize']) {
@@ -370,8 +389,8 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     http: { ...http, apiTokenFile: str('http.apiTokenFile') ?? `${dataDir.replace(/\/$/, '')}/api-token` },
     store,
     tools: { ...(helm !== undefined ? { helm } : {}), ...(kustomize !== undefined ? { kustomize } : {}) },
-    limits: { maxConcurrentActivities: num('limits.maxConcurrentActivities') },
     tenancy: { ...(defaultServiceAccount !== undefined ? { defaultServiceAccount } : {}), noCrossNamespaceRefs: sources.get('tenancy.noCrossNamespaceRefs')?.value === true },
+    limits: { maxConcurrentActivities: num('limits.maxConcurrentActivities'), render },
     log: { level: need('log.level', '') as HubConfig['log']['level'] },
     sources,
   };

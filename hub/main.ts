@@ -122,6 +122,7 @@ async function serve(config: HubConfig): Promise<void> {
     connection: await NativeConnection.connect(options), client, namespace: temporal.namespace, taskQueue: temporal.taskQueue, dataDir, store,
     heartbeatIntervalSeconds: config.grpc.heartbeatSeconds, log, metrics, maxConcurrentActivities: config.limits.maxConcurrentActivities,
     tenancy: config.tenancy,
+    renderLimits: config.limits.render,
     transport: {
       keepaliveTimeMs: config.grpc.keepaliveTimeSeconds * 1000, keepaliveTimeoutMs: config.grpc.keepaliveTimeoutSeconds * 1000,
       minPingIntervalMs: config.grpc.minPingIntervalSeconds * 1000, maxReceiveMessageBytes: config.grpc.maxReceiveMessageBytes,

@@ -503,9 +503,9 @@ describe('tarballs', () => {
 
   it('caps total size and entry count', async () => {
     const big = craft([{ path: 'a', body: 'x'.repeat(600) }, { path: 'b', body: 'y'.repeat(600) }]);
-    await assert.rejects(extractTarball(big, join(root, 'cap-1'), { maxBytes: 1000 }), /more than 1000 bytes uncompressed/);
+    await assert.rejects(extractTarball(big, join(root, 'cap-1'), { maxBytes: 1000 }), /exceeded the archive size limit of 1000 bytes \(limits\.untar\.maxBytes\)/);
     const many = craft([{ path: 'a' }, { path: 'b' }, { path: 'c' }]);
-    await assert.rejects(extractTarball(many, join(root, 'cap-2'), { maxEntries: 2 }), /more than 2 entries/);
+    await assert.rejects(extractTarball(many, join(root, 'cap-2'), { maxEntries: 2 }), /exceeded the archive entry limit of 2 \(limits\.untar\.maxEntries\): it has more than 2 entries/);
     await extractTarball(many, join(root, 'cap-3'), { maxEntries: 3 });
   });
 
