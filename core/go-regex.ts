@@ -38,7 +38,12 @@ export const COMPILE_CACHE_ENTRIES = 32;
 export const GO_REGEXP_SYNTAX = 'https://pkg.go.dev/regexp/syntax';
 
 /** A compiled Go regular expression. */
-export type GoRegexp = RE2JS;
+export interface GoRegexp {
+  readonly pattern: string;
+  readonly re2: RE2JS;
+  /** Go's Regexp.SubexpNames: the name of each group by index ('' for group 0 and unnamed groups). */
+  readonly subexpNames: readonly string[];
+}
 
 const cache = new Map<string, GoRegexp | Error>();
 
@@ -65,19 +70,92 @@ export function compileGoRegex(pattern: string): GoRegexp | Error {
 
 function compileUncached(pattern: string): GoRegexp | Error {
   const refuse = (reason: string): Error => new Error(`invalid regular expression ${JSON.stringify(pattern)}: ${reason}`);
-  let re: GoRegexp;
+  let re2: RE2JS;
+  let aliases = new Map<string, string>();
   try {
-    re = RE2JS.compile(pattern);
+    re2 = RE2JS.compile(pattern);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const reason = message.replace(/^error parsing regexp: /, '');
-    return refuse(reason + hint(reason));
+    // Go accepts a name used by several groups (`^v(?P<n>\d+)$|^r(?P<n>\d+)$`); RE2 (and re2js)
+    // refuse it. Compile with the repeats renamed, and keep the names Go would report.
+    const renamed = reason.startsWith('duplicate capture group name') ? renameDuplicateGroups(pattern) : undefined;
+    if (renamed === undefined) return refuse(reason + hint(reason));
+    try {
+      re2 = RE2JS.compile(renamed.pattern);
+      aliases = renamed.aliases;
+    } catch (again) {
+      // Another problem, which Go reports (it has no duplicate-name error).
+      const next = (again instanceof Error ? again.message : String(again)).replace(/^error parsing regexp: /, '');
+      return refuse(next + hint(next));
+    }
   }
-  const size = re.programSize();
+  const size = re2.programSize();
   if (size > MAX_PROGRAM_SIZE) {
     return refuse(`compiles to ${size} RE2 instructions, more than Flotilla's limit of ${MAX_PROGRAM_SIZE} (matching costs instructions × input length); use smaller repeat counts such as + instead of {1000}`);
   }
-  return re;
+  const subexpNames: string[] = new Array<string>(re2.groupCount() + 1).fill('');
+  for (const [name, index] of Object.entries(re2.namedGroups())) subexpNames[index] = aliases.get(name) ?? name;
+  return { pattern, re2, subexpNames };
+}
+
+/**
+ * The pattern with every repeated group name after the first replaced by a fresh one, and the
+ * fresh names mapped to the name written. Named groups are found as Go's parser finds them:
+ * not inside a character class, after a backslash, or between \Q and \E.
+ */
+function renameDuplicateGroups(pattern: string): { pattern: string; aliases: Map<string, string> } | undefined {
+  const opener = /^\(\?P?<([A-Za-z0-9_]+)>/;
+  const groups: { at: number; length: number; name: string }[] = [];
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i];
+    if (c === '\\') {
+      if (pattern[i + 1] === 'Q') {
+        const end = pattern.indexOf('\\E', i + 2);
+        i = end < 0 ? pattern.length : end + 2;
+      } else i += 2;
+    } else if (c === '[') {
+      i = classEnd(pattern, i);
+    } else if (c === '(') {
+      const m = opener.exec(pattern.slice(i));
+      if (m !== null) groups.push({ at: i, length: m[0].length, name: m[1] ?? '' });
+      i++;
+    } else i++;
+  }
+  const taken = new Set(groups.map((g) => g.name));
+  const seen = new Set<string>();
+  const aliases = new Map<string, string>();
+  let out = '';
+  let from = 0;
+  for (const g of groups) {
+    if (!seen.has(g.name)) {
+      seen.add(g.name);
+      continue;
+    }
+    let fresh = '';
+    for (let k = 1; fresh === '' || taken.has(fresh); k++) fresh = `${g.name}_${k}`;
+    taken.add(fresh);
+    aliases.set(fresh, g.name);
+    out += `${pattern.slice(from, g.at)}(?P<${fresh}>`;
+    from = g.at + g.length;
+  }
+  return aliases.size === 0 ? undefined : { pattern: out + pattern.slice(from), aliases };
+}
+
+/** The index after the character class opening at `start` (Go: `]` first is literal; [:name:] and escapes inside). */
+function classEnd(pattern: string, start: number): number {
+  let i = start + 1;
+  if (pattern[i] === '^') i++;
+  if (pattern[i] === ']') i++;
+  while (i < pattern.length && pattern[i] !== ']') {
+    if (pattern[i] === '\\') i += 2;
+    else if (pattern.startsWith('[:', i)) {
+      const end = pattern.indexOf(':]', i + 2);
+      i = end < 0 ? i + 1 : end + 2;
+    } else i++;
+  }
+  return i + 1;
 }
 
 /** What to do about errors that usually come from JavaScript or PCRE syntax. */
@@ -93,7 +171,7 @@ function hint(reason: string): string {
 
 /** Go's Regexp.MatchString / Match: whether the pattern matches any part of `text`. */
 export function goMatch(re: GoRegexp, text: string): boolean {
-  return re.test(text);
+  return re.re2.test(text);
 }
 
 /**
@@ -101,7 +179,7 @@ export function goMatch(re: GoRegexp, text: string): boolean {
  * undefined for a group that took no part), or null.
  */
 export function goFindSubmatch(re: GoRegexp, text: string): readonly (string | undefined)[] | null {
-  const m: readonly unknown[] | null = re.exec(text);
+  const m: readonly unknown[] | null = re.re2.exec(text);
   if (m === null) return null;
   return m.map((g) => (typeof g === 'string' ? g : undefined));
 }
@@ -114,12 +192,11 @@ const NAME_CHAR = /^[\p{L}\p{Nd}_]$/u;
  * - `$name` takes the longest run of letters, digits and `_` (`$1x` is the group named "1x",
  *   not group 1 then "x"; write `${1}x`); `${name}` needs its closing brace;
  * - a name of digits only, without a leading zero, is a group number (`$01` is a name, so
- *   empty); otherwise the group with that name;
+ *   empty); otherwise the first group with that name that took part in the match;
  * - an unknown group or one that did not take part expands to nothing;
  * - a `$` not followed by a valid name or `{name}` stays as it is.
  */
 export function goExpand(re: GoRegexp, template: string, match: readonly (string | undefined)[]): string {
-  const names = re.namedGroups();
   let out = '';
   let rest = template;
   for (;;) {
@@ -138,8 +215,8 @@ export function goExpand(re: GoRegexp, template: string, match: readonly (string
       continue;
     }
     rest = ref.rest;
-    const index = ref.num ?? (Object.hasOwn(names, ref.name) ? names[ref.name] : undefined);
-    if (index !== undefined) out += match[index] ?? '';
+    if (ref.num !== undefined) out += match[ref.num] ?? '';
+    else out += match.find((g, i) => g !== undefined && re.subexpNames[i] === ref.name) ?? '';
   }
   return out + rest;
 }
