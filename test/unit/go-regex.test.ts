@@ -268,6 +268,26 @@ describe("Flotilla's bounds on top of Go's", () => {
   });
 });
 
+describe('Alert lists in the notifications workflow', () => {
+  const alert = (inclusion: string): ReturnType<typeof one> => one(`apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: a, namespace: apps}
+spec: {providerRef: {name: p}, eventSources: [{kind: Kustomization, name: "*"}], inclusionList: [${JSON.stringify(inclusion)}]}
+`);
+  const event = (message: string): FlotillaEvent => ({
+    involvedObject: { kind: 'Kustomization', name: 'web', namespace: 'apps' }, severity: 'info', reason: 'ReconciliationSucceeded',
+    message, metadata: {}, reportingController: 'flotilla-hub', timestamp: '2024-05-01T10:00:00Z',
+  });
+  it("reads them as Go does; histories from before patched('go-regex-re2') replay with the JavaScript reading they were decided with", () => {
+    const a = alert('applied v1\\z');
+    assert.ok(a.kind === 'Alert');
+    assert.equal(alertMatches(a, event('applied v1')), true, 'Go: \\z is the end of the text');
+    assert.equal(alertMatches(a, event('applied v1z')), false);
+    assert.equal(alertMatches(a, event('applied v1'), undefined, 'legacy-js'), false, 'JavaScript read \\z as the letter z');
+    assert.equal(alertMatches(a, event('applied v1z'), undefined, 'legacy-js'), true);
+  });
+});
+
 describe('declarations: an invalid Go regexp is refused at parse time, naming the object and the field', () => {
   const object = (kind: string, apiVersion: string, spec: string): string =>
     `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: app, namespace: apps}\nspec: ${spec}\n`;
