@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
-import { compileGoRegex } from '../core/go-regex.js';
+import { compileGoRegex, goMatch, type GoRegexp } from '../core/go-regex.js';
 import { CommitTemplateError, DEFAULT_COMMIT_TEMPLATE } from '../core/image/message-template.js';
 import { selectTag } from '../core/image/policy.js';
 import { infoEvent, failureEvent } from '../core/notifications/hub-events.js';
@@ -83,8 +83,10 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
         }
         throw err;
       }
-      const exclusions = spec.exclusionList.map((p) => compileGoRegex(p)).filter((re): re is RegExp => !(re instanceof Error));
-      const kept = tags.filter((t) => !exclusions.some((re) => re.test(t)));
+      // Flux's filterOutTags: a tag matching (MatchString, unanchored) any expression is dropped.
+      // parse.ts refused invalid expressions; Go's regexp (RE2) keeps this linear in the tags.
+      const exclusions = spec.exclusionList.map((p) => compileGoRegex(p)).filter((re): re is GoRegexp => !(re instanceof Error));
+      const kept = tags.filter((t) => !exclusions.some((re) => goMatch(re, t)));
       const stored: StoredTags = { image: spec.image, tags: kept };
       const tagsDigest = await ctx.artifacts.put(Buffer.from(JSON.stringify(stored)));
       return {

@@ -365,18 +365,11 @@ function substring(s: string, offsetText: string, lengthText: string | undefined
 }
 
 function trimPrefix(s: string, pattern: string, which: 'shortest' | 'longest'): string {
-  const matcher = compileGlob(pattern);
-  if (!matcher) return s; // a malformed pattern leaves the value as it is
-  // Candidate prefixes from the whole string down to one character; the empty prefix never counts.
-  let match: string | undefined;
-  for (let end = s.length; end > 0; end--) {
-    const prefix = s.slice(0, end);
-    if (matcher(prefix)) {
-      match = prefix;
-      if (which === 'longest') break;
-    }
-  }
-  return match === undefined ? s : s.slice(match.length);
+  const glob = compileGlob(pattern);
+  if (!glob) return s; // a malformed pattern leaves the value as it is
+  // The empty prefix never counts.
+  const end = globPrefixEnd(glob, s, which);
+  return end === undefined ? s : s.slice(end);
 }
 
 /** Suffixes are trimmed as prefixes of the reversed value with the reversed pattern, as Flux does. */
@@ -385,21 +378,31 @@ function trimSuffix(s: string, pattern: string, which: 'shortest' | 'longest'): 
   return reverse(trimPrefix(reverse(s), reverse(pattern), which));
 }
 
+/** One step of a glob: `*` (any run, also none), or one character that `accepts` takes. */
+type GlobAtom = { readonly star: true } | { readonly star: false; readonly accepts: (c: number) => boolean };
+
 /**
- * A glob matcher for whole strings: `*` any run (slashes included), `?` one character,
- * `[a-z]` / `[^a-z]` character classes, `\x` a literal x. Undefined for a malformed pattern.
+ * A glob for whole strings: `*` any run (slashes included), `?` one character, `[a-z]` /
+ * `[^a-z]` character classes, `\x` a literal x. Undefined for a malformed pattern (also a
+ * reversed range such as [z-a]). The pattern comes from the repository (`${var#pattern}`), so it
+ * is never a backtracking RegExp (`*a*a*a*a*a*a*b` against 80 a's took 119 s that way): it is
+ * matched by globPrefixEnd in one pass.
  */
-function compileGlob(pattern: string): ((s: string) => boolean) | undefined {
-  let source = '';
+function compileGlob(pattern: string): GlobAtom[] | undefined {
+  const atoms: GlobAtom[] = [];
+  const one = (accepts: (c: number) => boolean): void => {
+    atoms.push({ star: false, accepts });
+  };
   const chars = Array.from(pattern);
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i] ?? '';
-    if (c === '*') source += '[\\s\\S]*';
-    else if (c === '?') source += '[\\s\\S]';
+    if (c === '*') atoms.push({ star: true });
+    else if (c === '?') one(() => true);
     else if (c === '\\') {
       const next = chars[++i];
       if (next === undefined) return undefined;
-      source += escapeRegExp(next);
+      const cp = next.codePointAt(0);
+      one((x) => x === cp);
     } else if (c === '[') {
       let j = i + 1;
       let negate = false;
@@ -407,7 +410,7 @@ function compileGlob(pattern: string): ((s: string) => boolean) | undefined {
         negate = true;
         j++;
       }
-      const ranges: string[] = [];
+      const ranges: (readonly [number, number])[] = [];
       for (;;) {
         const lo = chars[j];
         if (lo === ']' && ranges.length > 0) break;
@@ -432,25 +435,58 @@ function compileGlob(pattern: string): ((s: string) => boolean) | undefined {
           j += 2;
         }
         if (chars[j] === undefined) return undefined;
-        ranges.push(low === high ? escapeClassChar(low) : `${escapeClassChar(low)}-${escapeClassChar(high)}`);
+        const range = [low.codePointAt(0) ?? 0, high.codePointAt(0) ?? 0] as const;
+        if (range[0] > range[1]) return undefined;
+        ranges.push(range);
       }
-      source += `[${negate ? '^' : ''}${ranges.join('')}]`;
+      one((x) => ranges.some(([from, to]) => x >= from && x <= to) !== negate);
       i = j;
-    } else source += escapeRegExp(c);
+    } else {
+      const cp = c.codePointAt(0);
+      one((x) => x === cp);
+    }
   }
-  let re: RegExp;
-  try {
-    re = new RegExp(`^${source}$`, 'u');
-  } catch {
-    return undefined; // e.g. a reversed range such as [z-a]
-  }
-  return (s) => re.test(s);
+  return atoms;
 }
 
-function escapeRegExp(c: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
+/**
+ * Where the shortest or longest non-empty prefix of `s` that the whole glob matches ends (a
+ * UTF-16 offset), or undefined. A nondeterministic automaton run over `s` once: state i means
+ * "the first i atoms matched"; a star keeps its state on any character. O(length × atoms).
+ */
+function globPrefixEnd(atoms: readonly GlobAtom[], s: string, which: 'shortest' | 'longest'): number | undefined {
+  const k = atoms.length;
+  let active: Uint8Array = new Uint8Array(k + 1);
+  const close = (set: Uint8Array): Uint8Array => {
+    // A star may match nothing: reaching a star's state also reaches the next one.
+    for (let i = 0; i < k; i++) if (set[i] === 1 && atoms[i]?.star === true) set[i + 1] = 1;
+    return set;
+  };
+  active[0] = 1;
+  close(active);
+  let found: number | undefined;
+  let offset = 0;
+  for (const c of s) {
+    const cp = c.codePointAt(0) ?? 0;
+    const next = new Uint8Array(k + 1);
+    let any = false;
+    for (let i = 0; i < k; i++) {
+      if (active[i] !== 1) continue;
+      const atom = atoms[i];
+      if (atom === undefined) continue;
+      if (atom.star) next[i] = 1;
+      else if (atom.accepts(cp)) next[i + 1] = 1;
+      else continue;
+      any = true;
+    }
+    offset += c.length;
+    if (!any) break;
+    active = close(next);
+    if (active[k] === 1) {
+      found = offset;
+      if (which === 'shortest') break;
+    }
+  }
+  return found;
 }
 
-function escapeClassChar(c: string): string {
-  return /[\\\]^-]/.test(c) ? `\\${c}` : c;
-}

@@ -15,7 +15,7 @@
 // finished. Those are started again in the new run, within what is left of their retry
 // budget: delivery is at-least-once (a request that reached the receiver just before the
 // old run ended is sent again).
-import { condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { NotificationActivities } from '../activities/notification-delivery.js';
 import {
   declarationId, type AlertDeclaration, type NotificationDeclaration, type ProviderDeclaration, type ReceiverDeclaration,
@@ -126,10 +126,19 @@ export async function notificationsWorkflow(input: NotificationsInput): Promise<
     if (p) { p.sent += 1; p.lastSentAt = now(); }
   };
 
+  /**
+   * Which engine reads an Alert's inclusionList/exclusionList: Go's regexp (RE2, linear time)
+   * since 'go-regex-re2'; histories recorded before it replay with the JavaScript RegExp they
+   * were decided with. Asked only for Alerts with lists, so others' histories are unchanged.
+   */
+  const regexEngine = (alert: AlertDeclaration): 'go' | 'legacy-js' =>
+    alert.spec.inclusionList.length === 0 && alert.spec.exclusionList.length === 0 ? 'go'
+      : patched('go-regex-re2') ? 'go' : 'legacy-js';
+
   /** One event against every Alert. */
   const route = (event: FlotillaEvent): void => {
     for (const [alertId, alert] of alerts) {
-      if (!alertMatches(alert, event)) continue;
+      if (!alertMatches(alert, event, undefined, regexEngine(alert))) continue;
       const counts = alertCounts.get(alertId);
       if (counts) counts.matched += 1;
       const providerId = providerOf(alert);

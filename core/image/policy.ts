@@ -3,13 +3,14 @@
 // internal/policy: filterTags first (pattern + extract), then semver / alphabetical / numerical
 // over the extracted values, answering with the original tag.
 import semver from 'semver';
+import { compileGoRegex, goExpand, goFindSubmatch } from '../go-regex.js';
 
 export type SortOrder = 'asc' | 'desc';
 
 export interface TagFilter {
-  /** Go regexp; `(?P<name>…)` groups are accepted. Unanchored, like Go's FindStringSubmatch. */
+  /** Go regexp (core/go-regex.ts); unanchored, like Go's FindStringSubmatch. */
   readonly pattern: string;
-  /** Go Regexp.Expand template (`$ts`, `${ts}`, `$1`); what the policy compares. */
+  /** Go Regexp.Expand template (`$ts`, `${ts}`, `$1`; goExpand); what the policy compares. */
   readonly extract?: string;
 }
 
@@ -139,38 +140,23 @@ function parseNumber(text: string): number | undefined {
   return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : undefined;
 }
 
+/**
+ * Flux's RegexFilter (image-reflector-controller internal/policy/filter.go): the pattern
+ * compiled as a Go regexp, each tag searched (FindStringSubmatchIndex, unanchored) and, when
+ * extract is not empty, the key is Regexp.ExpandString(extract) over the match (goExpand).
+ */
 function compileFilter(filter: TagFilter): (tags: readonly string[]) => Candidate[] {
-  let re: RegExp;
-  try {
-    // Go spells named groups (?P<name>…); JS spells them (?<name>…).
-    re = new RegExp(filter.pattern.replaceAll('(?P<', '(?<'));
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(`spec.filterTags.pattern: invalid regular expression "${filter.pattern}": ${reason}`);
-  }
+  const re = compileGoRegex(filter.pattern);
+  if (re instanceof Error) throw new Error(`spec.filterTags.pattern: ${re.message}`);
   const template = filter.extract ?? '';
   return (tags) => {
     // Like Flux, keyed by the extracted value: two tags extracting the same value count once (the later wins).
     const byKey = new Map<string, string>();
     for (const tag of tags) {
-      const m = re.exec(tag);
+      const m = goFindSubmatch(re, tag);
       if (m === null) continue;
-      byKey.set(template === '' ? tag : expand(template, m), tag);
+      byKey.set(template === '' ? tag : goExpand(re, template, m), tag);
     }
     return [...byKey].map(([key, tag]) => ({ key, tag }));
   };
-}
-
-/**
- * Go's Regexp.Expand: `$name` / `${name}` is a group by name or number (unknown or unmatched →
- * empty), `$$` is a literal `$`, and a `$` not followed by a name stays as it is.
- */
-function expand(template: string, match: RegExpExecArray): string {
-  return template.replace(/\$(?:\$|\{(\w+)\}|(\w+))?/g, (whole, braced: string | undefined, bare: string | undefined) => {
-    if (whole === '$$') return '$';
-    const name = braced ?? bare;
-    if (name === undefined) return '$';
-    const value = /^\d+$/.test(name) ? match[Number(name)] : match.groups?.[name];
-    return value ?? '';
-  });
 }

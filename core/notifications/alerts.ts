@@ -3,7 +3,7 @@
 // Pure (no Node built-ins): workflow code may import it.
 import type { AlertDeclaration, EventSource } from '../declarations/types.js';
 import type { FlotillaEvent } from './event.js';
-import { compileGoRegex } from '../go-regex.js';
+import { compileGoRegex, goMatch, legacyJsRegexTest } from '../go-regex.js';
 
 /**
  * Whether `alert` forwards `event`, as Flux decides:
@@ -18,13 +18,20 @@ import { compileGoRegex } from '../go-regex.js';
  * involved object's labels. Flux reads them from the API server; Flotilla's caller passes
  * them when it knows them. Without `labels` a source with matchLabels does not match: an Alert
  * scoped by labels stays quiet rather than sending what it may not be meant to.
+ *
+ * The lists are Go regular expressions (core/go-regex.ts), searched in the message as Flux's
+ * regexp.Match does. `regex: 'legacy-js'` is only for the notifications workflow replaying a
+ * history recorded before Flotilla used RE2 (see legacyJsRegexTest).
  */
-export function alertMatches(alert: AlertDeclaration, event: FlotillaEvent, labels?: Readonly<Record<string, string>>): boolean {
+export function alertMatches(
+  alert: AlertDeclaration, event: FlotillaEvent, labels?: Readonly<Record<string, string>>, regex: 'go' | 'legacy-js' = 'go',
+): boolean {
   const { spec } = alert;
   if (spec.suspend) return false;
   if (spec.eventSeverity === 'error' && event.severity !== 'error') return false;
-  if (spec.inclusionList.length > 0 && !spec.inclusionList.some((p) => matchesMessage(p, event.message))) return false;
-  if (spec.exclusionList.some((p) => matchesMessage(p, event.message))) return false;
+  const matches = regex === 'go' ? matchesMessage : legacyJsRegexTest;
+  if (spec.inclusionList.length > 0 && !spec.inclusionList.some((p) => matches(p, event.message))) return false;
+  if (spec.exclusionList.some((p) => matches(p, event.message))) return false;
   return spec.eventSources.some((source) => sourceMatches(source, event, labels));
 }
 
@@ -58,7 +65,7 @@ export function wildcardMatches(pattern: string, name: string): boolean {
 function matchesMessage(pattern: string, message: string): boolean {
   const re = compileGoRegex(pattern);
   // parse.ts refuses Alerts with invalid expressions; one that slipped through matches nothing (Flux logs and skips it).
-  return !(re instanceof Error) && re.test(message);
+  return !(re instanceof Error) && goMatch(re, message);
 }
 
 /**

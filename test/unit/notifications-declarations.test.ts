@@ -148,8 +148,8 @@ describe('Alert', () => {
 
   const errors: [string, string, string, RegExp][] = [
     ['a bad inclusion regex, by index', ALERT(`{providerRef: {name: p}, ${SOURCES}, inclusionList: [ok, "(unclosed"]}`), 'spec.inclusionList[1]',
-      /invalid regular expression "\(unclosed": Unterminated group/],
-    ['a bad exclusion regex, by index', ALERT(`{providerRef: {name: p}, ${SOURCES}, exclusionList: ["[z-a]"]}`), 'spec.exclusionList[0]', /invalid regular expression "\[z-a\]"/],
+      /invalid regular expression "\(unclosed": missing closing \): `\(unclosed`$/],
+    ['a bad exclusion regex, by index', ALERT(`{providerRef: {name: p}, ${SOURCES}, exclusionList: ["[z-a]"]}`), 'spec.exclusionList[0]', /invalid regular expression "\[z-a\]": invalid character class range: `z-a`$/],
     ['a missing providerRef', ALERT(`{${SOURCES}}`), 'spec.providerRef', /required: the Provider \(same namespace\) to send with/],
     ['missing eventSources', ALERT('{providerRef: {name: p}}'), 'spec.eventSources', /required: the objects whose events to send/],
     ['an unknown event source kind', ALERT('{providerRef: {name: p}, eventSources: [{kind: Deployment, name: x}]}'), 'spec.eventSources[0].kind',

@@ -125,3 +125,48 @@ describe('substitutionDisabled', () => {
     assert.equal(substitutionDisabled(undefined), false);
   });
 });
+
+describe('trim patterns (${var#glob} and friends) are matched in one pass', () => {
+  // Each row gave the same result with the former RegExp translation of the glob (checked over
+  // 840 expressions); the last two show where that translation split a surrogate pair.
+  const v = { a: 'abcABC123', p: 'dir/sub/file.tar.gz', s: 'a*b?c[d]e\\f', u: 'héllo-wörld-😀x' };
+  const cases: [string, string][] = [
+    ['${a#?}', 'bcABC123'],
+    ['${a##[a-c]*}', ''],
+    ['${a#[a-c]*}', 'bcABC123'],
+    ['${a#[^a-c]*}', 'abcABC123'],
+    ['${a%%*[0-9]}', 'abcABC123'], // suffixes match the reversed pattern (as Flux does): "]9-0[*" is malformed
+    ['${a%3}', 'abcABC12'],
+    ['${a#[z-a]*}', 'abcABC123'], // a reversed range: malformed, the value stays
+    ['${a#[a}', 'abcABC123'], // an unclosed class: malformed
+    ['${p#*/}', 'sub/file.tar.gz'],
+    ['${p##*/}', 'file.tar.gz'],
+    ['${p%.*}', 'dir/sub/file.tar'],
+    ['${p%%.*}', 'dir/sub/file'],
+    ['${s#a\\*}', 'b?c[d]e\\f'],
+    ['${s##*[\\]]}', 'e\\f'],
+    ['${u#h?llo}', '-wörld-😀x'],
+    ['${u%%-*}', 'héllo'],
+    ['${u%?}', 'héllo-wörld-😀'],
+    ['${u%??}', 'héllo-wörld-'], // ? is one character, never half of 😀
+  ];
+  for (const [input, want] of cases) {
+    it(`${input} → ${JSON.stringify(want)}`, () => {
+      assert.equal(sub(input, v), want);
+    });
+  }
+
+  it('a pattern with many stars against a long value takes milliseconds, not minutes', (t) => {
+    // As a backtracking RegExp, *a*a*a*a*a*a*b against 80 a's took 119 s (each extra star
+    // multiplies the work by the length). The automaton is linear; 2 s is ~50 times what
+    // 100,000 characters take on a loaded machine.
+    for (const length of [80, 100_000]) {
+      const start = performance.now();
+      assert.equal(sub('${v#*a*a*a*a*a*a*b}', { v: 'a'.repeat(length) }), 'a'.repeat(length));
+      assert.equal(sub('${v%%a*a*a*a*a*a*}', { v: `${'a'.repeat(length)}b` }), '');
+      const ms = performance.now() - start;
+      t.diagnostic(`${length} characters: ${ms.toFixed(1)} ms`);
+      assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
+    }
+  });
+});
