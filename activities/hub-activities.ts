@@ -3,6 +3,7 @@
 // declarations. Created by the hub process around its Temporal client and data directory.
 // Failed fetches and builds, and new artifacts, are also recorded as events for notifications
 // (each retry records again: the notifications throttle drops the duplicates).
+import type { SourcePolicy } from '../core/source-policy.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ export interface HubActivityContext {
   readonly dataDir: string;
   /** Where events for notifications go (none: not recorded). */
   readonly events?: EventSink;
+  /** The hub's source policy (settings sources.*, docs/security.md). */
+  readonly sourcePolicy: SourcePolicy;
 }
 
 /**
@@ -107,7 +110,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
           { id: input.id, spec: input.spec, includes: input.includes, ...(credentials ? { credentials } : {}),
             ...(input.lastRevision !== undefined ? { lastRevision: input.lastRevision } : {}),
             ...(input.lastArtifactDigest !== undefined ? { lastArtifactDigest: input.lastArtifactDigest } : {}) },
-          { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat },
+          { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat, policy: ctx.sourcePolicy },
         );
         if (result.changed) {
           const event = infoEvent(input.id, 'NewArtifact', `stored artifact for revision '${result.revision}'`, { revision: result.revision }, Date.now());

@@ -1,6 +1,7 @@
 // One hub, assembled: the registration, artifact and data stores in its data directory,
 // the agent gateway, and the Temporal worker serving every actor with its activities.
 // flotilla-hub serve and the integration tests build the hub the same way, here.
+import type { SourcePolicy } from '../core/source-policy.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,8 @@ export interface AssembleOptions {
   readonly metrics?: HubMetrics;
   /** Concurrent activities (git fetches, builds, cluster updates); Temporal's default is 100. */
   readonly maxConcurrentActivities?: number;
+  /** Where sources may be fetched from (settings sources.*); required: the hub says what it allows. */
+  readonly sourcePolicy: SourcePolicy;
 }
 
 export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
@@ -86,9 +89,9 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
     activities: {
       ...delivery,
-      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events }),
-      ...createHelmActivities({ client: opts.client, artifacts, data, events }),
-      ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events }),
+      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events, sourcePolicy: opts.sourcePolicy }),
+      ...createHelmActivities({ client: opts.client, artifacts, data, events, sourcePolicy: opts.sourcePolicy }),
+      ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events, sourcePolicy: opts.sourcePolicy }),
       ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}), events }),
       ...notificationMetrics.instrument(createNotificationActivities({ secrets: (namespace, name) => data.get('Secret', namespace, name) })),
     },

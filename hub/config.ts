@@ -6,6 +6,7 @@
 // values with their sources.
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { allowHostProblem, type SourcePolicy } from '../core/source-policy.js';
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
 type Value = string | number | boolean | readonly string[];
@@ -58,6 +59,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'store.s3.sessionToken', env: 'AWS_SESSION_TOKEN', type: 'string', secret: true, help: 'S3 session token, for temporary credentials (environment only)' },
   { key: 'tools.helm', env: 'FLOTILLA_HELM', flag: 'helm', type: 'file', help: 'helm binary (default: the one scripts/install-infra.sh installs; the hub image: /usr/local/bin/helm)' },
   { key: 'tools.kustomize', env: 'FLOTILLA_KUSTOMIZE', flag: 'kustomize', type: 'file', help: 'kustomize binary (default as for helm)' },
+  { key: 'sources.allowSchemes', env: 'FLOTILLA_SOURCES_ALLOW_SCHEMES', flag: 'sources-allow-schemes', type: 'list', values: ['http', 'git', 'file'], default: [], help: 'schemes sources may use besides https and ssh (git) and oci (Helm): http, git, file (comma separated in the environment); docs/security.md' },
+  { key: 'sources.allowHosts', env: 'FLOTILLA_SOURCES_ALLOW_HOSTS', flag: 'sources-allow-hosts', type: 'list', default: [], help: 'internal destinations sources may reach: host names, *.suffix, IP addresses or CIDRs (e.g. git.corp.internal,10.20.0.0/16); docs/security.md' },
+  { key: 'sources.allowPrivateNetworks', env: 'FLOTILLA_SOURCES_ALLOW_PRIVATE_NETWORKS', flag: 'sources-allow-private-networks', type: 'bool', default: false, help: 'let sources reach loopback, private, link-local (cloud metadata) and in-cluster addresses: for a development fleet on one machine only; docs/security.md' },
   { key: 'limits.maxConcurrentActivities', env: 'FLOTILLA_MAX_CONCURRENT_ACTIVITIES', flag: 'max-concurrent-activities', type: 'int', default: 100, help: 'activities (git fetches, builds, renders, pushes) this hub runs at once' },
   { key: 'log.level', env: 'LOG_LEVEL', flag: 'log-level', type: 'string', values: ['debug', 'info', 'warn', 'error'], default: 'info', help: 'least level written to the JSON log' },
 ];
@@ -95,6 +99,8 @@ export interface HubConfig {
   readonly store: { readonly type: 'filesystem' } | { readonly type: 's3'; readonly s3: S3Settings };
   readonly tools: { readonly helm?: string; readonly kustomize?: string };
   readonly limits: { readonly maxConcurrentActivities: number };
+  /** The source policy (core/source-policy.ts): settings sources.*. */
+  readonly sourcePolicy: SourcePolicy;
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error' };
   /** Where each setting's value came from, for `flotilla-hub config`. */
   readonly sources: ReadonlyMap<string, { readonly value: Value; readonly source: Source }>;
@@ -148,10 +154,15 @@ function coerce(s: Setting, raw: unknown, where: string): Value {
       if (!Number.isInteger(n) || n < 1) fail(`want a whole number >= 1, got ${JSON.stringify(raw)}`);
       return n;
     }
-    case 'list':
-      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw.flatMap((x: string) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
-      if (typeof raw === 'string') return raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
-      return fail(`want a list of strings, got ${JSON.stringify(raw)}`);
+    case 'list': {
+      let items: string[] | undefined;
+      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) items = raw.flatMap((x: string) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+      if (typeof raw === 'string') items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      if (items === undefined) return fail(`want a list of strings, got ${JSON.stringify(raw)}`);
+      const unknown = s.values === undefined ? undefined : items.find((x) => !(s.values ?? []).includes(x));
+      if (unknown !== undefined) fail(`want some of ${(s.values ?? []).join(', ')}, got "${unknown}"`);
+      return items;
+    }
     default: {
       if (typeof raw !== 'string' && typeof raw !== 'number') return fail(`want a string, got ${JSON.stringify(raw)}`);
       const text = String(raw).trim();
@@ -337,6 +348,18 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     if (path === undefined) continue;
     try { accessSync(path, constants.X_OK); } catch { throw new ConfigError(`${named(key)}: ${path} is not executable`); }
   }
+  const sourcePolicy = (): SourcePolicy => {
+    const list = (key: string): string[] => {
+      const v = sources.get(key)?.value;
+      return Array.isArray(v) ? [...v] : [];
+    };
+    const allowHosts = list('sources.allowHosts');
+    for (const entry of allowHosts) {
+      const problem = allowHostProblem(entry);
+      if (problem !== undefined) throw new ConfigError(`${named('sources.allowHosts')}: ${problem}`);
+    }
+    return { allowSchemes: list('sources.allowSchemes'), allowHosts, allowPrivateNetworks: sources.get('sources.allowPrivateNetworks')?.value === true };
+  };
   return {
     dataDir, ...(hubId !== undefined ? { hubId } : {}), temporal,
     grpc: {
@@ -350,6 +373,7 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     store,
     tools: { ...(helm !== undefined ? { helm } : {}), ...(kustomize !== undefined ? { kustomize } : {}) },
     limits: { maxConcurrentActivities: num('limits.maxConcurrentActivities') },
+    sourcePolicy: sourcePolicy(),
     log: { level: need('log.level', '') as HubConfig['log']['level'] },
     sources,
   };

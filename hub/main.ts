@@ -102,6 +102,7 @@ async function serve(config: HubConfig): Promise<void> {
   const hub = await assembleHub({
     connection: await NativeConnection.connect(options), client, namespace: temporal.namespace, taskQueue: temporal.taskQueue, dataDir, store,
     heartbeatIntervalSeconds: config.grpc.heartbeatSeconds, log, metrics, maxConcurrentActivities: config.limits.maxConcurrentActivities,
+    sourcePolicy: config.sourcePolicy,
     transport: {
       keepaliveTimeMs: config.grpc.keepaliveTimeSeconds * 1000, keepaliveTimeoutMs: config.grpc.keepaliveTimeoutSeconds * 1000,
       minPingIntervalMs: config.grpc.minPingIntervalSeconds * 1000, maxReceiveMessageBytes: config.grpc.maxReceiveMessageBytes,
