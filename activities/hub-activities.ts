@@ -3,7 +3,7 @@
 // declarations. Created by the hub process around its Temporal client and data directory.
 // Failed fetches and builds, and new artifacts, are also recorded as events for notifications
 // (each retry records again: the notifications throttle drops the duplicates).
-import type { SourcePolicy } from '../core/source-policy.js';
+import { declarationRefusals, type SourcePolicy } from '../core/source-policy.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -154,6 +154,11 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
       const conflicts = await adoptionConflicts(split.declarations.map((d) => declarationId(d)), input.owner);
       if (conflicts.length > 0) {
         throw failed(input.owner, ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: conflicts.join('; ') }));
+      }
+      // The source policy, before anything is applied (a refused source leaves what runs untouched).
+      const refused = declarationRefusals(split.declarations, ctx.sourcePolicy);
+      if (refused.length > 0) {
+        throw failed(input.owner, ApplicationFailure.create({ type: 'SourcePolicyRefused', nonRetryable: true, message: refused.join('; ') }));
       }
       const counts = { created: 0, configured: 0, unchanged: 0, deleted: 0 };
       const ids: string[] = [];

@@ -166,7 +166,11 @@ function send(
         else callback(null, address, family);
       },
     }, resolve);
-    req.on('error', (err) => { reject(new TypeError('fetch failed', { cause: err })); });
+    req.on('error', (err) => {
+      // As fetch(): an abort rejects with the signal's reason, anything else is "fetch failed" with the cause.
+      if (signal?.aborted) reject(signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: err }));
+      else reject(new TypeError('fetch failed', { cause: err }));
+    });
     if (body !== undefined) req.write(body);
     req.end();
   });

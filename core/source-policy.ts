@@ -16,6 +16,9 @@
 //   refused unless sources.allowPrivateNetworks is true or sources.allowHosts lists the host
 //   (a name, *.suffix, an address or a CIDR).
 
+import type { Declaration } from './declarations/types.js';
+import { scrubUrl } from './scrub.js';
+
 export interface SourcePolicy {
   /** Schemes allowed besides the defaults (https, ssh, oci): any of http, git, file. */
   readonly allowSchemes: readonly string[];
@@ -23,6 +26,24 @@ export interface SourcePolicy {
   readonly allowHosts: readonly string[];
   /** Every internal destination allowed (a development fleet on one machine). */
   readonly allowPrivateNetworks: boolean;
+}
+
+/** Where a hub publishes its policy in the shared store, for `flotilla apply` to check against. */
+export const SOURCE_POLICY_KEY = 'policy/sources.json';
+
+/** A published policy, validated (undefined when it is not one). */
+export function readSourcePolicy(text: string): SourcePolicy | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o: Record<string, unknown> = { ...v };
+  const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((e) => typeof e === 'string');
+  if (!strings(o.allowSchemes) || !strings(o.allowHosts) || typeof o.allowPrivateNetworks !== 'boolean') return undefined;
+  return { allowSchemes: o.allowSchemes, allowHosts: o.allowHosts, allowPrivateNetworks: o.allowPrivateNetworks };
 }
 
 /** A hub started with no setting: https, ssh and oci to public addresses only. */
@@ -323,4 +344,40 @@ function parseV6(text: string): Uint8Array | undefined {
   const bytes = new Uint8Array(16);
   all.forEach((g, i) => { bytes[2 * i] = g >> 8; bytes[2 * i + 1] = g & 0xff; });
   return bytes;
+}
+
+// ---------------------------------------------------------------------------------------
+// Apply time: the declarations a user or a Kustomization's build declares
+
+/** The source URL a declaration makes the hub fetch, with its field and use; undefined for the others. */
+export function declarationSource(d: Declaration): { readonly field: string; readonly url: string; readonly use: SourceUse } | undefined {
+  switch (d.kind) {
+    case 'GitRepository': return { field: 'spec.url', url: d.spec.url, use: 'git' };
+    case 'HelmRepository': return { field: 'spec.url', url: d.spec.url, use: 'helm' };
+    case 'ImageRepository': {
+      // Docker's rule (activities/oci-registry.ts parseImageName): the first component is a host when it has "." or ":" or is localhost.
+      const first = d.spec.image.split('/')[0] ?? '';
+      const host = d.spec.image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'registry-1.docker.io';
+      return { field: 'spec.image', url: `${d.spec.insecure ? 'http' : 'https'}://${host}/`, use: 'oci' };
+    }
+    default: return undefined;
+  }
+}
+
+/**
+ * What the policy refuses among `declarations` before any of them is applied (scheme, literal
+ * addresses, internal names; DNS is fetch time's): one message per refused declaration,
+ * naming it, its field and the setting.
+ */
+export function declarationRefusals(declarations: readonly Declaration[], policy: SourcePolicy): string[] {
+  const out: string[] = [];
+  for (const d of declarations) {
+    const source = declarationSource(d);
+    if (source === undefined) continue;
+    const refusal = urlRefusal(source.use, source.url, policy);
+    if (refusal === undefined) continue;
+    const shown = source.field === 'spec.image' ? d.kind === 'ImageRepository' ? d.spec.image : source.url : scrubUrl(source.url);
+    out.push(refusalMessage(`${d.kind}/${d.namespace}/${d.name} ${source.field}`, shown, refusal));
+  }
+  return out;
 }

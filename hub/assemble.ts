@@ -1,7 +1,7 @@
 // One hub, assembled: the registration, artifact and data stores in its data directory,
 // the agent gateway, and the Temporal worker serving every actor with its activities.
 // flotilla-hub serve and the integration tests build the hub the same way, here.
-import type { SourcePolicy } from '../core/source-policy.js';
+import { SOURCE_POLICY_KEY, type SourcePolicy } from '../core/source-policy.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,8 @@ export interface AssembleOptions {
 
 export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const store = opts.store ?? new FileBlobStore(opts.dataDir);
+  // The CLI checks `flotilla apply` against this hub's source policy before anything is applied (cli/gitops.ts).
+  await store.put(SOURCE_POLICY_KEY, JSON.stringify(opts.sourcePolicy));
   const registration = new RegistrationStore(store);
   const artifacts = new BlobArtifactStore(store);
   const data = new DataObjectStore(store);

@@ -351,7 +351,7 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
   const sourcePolicy = (): SourcePolicy => {
     const list = (key: string): string[] => {
       const v = sources.get(key)?.value;
-      return Array.isArray(v) ? [...v] : [];
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
     };
     const allowHosts = list('sources.allowHosts');
     for (const entry of allowHosts) {
