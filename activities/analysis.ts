@@ -3,6 +3,7 @@
 // not an activity failure: the verdict is what the workflow records.
 import { judgeResponse, type AnalysisVerdict } from '../core/analysis.js';
 import type { AnalysisCheck } from '../core/declarations/types.js';
+import { scrub, scrubUrl } from '../core/scrub.js';
 
 const MAX_BODY_BYTES = 1 << 20;
 
@@ -12,19 +13,8 @@ export async function runAnalysisCheck(check: AnalysisCheck): Promise<AnalysisVe
     response = await fetch(check.url, { headers: { accept: 'application/json', ...check.headers }, signal: AbortSignal.timeout(check.timeoutSeconds * 1000) });
   } catch (err) {
     const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-    return { ok: false, message: `cannot reach ${redact(check.url)}: ${cause}` };
+    return { ok: false, message: scrub(`cannot reach ${scrubUrl(check.url)}: ${cause}`, Object.values(check.headers)) };
   }
   const text = await response.text();
   return judgeResponse(check, response.status, text.length > MAX_BODY_BYTES ? text.slice(0, MAX_BODY_BYTES) : text);
-}
-
-/** URLs may carry credentials (user:password@): never show them. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) { u.username = '***'; u.password = ''; }
-    return u.toString();
-  } catch {
-    return '<invalid url>';
-  }
 }

@@ -11,6 +11,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { scrubber, scrubUrl, urlSecrets } from '../core/scrub.js';
+import type { Destination } from './source-guard.js';
 
 export type GitCredentials =
   | { readonly kind: 'basic'; readonly username: string; readonly password: string }
@@ -18,7 +20,8 @@ export type GitCredentials =
   | { readonly kind: 'ssh'; readonly identity: string; readonly knownHosts?: string };
 
 /** SourceTooLarge: the checkout crossed limits.render.maxFiles / maxFileBytes (core/render-limits.ts). */
-export type GitSourceReason = 'GitOperationFailed' | 'RefNotFound' | 'InvalidRef' | 'IllegalPath' | 'AuthenticationFailed' | 'SourceTooLarge';
+/** SourcePolicyRefused: the URL's scheme or destination is outside the hub's source policy (core/source-policy.ts). */
+export type GitSourceReason = 'GitOperationFailed' | 'RefNotFound' | 'InvalidRef' | 'IllegalPath' | 'AuthenticationFailed' | 'SourceTooLarge' | 'SourcePolicyRefused';
 
 export class GitSourceError extends Error {
   override readonly name = 'GitSourceError';
@@ -59,16 +62,22 @@ export function checkedUrl(raw: string): CheckedUrl {
   try {
     parsed = new URL(raw);
   } catch {
-    const shown = raw.replace(/\/\/[^/@]*@/, '//***@');
-    throw new GitSourceError(`invalid git URL "${shown}": want https://, http://, ssh:// or file://`, 'GitOperationFailed');
+    throw new GitSourceError(`invalid git URL "${scrubUrl(raw)}": want https://, ssh:// or git@host:path (http:// and file:// where the hub allows them)`, 'GitOperationFailed');
   }
   if (!['https:', 'http:', 'ssh:', 'file:', 'git:'].includes(parsed.protocol)) {
-    throw new GitSourceError(`unsupported git URL scheme "${parsed.protocol}" in ${raw}: want https://, http://, ssh:// or file://`, 'GitOperationFailed');
+    // Never the URL as given: it may carry a password.
+    throw new GitSourceError(`unsupported git URL scheme "${parsed.protocol}" in ${scrubUrl(raw)}: want https://, ssh:// or git@host:path (http:// and file:// where the hub allows them)`, 'GitOperationFailed');
   }
-  if (parsed.password === '') return { url: raw, display: raw, secrets: [] };
-  const password = parsed.password;
-  parsed.password = '***';
-  return { url: raw, display: parsed.toString(), secrets: [password, decodeURIComponent(password)] };
+  const secrets = urlSecrets(raw);
+  return { url: raw, display: scrubUrl(raw), secrets: secrets.flatMap((s) => [s, safeDecode(s)]) };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -87,15 +96,36 @@ export interface Session {
 /** Environment variables passed through to git (all else, including the user's GIT_*, is dropped). */
 const PASSED_ENV = ['PATH', 'HOME', 'TMPDIR', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'];
 
-export async function openSession(dir: string, url: CheckedUrl, credentials: GitCredentials | undefined, timeoutSeconds: number): Promise<Session> {
+/**
+ * What the source policy decided (activities/source-guard.ts checkDestination): the protocols
+ * git may use at all (GIT_ALLOW_PROTOCOL, which also binds submodules and ext::), and the
+ * checked address an http(s) remote's host is pinned to (http.curloptResolve), so that git
+ * connects to the address that was checked. Redirects are never followed.
+ */
+export interface GitDestination {
+  readonly destination: Destination;
+  /** e.g. ['https', 'ssh']. */
+  readonly allowProtocols: readonly string[];
+}
+
+export async function openSession(
+  dir: string, url: CheckedUrl, credentials: GitCredentials | undefined, timeoutSeconds: number, checked: GitDestination,
+): Promise<Session> {
   await mkdir(dir, { recursive: true });
   const secrets = [...url.secrets];
   const config: [string, string][] = [
     ['credential.helper', ''], // never ask a helper (or a person) for credentials
     ['advice.detachedHead', 'false'],
     ['gc.autoDetach', 'false'],
+    // A redirect could lead to a host the policy was never asked about (git's default follows the first request's).
+    ['http.followRedirects', 'false'],
   ];
-  const env: Record<string, string> = { LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null' };
+  const pin = curlResolve(url.url, checked.destination);
+  if (pin !== undefined) config.push(['http.curloptResolve', pin]);
+  const env: Record<string, string> = {
+    LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_ALLOW_PROTOCOL: checked.allowProtocols.join(':'),
+  };
   for (const key of PASSED_ENV) {
     for (const k of [key, key.toLowerCase()]) {
       const value = process.env[k];
@@ -106,7 +136,7 @@ export async function openSession(dir: string, url: CheckedUrl, credentials: Git
   if (credentials?.kind === 'basic') {
     const encoded = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
     config.push(['http.extraHeader', `Authorization: Basic ${encoded}`]);
-    secrets.push(credentials.password, encoded);
+    secrets.push(credentials.username, credentials.password, encoded);
   } else if (credentials?.kind === 'bearer') {
     config.push(['http.extraHeader', `Authorization: Bearer ${credentials.token}`]);
     secrets.push(credentials.token);
@@ -150,11 +180,10 @@ export async function openSession(dir: string, url: CheckedUrl, credentials: Git
       allowUnsafeSshCommand: true,
     },
   }).env(env);
-  const nonEmpty = secrets.filter((s) => s !== '').sort((a, b) => b.length - a.length);
   return {
     git,
     url,
-    scrub: (text) => nonEmpty.reduce((t, s) => t.split(s).join('***'), text),
+    scrub: scrubber(secrets),
     timedOut: () => abort.signal.aborted,
     timeoutSeconds: seconds,
     close: async () => {
@@ -162,6 +191,21 @@ export async function openSession(dir: string, url: CheckedUrl, credentials: Git
       if (sshDir !== undefined) await rm(sshDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `host:port:address` for curl's CURLOPT_RESOLVE, for an http(s) URL whose host was resolved and checked. */
+function curlResolve(url: string, dest: Destination): string | undefined {
+  if (dest.address === undefined || (dest.scheme !== 'http' && dest.scheme !== 'https')) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.hostname.startsWith('[')) return undefined; // a literal IPv6 address: nothing to resolve
+  const port = parsed.port !== '' ? parsed.port : dest.scheme === 'https' ? '443' : '80';
+  const address = dest.family === 6 ? `[${dest.address}]` : dest.address;
+  return `${parsed.hostname}:${port}:${address}`;
 }
 
 export function shellQuote(s: string): string {

@@ -11,6 +11,7 @@ import { join, posix } from 'node:path';
 import ignore from 'ignore';
 import type { GitRepositorySpec } from '../core/declarations/types.js';
 import { describeGitRef, formatRevision, gitRefKind, selectSemverTag, type GitRefKind } from '../core/git-ref.js';
+import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
 import {
   checkedUrl,
@@ -25,10 +26,12 @@ import {
   withLock,
   type CheckedUrl,
   type GitCredentials,
+  type GitDestination,
   type GitSourceReason,
   type Session,
 } from './git-session.js';
 import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
+import { checkDestination, DestinationUnresolved, SourcePolicyError } from './source-guard.js';
 import { assertSymlinksConfined, extractLimits, extractTarball, packTree, UnsafePathError } from './tarball.js';
 
 // The session machinery moved to git-session.ts; these stay importable from here.
@@ -64,6 +67,8 @@ export interface GitSourceEnv {
   readonly heartbeat?: () => void;
   /** Caps on the packed tree (maxFiles, maxFileBytes) and on included artifacts (limits.untar.*). */
   readonly limits?: RenderLimits;
+  /** The hub's source policy (hub setting sources.*): checked before git runs. */
+  readonly policy: SourcePolicy;
 }
 
 /** Flux's secret keys: username+password, bearerToken, identity(+known_hosts). Throws naming the missing/conflicting key. */
@@ -146,7 +151,8 @@ async function fetchLocked(input: FetchGitInput, env: GitSourceEnv, dir: string)
     .digest('hex');
   const recordPath = join(dir, '.git', 'flotilla-artifact.json');
 
-  const session = await openSession(dir, url, input.credentials, spec.timeoutSeconds);
+  const checked = await checkGitDestination(input.id, spec.url, env.policy);
+  const session = await openSession(dir, url, input.credentials, spec.timeoutSeconds, checked);
   let commit: string;
   let revision: string;
   try {
@@ -194,6 +200,26 @@ async function fetchLocked(input: FetchGitInput, env: GitSourceEnv, dir: string)
 
 // ---------------------------------------------------------------------------------------
 // Input checks
+
+/**
+ * The source policy's verdict on a git URL, as a GitSourceError naming the object, the field
+ * and the setting (SourcePolicyRefused: final until the spec or the hub's settings change).
+ */
+export async function checkGitDestination(id: string, url: string, policy: SourcePolicy, field = 'spec.url'): Promise<GitDestination> {
+  try {
+    const destination = await checkDestination(objectField(id, field), url, 'git', policy);
+    return { destination, allowProtocols: gitProtocols(policy) };
+  } catch (err) {
+    if (err instanceof SourcePolicyError) throw new GitSourceError(err.message, 'SourcePolicyRefused');
+    if (err instanceof DestinationUnresolved) throw new GitSourceError(err.message, 'GitOperationFailed');
+    throw err;
+  }
+}
+
+/** The transports git may use (GIT_ALLOW_PROTOCOL): https and ssh, and what sources.allowSchemes adds. */
+function gitProtocols(policy: SourcePolicy): string[] {
+  return ['https', 'ssh', ...policy.allowSchemes.filter((s) => s === 'http' || s === 'git' || s === 'file')];
+}
 
 function checkedRef(spec: GitRepositorySpec, url: CheckedUrl): GitRefKind {
   let ref: GitRefKind;

@@ -3,6 +3,7 @@
 // cluster's Kubernetes version and API list. Values from ConfigMaps and Secrets are merged
 // here, inside the activity: workflows only ever see their digest. Failures are also recorded
 // as error events for notifications (retries too: the notifications throttle drops duplicates).
+import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,8 @@ export interface HelmActivityContext {
   readonly events?: EventSink;
   /** What one chart or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
   readonly limits?: RenderLimits;
+  /** The hub's source policy (settings sources.*, docs/security.md). */
+  readonly sourcePolicy: SourcePolicy;
 }
 
 /** Failures that are not the object's own (the cluster's agent never connected; a store hiccup). */
@@ -73,7 +76,9 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
   return {
     async fetchHelmRepository(input) {
       try {
-        const { index } = await fetchHelmIndex(input.url, await auth(input.namespace, input.secretRef), { timeoutMs: input.timeoutSeconds * 1000 });
+        const { index } = await fetchHelmIndex(input.url, await auth(input.namespace, input.secretRef), {
+          timeoutMs: input.timeoutSeconds * 1000, policy: ctx.sourcePolicy, what: objectField(input.id, 'spec.url'),
+        });
         // The parsed index (sorted, plain data) is the artifact; its digest is the revision.
         const indexDigest = await ctx.artifacts.put(JSON.stringify(index));
         return { indexDigest, charts: Object.keys(index.entries).length };
@@ -98,7 +103,9 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
           const known = entry.digest !== undefined ? `sha256:${entry.digest}` : undefined;
           const chartDigest = known !== undefined && await ctx.artifacts.has(known)
             ? known
-            : (await fetchChart(entry, url, ctx.artifacts, { auth: await auth(repo.namespace, repo.spec.secretRef) })).artifactDigest;
+            : (await fetchChart(entry, url, ctx.artifacts, {
+              auth: await auth(repo.namespace, repo.spec.secretRef), policy: ctx.sourcePolicy, what: objectField(source.repository, 'spec.url'),
+            })).artifactDigest;
           return { chartName: entry.name, chartVersion: entry.version, ...(entry.appVersion !== undefined ? { appVersion: entry.appVersion } : {}), chartDigest };
         }
         const tarball = await ctx.artifacts.get(source.artifactDigest);

@@ -19,7 +19,10 @@ import type { KubeObject } from '../core/objects.js';
 import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 import { runLimited } from './limited-exec.js';
 import { inflate } from './tarball.js';
+import { scrubber, scrubUrl } from '../core/scrub.js';
+import type { SourcePolicy } from '../core/source-policy.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
+import { policyFetch, sameOrigin, SourcePolicyError } from './source-guard.js';
 
 /** The repository's index could not be fetched or read (Flux's reason: IndexationFailed). */
 export class HelmRepositoryError extends Error {
@@ -54,6 +57,10 @@ export interface BasicAuth {
 }
 
 export interface DownloadOptions {
+  /** The hub's source policy: checked for the URL, its address and every redirect. */
+  readonly policy: SourcePolicy;
+  /** The object and field the URL came from, for refusals (default "Helm repository URL"). */
+  readonly what?: string;
   /** Default 60 s (Flux's default HelmRepository timeout). */
   readonly timeoutMs?: number;
   /** Default 50 MiB for an index, 10 MiB for a chart (Flux's defaults). */
@@ -71,11 +78,11 @@ const MAX_MESSAGE_CHARS = 4000;
 // Downloads.
 
 /** Fetches and parses `<url>/index.yaml`; digest is the sha256 of its bytes (the HelmRepository's revision). */
-export async function fetchHelmIndex(url: string, auth?: BasicAuth, opts: DownloadOptions = {}): Promise<{ index: HelmIndex; digest: string }> {
+export async function fetchHelmIndex(url: string, auth: BasicAuth | undefined, opts: DownloadOptions): Promise<{ index: HelmIndex; digest: string }> {
   const fail = (message: string): HelmRepositoryError => new HelmRepositoryError('IndexationFailed', message);
   const indexUrl = indexUrlOf(url, fail);
   const what = `Helm repository index ${redact(indexUrl)}`;
-  const data = await download(indexUrl, what, auth, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.maxBytes ?? MAX_INDEX_BYTES, fail);
+  const data = await download(indexUrl, what, auth, opts, opts.maxBytes ?? MAX_INDEX_BYTES, fail);
   let index: HelmIndex;
   try {
     index = parseHelmIndex(data.toString('utf8'), redact(indexUrl));
@@ -102,7 +109,7 @@ export async function fetchChart(
   chart: Pick<HelmChartVersion, 'urls' | 'digest'> & { readonly name?: string; readonly version?: string },
   repoUrl: string,
   artifacts: ArtifactStore,
-  opts: DownloadOptions & { readonly auth?: BasicAuth } = {},
+  opts: DownloadOptions & { readonly auth?: BasicAuth },
 ): Promise<{ artifactDigest: string }> {
   const fail = (message: string): HelmChartError => new HelmChartError('ChartPullError', message);
   const label = chart.name !== undefined ? `chart ${chart.name}${chart.version !== undefined ? `-${chart.version}` : ''}` : 'chart';
@@ -112,9 +119,10 @@ export async function fetchChart(
   const url = httpUrl(chartUrl(first, repo, label, fail), `download URL of ${label}`, fail);
   const expected = chart.digest === undefined ? undefined : indexDigest(chart.digest, label, fail);
 
-  const sameHost = url.protocol === repo.protocol && url.host === repo.host;
+  // One rule for every source fetch (activities/source-guard.ts): credentials only to the repository's origin.
   const what = `${label} from ${redact(url)}`;
-  const data = await download(url, what, sameHost ? opts.auth : undefined, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.maxBytes ?? MAX_CHART_BYTES, fail);
+  const data = await download(url, what, sameOrigin(url, repo) ? opts.auth : undefined, { ...opts, what: `${opts.what ?? 'Helm repository'} (${label} download URL)` },
+    opts.maxBytes ?? MAX_CHART_BYTES, fail);
   const actual = digestOf(data);
   if (expected !== undefined && actual !== expected) {
     throw fail(`${what} has digest ${actual}, but the repository index says ${expected}; refusing it`);
@@ -165,16 +173,13 @@ function httpUrl(text: string, what: string, fail: (message: string) => Error): 
   return url;
 }
 
-/** The URL without credentials, for messages. */
+/** The URL without credentials, for messages (core/scrub.ts). */
 function redact(url: URL): string {
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  return copy.href;
+  return scrubUrl(url);
 }
 
 function redactText(text: string): string {
-  return text.replace(/\/\/[^/@\s]*@/, '//');
+  return scrubUrl(text);
 }
 
 /** GET with a timeout and a size cap; every failure is `fail(...)` naming `what`, never the credentials. */
@@ -182,21 +187,29 @@ async function download(
   url: URL,
   what: string,
   auth: BasicAuth | undefined,
-  timeoutMs: number,
+  opts: DownloadOptions,
   maxBytes: number,
   fail: (message: string) => Error,
 ): Promise<Buffer> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const headers: Record<string, string> = { 'User-Agent': 'flotilla' };
-  if (auth) headers.Authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+  const secrets: string[] = [];
+  if (auth) {
+    const encoded = Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64');
+    headers.Authorization = `Basic ${encoded}`;
+    secrets.push(auth.username, auth.password, encoded);
+  }
+  const clean = scrubber(secrets);
   const signal = AbortSignal.timeout(timeoutMs);
   const timedOut = (): Error => fail(`failed to fetch ${what}: timed out after ${timeoutMs} ms`);
   let response: Response;
   try {
-    // fetch drops the Authorization header when a redirect leaves the origin.
-    response = await fetch(url, { headers, signal, redirect: 'follow' });
+    // Redirects are followed by policyFetch: each hop checked, the Authorization header kept for the first origin only.
+    response = await policyFetch(url, { policy: opts.policy, use: 'helm', what: opts.what ?? 'Helm repository URL', headers, signal });
   } catch (err) {
+    if (err instanceof SourcePolicyError) throw fail(clean(err.message));
     if (signal.aborted) throw timedOut();
-    throw fail(`failed to fetch ${what}: ${networkReason(err)}`);
+    throw fail(clean(`failed to fetch ${what}: ${networkReason(err)}`));
   }
   if (!response.ok) {
     await response.body?.cancel().catch(() => undefined);

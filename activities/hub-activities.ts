@@ -3,6 +3,7 @@
 // declarations. Created by the hub process around its Temporal client and data directory.
 // Failed fetches and builds, and new artifacts, are also recorded as events for notifications
 // (each retry records again: the notifications throttle drops the duplicates).
+import { declarationRefusals, type SourcePolicy } from '../core/source-policy.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,8 @@ export interface HubActivityContext {
   readonly events?: EventSink;
   /** What one source or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
   readonly limits?: RenderLimits;
+  /** The hub's source policy (settings sources.*, docs/security.md). */
+  readonly sourcePolicy: SourcePolicy;
 }
 
 /**
@@ -111,7 +114,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
           { id: input.id, spec: input.spec, includes: input.includes, ...(credentials ? { credentials } : {}),
             ...(input.lastRevision !== undefined ? { lastRevision: input.lastRevision } : {}),
             ...(input.lastArtifactDigest !== undefined ? { lastArtifactDigest: input.lastArtifactDigest } : {}) },
-          { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat, limits },
+          { workDir: join(ctx.dataDir, 'sources'), artifacts: ctx.artifacts, heartbeat, limits, policy: ctx.sourcePolicy },
         );
         if (result.changed) {
           const event = infoEvent(input.id, 'NewArtifact', `stored artifact for revision '${result.revision}'`, { revision: result.revision }, Date.now());
@@ -155,6 +158,11 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
       const conflicts = await adoptionConflicts(split.declarations.map((d) => declarationId(d)), input.owner);
       if (conflicts.length > 0) {
         throw failed(input.owner, ApplicationFailure.create({ type: 'InvalidDeclarations', nonRetryable: true, message: conflicts.join('; ') }));
+      }
+      // The source policy, before anything is applied (a refused source leaves what runs untouched).
+      const refused = declarationRefusals(split.declarations, ctx.sourcePolicy);
+      if (refused.length > 0) {
+        throw failed(input.owner, ApplicationFailure.create({ type: 'SourcePolicyRefused', nonRetryable: true, message: refused.join('; ') }));
       }
       const counts = { created: 0, configured: 0, unchanged: 0, deleted: 0 };
       const ids: string[] = [];

@@ -5,6 +5,7 @@
 // Failures carry a reason as their type (the actor's condition reason); those a retry cannot
 // fix are non-retryable. Credentials come from Secrets declared to the hub and never appear
 // in a result or an error.
+import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { clusterNamespace } from '../core/declarations/scope.js';
 import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -33,6 +34,8 @@ export interface ImageActivityContext {
   /** The image update checkouts live under `<dataDir>/image-updates`. */
   readonly dataDir: string;
   readonly events?: EventSink;
+  /** The hub's source policy (settings sources.*, docs/security.md). */
+  readonly sourcePolicy: SourcePolicy;
 }
 
 /** What a scan stores: the image as written in the ImageRepository and every tag kept. */
@@ -43,7 +46,7 @@ interface StoredTags {
 
 /** Flux's lastScanResult.latestTags: the first 10 tags in reverse alphabetical order. */
 const LATEST_TAGS = 10;
-const FINAL_REGISTRY_ERRORS = new Set(['InvalidImage', 'AuthenticationFailed', 'RepositoryNotFound']);
+const FINAL_REGISTRY_ERRORS = new Set(['InvalidImage', 'AuthenticationFailed', 'RepositoryNotFound', 'SourcePolicyRefused']);
 
 export function createImageActivities(ctx: ImageActivityContext): ImageActivities {
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
@@ -73,7 +76,10 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
       let tags: string[];
       try {
         const listed = await listTags(
-          { image: spec.image, insecure: spec.insecure, timeoutSeconds: spec.timeoutSeconds, ...(credentials ? { credentials } : {}) },
+          {
+            image: spec.image, insecure: spec.insecure, timeoutSeconds: spec.timeoutSeconds, ...(credentials ? { credentials } : {}),
+            policy: ctx.sourcePolicy, what: objectField(input.id, 'spec.image'),
+          },
           { heartbeat },
         );
         tags = listed.tags;
@@ -167,7 +173,7 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
           path: spec.updatePath, author: spec.author, messageTemplate: spec.messageTemplate ?? DEFAULT_COMMIT_TEMPLATE,
           messageValues: spec.messageTemplateValues, automation: { namespace: clusterNamespace(input.namespace), name: input.name }, images: input.images,
           ...(credentials ? { credentials } : {}),
-        }, { workDir: join(ctx.dataDir, 'image-updates'), heartbeat });
+        }, { workDir: join(ctx.dataDir, 'image-updates'), heartbeat, policy: ctx.sourcePolicy });
         if (result.outcome === 'pushed' && result.commit !== undefined) {
           const event = infoEvent(input.id, 'Succeeded', `pushed commit '${result.commit.slice(0, 7)}' to branch '${pushBranch}'\n${result.message ?? ''}`.trim(), { revision: `${pushBranch}@sha1:${result.commit}` }, Date.now());
           if (event) ctx.events?.record(event);

@@ -20,6 +20,8 @@ import { lstat, readdir, readFile, realpath, writeFile } from 'node:fs/promises'
 import { join, posix, relative, sep } from 'node:path';
 import { renderCommitMessage, type ImageChange } from '../core/image/message-template.js';
 import { applySetters } from '../core/image/setters.js';
+import type { SourcePolicy } from '../core/source-policy.js';
+import { checkGitDestination } from './git-source.js';
 import {
   checkedUrl,
   checkoutDirName,
@@ -81,6 +83,8 @@ export interface ImageUpdateGitEnv {
   /** Persistent checkouts live here, one directory per id. */
   readonly workDir: string;
   readonly heartbeat?: () => void;
+  /** The hub's source policy: checked before every push attempt. */
+  readonly policy: SourcePolicy;
 }
 
 const DEFAULT_MAX_ATTEMPTS = 5;
@@ -117,7 +121,8 @@ async function updateLocked(input: Checked, url: CheckedUrl, env: ImageUpdateGit
   let lastRace: { readonly base: string; readonly error: GitSourceError } | undefined;
   for (let attempt = 1; ; attempt++) {
     // A session (and so a timeout) per attempt: each one fetches, commits and pushes anew.
-    const session = await openSession(dir, url, input.credentials, input.timeoutSeconds);
+    const checked = await checkGitDestination(input.id, url.url, env.policy, 'spec.sourceRef (its GitRepository spec.url)');
+    const session = await openSession(dir, url, input.credentials, input.timeoutSeconds, checked);
     try {
       const step = async (args: string[], what: string, refMissing?: GitSourceReason): Promise<string> => {
         const out = await run(session, args, `${input.id}: ${what}`, refMissing);

@@ -11,6 +11,7 @@
 // of the Provider's Secret is masked wherever it might have been echoed (e.g. a response body).
 import { ApplicationFailure } from '@temporalio/common';
 import type { ProviderDeclaration } from '../core/declarations/types.js';
+import { scrubber } from '../core/scrub.js';
 import type { FlotillaEvent } from '../core/notifications/event.js';
 import { addressOrigin, formatRequest, ProviderConfigError, type NotificationRequest, type SecretData } from '../core/notifications/providers.js';
 
@@ -120,8 +121,8 @@ function masker(secret: SecretData | undefined, url?: string): (text: string) =>
       } catch { /* not percent-encoded text */ }
     }
   }
-  const masked = [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
-  return (text) => masked.reduce((out, value) => out.split(value).join('***'), text);
+  // The URL parts are secrets here (a webhook's path is its token); core/scrub.ts adds userinfo and Authorization values.
+  return scrubber([...values].filter((v) => v !== '/' && v !== ''));
 }
 
 async function readBody(response: Response): Promise<string> {

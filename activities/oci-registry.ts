@@ -8,6 +8,10 @@
 // names; no password or token ever appears in an error message (every message is scrubbed
 // of them before it is thrown).
 
+import { scrubber } from '../core/scrub.js';
+import type { SourcePolicy } from '../core/source-policy.js';
+import { policyFetch, SourcePolicyError } from './source-guard.js';
+
 export type RegistryCredentials =
   | { readonly kind: 'basic'; readonly username: string; readonly password: string }
   /** A registry token, sent as is (dockerconfigjson's `registrytoken`). */
@@ -28,7 +32,8 @@ export type RegistryErrorReason =
   | 'RepositoryNotFound'
   | 'RegistryUnreachable'
   | 'Timeout'
-  | 'RegistryError';
+  | 'RegistryError'
+  | 'SourcePolicyRefused';
 
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
@@ -225,6 +230,10 @@ export interface ListTagsInput {
   readonly timeoutSeconds: number;
   /** Tags per page (the `n` parameter); default 1000. */
   readonly pageSize?: number;
+  /** The hub's source policy: every request (registry, token realm, redirects) is checked against it. */
+  readonly policy: SourcePolicy;
+  /** The object and field, for refusals, e.g. `ImageRepository/flux-system/app spec.image`. */
+  readonly what?: string;
 }
 
 export interface ListTagsResult {
@@ -309,16 +318,14 @@ class RegistrySession {
 
   constructor(private readonly name: ImageName, private readonly input: ListTagsInput, private readonly signal: AbortSignal) {
     const c = input.credentials;
-    if (c?.kind === 'basic') this.secrets.push(c.password, basicAuth(c.username, c.password));
+    if (c?.kind === 'basic') this.secrets.push(c.username, c.password, basicAuth(c.username, c.password));
     else if (c !== undefined) this.secrets.push(c.token);
     if (c?.kind === 'bearer') this.authorization = `Bearer ${c.token}`;
   }
 
-  /** Removes every credential this session knows of from `text`. */
+  /** Removes every credential this session knows of from `text` (core/scrub.ts). */
   scrub(text: string): string {
-    let out = text;
-    for (const s of this.secrets) if (s.length >= 1) out = out.split(s).join('***');
-    return out;
+    return scrubber(this.secrets)(text);
   }
 
   /** GETs a registry URL, answering one 401 challenge; a refusal after that is AuthenticationFailed. */
@@ -431,8 +438,14 @@ class RegistrySession {
   /** fetch, with network failures turned into RegistryUnreachable (aborts pass through for listTags to classify). */
   private async fetchOrThrow(url: string, init: RequestInit, what: string): Promise<Response> {
     try {
-      return await fetch(url, { ...init, signal: this.signal, redirect: 'follow' });
+      const headers: Record<string, string> = {};
+      new Headers(init.headers).forEach((value, key) => { headers[key] = value; });
+      return await policyFetch(url, {
+        policy: this.input.policy, use: 'oci', what: this.input.what ?? `spec.image ${this.input.image}`, headers, signal: this.signal,
+        method: init.method ?? 'GET', ...(typeof init.body === 'string' ? { body: init.body } : {}),
+      });
     } catch (err) {
+      if (err instanceof SourcePolicyError) throw new RegistryError(err.message, 'SourcePolicyRefused');
       if (this.signal.aborted) throw err;
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
       const code = cause && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;

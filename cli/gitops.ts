@@ -18,6 +18,7 @@ import { S3BlobStore } from '../hub/s3-store.js';
 import { ACTOR_WORKFLOW_TYPES, DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
 import type { Condition } from '../workflows/messages.js';
 import { printStructured, printTable, readiness, type OutputFormat } from './output.js';
+import { declarationRefusals, readSourcePolicy, SOURCE_POLICY_KEY, type SourcePolicy } from '../core/source-policy.js';
 
 export class UsageError extends Error {}
 /** Exit code 1 with a message, no usage text (the command was right, the outcome was not). */
@@ -82,6 +83,18 @@ function temporalSecurity(g: GlobalOptions): ReturnType<typeof temporalConnectio
  * _REGION, _PREFIX, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), else its data directory
  * (--hub-data / FLOTILLA_HUB_DATA); undefined when neither is given.
  */
+/** The source policy the hub published in its store (hub/assemble.ts); undefined without a store or before a hub started. */
+async function publishedSourcePolicy(g: GlobalOptions): Promise<SourcePolicy | undefined> {
+  const store = hubStore(g);
+  if (store === undefined) return undefined;
+  try {
+    const blob = await store.get(SOURCE_POLICY_KEY);
+    return blob === undefined ? undefined : readSourcePolicy(blob.data.toString('utf8'));
+  } catch {
+    return undefined; // an unreachable store: the hub's fetch-time check still applies
+  }
+}
+
 export function hubStore(g: GlobalOptions): BlobStore | undefined {
   const env = (name: string): string | undefined => (process.env[name] === '' ? undefined : process.env[name]);
   const store = env('FLOTILLA_STORE');
@@ -179,6 +192,10 @@ export async function applyCommand(files: readonly string[], dryRun: boolean, g:
     console.error(`note: ${reason.split('\n')[0] ?? reason}; the files were validated locally but not compared with what the hub holds`);
     for (const d of sourcesFirst) console.log(`${d.kind}/${d.namespace}/${d.name} valid (dry run)`);
   };
+  // The hub's source policy (published in its store), before anything is applied; the hub checks again when it fetches.
+  const policy = await publishedSourcePolicy(g);
+  const refused = policy === undefined ? [] : declarationRefusals(sourcesFirst, policy);
+  if (refused.length > 0) throw new CommandFailed(`nothing applied; the hub's source policy refuses:\n${refused.map((r) => `  ${r}`).join('\n')}`);
   await withClient(g, async (client) => {
     const actions = await mapLimited(sourcesFirst, 8, (d) => (dryRun ? client.plan(d) : client.apply(d)));
     sourcesFirst.forEach((d, i) => { console.log(`${d.kind}/${d.namespace}/${d.name} ${actions[i] ?? ''}${dryRun ? ' (dry run)' : ''}`); });

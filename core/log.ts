@@ -4,6 +4,7 @@
 // are redacted wherever they appear at the top level or one level down.
 // Workflows must not import this module (it does IO); they log through the workflow logger.
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { scrub } from './scrub.js';
 
 export type { Logger } from 'pino';
 
@@ -23,6 +24,18 @@ export const REDACT_PATHS: readonly string[] = [
   ...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), 'headers.authorization', '*.headers.authorization',
 ];
 
+/** String fields, and strings one level down, scrubbed of URL userinfo and Authorization values. */
+function scrubFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === 'string') out[k] = scrub(v);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Error)) {
+      out[k] = Object.fromEntries(Object.entries(v).map(([k2, v2]) => [k2, typeof v2 === 'string' ? scrub(v2) : v2]));
+    } else out[k] = v;
+  }
+  return out;
+}
+
 export interface LoggerOptions {
   /** Lowest level written (default: LOG_LEVEL, else info). */
   readonly level?: string;
@@ -37,8 +50,14 @@ export function createLogger(component: Component, opts: LoggerOptions = {}): Lo
     messageKey: 'msg',
     errorKey: 'error',
     timestamp: () => `,"ts":"${new Date().toISOString()}"`,
-    formatters: { level: (label: string) => ({ level: label }) },
-    serializers: { error: (e: unknown) => (e instanceof Error ? e.message : e) },
+    // Values are scrubbed too (core/scrub.ts): a URL's userinfo or an Authorization value inside a message or an error.
+    formatters: { level: (label: string) => ({ level: label }), log: scrubFields },
+    serializers: { error: (e: unknown) => (e instanceof Error ? scrub(e.message) : e) },
+    hooks: {
+      logMethod(this: Logger, args: Parameters<Logger['info']>, method: (...a: Parameters<Logger['info']>) => void): void {
+        method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<Logger['info']>);
+      },
+    },
     redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
   };
   return opts.destination ? pino(options, opts.destination) : pino(options);

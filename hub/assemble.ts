@@ -1,6 +1,7 @@
 // One hub, assembled: the registration, artifact and data stores in its data directory,
 // the agent gateway, and the Temporal worker serving every actor with its activities.
 // flotilla-hub serve and the integration tests build the hub the same way, here.
+import { SOURCE_POLICY_KEY, type SourcePolicy } from '../core/source-policy.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -73,10 +74,14 @@ export interface AssembleOptions {
   readonly tenancy?: TenancySettings;
   /** What one render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
   readonly renderLimits?: RenderLimits;
+  /** Where sources may be fetched from (settings sources.*); required: the hub says what it allows. */
+  readonly sourcePolicy: SourcePolicy;
 }
 
 export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const store = opts.store ?? new FileBlobStore(opts.dataDir);
+  // The CLI checks `flotilla apply` against this hub's source policy before anything is applied (cli/gitops.ts).
+  await store.put(SOURCE_POLICY_KEY, JSON.stringify(opts.sourcePolicy));
   const registration = new RegistrationStore(store);
   const artifacts = new BlobArtifactStore(store);
   const data = new DataObjectStore(store);
@@ -101,9 +106,9 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
     activities: {
       ...delivery,
-      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events, limits }),
-      ...createHelmActivities({ client: opts.client, artifacts, data, events, limits }),
-      ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events }),
+      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events, limits, sourcePolicy: opts.sourcePolicy }),
+      ...createHelmActivities({ client: opts.client, artifacts, data, events, limits, sourcePolicy: opts.sourcePolicy }),
+      ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events, sourcePolicy: opts.sourcePolicy }),
       ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}), events }),
       ...createTenancyActivities(opts.tenancy),
       ...notificationMetrics.instrument(createNotificationActivities({ secrets: (namespace, name) => data.get('Secret', namespace, name) })),

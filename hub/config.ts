@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { TenancySettings } from '../core/tenancy.js';
 import { isLoopback } from './http-api.js';
 import { DEFAULT_RENDER_LIMITS, LIMIT_SETTINGS, renderLimitsProblem, type RenderLimits } from '../core/render-limits.js';
+import { allowHostProblem, type SourcePolicy } from '../core/source-policy.js';
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
 type Value = string | number | boolean | readonly string[];
@@ -65,6 +66,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'store.s3.sessionToken', env: 'AWS_SESSION_TOKEN', type: 'string', secret: true, help: 'S3 session token, for temporary credentials (environment only)' },
   { key: 'tools.helm', env: 'FLOTILLA_HELM', flag: 'helm', type: 'file', help: 'helm binary (default: the one scripts/install-infra.sh installs; the hub image: /usr/local/bin/helm)' },
   { key: 'tools.kustomize', env: 'FLOTILLA_KUSTOMIZE', flag: 'kustomize', type: 'file', help: 'kustomize binary (default as for helm)' },
+  { key: 'sources.allowSchemes', env: 'FLOTILLA_SOURCES_ALLOW_SCHEMES', flag: 'sources-allow-schemes', type: 'list', values: ['http', 'git', 'file'], default: [], help: 'schemes sources may use besides https and ssh (git) and oci (Helm): http, git, file (comma separated in the environment); docs/security.md' },
+  { key: 'sources.allowHosts', env: 'FLOTILLA_SOURCES_ALLOW_HOSTS', flag: 'sources-allow-hosts', type: 'list', default: [], help: 'internal destinations sources may reach: host names, *.suffix, IP addresses or CIDRs (e.g. git.corp.internal,10.20.0.0/16); docs/security.md' },
+  { key: 'sources.allowPrivateNetworks', env: 'FLOTILLA_SOURCES_ALLOW_PRIVATE_NETWORKS', flag: 'sources-allow-private-networks', type: 'bool', default: false, help: 'let sources reach loopback, private, link-local (cloud metadata) and in-cluster addresses: for a development fleet on one machine only; docs/security.md' },
   { key: 'limits.maxConcurrentActivities', env: 'FLOTILLA_MAX_CONCURRENT_ACTIVITIES', flag: 'max-concurrent-activities', type: 'int', default: 100, help: 'activities (git fetches, builds, renders, pushes) this hub runs at once' },
   { key: 'tenancy.defaultServiceAccount', env: 'FLOTILLA_DEFAULT_SERVICE_ACCOUNT', flag: 'default-service-account', type: 'string', help: 'Flux\'s --default-service-account: the ServiceAccount (in the declaration\'s own namespace) a Kustomization or HelmRelease without spec.serviceAccountName is applied as; unset: the agent\'s own identity' },
   { key: 'tenancy.noCrossNamespaceRefs', env: 'FLOTILLA_NO_CROSS_NAMESPACE_REFS', flag: 'no-cross-namespace-refs', type: 'bool', default: false, help: 'Flux\'s --no-cross-namespace-refs: a Kustomization or HelmRelease may use only sources in its own namespace (else Ready=False, reason AccessDenied)' },
@@ -122,6 +126,8 @@ export interface HubConfig {
   readonly limits: { readonly maxConcurrentActivities: number; readonly render: RenderLimits };
   /** Flux's multi-tenancy flags (core/tenancy.ts). */
   readonly tenancy: TenancySettings;
+  /** The source policy (core/source-policy.ts): settings sources.*. */
+  readonly sourcePolicy: SourcePolicy;
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error' };
   /** Where each setting's value came from, for `flotilla-hub config`. */
   readonly sources: ReadonlyMap<string, { readonly value: Value; readonly source: Source }>;
@@ -175,10 +181,15 @@ function coerce(s: Setting, raw: unknown, where: string): Value {
       if (!Number.isInteger(n) || n < 1) fail(`want a whole number >= 1, got ${JSON.stringify(raw)}`);
       return n;
     }
-    case 'list':
-      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return raw.flatMap((x: string) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
-      if (typeof raw === 'string') return raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
-      return fail(`want a list of strings, got ${JSON.stringify(raw)}`);
+    case 'list': {
+      let items: string[] | undefined;
+      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) items = raw.flatMap((x: string) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+      if (typeof raw === 'string') items = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      if (items === undefined) return fail(`want a list of strings, got ${JSON.stringify(raw)}`);
+      const unknown = s.values === undefined ? undefined : items.find((x) => !(s.values ?? []).includes(x));
+      if (unknown !== undefined) fail(`want some of ${(s.values ?? []).join(', ')}, got "${unknown}"`);
+      return items;
+    }
     default: {
       if (typeof raw !== 'string' && typeof raw !== 'number') return fail(`want a string, got ${JSON.stringify(raw)}`);
       const text = String(raw).trim();
@@ -377,6 +388,18 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     if (path === undefined) continue;
     try { accessSync(path, constants.X_OK); } catch { throw new ConfigError(`${named(key)}: ${path} is not executable`); }
   }
+  const sourcePolicy = (): SourcePolicy => {
+    const list = (key: string): string[] => {
+      const v = sources.get(key)?.value;
+      return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    };
+    const allowHosts = list('sources.allowHosts');
+    for (const entry of allowHosts) {
+      const problem = allowHostProblem(entry);
+      if (problem !== undefined) throw new ConfigError(`${named('sources.allowHosts')}: ${problem}`);
+    }
+    return { allowSchemes: list('sources.allowSchemes'), allowHosts, allowPrivateNetworks: sources.get('sources.allowPrivateNetworks')?.value === true };
+  };
   return {
     dataDir, ...(hubId !== undefined ? { hubId } : {}), temporal,
     grpc: {
@@ -391,6 +414,7 @@ export function loadHubConfig(inputs: ConfigInputs): HubConfig {
     tools: { ...(helm !== undefined ? { helm } : {}), ...(kustomize !== undefined ? { kustomize } : {}) },
     tenancy: { ...(defaultServiceAccount !== undefined ? { defaultServiceAccount } : {}), noCrossNamespaceRefs: sources.get('tenancy.noCrossNamespaceRefs')?.value === true },
     limits: { maxConcurrentActivities: num('limits.maxConcurrentActivities'), render },
+    sourcePolicy: sourcePolicy(),
     log: { level: need('log.level', '') as HubConfig['log']['level'] },
     sources,
   };

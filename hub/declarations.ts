@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { mapLimited } from '../core/concurrency.js';
+import { scrubUrl } from '../core/scrub.js';
 import { OWNED_BY_ANNOTATION } from '../core/declarations/scope.js';
 import {
   declarationId, isDataDeclaration, isNotificationDeclaration, type ActorDeclaration, type Declaration, type NotificationDeclaration,
@@ -188,7 +189,11 @@ export class DeclarationClient {
     try {
       const declaration = await handle.query(declarationQuery);
       switch (declaration.kind) {
-        case 'GitRepository': return { kind: 'GitRepository', declaration, status: await handle.query(gitRepositoryStatusQuery) };
+        // status.url as shown (CLI, dashboard): without the user information a URL may embed (core/scrub.ts).
+        case 'GitRepository': {
+          const status = await handle.query(gitRepositoryStatusQuery);
+          return { kind: 'GitRepository', declaration, status: { ...status, url: scrubUrl(status.url) } };
+        }
         case 'Kustomization': return { kind: 'Kustomization', declaration, status: await handle.query(kustomizationStatusQuery) };
         case 'HelmRepository': return { kind: 'HelmRepository', declaration, status: await handle.query(helmRepositoryStatusQuery) };
         case 'HelmRelease': return { kind: 'HelmRelease', declaration, status: await handle.query(helmReleaseStatusQuery) };

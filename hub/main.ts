@@ -123,6 +123,7 @@ async function serve(config: HubConfig): Promise<void> {
     heartbeatIntervalSeconds: config.grpc.heartbeatSeconds, log, metrics, maxConcurrentActivities: config.limits.maxConcurrentActivities,
     tenancy: config.tenancy,
     renderLimits: config.limits.render,
+    sourcePolicy: config.sourcePolicy,
     transport: {
       keepaliveTimeMs: config.grpc.keepaliveTimeSeconds * 1000, keepaliveTimeoutMs: config.grpc.keepaliveTimeoutSeconds * 1000,
       minPingIntervalMs: config.grpc.minPingIntervalSeconds * 1000, maxReceiveMessageBytes: config.grpc.maxReceiveMessageBytes,

@@ -7,12 +7,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import type { SourcePolicy } from '../../core/source-policy.js';
 import { DeclarationClient } from '../../hub/declarations.js';
 import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
 import { repoRoot } from './binaries.js';
 import type { LocalEnvironment } from './environment.js';
 import { freePorts } from './ports.js';
 import { ManagedProcess, waitFor } from './processes.js';
+import { DEV_SOURCE_POLICY, sourcePolicyFlags } from './source-policy.js';
 
 const execFileAsync = promisify(execFile);
 export const hubMain = join(repoRoot, 'dist', 'hub', 'main.js');
@@ -35,6 +37,8 @@ export interface LocalFleetOptions {
   readonly httpPort?: number;
   /** Seconds between the hub's heartbeats to agents (default 1: quick to notice a dead agent). */
   readonly heartbeatSeconds?: number;
+  /** The hub's source policy (default DEV_SOURCE_POLICY: loopback, http and file:// for the fleet's own servers). */
+  readonly sourcePolicy?: SourcePolicy;
   /** Agents re-apply to correct drift this often, in seconds (default 5). */
   readonly driftIntervalSeconds?: number;
   /** More `flotilla-hub serve` flags (e.g. --no-cross-namespace-refs). */
@@ -126,6 +130,8 @@ export class LocalFleet {
       args: [...(process.env.FLOTILLA_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []), hubMain, 'serve', '--data-dir', this.hubData,
         '--listen', this.hubAddress, '--temporal', temporal.address, '--namespace', temporal.namespace, '--task-queue', TASK_QUEUE,
         '--heartbeat', String(this.options.heartbeatSeconds ?? 1), '--http', `127.0.0.1:${this.httpPort}`,
+        // The fleet's own git servers, chart repositories and registries: loopback, http, file:// (the default refuses them).
+        ...sourcePolicyFlags(this.options.sourcePolicy ?? DEV_SOURCE_POLICY),
         ...(temporal.uiUrl ? ['--temporal-ui', temporal.uiUrl] : []), ...(this.options.hubArgs ?? [])],
     });
     this.hub = hub;

@@ -24,6 +24,8 @@ import {
   type GitCredentials,
 } from '../../activities/git-source.js';
 import { extractTarball, packDirectory, packTree } from '../../activities/tarball.js';
+import { DEV_SOURCE_POLICY } from '../../deploy/dev/source-policy.js';
+import type { SourcePolicy } from '../../core/source-policy.js';
 
 const exec = promisify(execFile);
 const GIT_ENV = {
@@ -75,6 +77,7 @@ function spec(url: string, ref: GitRef, extra: Partial<GitRepositorySpec> = {}):
 
 interface Env {
   readonly workDir: string;
+  readonly policy: SourcePolicy;
   readonly artifacts: FileArtifactStore;
   heartbeats: number;
   heartbeat(): void;
@@ -84,6 +87,7 @@ async function newEnv(): Promise<Env> {
   const dir = join(root, `env-${++counter}`);
   const env: Env = {
     workDir: join(dir, 'work'),
+    policy: DEV_SOURCE_POLICY, // file:// and http://127.0.0.1 repositories, allowed explicitly
     artifacts: new FileArtifactStore(join(dir, 'artifacts')),
     heartbeats: 0,
     heartbeat() {

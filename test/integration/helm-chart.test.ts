@@ -22,6 +22,10 @@ import { hookSteps, resolveChartVersion, type HelmIndex } from '../../core/helm-
 import type { KubeObject } from '../../core/objects.js';
 import { bin, repoRoot } from '../../deploy/dev/binaries.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
+import { DEV_SOURCE_POLICY } from '../../deploy/dev/source-policy.js';
+
+/** The test's chart servers listen on http://127.0.0.1: allowed explicitly (a hub's default refuses them). */
+const DEV = { policy: DEV_SOURCE_POLICY };
 
 // Real third-party material (../shared/fixtures beside the repository): podinfo's own chart.
 const PODINFO = join(repoRoot, '..', 'shared', 'fixtures', 'podinfo', 'charts', 'podinfo');
@@ -139,7 +143,7 @@ describe('Helm chart repository, fetch and render (real helm)', () => {
 
   describe('fetchHelmIndex', () => {
     it('fetches and parses the index with the right credentials', async () => {
-      const result = await fetchHelmIndex(`${repo.url}/`, auth);
+      const result = await fetchHelmIndex(`${repo.url}/`, auth, DEV);
       index = result.index;
       assert.equal(result.digest, digestOf(await readFile(join(repoDir, 'index.yaml'))));
       assert.equal(index.url, `${repo.url}/index.yaml`);
@@ -150,17 +154,17 @@ describe('Helm chart repository, fetch and render (real helm)', () => {
     });
 
     it('refuses wrong or missing credentials clearly, never echoing the password', async () => {
-      const wrong = await fetchHelmIndex(repo.url, { username: USER, password: 'hunter2-wrong' }).then(() => undefined, (err: unknown) => err);
+      const wrong = await fetchHelmIndex(repo.url, { username: USER, password: 'hunter2-wrong' }, DEV).then(() => undefined, (err: unknown) => err);
       assert.ok(wrong instanceof HelmRepositoryError);
       assert.equal(wrong.reason, 'IndexationFailed');
       assert.equal(wrong.message, `failed to fetch Helm repository index ${repo.url}/index.yaml: 401 Unauthorized (the credentials were refused)`);
       assert.ok(!wrong.message.includes('hunter2') && !wrong.message.includes(PASSWORD));
-      await assert.rejects(fetchHelmIndex(repo.url), { name: 'HelmRepositoryError', message: /401 Unauthorized \(the repository needs credentials\)$/ });
+      await assert.rejects(fetchHelmIndex(repo.url, undefined, DEV), { name: 'HelmRepositoryError', message: /401 Unauthorized \(the repository needs credentials\)$/ });
     });
 
     it('refuses credentials embedded in the URL without repeating them', async () => {
       const url = repo.url.replace('http://', `http://${USER}:${PASSWORD}@`);
-      const err = await fetchHelmIndex(url).then(() => undefined, (e: unknown) => e);
+      const err = await fetchHelmIndex(url, undefined, DEV).then(() => undefined, (e: unknown) => e);
       assert.ok(err instanceof HelmRepositoryError);
       assert.match(err.message, /embeds credentials/);
       assert.ok(!err.message.includes(PASSWORD));
@@ -171,7 +175,7 @@ describe('Helm chart repository, fetch and render (real helm)', () => {
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
       const port = (closed.address() as AddressInfo).port;
       await new Promise((resolve) => closed.close(resolve));
-      await assert.rejects(fetchHelmIndex(`http://127.0.0.1:${port}/charts`, auth, { timeoutMs: 5000 }), (err: unknown) => {
+      await assert.rejects(fetchHelmIndex(`http://127.0.0.1:${port}/charts`, auth, { ...DEV, timeoutMs: 5000 }), (err: unknown) => {
         assert.ok(err instanceof HelmRepositoryError);
         assert.equal(err.reason, 'IndexationFailed');
         assert.match(err.message, new RegExp(`^failed to fetch Helm repository index http://127\\.0\\.0\\.1:${port}/charts/index\\.yaml: .*ECONNREFUSED`));
@@ -180,12 +184,12 @@ describe('Helm chart repository, fetch and render (real helm)', () => {
     });
 
     it('says when the URL does not serve a Helm index, or is too large', async () => {
-      await assert.rejects(fetchHelmIndex(`${repo.url}/html`, auth), {
+      await assert.rejects(fetchHelmIndex(`${repo.url}/html`, auth, DEV), {
         name: 'HelmRepositoryError',
         message: `${repo.url}/html/index.yaml is not a Helm repository index: expected a YAML mapping with apiVersion and entries`,
       });
-      await assert.rejects(fetchHelmIndex(repo.url, auth, { maxBytes: 100 }), { name: 'HelmRepositoryError', message: /larger than the 100 bytes allowed/ });
-      await assert.rejects(fetchHelmIndex('oci://ghcr.io/stefanprodan/charts'), { name: 'HelmRepositoryError', message: /is not http\(s\)/ });
+      await assert.rejects(fetchHelmIndex(repo.url, auth, { ...DEV, maxBytes: 100 }), { name: 'HelmRepositoryError', message: /larger than the 100 bytes allowed/ });
+      await assert.rejects(fetchHelmIndex('oci://ghcr.io/stefanprodan/charts', undefined, DEV), { name: 'HelmRepositoryError', message: /is not http\(s\)/ });
     });
   });
 
@@ -200,7 +204,7 @@ describe('Helm chart repository, fetch and render (real helm)', () => {
 
     it('downloads the chart, checks its digest and stores it', async () => {
       const chart = resolveChartVersion(index, 'podinfo', '6.5.x');
-      const { artifactDigest } = await fetchChart(chart, repo.url, store, { auth });
+      const { artifactDigest } = await fetchChart(chart, repo.url, store, { auth, ...DEV });
       assert.equal(artifactDigest, digestOf(podinfo650));
       assert.deepEqual(await store.get(artifactDigest), podinfo650);
     });
@@ -210,7 +214,7 @@ describe('Helm chart repository, fetch and render (real helm)', () => {
       tampered[tampered.length - 20] = (tampered[tampered.length - 20] ?? 0) ^ 0xff;
       await writeFile(join(repoDir, 'tampered.tgz'), tampered);
       const chart = { name: 'podinfo', version: '6.5.0', urls: ['tampered.tgz'], digest: digestOf(podinfo650).slice('sha256:'.length) };
-      await assert.rejects(fetchChart(chart, `${repo.url}/`, store, { auth }), (err: unknown) => {
+      await assert.rejects(fetchChart(chart, `${repo.url}/`, store, { auth, ...DEV }), (err: unknown) => {
         assert.ok(err instanceof HelmChartError);
         assert.equal(err.reason, 'ChartPullError');
         assert.equal(
@@ -225,13 +229,13 @@ describe('Helm chart repository, fetch and render (real helm)', () => {
     it('sends credentials only to the repository\'s own host', async () => {
       const other = await serve(repoDir);
       servers.push(other.server);
-      const { artifactDigest } = await fetchChart({ urls: [`${other.url}/podinfo-6.4.0.tgz`] }, repo.url, store, { auth });
+      const { artifactDigest } = await fetchChart({ urls: [`${other.url}/podinfo-6.4.0.tgz`] }, repo.url, store, { auth, ...DEV });
       assert.equal(artifactDigest, digestOf(await readFile(join(repoDir, 'podinfo-6.4.0.tgz'))));
       assert.deepEqual(other.seen, [undefined]);
     });
 
     it('says which chart is missing on the server', async () => {
-      await assert.rejects(fetchChart({ name: 'podinfo', version: '9.9.9', urls: ['podinfo-9.9.9.tgz'] }, repo.url, store, { auth }), {
+      await assert.rejects(fetchChart({ name: 'podinfo', version: '9.9.9', urls: ['podinfo-9.9.9.tgz'] }, repo.url, store, { auth, ...DEV }), {
         name: 'HelmChartError',
         message: `failed to fetch chart podinfo-9.9.9 from ${repo.url}/podinfo-9.9.9.tgz: 404 Not Found`,
       });

@@ -11,6 +11,7 @@ import { updateImagesInGit, type ImageUpdateGitInput, type ImageUpdateGitResult 
 import { GitSourceError } from '../../activities/git-session.js';
 import { renderCommitMessage } from '../../core/image/message-template.js';
 import { BareRepo } from '../harness/git.js';
+import { DEV_SOURCE_POLICY } from '../../deploy/dev/source-policy.js';
 
 const APP = `# The app, managed by image automation.
 apiVersion: apps/v1
@@ -107,6 +108,7 @@ function fixture(files: Readonly<Record<string, string>> = { 'apps/app.yaml': AP
     update: (overrides = {}, heartbeat) =>
       updateImagesInGit({ ...input, ...overrides }, {
         workDir,
+        policy: DEV_SOURCE_POLICY,
         heartbeat: () => {
           beats.count++;
           heartbeat?.();

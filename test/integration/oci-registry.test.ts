@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listTags, MAX_PAGES, RegistryError, type ListTagsInput, type RegistryErrorReason } from '../../activities/oci-registry.js';
 import { freePort, startPaginatingProxy, startRegistry, type PaginatingProxy, type TestRegistry } from '../harness/registry.js';
+import { DEV_SOURCE_POLICY } from '../../deploy/dev/source-policy.js';
 
 const USER = 'flux';
 const PASSWORD = 'r3g-Pa55:word';
@@ -28,7 +29,7 @@ after(async () => {
 });
 
 function input(image: string, more: Partial<ListTagsInput> = {}): ListTagsInput {
-  return { image, insecure: true, timeoutSeconds: 20, ...more };
+  return { image, insecure: true, timeoutSeconds: 20, policy: DEV_SOURCE_POLICY, ...more };
 }
 
 /** Asserts `promise` rejects with a RegistryError of `reason` whose message matches and holds none of `secrets`. */

@@ -25,6 +25,7 @@ import { clusterStatusQuery, clusterWorkflowId, rolloutWorkflowId, type ClusterS
 import { GitRepo } from '../harness/git.js';
 import { replayLive } from '../harness/replay.js';
 import { useEnvironment } from '../harness/index.js';
+import { DEV_SOURCE_POLICY } from '../../deploy/dev/source-policy.js';
 
 const run = promisify(execFile);
 const CLUSTERS = ['one', 'two', 'three'] as const;
@@ -78,6 +79,8 @@ async function start(): Promise<void> {
     grpc: { tlsCertFile: join(dir, 'tls', 'hub.crt'), tlsKeyFile: join(dir, 'tls', 'hub.key'), heartbeatSeconds: 1 },
     http: { apiTokenFile },
     store: { type: 's3', s3: { endpoint: s3.endpoint, bucket: BUCKET, region: s3.region, prefix: PREFIX } },
+    // The test's git repositories are file:// and its servers on loopback: allowed explicitly (the default refuses them).
+    sources: { allowSchemes: [...DEV_SOURCE_POLICY.allowSchemes], allowHosts: [...DEV_SOURCE_POLICY.allowHosts] },
   }));
   const [g1 = 0, h1 = 0, g2 = 0, h2 = 0] = await freePorts(4);
   const hubs: [Hub, Hub] = [
