@@ -239,7 +239,7 @@ describe('two tenants onboarded by a platform repository, Flux\'s way', () => {
     assert.equal(s.lastAttemptedRevision, '', 'B\'s source was never used');
   });
 
-  it('a HelmRelease of tenant A whose chart renders a ClusterRole is denied by the API server, reported on it; A\'s HelmRelease of namespaced objects is installed', async () => {
+  it('a HelmRelease of tenant A whose chart renders a ClusterRole is denied by the API server, reported on it; A\'s HelmRelease of namespaced objects is installed', async (t) => {
     charts.repo ??= await ChartRepo.start();
     for (const chart of [escalateChart(), teamAppChart()]) {
       charts.dirs.push(chart);
@@ -267,6 +267,7 @@ describe('two tenants onboarded by a platform repository, Flux\'s way', () => {
     }, { timeoutMs: WAIT_MS, intervalMs: 300 });
     const cond = conditionOf(s.conditions, 'Ready');
     const message = `${cond?.message ?? ''} ${s.clusters.map((c) => c.message).join(' ')}`;
+    t.diagnostic(`HelmRelease tenant-a/escalate: Ready=False ${cond?.reason ?? ''}: ${cond?.message ?? ''}`);
     assert.match(message, /ClusterRole\/tenant-a-everything: forbidden for system:serviceaccount:tenant-a:tenant-a: .*clusterroles/, message);
     assert.match(message, /ClusterRoleBinding\/tenant-a-everything: forbidden for system:serviceaccount:tenant-a:tenant-a: .*clusterrolebindings/, message);
     assert.deepEqual(releaseSummary(s), ['1:install:1.0.0:failed']);
@@ -293,6 +294,8 @@ describe('two tenants onboarded by a platform repository, Flux\'s way', () => {
     const reconcileB = fleet().cli('reconcile', 'kustomization', 'tenant-b', '-n', 'tenant-b', '--with-source');
     const a = await fleet().waitForKustomization('kustomization/tenant-a/tenant-a',
       (s) => s.lastAttemptedRevision === `main@sha1:${bomb}` && conditionOf(s.conditions, 'Ready')?.status === 'False', 'Ready=False at the bomb', WAIT_MS);
+    // Recorded, not asserted beyond WAIT_MS (a shared machine may be slow): from the trigger to
+    // the status showing the refusal, so it includes the CLI's start, the git fetch and polling.
     const refusedAfterMs = Date.now() - started;
     const [ra, rb] = await Promise.all([reconcileA, reconcileB]);
     assert.notEqual(ra.code, 0, 'A\'s reconcile fails');
@@ -321,8 +324,8 @@ describe('two tenants onboarded by a platform repository, Flux\'s way', () => {
     assert.ok(hub.running, 'the hub keeps running');
     const rssAfter = rssMiB(hub.pid);
     const measured = { aliasBombRefusedAfterMs: refusedAfterMs, hubRssBeforeMiB: rssBefore, hubRssAfterMiB: rssAfter };
+    t.diagnostic(`Kustomization tenant-a/tenant-a: ${ready(a)}`);
     t.diagnostic(JSON.stringify(measured));
-    console.log(JSON.stringify(measured));
     assert.ok(rssAfter - rssBefore < HUB_RSS_GROWTH_BOUND_MIB, `hub RSS grew by ${rssAfter - rssBefore} MiB`);
   });
 });
