@@ -2,8 +2,8 @@
 // the issue fails within seconds with the cap's name, a well-behaved build next to it keeps
 // building, and this process (the hub's code runs in it) grows by less than a documented bound.
 // Real kustomize and helm binaries (under prlimit), the real tar/gzip code paths, real files.
-// The activities are called directly (the per-input cases); a full Temporal reconcile of an alias
-// bomb next to a healthy Kustomization is not part of this file.
+// The activities are called directly (the per-input cases); the full Temporal reconcile of an alias
+// bomb next to another tenant's healthy Kustomization is in test/integration/tenants.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import { extractTarball, packTree } from '../../activities/tarball.js';
 import type { KustomizationSpec } from '../../core/declarations/types.js';
 import { DEFAULT_RENDER_LIMITS, MiB, RenderLimitError } from '../../core/render-limits.js';
 import { bin } from '../../deploy/dev/binaries.js';
+import { billionLaughs as laughs } from '../harness/yaml-bomb.js';
 
 /** Each hostile input must be refused within this. Generous (a slow, shared CI machine): the refusals measured ~0.01–1.5 s. */
 const REFUSED_WITHIN_MS = 20_000;
@@ -61,13 +62,6 @@ function spec(path = '.'): KustomizationSpec {
     timeoutSeconds: 60, prune: true, wait: false, healthChecks: [], dependsOn: [], patches: [], images: [], force: false, suspend: false,
     placement: { clusters: [], hub: false },
   };
-}
-
-/** "Billion laughs": nine anchors, each a list of nine aliases of the one before (~500 bytes). */
-function laughs(): string {
-  const lines = ['apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: bomb}', 'data:', `  a0: &a0 [${Array<string>(9).fill('"lol"').join(',')}]`];
-  for (let l = 1; l <= 8; l++) lines.push(`  a${l}: &a${l} [${Array<string>(9).fill(`*a${l - 1}`).join(',')}]`);
-  return `${lines.join('\n')}\n`;
 }
 
 const HEALTHY = {
