@@ -81,6 +81,8 @@ const FLUX_ONLY: readonly (readonly [...Row, string])[] = [
   ['[!a].txt', 'b.txt', F, false, 'git reads [!a] as "not a"'],
   ['[!a].txt', '!.txt', F, true, 'git keeps it'],
   ['[^a].txt', 'b.txt', F, true, 'the same in git'],
+  // pattern.go globMatch: a directory pattern also matches every path under the directory.
+  ['*.txt\n!/sub/', 'sub/notes.txt', F, false, 'git excludes it: !/sub/ only names the directory'],
 ];
 
 let root: string;
