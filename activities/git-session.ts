@@ -19,7 +19,7 @@ export type GitCredentials =
   | { readonly kind: 'bearer'; readonly token: string }
   | { readonly kind: 'ssh'; readonly identity: string; readonly knownHosts?: string };
 
-/** SourceTooLarge: the checkout crossed limits.render.maxFiles / maxFileBytes (core/render-limits.ts). */
+/** SourceTooLarge: the checkout crossed limits.render.maxFiles / maxFileBytes (core/render-limits.ts) or the ignore-pattern caps (core/sourceignore.ts). */
 /** SourcePolicyRefused: the URL's scheme or destination is outside the hub's source policy (core/source-policy.ts). */
 export type GitSourceReason = 'GitOperationFailed' | 'RefNotFound' | 'InvalidRef' | 'IllegalPath' | 'AuthenticationFailed' | 'SourceTooLarge' | 'SourcePolicyRefused';
 

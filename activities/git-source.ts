@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import ignore from 'ignore';
 import type { GitRepositorySpec } from '../core/declarations/types.js';
 import { describeGitRef, formatRevision, gitRefKind, selectSemverTag, type GitRefKind } from '../core/git-ref.js';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
@@ -31,6 +30,7 @@ import {
   type Session,
 } from './git-session.js';
 import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
+import { IgnoreLimitError, isExcluded, parsePattern, readPatterns, type IgnorePattern, type IgnoreSource } from '../core/sourceignore.js';
 import { checkDestination, DestinationUnresolved, SourcePolicyError } from './source-guard.js';
 import { assertSymlinksConfined, extractLimits, extractTarball, packTree, UnsafePathError } from './tarball.js';
 
@@ -109,30 +109,25 @@ const SOURCE_IGNORE_FILE = '.sourceignore';
 const FETCHED_REF = 'refs/flotilla/fetched';
 
 /**
- * The archive filter of Flux's GitRepository, in Flux's order (a later rule overrules an
- * earlier one, as in one .gitignore): VCS files; the default exclusions unless `specIgnore`
- * is set; every .sourceignore file in the tree, scoped to its directory; then `specIgnore`.
+ * The archive filter of Flux's GitRepository, in Flux's order (the last pattern that matches
+ * decides, as in one .gitignore): VCS files; the default exclusions unless `specIgnore` is
+ * set; every .sourceignore file in the tree, scoped to its directory; then `specIgnore`.
+ * Patterns are matched by core/sourceignore.ts, a port of Flux's matcher that runs in time
+ * linear in the path (the `ignore` package's backtracking RegExps could stall the hub on a
+ * hostile pattern). Throws IgnoreLimitError past its caps, naming the file and line.
  * Returns true for the paths to keep.
  */
 export async function loadSourceIgnoreFilter(root: string, specIgnore?: string): Promise<(relPath: string, isDir: boolean) => boolean> {
-  const layers: { readonly base: string; readonly rules: ignore.Ignore }[] = [{ base: '', rules: ignore().add(VCS_PATTERNS) }];
-  if (specIgnore === undefined) layers.push({ base: '', rules: ignore().add(DEFAULT_PATTERNS) });
+  const builtIn = specIgnore === undefined ? [...VCS_PATTERNS, ...DEFAULT_PATTERNS] : VCS_PATTERNS;
+  const patterns: IgnorePattern[] = builtIn.map((p) => parsePattern(p, []));
+  const sources: IgnoreSource[] = [];
   for (const file of await findSourceIgnoreFiles(root, '')) {
-    layers.push({ base: file.dir, rules: ignore().add(file.text) });
+    sources.push({ name: file.dir === '' ? SOURCE_IGNORE_FILE : `${file.dir}/${SOURCE_IGNORE_FILE}`, dir: file.dir, text: file.text });
   }
-  if (specIgnore !== undefined) layers.push({ base: '', rules: ignore().add(specIgnore) });
-
-  return (relPath, isDir) => {
-    let excluded = false;
-    for (const { base, rules } of layers) {
-      if (base !== '' && !relPath.startsWith(`${base}/`)) continue;
-      const local = base === '' ? relPath : relPath.slice(base.length + 1);
-      const result = rules.test(isDir ? `${local}/` : local);
-      if (result.ignored) excluded = true;
-      else if (result.unignored) excluded = false;
-    }
-    return !excluded;
-  };
+  if (specIgnore !== undefined) sources.push({ name: 'spec.ignore', dir: '', text: specIgnore });
+  // The caps count the repository's and the declaration's patterns, not the built-in ones.
+  for (const source of sources) patterns.push(...readPatterns(source, patterns.length - builtIn.length));
+  return (relPath, isDir) => !isExcluded(patterns, relPath.split('/'), isDir);
 }
 
 /** Fetches `spec.ref`, packs the tree (plus includes) and stores the tarball in env.artifacts. */
@@ -185,7 +180,7 @@ async function fetchLocked(input: FetchGitInput, env: GitSourceEnv, dir: string)
     if (err instanceof UnsafePathError) {
       throw new GitSourceError(`${describeGitRef(spec.ref)} of ${url.display} (${revision}): ${err.message}`, 'IllegalPath');
     }
-    if (err instanceof RenderLimitError) {
+    if (err instanceof RenderLimitError || err instanceof IgnoreLimitError) {
       throw new GitSourceError(`${describeGitRef(spec.ref)} of ${url.display} (${revision}): ${err.message}`, 'SourceTooLarge');
     }
     throw err;

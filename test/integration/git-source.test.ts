@@ -281,6 +281,9 @@ describe('fetchGitRepository over file://', () => {
       'deploy/app.yaml',
       'sub/.sourceignore',
       'sub/app.yaml',
+      // As in Flux: "!/sub/" matches everything under sub (fluxcd/pkg sourceignore/gitignore
+      // pattern.go globMatch) and comes after sub/.sourceignore's *.txt. git would exclude it.
+      'sub/notes.txt',
     ]);
     assert.equal(custom.changed, true);
   });
