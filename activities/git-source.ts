@@ -30,7 +30,7 @@ import {
   type Session,
 } from './git-session.js';
 import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
-import { IgnoreLimitError, isExcluded, parsePattern, readPatterns, type IgnorePattern, type IgnoreSource } from '../core/sourceignore.js';
+import { IGNORE_WORK_BUDGET, IgnoreLimitError, isExcluded, type MatchBudget, parsePattern, readPatterns, type IgnorePattern, type IgnoreSource } from '../core/sourceignore.js';
 import { checkDestination, DestinationUnresolved, SourcePolicyError } from './source-guard.js';
 import { assertSymlinksConfined, extractLimits, extractTarball, packTree, UnsafePathError } from './tarball.js';
 
@@ -127,7 +127,8 @@ export async function loadSourceIgnoreFilter(root: string, specIgnore?: string):
   if (specIgnore !== undefined) sources.push({ name: 'spec.ignore', dir: '', text: specIgnore });
   // The caps count the repository's and the declaration's patterns, not the built-in ones.
   for (const source of sources) patterns.push(...readPatterns(source, patterns.length - builtIn.length));
-  return (relPath, isDir) => !isExcluded(patterns, relPath.split('/'), isDir);
+  const budget: MatchBudget = { remaining: IGNORE_WORK_BUDGET };
+  return (relPath, isDir) => !isExcluded(patterns, relPath.split('/'), isDir, budget);
 }
 
 /** Fetches `spec.ref`, packs the tree (plus includes) and stores the tarball in env.artifacts. */

@@ -40,6 +40,34 @@ export class IgnoreLimitError extends Error {
   }
 }
 
+/**
+ * Work one checkout's ignore matching may cost, in character comparisons (each attempt to match
+ * a chunk of a pattern costs its length + 1). Flux's matcher is free of exponential blow-up, but
+ * Go's filepath.Match still retries the chunk after a `*` at every position of a name, so many
+ * long wildcard patterns cost patterns × name length × chunk length per path (1000 hostile
+ * 64-byte patterns: ~3 s per path). Measured here: ~70 million steps a second; an ordinary
+ * repository (Flux's default exclusions and 40 patterns, 10,000 files) spends ~80 million
+ * (test/unit/sourceignore.test.ts). The budget, 6× that, bounds what a hostile repository can
+ * take from the hub to ~7 s of CPU per fetch whatever its patterns; the walk yields to the event
+ * loop between directories, one path at the caps can hold it up to ~3 s.
+ */
+export const IGNORE_WORK_BUDGET = 500_000_000;
+
+/** The remaining work of one checkout's matching (see IGNORE_WORK_BUDGET); mutable on purpose. */
+export interface MatchBudget {
+  remaining: number;
+}
+
+function spend(budget: MatchBudget | undefined, cost: number): void {
+  if (budget === undefined) return;
+  budget.remaining -= cost;
+  if (budget.remaining < 0) {
+    throw new IgnoreLimitError(
+      `matching the ignore patterns (.sourceignore files and spec.ignore) against this checkout took more than ${IGNORE_WORK_BUDGET} steps, the work budget of one checkout; use fewer patterns and fewer wildcards (one directory pattern such as "dir/" covers everything under it)`,
+    );
+  }
+}
+
 export interface IgnorePattern {
   readonly domain: readonly string[];
   readonly segments: readonly string[];
@@ -101,19 +129,20 @@ export function readPatterns(source: IgnoreSource, already: number): IgnorePatte
 }
 
 /** pattern.go Match. */
-function matchPattern(p: IgnorePattern, path: readonly string[], isDir: boolean): MatchResult {
+function matchPattern(p: IgnorePattern, path: readonly string[], isDir: boolean, budget?: MatchBudget): MatchResult {
+  spend(budget, 1);
   if (path.length <= p.domain.length) return MatchResult.NoMatch;
   for (let i = 0; i < p.domain.length; i++) if (path[i] !== p.domain[i]) return MatchResult.NoMatch;
   const rest = path.slice(p.domain.length);
-  if (p.isGlob ? !globMatch(p, rest, isDir) : !simpleNameMatch(p, rest, isDir)) return MatchResult.NoMatch;
+  if (p.isGlob ? !globMatch(p, rest, isDir, budget) : !simpleNameMatch(p, rest, isDir, budget)) return MatchResult.NoMatch;
   return p.inclusion ? MatchResult.Include : MatchResult.Exclude;
 }
 
 /** pattern.go simpleNameMatch: a pattern without `/` matches any element of the path. */
-function simpleNameMatch(p: IgnorePattern, path: readonly string[], isDir: boolean): boolean {
+function simpleNameMatch(p: IgnorePattern, path: readonly string[], isDir: boolean, budget?: MatchBudget): boolean {
   const segment = p.segments[0] ?? '';
   for (let i = 0; i < path.length; i++) {
-    if (goFilepathMatch(segment, path[i] ?? '') !== true) continue;
+    if (goFilepathMatch(segment, path[i] ?? '', budget) !== true) continue;
     if (p.dirOnly && !isDir && i === path.length - 1) return false;
     return true;
   }
@@ -121,7 +150,7 @@ function simpleNameMatch(p: IgnorePattern, path: readonly string[], isDir: boole
 }
 
 /** pattern.go globMatch (fluxcd/pkg sourceignore v0.18.0; go-git v5.16.4). */
-function globMatch(p: IgnorePattern, path: readonly string[], isDir: boolean): boolean {
+function globMatch(p: IgnorePattern, path: readonly string[], isDir: boolean, budget?: MatchBudget): boolean {
   let matched = false;
   let canTraverse = false;
   let at = 0;
@@ -143,7 +172,7 @@ function globMatch(p: IgnorePattern, path: readonly string[], isDir: boolean): b
       while (at < path.length) {
         const e = path[at] ?? '';
         at++;
-        const m = goFilepathMatch(segment, e);
+        const m = goFilepathMatch(segment, e, budget);
         if (m === undefined) return false;
         if (m) {
           matched = true;
@@ -153,7 +182,7 @@ function globMatch(p: IgnorePattern, path: readonly string[], isDir: boolean): b
         }
       }
     } else {
-      if (goFilepathMatch(segment, path[at] ?? '') !== true) return false;
+      if (goFilepathMatch(segment, path[at] ?? '', budget) !== true) return false;
       matched = true;
       at++;
     }
@@ -165,12 +194,13 @@ function globMatch(p: IgnorePattern, path: readonly string[], isDir: boolean): b
 /**
  * The archive filter of Flux's GitRepository (matcher.go Match): the last pattern that
  * matches decides; true when the path is excluded. `path` is split on `/`, relative to the root.
+ * With a budget, throws IgnoreLimitError once the matching of a checkout has cost more than it.
  */
-export function isExcluded(patterns: readonly IgnorePattern[], path: readonly string[], isDir: boolean): boolean {
+export function isExcluded(patterns: readonly IgnorePattern[], path: readonly string[], isDir: boolean, budget?: MatchBudget): boolean {
   for (let i = patterns.length - 1; i >= 0; i--) {
     const p = patterns[i];
     if (p === undefined) continue;
-    const m = matchPattern(p, path, isDir);
+    const m = matchPattern(p, path, isDir, budget);
     if (m !== MatchResult.NoMatch) return m === MatchResult.Exclude;
   }
   return false;
@@ -182,7 +212,7 @@ export function isExcluded(patterns: readonly IgnorePattern[], path: readonly st
 // UTF-16 units elsewhere; a name never holds `/` here (paths are split first).
 
 /** filepath.Match: true / false, or undefined for ErrBadPattern (Flux treats it as no match). */
-export function goFilepathMatch(pattern: string, name: string): boolean | undefined {
+export function goFilepathMatch(pattern: string, name: string, budget?: MatchBudget): boolean | undefined {
   let pat = pattern;
   let rest = name;
   outer: while (pat.length > 0) {
@@ -190,6 +220,7 @@ export function goFilepathMatch(pattern: string, name: string): boolean | undefi
     const { star, chunk } = scanned;
     pat = scanned.rest;
     if (star && chunk === '') return !rest.includes('/');
+    spend(budget, chunk.length + 1);
     const here = matchChunk(chunk, rest);
     if (here.ok && (here.rest.length === 0 || pat.length > 0)) {
       rest = here.rest;
@@ -200,6 +231,7 @@ export function goFilepathMatch(pattern: string, name: string): boolean | undefi
       // Look for a match skipping i+1 characters (one code point at a time; cannot skip /).
       for (let i = 0; i < rest.length && rest[i] !== '/'; ) {
         i += codePointLength(rest, i);
+        spend(budget, chunk.length + 1);
         const t = matchChunk(chunk, rest.slice(i));
         if (t.ok) {
           if (pat.length === 0 && t.rest.length > 0) continue;
