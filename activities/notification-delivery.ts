@@ -7,17 +7,24 @@
 //   NotificationDeliveryFailed);
 // - any other status, a missing Secret or key, a bad address: non-retryable (types
 //   NotificationRejected, ProviderMisconfigured), since retrying cannot succeed.
+// - an address the source policy refuses (169.254.169.254, a private or loopback address, a
+//   name that resolves to one, http:// without sources.allowSchemes): non-retryable
+//   (SourcePolicyRefused), and nothing is sent; the Alert's other Providers are not affected.
 // Messages never carry secret values: addresses appear as scheme://host only, and every value
 // of the Provider's Secret is masked wherever it might have been echoed (e.g. a response body).
 import { ApplicationFailure } from '@temporalio/common';
 import type { ProviderDeclaration } from '../core/declarations/types.js';
-import { scrubber } from '../core/scrub.js';
+import { scrubber, scrubUrl } from '../core/scrub.js';
 import type { FlotillaEvent } from '../core/notifications/event.js';
 import { addressOrigin, formatRequest, ProviderConfigError, type NotificationRequest, type SecretData } from '../core/notifications/providers.js';
+import type { SourcePolicy } from '../core/source-policy.js';
+import { DestinationUnresolved, policyFetch, SourcePolicyError } from './source-guard.js';
 
 export interface NotificationActivityContext {
   /** A Secret declared to the hub: its decoded data, or undefined when there is none. */
   readonly secrets: (namespace: string, name: string) => Promise<SecretData | undefined>;
+  /** Where the hub may send requests (settings sources.*): a Provider address is a tenant's URL like a source's. */
+  readonly policy: SourcePolicy;
 }
 
 export interface DeliverNotificationInput {
@@ -60,14 +67,24 @@ export function createNotificationActivities(ctx: NotificationActivityContext): 
       }
       const where = addressOrigin(request.url);
       const maskAll = masker(secret, request.url);
+      const fromSecret = secret?.address !== undefined && secret.address !== '' && ref !== undefined;
+      const field = fromSecret ? `the address key of Secret ${provider.namespace}/${ref.name}` : 'spec.address';
       let response: Response;
       try {
-        response = await fetch(request.url, {
+        // The source policy's check, then a connection to the checked address (activities/source-guard.ts).
+        response = await policyFetch(request.url, {
+          policy: ctx.policy, use: 'http', what: `${name} ${field}`,
           method: request.method, headers: request.headers, body: request.body,
           signal: AbortSignal.timeout(provider.spec.timeoutSeconds * 1000),
-          redirect: 'manual', // a 3xx is reported, not followed: credentials stay with the address given
+          maxRedirects: 0, // a 3xx is reported, not followed: credentials stay with the address given
         });
       } catch (err) {
+        if (err instanceof SourcePolicyError) {
+          // scheme://host only, as every message here: a webhook's path is its token.
+          const message = err.message.split(scrubUrl(request.url)).join(where);
+          throw ApplicationFailure.nonRetryable(maskAll(`${message}; nothing was sent`), 'SourcePolicyRefused', { setting: err.setting });
+        }
+        if (err instanceof DestinationUnresolved) throw ApplicationFailure.retryable(maskAll(err.message), 'NotificationDeliveryFailed');
         throw ApplicationFailure.retryable(maskAll(`${name}: cannot reach ${where}: ${networkCause(err, provider.spec.timeoutSeconds)}`), 'NotificationDeliveryFailed');
       }
       const text = await readBody(response);

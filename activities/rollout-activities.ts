@@ -10,6 +10,8 @@ import type { RolloutEvent } from '../workflows/messages.js';
 import { idFields, type LogFn } from '../core/log.js';
 import { rolloutEvent } from '../core/notifications/hub-events.js';
 import type { EventSink } from '../hub/events.js';
+import { Context } from '@temporalio/activity';
+import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { runAnalysisCheck } from './analysis.js';
 
 export interface RolloutEventRecord extends RolloutEvent {
@@ -29,11 +31,18 @@ export interface RolloutActivityContext {
   readonly log?: LogFn;
   /** Notifications: each rollout event becomes an event on its owner. */
   readonly events?: EventSink;
+  /** Where analysis checks may be sent (settings sources.*, as sources). */
+  readonly policy: SourcePolicy;
 }
 
 export function createRolloutActivities(ctx: RolloutActivityContext): RolloutActivities {
   return {
-    runAnalysisCheck,
+    runAnalysisCheck(check) {
+      // The rollout workflow's id is rollout/<owner id> (workflows/messages.ts rolloutWorkflowId): the owner declares the URL.
+      const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+      const owner = workflowId.startsWith('rollout/') ? workflowId.slice('rollout/'.length) : workflowId;
+      return runAnalysisCheck(check, { policy: ctx.policy, what: objectField(owner, 'spec.rollout.analysis.url') });
+    },
     async recordRolloutEvents(events) {
       if (events.length === 0) return;
       await mkdir(dirname(ctx.eventsFile), { recursive: true });

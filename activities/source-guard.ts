@@ -171,6 +171,8 @@ function send(
       if (signal?.aborted) reject(signal.reason instanceof Error ? signal.reason : new Error('aborted', { cause: err }));
       else reject(new TypeError('fetch failed', { cause: err }));
     });
+    // A body goes with its length, as fetch() sends it (some webhook endpoints refuse chunked requests).
+    if (body !== undefined && req.getHeader('content-length') === undefined) req.setHeader('content-length', Buffer.byteLength(body));
     if (body !== undefined) req.write(body);
     req.end();
   });

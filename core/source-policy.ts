@@ -1,7 +1,7 @@
 // The source policy: which URLs the hub may fetch sources from (GitRepository spec.url,
-// HelmRepository spec.url and the chart URLs of its index, ImageRepository spec.image,
-// Provider addresses). Repositories are tenants' input: a URL is a request the hub makes on
-// the tenant's behalf, inside the hub's network (SSRF). Pure decisions; the activities resolve
+// HelmRepository spec.url and the chart URLs of its index, ImageRepository spec.image) and
+// send its other requests to (Provider addresses, rollout analysis URLs). Repositories are
+// tenants' input: a URL is a request the hub makes on the tenant's behalf, inside the hub's network (SSRF). Pure decisions; the activities resolve
 // names (DNS) and call addressRefusal on every address before connecting to it, on every
 // redirect hop (activities/source-guard.ts).
 //
@@ -82,7 +82,7 @@ export function refusalMessage(what: string, shownUrl: string, refusal: Refusal)
 
 const KIND_NAMES: Readonly<Record<string, string>> = {
   gitrepository: 'GitRepository', helmrepository: 'HelmRepository', imagerepository: 'ImageRepository',
-  imageupdateautomation: 'ImageUpdateAutomation', provider: 'Provider',
+  imageupdateautomation: 'ImageUpdateAutomation', provider: 'Provider', kustomization: 'Kustomization', helmrelease: 'HelmRelease',
 };
 
 /** `GitRepository/flux-system/app spec.url` from a declaration id (`gitrepository/flux-system/app`) and a field. */
@@ -137,7 +137,7 @@ export function schemeRefusal(use: SourceUse, scheme: string, policy: SourcePoli
   };
 }
 
-const USE_NAMES: Readonly<Record<SourceUse, string>> = { git: 'git sources', helm: 'Helm repositories', oci: 'OCI registries', http: 'HTTP fetches' };
+const USE_NAMES: Readonly<Record<SourceUse, string>> = { git: 'git sources', helm: 'Helm repositories', oci: 'OCI registries', http: 'notifications and analysis checks' };
 
 /**
  * What can be decided without DNS: the scheme, and a host that is an address or a name that
@@ -349,6 +349,46 @@ function parseV6(text: string): Uint8Array | undefined {
 // ---------------------------------------------------------------------------------------
 // Apply time: the declarations a user or a Kustomization's build declares
 
+/** A URL a declaration makes the hub request: its field, the URL, its use and how a message may show it. */
+export interface DeclaredUrl {
+  readonly field: string;
+  readonly url: string;
+  readonly use: SourceUse;
+  /** What a message may show: the scrubbed URL, the image, or scheme://host of a Provider address (a webhook's path is its token). */
+  readonly shown: string;
+}
+
+/**
+ * Every URL a declaration makes the hub request: a source's (GitRepository, HelmRepository,
+ * ImageRepository), a Provider's spec.address (notifications are POSTed from the hub), a
+ * rollout's spec.rollout.analysis.url (checked from the hub). A Provider address kept in its
+ * Secret (the `address` key) is not known here; delivery checks it.
+ */
+export function declaredUrls(d: Declaration): DeclaredUrl[] {
+  if (d.kind === 'Provider') {
+    const address = d.spec.address;
+    return address === undefined || address === '' ? [] : [{ field: 'spec.address', url: address, use: 'http', shown: originOf(address) }];
+  }
+  if (d.kind === 'Kustomization' || d.kind === 'HelmRelease') {
+    const url = d.spec.rollout?.analysis?.url;
+    return url === undefined ? [] : [{ field: 'spec.rollout.analysis.url', url, use: 'http', shown: scrubUrl(url) }];
+  }
+  const source = declarationSource(d);
+  if (source === undefined) return [];
+  const shown = d.kind === 'ImageRepository' ? d.spec.image : scrubUrl(source.url);
+  return [{ ...source, shown }];
+}
+
+/** scheme://host[:port] of a URL: all a message shows of a notification address. */
+export function originOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '<invalid address>';
+  }
+}
+
 /** The source URL a declaration makes the hub fetch, with its field and use; undefined for the others. */
 export function declarationSource(d: Declaration): { readonly field: string; readonly url: string; readonly use: SourceUse } | undefined {
   switch (d.kind) {
@@ -366,18 +406,16 @@ export function declarationSource(d: Declaration): { readonly field: string; rea
 
 /**
  * What the policy refuses among `declarations` before any of them is applied (scheme, literal
- * addresses, internal names; DNS is fetch time's): one message per refused declaration,
- * naming it, its field and the setting.
+ * addresses, internal names; DNS is fetch time's): one message per refused URL, naming the
+ * declaration, its field and the setting.
  */
 export function declarationRefusals(declarations: readonly Declaration[], policy: SourcePolicy): string[] {
   const out: string[] = [];
   for (const d of declarations) {
-    const source = declarationSource(d);
-    if (source === undefined) continue;
-    const refusal = urlRefusal(source.use, source.url, policy);
-    if (refusal === undefined) continue;
-    const shown = source.field === 'spec.image' ? d.kind === 'ImageRepository' ? d.spec.image : source.url : scrubUrl(source.url);
-    out.push(refusalMessage(`${d.kind}/${d.namespace}/${d.name} ${source.field}`, shown, refusal));
+    for (const declared of declaredUrls(d)) {
+      const refusal = urlRefusal(declared.use, declared.url, policy);
+      if (refusal !== undefined) out.push(refusalMessage(`${d.kind}/${d.namespace}/${d.name} ${declared.field}`, declared.shown, refusal));
+    }
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // to local HTTP servers (generic, generic-hmac, GitHub commit statuses, one that answers 503
 // for a while), deduplicated while a broken Kustomization keeps retrying; Receivers on the
 // hub's HTTP server make a GitRepository fetch at once on a signed webhook, and refuse a bad
-// signature.
+// signature. A Provider whose address is 169.254.169.254 is refused by the source policy.
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -255,6 +255,37 @@ describe('notifications: Providers, Alerts and Receivers', () => {
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.ok(!(await notifications()).alerts.some((a) => a.declaration.name === 'no-successes'));
     assert.equal((await fleet().cli('delete', 'alert', 'no-successes')).code, 1, 'gone');
+  });
+
+  it('a Provider pointing at 169.254.169.254 is refused by the source policy (at apply, and at delivery when the address is in its Secret); the other Providers still get the event', async () => {
+    // The hub runs with the development policy (deploy/dev/source-policy.ts: http to 127.0.0.0/8), which does not allow the metadata address.
+    const file = join(dir(), 'metadata-inline.yaml');
+    writeFileSync(file, stringify(provider('metadata-inline', { type: 'generic', address: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' })));
+    const refused = await fleet().cli('apply', '-f', file);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /nothing applied; the hub's source policy refuses:\n {2}Provider\/flux-system\/metadata-inline spec\.address: http:\/\/169\.254\.169\.254 is 169\.254\.169\.254, a link-local \(cloud metadata\) address, refused by the source policy \(sources\.allowPrivateNetworks\); add 169\.254\.169\.254 or its range to sources\.allowHosts if this is intended/);
+    assert.ok(!(await notifications()).providers.some((x) => x.declaration.name === 'metadata-inline'), 'nothing applied');
+    // An address in the Secret is not known at apply time: delivery refuses it, and sends nothing there.
+    await apply('metadata', [
+      secret('metadata-hook', { address: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }),
+      provider('metadata', { type: 'generic', secretRef: { name: 'metadata-hook' } }),
+      alert('metadata', 'metadata'),
+    ]);
+    const fifth = commitApp('5');
+    const r = await fleet().cli('reconcile', 'kustomization', 'app', '--with-source');
+    assert.equal(r.code, 0, r.stderr);
+    await fleet().waitForReadyAt(KS, `main@sha1:${fifth}`);
+    // 60 s: the event goes out after the reconcile on a busy machine; the refusal itself is immediate (non-retryable).
+    const p = await waitFor('the metadata Provider refused', async () => {
+      const found = (await notifications()).providers.find((x) => x.declaration.name === 'metadata');
+      return found !== undefined && found.failed >= 1 ? found : undefined;
+    }, { timeoutMs: 60_000 });
+    assert.equal(p.sent, 0);
+    assert.equal(p.lastError, 'Provider flux-system/metadata the address key of Secret flux-system/metadata-hook: http://169.254.169.254 is 169.254.169.254, '
+      + 'a link-local (cloud metadata) address, refused by the source policy (sources.allowPrivateNetworks); add 169.254.169.254 or its range to sources.allowHosts if this is intended; nothing was sent');
+    // The same event reached the allowed Provider of the other Alert.
+    await waitForDelivery('the success of the fifth commit at /generic', () =>
+      servers.events('/generic').find((x) => x.reason === 'ReconciliationSucceeded' && x.metadata.revision === `main@sha1:${fifth}`), 30_000);
   });
 
   it('the notifications workflow history replays deterministically', async () => {

@@ -3,10 +3,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
 import { createNotificationActivities } from '../../activities/notification-delivery.js';
 import type { ProviderDeclaration, ProviderSpec } from '../../core/declarations/types.js';
 import type { FlotillaEvent } from '../../core/notifications/event.js';
+import { DEV_SOURCE_POLICY } from '../../deploy/dev/source-policy.js';
+import { DEFAULT_SOURCE_POLICY, type SourcePolicy } from '../../core/source-policy.js';
 import { RecordingServer } from '../harness/recording-server.js';
 
 const SHA = '731f7eaddfb6af01cb2173e18f0f75b0ba780ef1';
@@ -26,8 +29,9 @@ function provider(spec: Partial<ProviderSpec> & Pick<ProviderSpec, 'type'>): Pro
   };
 }
 
-function activitiesWith(secrets: Record<string, Record<string, string>>) {
-  return createNotificationActivities({ secrets: (namespace, name) => Promise.resolve(secrets[`${namespace}/${name}`]) });
+/** The servers listen on 127.0.0.1 over http: the development policy allows exactly that, explicitly. */
+function activitiesWith(secrets: Record<string, Record<string, string>>, policy: SourcePolicy = DEV_SOURCE_POLICY) {
+  return createNotificationActivities({ secrets: (namespace, name) => Promise.resolve(secrets[`${namespace}/${name}`]), policy });
 }
 
 /** Runs `fn`, which must throw an ApplicationFailure; returns it. */
@@ -236,5 +240,48 @@ describe('deliverNotification failures', () => {
     const noAddress = await failure(() => activitiesWith({ 'apps/hook': { token: TOKEN } }).deliverNotification({ provider: hookProvider(), event: EVENT }));
     assert.match(noAddress.message, /no address: set spec.address or the address key of Secret apps\/hook/);
     for (const f of [missing, noToken, noAddress]) assertNoSecrets(f);
+  });
+
+  it('an address the source policy refuses → non-retryable SourcePolicyRefused naming the Provider, the field and the setting; nothing is sent', async () => {
+    const before = server.received.length;
+    // The development policy (http to 127.0.0.0/8) refuses the cloud metadata address, held in the Secret (unseen at apply time).
+    const metadata = await failure(() => activitiesWith({ 'apps/hook': { address: 'http://169.254.169.254/latest/meta-data/iam/XXXXsecretpathXXXX', token: TOKEN } })
+      .deliverNotification({ provider: hookProvider(), event: EVENT }));
+    assert.equal(metadata.nonRetryable, true);
+    assert.equal(metadata.type, 'SourcePolicyRefused');
+    assert.equal(metadata.message, 'Provider apps/alerts the address key of Secret apps/hook: http://169.254.169.254 is 169.254.169.254, a link-local (cloud metadata) address, '
+      + 'refused by the source policy (sources.allowPrivateNetworks); add 169.254.169.254 or its range to sources.allowHosts if this is intended; nothing was sent');
+    assert.deepEqual(metadata.details, [{ setting: 'sources.allowPrivateNetworks' }]);
+    // The default policy (a hub started with no sources.* setting) refuses the loopback test server itself: http://, then the address.
+    const dflt = DEFAULT_SOURCE_POLICY;
+    const http = await failure(() => activitiesWith({}, dflt).deliverNotification({ provider: provider({ type: 'generic', address: `${server.origin}/events` }), event: EVENT }));
+    assert.equal(http.type, 'SourcePolicyRefused');
+    assert.match(http.message, /^Provider apps\/alerts spec\.address: http:\/\/127\.0\.0\.1:\d+ uses the scheme http:\/\/.*\(sources\.allowSchemes\)/);
+    const loopback = await failure(() => activitiesWith({}, { ...dflt, allowSchemes: ['http'] })
+      .deliverNotification({ provider: provider({ type: 'generic', address: `${server.origin}/events` }), event: EVENT }));
+    assert.match(loopback.message, /is 127\.0\.0\.1, a loopback address, refused by the source policy \(sources\.allowPrivateNetworks\)/);
+    const internal = await failure(() => activitiesWith({}, dflt).deliverNotification({ provider: provider({ type: 'msteams', address: 'https://kubernetes.default.svc/api' }), event: EVENT }));
+    assert.match(internal.message, /^Provider apps\/alerts spec\.address: https:\/\/kubernetes\.default\.svc names a Kubernetes in-cluster service name .*\(sources\.allowHosts\)/);
+    assert.equal(server.received.length, before, 'no request reached the server');
+    for (const f of [metadata, http, loopback, internal]) assertNoSecrets(f);
+  });
+
+  it('a redirect is reported, not followed (to 169.254.169.254 or anywhere): credentials stay with the address given', async () => {
+    server.respond = () => ({ status: 200 });
+    const before = server.received.length;
+    // RecordingServer sends no Location header; this server redirects to the recording one.
+    const target = `${server.origin}/followed`;
+    const hop = createServer((_req, res) => { res.writeHead(307, { location: target }).end(); });
+    await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = hop.address();
+      assert.ok(address !== null && typeof address === 'object');
+      const f = await failure(() => activitiesWith({}).deliverNotification({ provider: provider({ type: 'generic', address: `http://127.0.0.1:${address.port}/hook` }), event: EVENT }));
+      assert.equal(f.type, 'NotificationRejected');
+      assert.deepEqual(f.details, [{ status: 307 }]);
+      assert.equal(server.received.length, before, 'the redirect was not followed');
+    } finally {
+      await new Promise((resolve) => hop.close(resolve));
+    }
   });
 });

@@ -55,6 +55,16 @@ describe('source policy: URLs refused before any DNS lookup (apply time and fetc
     ['git', 'git@10.1.2.3:org/repo.git', 'sources.allowPrivateNetworks', /private/],
     ['git', 'git://github.com/org/repo.git', 'sources.allowSchemes', /scheme git:\/\//],
     ['git', 'ext::sh -c touch% /tmp/pwned', 'sources.allowSchemes', /scheme ext:\/\//], // git's ext:: transport runs a command
+    // Notification Provider addresses and rollout analysis URLs (use 'http'): the hub POSTs or GETs them.
+    ['http', 'http://169.254.169.254/latest/meta-data/', 'sources.allowSchemes', /not allowed for notifications and analysis checks \(allowed: https:\/\/\)/],
+    ['http', 'https://169.254.169.254/latest/meta-data/', 'sources.allowPrivateNetworks', /cloud metadata/],
+    ['http', 'https://[fd00:ec2::254]/latest/meta-data/', 'sources.allowPrivateNetworks', /cloud metadata/],
+    ['http', 'https://prometheus.monitoring.svc:9090/api/v1/query', 'sources.allowHosts', /in-cluster service name/],
+    ['http', 'https://localhost:9093/api/v2/alerts', 'sources.allowHosts', /local machine/],
+    ['http', 'https://10.96.0.1/api/v1/namespaces', 'sources.allowPrivateNetworks', /private \(RFC 1918\)/],
+    ['http', 'ftp://hooks.example.com/x', 'sources.allowSchemes', /scheme ftp:\/\//],
+    ['http', 'https://hooks.slack.com/services/T0/B0/XXXX', undefined],
+    ['http', 'https://api.github.com/repos/org/app/statuses/abc', undefined],
     // Allowed by default.
     ['git', 'https://github.com/org/repo.git', undefined],
     ['git', 'ssh://git@github.com/org/repo.git', undefined],
@@ -114,6 +124,11 @@ describe('source policy: what each setting allows', () => {
     [{ allowPrivateNetworks: true }, 'git', 'https://169.254.169.254/', true],
     [{ allowPrivateNetworks: true }, 'git', 'https://kubernetes.default.svc/', true],
     [{ allowPrivateNetworks: true }, 'git', 'http://10.0.0.1/', false], // private networks do not allow http
+    [{ allowSchemes: ['http'], allowHosts: ['127.0.0.0/8'] }, 'http', 'http://127.0.0.1:8080/hook', true], // the development policy
+    [{ allowSchemes: ['http'], allowHosts: ['127.0.0.0/8'] }, 'http', 'http://169.254.169.254/', false],
+    [{ allowSchemes: ['file'] }, 'http', 'file:///etc/passwd', false], // file:// is for git only
+    [{ allowHosts: ['*.monitoring.svc'] }, 'http', 'https://prometheus.monitoring.svc:9090/api/v1/query', true],
+    [{ allowHosts: ['10.96.0.0/12'] }, 'http', 'https://10.100.1.2/metrics', true],
   ];
   for (const [p, use, url, allowed] of cases) {
     it(`${JSON.stringify(p)} ${use} ${url}: ${allowed ? 'allowed' : 'refused'}`, () => {
@@ -216,5 +231,35 @@ describe('source policy: hub settings and apply time', () => {
     assert.deepEqual(declarationRefusals(parsed.declarations, policy({ allowPrivateNetworks: true })), []);
     assert.deepEqual(readSourcePolicy(JSON.stringify(DEFAULT_SOURCE_POLICY)), DEFAULT_SOURCE_POLICY);
     assert.equal(readSourcePolicy('{"allowSchemes": "http"}'), undefined);
+  });
+});
+
+describe('source policy: notification addresses and analysis URLs at apply time', () => {
+  const yaml = (url: string, analysis: string, secretAddress = false): string => [
+    `apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: metadata, namespace: t1}\nspec: {type: slack, address: "${url}"}`,
+    'apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: slack, namespace: t1}\nspec: {type: slack, address: "https://hooks.slack.com/services/T0/B0/secret-path-canary"}',
+    ...(secretAddress ? ['apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata: {name: in-secret, namespace: t1}\nspec: {type: generic, secretRef: {name: hook}}'] : []),
+    'apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web, namespace: t1}\nspec: {interval: 1m, prune: true, sourceRef: {kind: GitRepository, name: fleet},'
+      + ` rollout: {analysis: {url: "${analysis}"}, waves: [{name: all, bakeTime: 0s}]}}`,
+  ].join('\n---\n');
+
+  it('refuses a Provider spec.address and a spec.rollout.analysis.url the policy refuses, naming the object, the field and the setting; the address shown as scheme://host only', () => {
+    const parsed = parseDeclarations(yaml('https://169.254.169.254/latest/meta-data/secret-path-canary', 'http://prometheus.monitoring.svc:9090/api/v1/query', true), 'test.yaml');
+    assert.deepEqual(parsed.errors, []);
+    const refused = declarationRefusals(parsed.declarations, DEFAULT_SOURCE_POLICY);
+    assert.deepEqual(refused, [
+      'Provider/t1/metadata spec.address: https://169.254.169.254 is 169.254.169.254, a link-local (cloud metadata) address, refused by the source policy (sources.allowPrivateNetworks); '
+        + 'add 169.254.169.254 or its range to sources.allowHosts if this is intended',
+      'Kustomization/t1/web spec.rollout.analysis.url: http://prometheus.monitoring.svc:9090/api/v1/query uses the scheme http://, which is not allowed for notifications and analysis checks '
+        + '(allowed: https://), refused by the source policy (sources.allowSchemes); use https://, or add http to sources.allowSchemes if this hub should fetch over http://',
+    ]);
+    assert.ok(!refused.join('').includes('secret-path-canary'), 'a webhook path is a credential');
+  });
+
+  it('allows them when the policy lists them; a Provider whose address is in its Secret is checked at delivery', () => {
+    const parsed = parseDeclarations(yaml('https://hooks.example.com/x', 'https://prometheus.monitoring.svc:9090/api/v1/query', true), 'test.yaml');
+    assert.deepEqual(parsed.errors, []);
+    assert.deepEqual(declarationRefusals(parsed.declarations, DEFAULT_SOURCE_POLICY).map((r) => r.split(':')[0]), ['Kustomization/t1/web spec.rollout.analysis.url']);
+    assert.deepEqual(declarationRefusals(parsed.declarations, policy({ allowHosts: ['*.monitoring.svc'] })), []);
   });
 });
