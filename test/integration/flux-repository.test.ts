@@ -124,10 +124,15 @@ describe('an existing Flux fleet repository works unchanged', () => {
   it('each cluster\'s Kustomizations become Ready in dependsOn order', async () => {
     for (const e of ENVS) await waitForReady(ks(e, 'apps'));
     for (const e of ENVS) {
+      // When each first became Ready (its first Applied, healthy, in its history): Ready's
+      // lastTransitionTime moves on every later reconcile (Ready=Unknown while reconciling, as
+      // in Flux), so it cannot tell the order in which they first became Ready.
       const readyAt = async (name: string): Promise<number> => {
         const ready = conditionOf((await fleet().kustomization(ks(e, name))).conditions, 'Ready');
         assert.equal(ready?.status, 'True', `${e}/${name} Ready`);
-        return ready.lastTransitionTime;
+        const applied = (await timeline(ks(e, name))).find((x) => x.type === 'Applied');
+        assert.ok(applied, `${e}/${name} has an Applied entry`);
+        return applied.at;
       };
       const controllers = await readyAt('infra-controllers');
       const configs = await readyAt('infra-configs');
