@@ -18,6 +18,7 @@
 
 import type { Declaration } from './declarations/types.js';
 import { scrubUrl } from './scrub.js';
+import { addressOrigin } from './notifications/providers.js';
 
 export interface SourcePolicy {
   /** Schemes allowed besides the defaults (https, ssh, oci): any of http, git, file. */
@@ -367,7 +368,7 @@ export interface DeclaredUrl {
 export function declaredUrls(d: Declaration): DeclaredUrl[] {
   if (d.kind === 'Provider') {
     const address = d.spec.address;
-    return address === undefined || address === '' ? [] : [{ field: 'spec.address', url: address, use: 'http', shown: originOf(address) }];
+    return address === undefined || address === '' ? [] : [{ field: 'spec.address', url: address, use: 'http', shown: addressOrigin(address) }];
   }
   if (d.kind === 'Kustomization' || d.kind === 'HelmRelease') {
     const url = d.spec.rollout?.analysis?.url;
@@ -377,16 +378,6 @@ export function declaredUrls(d: Declaration): DeclaredUrl[] {
   if (source === undefined) return [];
   const shown = d.kind === 'ImageRepository' ? d.spec.image : scrubUrl(source.url);
   return [{ ...source, shown }];
-}
-
-/** scheme://host[:port] of a URL: all a message shows of a notification address. */
-export function originOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return '<invalid address>';
-  }
 }
 
 /** The source URL a declaration makes the hub fetch, with its field and use; undefined for the others. */
