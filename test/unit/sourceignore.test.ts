@@ -308,7 +308,9 @@ describe("the tables are Flux's own answers", () => {
     });
     assert.equal(run.status, 0, `go run failed: ${run.stderr}`);
     const answers = JSON.parse(run.stdout) as string[][];
-    TREES.forEach((row, i) => assert.deepEqual(answers[i], row.flux ?? row.packed, row.name));
+    TREES.forEach((row, i) => {
+      assert.deepEqual(answers[i], row.flux ?? row.packed, row.name);
+    });
   });
 });
 
