@@ -30,9 +30,9 @@ import {
   type Session,
 } from './git-session.js';
 import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
-import { IGNORE_WORK_BUDGET, IgnoreLimitError, isExcluded, type MatchBudget, parsePattern, readPatterns, type IgnorePattern, type IgnoreSource } from '../core/sourceignore.js';
+import { excludedBy, IGNORE_WORK_BUDGET, IgnoreLimitError, isExcluded, mayReinclude, type MatchBudget, parsePattern, readPatterns, type IgnorePattern, type IgnoreSource } from '../core/sourceignore.js';
 import { checkDestination, DestinationUnresolved, SourcePolicyError } from './source-guard.js';
-import { assertSymlinksConfined, extractLimits, extractTarball, packTree, UnsafePathError } from './tarball.js';
+import { assertSymlinksConfined, extractLimits, extractTarball, packTree, UnsafePathError, type PackFilter } from './tarball.js';
 
 // The session machinery moved to git-session.ts; these stay importable from here.
 export { GitSourceError, type GitCredentials, type GitSourceReason } from './git-session.js';
@@ -96,7 +96,7 @@ export function gitCredentialsFromSecret(secretName: string, data: Readonly<Reco
   throw new Error(`${where} holds no git credentials: expected "username" and "password", "bearerToken", or "identity" (with "known_hosts")`);
 }
 
-/** Flux's default exclusions; VCS files are excluded even when spec.ignore is set. */
+/** Flux's default exclusions (fluxcd/pkg sourceignore/sourceignore.go); VCS files are excluded whatever the patterns. */
 const VCS_PATTERNS = ['.git/', '.gitignore', '.gitmodules', '.gitattributes'];
 const DEFAULT_PATTERNS = [
   ...['*.jpg', '*.jpeg', '*.gif', '*.png', '*.wmv', '*.flv', '*.tar.gz', '*.zip'],
@@ -110,25 +110,38 @@ const FETCHED_REF = 'refs/flotilla/fetched';
 
 /**
  * The archive filter of Flux's GitRepository, in Flux's order (the last pattern that matches
- * decides, as in one .gitignore): VCS files; the default exclusions unless `specIgnore` is
- * set; every .sourceignore file in the tree, scoped to its directory; then `specIgnore`.
+ * decides, as in one .gitignore): VCS files; Flux's default exclusions unless the repository's
+ * .sourceignore files and `specIgnore` hold at least one pattern; every .sourceignore file in
+ * the tree, scoped to its directory; then `specIgnore`. That is source-controller's
+ * gitrepository_controller.go archiveArtifact (LoadIgnorePatterns, then spec.ignore read
+ * with ReadPatterns) and fluxcd/pkg artifact/storage/archive.go SourceIgnoreFilter, which
+ * uses NewDefaultMatcher only when that list is empty: a `.sourceignore` with one pattern
+ * drops the defaults, a spec.ignore of only comments keeps them.
  * Patterns are matched by core/sourceignore.ts, a port of Flux's matcher that runs in time
  * linear in the path (the `ignore` package's backtracking RegExps could stall the hub on a
  * hostile pattern). Throws IgnoreLimitError past its caps, naming the file and line.
- * Returns true for the paths to keep.
+ * Returns true for the paths to keep; its `descend` says whether packTree must walk on into
+ * a directory it leaves out, as Flux does, because a later `!` pattern may keep a path in it.
  */
-export async function loadSourceIgnoreFilter(root: string, specIgnore?: string): Promise<(relPath: string, isDir: boolean) => boolean> {
-  const builtIn = specIgnore === undefined ? [...VCS_PATTERNS, ...DEFAULT_PATTERNS] : VCS_PATTERNS;
-  const patterns: IgnorePattern[] = builtIn.map((p) => parsePattern(p, []));
+export async function loadSourceIgnoreFilter(root: string, specIgnore?: string): Promise<PackFilter> {
   const sources: IgnoreSource[] = [];
   for (const file of await findSourceIgnoreFiles(root, '')) {
     sources.push({ name: file.dir === '' ? SOURCE_IGNORE_FILE : `${file.dir}/${SOURCE_IGNORE_FILE}`, dir: file.dir, text: file.text });
   }
   if (specIgnore !== undefined) sources.push({ name: 'spec.ignore', dir: '', text: specIgnore });
   // The caps count the repository's and the declaration's patterns, not the built-in ones.
-  for (const source of sources) patterns.push(...readPatterns(source, patterns.length - builtIn.length));
+  const read: IgnorePattern[] = [];
+  for (const source of sources) read.push(...readPatterns(source, read.length));
+  const builtIn = read.length === 0 ? [...VCS_PATTERNS, ...DEFAULT_PATTERNS] : VCS_PATTERNS;
+  const patterns = [...builtIn.map((p) => parsePattern(p, [])), ...read];
   const budget: MatchBudget = { remaining: IGNORE_WORK_BUDGET };
-  return (relPath, isDir) => !isExcluded(patterns, relPath.split('/'), isDir, budget);
+  const keep = (relPath: string, isDir: boolean): boolean => !isExcluded(patterns, relPath.split('/'), isDir, budget);
+  const descend = (relPath: string): boolean => {
+    const dir = relPath.split('/');
+    const by = excludedBy(patterns, dir, true, budget);
+    return by === undefined || mayReinclude(patterns, dir, by);
+  };
+  return Object.assign(keep, { descend });
 }
 
 /** Fetches `spec.ref`, packs the tree (plus includes) and stores the tarball in env.artifacts. */

@@ -29,9 +29,15 @@ export class UnsafePathError extends Error {
   }
 }
 
+/**
+ * Returns false to leave a path out. For a directory it leaves out, `descend` (when given and
+ * true) makes the walk go on into it and ask again for every path inside, as Flux's archive
+ * walk does; without it the whole subtree is left out.
+ */
+export type PackFilter = ((relPath: string, isDir: boolean) => boolean) & { readonly descend?: (relPath: string) => boolean };
+
 export interface PackOptions {
-  /** Return false to leave a path out; for a directory, its whole subtree is left out. */
-  readonly filter?: (relPath: string, isDir: boolean) => boolean;
+  readonly filter?: PackFilter;
   /** Files packed; default limits.render.maxFiles' default. */
   readonly maxFiles?: number;
   /** One file's size, checked by stat before it is read; default limits.render.maxFileBytes' default. */
@@ -324,7 +330,15 @@ async function walk(
     const path = rel === '' ? name : `${rel}/${name}`;
     const st = await lstat(join(root, path));
     if (st.isDirectory()) {
-      if (filter && !filter(path, true)) continue;
+      if (filter && !filter(path, true)) {
+        // Flux leaves the directory's own entry out but walks on into it (fluxcd/pkg
+        // artifact/storage/archive.go Archive returns nil, not filepath.SkipDir), so a `!`
+        // pattern can keep a file inside; the extractor makes its parent directories. Nothing
+        // left out is read: only names and lstat() are looked at, and only what is packed
+        // counts against maxFiles. .git is never entered (above), though Flux's walk enters it.
+        if (filter.descend?.(path) === true) await walk(root, path, filter, visit);
+        continue;
+      }
       await visit(path, 'directory', st.mode, 0);
       await walk(root, path, filter, visit);
     } else if (st.isFile() || st.isSymbolicLink()) {

@@ -82,6 +82,12 @@ const enum MatchResult {
   Include = 2,
 }
 
+/**
+ * A line Go's strings.TrimSpace empties (unicode.IsSpace). Not JavaScript's trim(): Go counts
+ * U+0085 as space and U+FEFF (a byte-order mark) as a character, JavaScript the reverse.
+ */
+const GO_BLANK = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/u;
+
 /** pattern.go ParsePattern. */
 export function parsePattern(line: string, domain: readonly string[]): IgnorePattern {
   let p = line;
@@ -110,7 +116,7 @@ export function readPatterns(source: IgnoreSource, already: number): IgnorePatte
   const lines = source.text.split('\n');
   lines.forEach((raw, i) => {
     const s = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (s.startsWith('#') || s.trim() === '') return;
+    if (s.startsWith('#') || GO_BLANK.test(s)) return;
     const where = `${source.name} line ${i + 1}`;
     const bytes = Buffer.byteLength(s);
     if (bytes > MAX_IGNORE_PATTERN_BYTES) {
@@ -197,11 +203,40 @@ function globMatch(p: IgnorePattern, path: readonly string[], isDir: boolean, bu
  * With a budget, throws IgnoreLimitError once the matching of a checkout has cost more than it.
  */
 export function isExcluded(patterns: readonly IgnorePattern[], path: readonly string[], isDir: boolean, budget?: MatchBudget): boolean {
+  return excludedBy(patterns, path, isDir, budget) !== undefined;
+}
+
+/**
+ * The index of the pattern that excludes `path` (the last one that matches, when it is not a
+ * `!` pattern); undefined when the path is kept.
+ */
+export function excludedBy(patterns: readonly IgnorePattern[], path: readonly string[], isDir: boolean, budget?: MatchBudget): number | undefined {
   for (let i = patterns.length - 1; i >= 0; i--) {
     const p = patterns[i];
     if (p === undefined) continue;
     const m = matchPattern(p, path, isDir, budget);
-    if (m !== MatchResult.NoMatch) return m === MatchResult.Exclude;
+    if (m !== MatchResult.NoMatch) return m === MatchResult.Exclude ? i : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Whether anything under the directory `dir`, excluded by patterns[`by`], can still be kept.
+ * Flux walks on into an excluded directory and matches every path under it (fluxcd/pkg
+ * artifact/storage/archive.go Archive: its filepath.Walk callback returns nil, not
+ * filepath.SkipDir, for a filtered directory). A pattern that matches a directory matches
+ * every path under it too (pattern.go: simpleMatch matches any element, globMatch a prefix),
+ * so only a `!` pattern after patterns[`by`] whose directory (domain) can hold such a path
+ * can keep one. When there is none, the walk may skip the directory: same answers, no cost.
+ */
+export function mayReinclude(patterns: readonly IgnorePattern[], dir: readonly string[], by: number): boolean {
+  for (let j = by + 1; j < patterns.length; j++) {
+    const p = patterns[j];
+    if (p === undefined || !p.inclusion) continue;
+    const n = Math.min(p.domain.length, dir.length);
+    let compatible = true;
+    for (let k = 0; k < n && compatible; k++) compatible = p.domain[k] === dir[k];
+    if (compatible) return true;
   }
   return false;
 }

@@ -265,16 +265,22 @@ describe('fetchGitRepository over file://', () => {
     });
     const env = await newEnv();
     const defaults = await fetch(env, { spec: spec(`file://${repo}`, { branch: 'main' }) });
+    // As in Flux: the .sourceignore files hold patterns, so the default exclusions do not apply
+    // (fluxcd/pkg artifact/storage/archive.go SourceIgnoreFilter uses NewDefaultMatcher only
+    // when no pattern was read); the VCS patterns still do.
     assert.deepEqual(Object.keys(await artifactFiles(env, defaults.artifactDigest)).sort(), [
+      '.github/workflows/ci.yaml',
       '.sourceignore',
+      '.travis.yml',
+      'archive.tar.gz',
+      'deploy/.sops.yaml',
       'deploy/app.yaml',
-      'deploy/logo.png', // re-included by .sourceignore's !*.png: it may overrule the defaults
-      'docs/keep.md',
+      'deploy/logo.png',
+      'docs/keep.md', // docs/ excluded, !docs/ keeps it again, then docs/readme.md
       'sub/.sourceignore',
       'sub/app.yaml',
     ]);
-
-    // spec.ignore replaces the defaults (VCS files stay excluded) and comes after .sourceignore.
+    // spec.ignore drops the defaults too (VCS files stay excluded) and comes after .sourceignore.
     const custom = await fetch(env, { spec: spec(`file://${repo}`, { branch: 'main' }, { ignore: '/*\n!/deploy/\n!/sub/\n/deploy/*.png\n' }) });
     assert.deepEqual(Object.keys(await artifactFiles(env, custom.artifactDigest)).sort(), [
       'deploy/.sops.yaml',
@@ -286,6 +292,17 @@ describe('fetchGitRepository over file://', () => {
       'sub/notes.txt',
     ]);
     assert.equal(custom.changed, true);
+
+    // Without .sourceignore files (and without spec.ignore) the defaults apply.
+    await commit(repo, { '.sourceignore': null, 'sub/.sourceignore': null }, 'no .sourceignore');
+    const plain = await fetch(env, { spec: spec(`file://${repo}`, { branch: 'main' }) });
+    assert.deepEqual(Object.keys(await artifactFiles(env, plain.artifactDigest)).sort(), [
+      'deploy/app.yaml',
+      'docs/keep.md',
+      'docs/readme.md',
+      'sub/app.yaml',
+      'sub/notes.txt',
+    ]);
   });
 
   it('keeps symlinks inside the repository and refuses one that leaves it (IllegalPath)', async () => {

@@ -10,11 +10,14 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
 import { loadSourceIgnoreFilter } from '../../activities/git-source.js';
+import { packTree } from '../../activities/tarball.js';
 import { IGNORE_WORK_BUDGET, isExcluded, MAX_IGNORE_PATTERN_BYTES, MAX_IGNORE_PATTERNS, parsePattern, type MatchBudget } from '../../core/sourceignore.js';
 
 /** [spec.ignore, path, isDir, excluded] */
@@ -114,6 +117,151 @@ describe("GitRepository ignore rules: where Flux's matcher differs from git, Flo
   }
 });
 
+// What packTree keeps of a real tree, through loadSourceIgnoreFilter: which patterns apply and
+// how the walk treats an excluded directory. Each row is a tree (files and their .sourceignore
+// files), spec.ignore (undefined: not set), and the entries packed (directories end in /).
+// `flux` is Flux's answer where Flotilla's differs on purpose. Checked against Flux's own code
+// (`go run … tree`: source-controller's archiveArtifact and fluxcd/pkg artifact/storage/
+// archive.go SourceIgnoreFilter and Archive, on the same tree).
+interface TreeRow {
+  readonly name: string;
+  readonly files: Readonly<Record<string, string>>;
+  readonly ignore?: string;
+  readonly packed: readonly string[];
+  readonly flux?: readonly string[];
+}
+const SITE = { 'app.yaml': 'a', 'logo.png': 'p', '.github/ci.yaml': 'c', 'sub/.sops.yaml': 's', 'sub/notes.txt': 'n' };
+const DEFAULTS_KEPT = ['app.yaml', 'sub/', 'sub/notes.txt'];
+const TREES: readonly TreeRow[] = [
+  // archive.go SourceIgnoreFilter: NewDefaultMatcher (VCS + defaults) when no pattern was read.
+  { name: 'no .sourceignore, no spec.ignore: the default exclusions apply', files: SITE, packed: DEFAULTS_KEPT },
+  // …and the VCS patterns alone as soon as one was, from any .sourceignore or spec.ignore.
+  {
+    name: 'a .sourceignore with one pattern drops the default exclusions',
+    files: { ...SITE, '.sourceignore': 'sub/notes.txt\n' },
+    packed: ['.github/', '.github/ci.yaml', '.sourceignore', 'app.yaml', 'logo.png', 'sub/', 'sub/.sops.yaml'],
+  },
+  {
+    name: 'a .sourceignore in a subdirectory drops them for the whole tree',
+    files: { ...SITE, 'sub/.sourceignore': '*.txt\n' },
+    packed: ['.github/', '.github/ci.yaml', 'app.yaml', 'logo.png', 'sub/', 'sub/.sops.yaml', 'sub/.sourceignore'],
+  },
+  {
+    name: 'a .sourceignore of comments and blank lines keeps them',
+    files: { ...SITE, '.sourceignore': '# nothing\n\n   \n' },
+    packed: ['.sourceignore', ...DEFAULTS_KEPT],
+  },
+  { name: 'spec.ignore of only a comment keeps them', files: SITE, ignore: '# nothing to add', packed: DEFAULTS_KEPT },
+  { name: 'an empty spec.ignore keeps them', files: SITE, ignore: '', packed: DEFAULTS_KEPT },
+  {
+    name: 'spec.ignore with one pattern drops them',
+    files: SITE,
+    ignore: 'sub/notes.txt',
+    packed: ['.github/', '.github/ci.yaml', 'app.yaml', 'logo.png', 'sub/', 'sub/.sops.yaml'],
+  },
+  // sourceignore.go ReadPatterns skips what strings.TrimSpace empties: U+0085 is space in Go, a BOM is not.
+  { name: 'a line of U+0085 is blank (Go\'s TrimSpace): the defaults stay', files: SITE, ignore: '\u0085', packed: DEFAULTS_KEPT },
+  {
+    name: 'a line holding a byte-order mark is a pattern: the defaults go',
+    files: SITE,
+    ignore: '\ufeff',
+    packed: ['.github/', '.github/ci.yaml', 'app.yaml', 'logo.png', 'sub/', 'sub/.sops.yaml', 'sub/notes.txt'],
+  },
+  // archive.go Archive walks into a filtered directory (returns nil, not filepath.SkipDir): a
+  // later `!` pattern keeps a file inside it; the directories' own entries stay out.
+  {
+    name: 'a later ! pattern keeps a file inside an excluded directory',
+    files: { 'app.yaml': 'a', 'vendor/x/keep.yaml': 'k', 'vendor/x/drop.txt': 'd' },
+    ignore: 'vendor/\n!keep.yaml',
+    packed: ['app.yaml', 'vendor/x/keep.yaml'],
+  },
+  {
+    name: 'an earlier ! pattern does not',
+    files: { 'app.yaml': 'a', 'vendor/x/keep.yaml': 'k' },
+    ignore: '!keep.yaml\nvendor/',
+    packed: ['app.yaml'],
+  },
+  {
+    name: 'a ! pattern in a .sourceignore inside the excluded directory keeps a file',
+    files: { 'app.yaml': 'a', '.sourceignore': 'vendor/\n', 'vendor/x/.sourceignore': '!keep.yaml\n', 'vendor/x/keep.yaml': 'k', 'vendor/y/keep.yaml': 'k' },
+    packed: ['.sourceignore', 'app.yaml', 'vendor/x/keep.yaml'],
+  },
+  {
+    name: 'a ! pattern of another directory\'s .sourceignore does not reach in',
+    files: { '.sourceignore': 'vendor/\n', 'other/.sourceignore': '!keep.yaml\n', 'other/keep.yaml': 'k', 'vendor/keep.yaml': 'k' },
+    packed: ['.sourceignore', 'other/', 'other/.sourceignore', 'other/keep.yaml'],
+  },
+  {
+    // pattern.go simpleMatch: `!*/` matches a directory element of any deeper path, so it
+    // keeps every file below the root, while `*` still excludes the root's files.
+    name: 'exclude-all then !*/ keeps every file in a directory, not at the root',
+    files: { 'a.txt': 'a', 'b.yaml': 'b', 'dir/c.txt': 'c', 'dir/sub/d.yaml': 'd' },
+    ignore: '*\n!*/\n!*.yaml',
+    packed: ['b.yaml', 'dir/', 'dir/c.txt', 'dir/sub/', 'dir/sub/d.yaml'],
+  },
+  {
+    // Flux's walk enters .git too, so a `!` pattern naming a file in it (here HEAD) packs that
+    // file. Flotilla never enters .git: its objects and config are not source, and walking them
+    // would cost as much as the repository's history.
+    name: '.git is never walked, even when a ! pattern names a file in it',
+    files: { 'app.yaml': 'a', '.git/HEAD': 'ref: refs/heads/main\n', '.git/config': '[core]\n' },
+    ignore: '!HEAD',
+    packed: ['app.yaml'],
+    flux: ['.git/HEAD', 'app.yaml'],
+  },
+];
+
+async function makeTree(dir: string, files: Readonly<Record<string, string>>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+}
+
+/** The entry paths of a packed tarball, sorted, directories ending in `/` (as packTree writes them). */
+function entries(tgz: Buffer): string[] {
+  const paths: string[] = [];
+  const parser = new Parser({ strict: true });
+  parser.on('entry', (entry: ReadEntry) => {
+    paths.push(entry.path);
+    entry.resume();
+  });
+  parser.end(gunzipSync(tgz));
+  return paths.sort();
+}
+
+let treeDirs: string[] = [];
+describe('GitRepository ignore rules on a real tree: which patterns apply, and excluded directories', () => {
+  before(async () => {
+    treeDirs = [];
+    for (const [i, row] of TREES.entries()) {
+      const dir = join(root, `tree-${i}`);
+      await makeTree(dir, row.files);
+      treeDirs.push(dir);
+    }
+  });
+  TREES.forEach((row, i) => {
+    it(row.name, async () => {
+      const dir = treeDirs[i] ?? '';
+      const packed = await packTree(dir, { filter: await loadSourceIgnoreFilter(dir, row.ignore) });
+      assert.deepEqual(entries(packed.data), row.packed);
+    });
+  });
+
+  it('the walk into an excluded directory reads no excluded file and counts only packed files against maxFiles', async () => {
+    const dir = join(root, 'tree-walk');
+    const files: Record<string, string> = { 'vendor/keep.yaml': 'k' };
+    for (let i = 0; i < 50; i++) files[`vendor/pkg/f${i}.go`] = 'x';
+    await makeTree(dir, files);
+    // Larger than maxFileBytes: packTree refuses a file it visits by its size before reading it.
+    await truncate(join(dir, 'vendor/pkg/f0.go'), 2 * 1024 * 1024);
+    const packed = await packTree(dir, { filter: await loadSourceIgnoreFilter(dir, 'vendor/\n!keep.yaml'), maxFiles: 1, maxFileBytes: 1024 * 1024 });
+    assert.deepEqual(entries(packed.data), ['vendor/keep.yaml']);
+    assert.equal(packed.files, 1);
+    assert.equal(packed.directories, 0);
+  });
+});
+
 const BINARY_GO = ['/usr/local/go/bin/go', join(process.env.HOME ?? '', '.cache/flotilla/go/bin/go')];
 function goBinary(): string | undefined {
   if (spawnSync('go', ['version'], { encoding: 'utf8' }).status === 0) return 'go';
@@ -130,7 +278,7 @@ describe("the tables are Flux's own answers", () => {
     const rows: readonly Row[] = [...SEMANTICS, ...FLUX_ONLY.map(([a, b, c, d]) => [a, b, c, d] as const)];
     const dir = fileURLToPath(new URL('../../../test/fixtures/flux-sourceignore/', import.meta.url));
     // A cold Go build cache takes ~20 s on a busy 2-core machine; 5 minutes leaves room for a slower one.
-    const run = spawnSync(go, ['run', 'main.go', 'pattern.go', 'matcher.go'], {
+    const run = spawnSync(go, ['run', 'main.go', 'pattern.go', 'matcher.go', 'tree.go'], {
       cwd: dir,
       input: JSON.stringify(rows.map(([ignore, path, isDir]) => ({ ignore, path, isDir }))),
       encoding: 'utf8',
@@ -140,6 +288,28 @@ describe("the tables are Flux's own answers", () => {
     const answers = JSON.parse(run.stdout) as boolean[];
     rows.forEach(([ignore, path, isDir, want], i) => {
       assert.equal(answers[i], want, `${JSON.stringify(ignore)} on ${isDir ? 'directory' : 'file'} ${path}`);
+    });
+  });
+
+  it('go run test/fixtures/flux-sourceignore tree packs every tree as the tree table says Flux does', (t) => {
+    const go = goBinary();
+    if (go === undefined) {
+      t.skip('Go is not installed (scripts/install-infra.sh installs it)');
+      return;
+    }
+    assert.equal(treeDirs.length, TREES.length, 'the tree table\'s trees were made');
+    const dir = fileURLToPath(new URL('../../../test/fixtures/flux-sourceignore/', import.meta.url));
+    // As above: 5 minutes for a cold Go build cache on a loaded machine.
+    const run = spawnSync(go, ['run', 'main.go', 'pattern.go', 'matcher.go', 'tree.go', 'tree'], {
+      cwd: dir,
+      input: JSON.stringify(TREES.map((row, i) => ({ dir: treeDirs[i], ignore: row.ignore ?? null }))),
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(run.status, 0, `go run failed: ${run.stderr}`);
+    const answers = JSON.parse(run.stdout) as string[][];
+    TREES.forEach((row, i) => {
+      assert.deepEqual(answers[i], row.flux ?? row.packed, row.name);
     });
   });
 });
