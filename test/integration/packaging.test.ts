@@ -860,7 +860,8 @@ describe('Helm charts', () => {
     assert.equal(podSpec(d).serviceAccountName, 'flotilla-agent');
     const c = container(d, 'agent');
     assert.deepEqual(c.args, ['--hub', 'flotilla-hub.flotilla-system.svc:7443', '--hub-ca', '/etc/flotilla/hub-ca/ca.crt', '--cluster', 'pkg',
-      '--labels', 'env=prod,region=eu', '--namespace', 'flotilla-system', '--http', '0.0.0.0:8080', '--drift-interval', '60']);
+      '--labels', 'env=prod,region=eu', '--namespace', 'flotilla-system', '--http', '0.0.0.0:8080',
+      '--max-artifact-bytes', '67108864', '--max-objects', '10000', '--drift-interval', '60']);
     const token = c.env?.find((e) => e.name === 'FLOTILLA_TOKEN')?.valueFrom?.secretKeyRef;
     assert.deepEqual([token?.name, token?.key, token?.optional], ['flotilla-agent-token', 'token', true]);
     assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
