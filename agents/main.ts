@@ -41,8 +41,8 @@ options:
                          manifests of one deployment) the agent accepts, in bytes (default
                          67108864, 64 MiB, as the hub's limits.render.maxBytes); a larger one is
                          refused while it downloads, the deployment reported Failed naming
-                         this flag, nothing of it applied. The agent parses an artifact into
-                         ~20x its size in memory: keep it well under the pod's memory limit
+                         this flag, nothing of it applied. Parsing an artifact holds ~40x
+                         its size in memory: keep that under the pod's memory limit
   --max-objects <n>      (or FLOTILLA_MAX_OBJECTS) the most objects one artifact may hold
                          (default 10000, as the hub's limits.render.maxObjects); more: the
                          deployment is reported Invalid naming this flag, nothing of it applied

@@ -861,7 +861,7 @@ describe('Helm charts', () => {
     const c = container(d, 'agent');
     assert.deepEqual(c.args, ['--hub', 'flotilla-hub.flotilla-system.svc:7443', '--hub-ca', '/etc/flotilla/hub-ca/ca.crt', '--cluster', 'pkg',
       '--labels', 'env=prod,region=eu', '--namespace', 'flotilla-system', '--http', '0.0.0.0:8080',
-      '--max-artifact-bytes', '67108864', '--max-objects', '10000', '--drift-interval', '60']);
+      '--max-artifact-bytes', '8388608', '--max-objects', '10000', '--drift-interval', '60']);
     const token = c.env?.find((e) => e.name === 'FLOTILLA_TOKEN')?.valueFrom?.secretKeyRef;
     assert.deepEqual([token?.name, token?.key, token?.optional], ['flotilla-agent-token', 'token', true]);
     assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
@@ -928,8 +928,8 @@ describe('Helm charts', () => {
     const after = (args: string[], flag: string): string | undefined => args[args.indexOf(flag) + 1];
     const defaults = await agentRender();
     assert.equal(defaults.code, 0, defaults.stderr);
-    // Integers, not 6.7108864e+07 (values.yaml numbers are floats to Helm).
-    assert.equal(after(argsOf(defaults), '--max-artifact-bytes'), '67108864');
+    // Integers, not 8.388608e+06 (values.yaml numbers are floats to Helm).
+    assert.equal(after(argsOf(defaults), '--max-artifact-bytes'), '8388608');
     assert.equal(after(argsOf(defaults), '--max-objects'), '10000');
     const small = await agentRender({ 'limits.maxArtifactBytes': 16384, 'limits.maxObjects': 50 });
     assert.equal(small.code, 0, small.stderr);
