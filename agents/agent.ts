@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyDigest } from '../core/digest.js';
 import { idFields, type LogFn, type LogLevel } from '../core/log.js';
 import { VERSION } from '../core/version.js';
-import { MAX_MANIFEST_BYTES, parseManifests, findDuplicates } from '../core/manifests.js';
+import { parseManifests, findDuplicates, type ParseLimits } from '../core/manifests.js';
 import type { AgentGatewayClient } from '../proto/gen/flotilla/agent/v1/AgentGateway.js';
 import type { AgentMessage } from '../proto/gen/flotilla/agent/v1/AgentMessage.js';
 import type { HubMessage__Output } from '../proto/gen/flotilla/agent/v1/HubMessage.js';
@@ -25,6 +25,7 @@ import { AGENT_NAMESPACE } from './apply/inventory-store.js';
 import { DEFAULT_LIMITS } from './apply/rate-limit.js';
 import { AgentStateStore, ArtifactCache, type AgentState, type DesiredDeploymentWire } from './agent-state.js';
 import { Backoff } from './backoff.js';
+import { DEFAULT_AGENT_BOUNDS, agentBoundsProblem, artifactParseLimits, artifactTooLarge, type AgentBounds } from './bounds.js';
 import { decideDesired } from './desired-state-guard.js';
 import type { AgentMetrics } from './metrics.js';
 
@@ -66,6 +67,11 @@ export interface AgentOptions {
    * Secret of the namespace (agent-state.ts, the chart's cacheSecretArtifacts).
    */
   readonly cacheSecretArtifacts?: boolean;
+  /**
+   * What one artifact may hold (default DEFAULT_AGENT_BOUNDS: 64 MiB, 10,000 objects, what the
+   * hub's parse accepts). Over either, the generation fails naming the cap; nothing is applied.
+   */
+  readonly bounds?: Partial<AgentBounds>;
 }
 
 export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
@@ -123,10 +129,16 @@ export class Agent {
   private connected = false;
   private readonly hubs: readonly string[];
   private hubIndex = 0;
+  private readonly bounds: AgentBounds;
+  private readonly parseLimits: ParseLimits;
 
   constructor(private readonly opts: AgentOptions) {
     this.hubs = typeof opts.hubAddress === 'string' ? [opts.hubAddress] : [...opts.hubAddress];
     if (this.hubs.length === 0) throw new Error('no hub address');
+    this.bounds = { ...DEFAULT_AGENT_BOUNDS, ...opts.bounds };
+    const problem = agentBoundsProblem(this.bounds);
+    if (problem !== undefined) throw new Error(problem);
+    this.parseLimits = artifactParseLimits(this.bounds);
     const metrics = opts.metrics;
     this.client = new ClusterClient(opts.kubeConfig, DEFAULT_LIMITS, metrics ? (verb, code) => { metrics.kubeRequest(verb, code); } : undefined,
       opts.kubeRetry ? { retry: opts.kubeRetry } : {});
@@ -524,7 +536,7 @@ export class Agent {
       }
       return false;
     }
-    const parsed = parseManifests(manifests, d.artifactDigest);
+    const parsed = parseManifests(manifests, d.artifactDigest, this.parseLimits);
     const identity = impersonationOf(d);
     if (identity instanceof Error) {
       this.send({ ...base, phase: 'PHASE_INVALID', message: identity.message, finished_at_unix_ms: String(Date.now()) });
@@ -578,9 +590,20 @@ export class Agent {
       } catch {
         continue; // neither cached nor reachable: try again next round
       }
-      const parsed = parseManifests(manifests, d.artifactDigest);
+      const parsed = parseManifests(manifests, d.artifactDigest, this.parseLimits);
       const identity = impersonationOf(d);
       if (identity instanceof Error) continue; // reported when the generation was applied
+      if (parsed.errors.length > 0) {
+        // Applied before, refused now (the agent restarted with a lower --max-objects or
+        // --max-artifact-bytes): applying the objects that did parse would prune the rest.
+        // What runs is left as it is; said once, until a round goes well again.
+        if (!this.driftFailed.has(d.name)) {
+          this.driftFailed.add(d.name);
+          this.reportFailure({ name: d.name, generation: d.generation },
+            new Error(`${parsed.errors.map((e) => `${e.source}: ${e.message}`).join('; ')}; drift is not corrected until then`), 'drift correction');
+        }
+        continue;
+      }
       let report: ApplyReport;
       try {
         report = await this.apply(
@@ -619,6 +642,8 @@ export class Agent {
   private async artifact(digest: string): Promise<string> {
     const cached = this.artifacts.get(digest) ?? await this.state.loadArtifact(digest);
     if (cached !== undefined) {
+      const bytes = Buffer.byteLength(cached);
+      if (bytes > this.bounds.maxArtifactBytes) throw new Error(artifactTooLarge(digest, bytes, this.bounds, 'cached'));
       verifyDigest(cached, digest);
       this.artifacts.set(digest, cached);
       return cached;
@@ -628,11 +653,12 @@ export class Agent {
     await new Promise<void>((resolve, reject) => {
       const call = this.gatewayClient().FetchArtifact({ digest }, this.metadata());
       call.on('data', (chunk: { data: Buffer }) => {
-        // Bounded as the parse is (core/manifests.ts): a larger artifact is refused while it streams.
+        // --max-artifact-bytes (bounds.ts): a larger artifact is refused while it streams, so it
+        // never sits in memory whole. The promise is settled before the cancellation's own error.
         received += chunk.data.length;
-        if (received > MAX_MANIFEST_BYTES) {
+        if (received > this.bounds.maxArtifactBytes) {
+          reject(new Error(artifactTooLarge(digest, received, this.bounds, 'downloading')));
           call.cancel();
-          reject(new Error(`artifact ${digest} is larger than the ${MAX_MANIFEST_BYTES / 2 ** 20} MiB the agent accepts; refused while downloading`));
           return;
         }
         chunks.push(chunk.data);

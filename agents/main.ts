@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, logFunction } from '../core/log.js';
 import { parseLabels } from '../core/registration.js';
 import { Agent, DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from './agent.js';
+import { DEFAULT_AGENT_BOUNDS, agentBoundsProblem } from './bounds.js';
 import { startAgentHttp, type AgentHttp } from './http-server.js';
 import { AgentMetrics } from './metrics.js';
 
@@ -36,6 +37,15 @@ options:
                          them without the hub; needs RBAC over every Secret of that namespace.
                          Default off: such artifacts stay in memory only (after a restart they
                          are fetched from the hub again)
+  --max-artifact-bytes <n> (or FLOTILLA_MAX_ARTIFACT_BYTES) the largest artifact (rendered
+                         manifests of one deployment) the agent accepts, in bytes (default
+                         67108864, 64 MiB, as the hub's limits.render.maxBytes); a larger one is
+                         refused while it downloads, the deployment reported Failed naming
+                         this flag, nothing of it applied. Parsing an artifact holds ~40x
+                         its size in memory: keep that under the pod's memory limit
+  --max-objects <n>      (or FLOTILLA_MAX_OBJECTS) the most objects one artifact may hold
+                         (default 10000, as the hub's limits.render.maxObjects); more: the
+                         deployment is reported Invalid naming this flag, nothing of it applied
   --http <host:port|off> serve /metrics (Prometheus), /healthz and /readyz (503 while the
                          agent has no stream to the hub) on this address; port 0 picks a
                          free port (the "agent started" log line names the URL). No token:
@@ -54,6 +64,7 @@ async function main(): Promise<void> {
       hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' }, labels: { type: 'string' },
       kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, http: { type: 'string' },
       'keepalive-time': { type: 'string' }, 'keepalive-timeout': { type: 'string' }, 'cache-secret-artifacts': { type: 'boolean' },
+      'max-artifact-bytes': { type: 'string' }, 'max-objects': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,6 +112,23 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const cacheSecretArtifacts = values['cache-secret-artifacts'] ?? /^(true|1|yes)$/i.test(cacheSecretsText);
+  const count = (flag: 'max-artifact-bytes' | 'max-objects', variable: string, fallback: number): number => {
+    const text = (values[flag] ?? env(variable) ?? String(fallback)).trim();
+    if (!/^\d+$/.test(text)) {
+      console.error(`flotilla-agent: --${flag} (or ${variable}) wants a positive integer, got "${text}"`);
+      process.exit(2);
+    }
+    return Number(text);
+  };
+  const bounds = {
+    maxArtifactBytes: count('max-artifact-bytes', 'FLOTILLA_MAX_ARTIFACT_BYTES', DEFAULT_AGENT_BOUNDS.maxArtifactBytes),
+    maxObjects: count('max-objects', 'FLOTILLA_MAX_OBJECTS', DEFAULT_AGENT_BOUNDS.maxObjects),
+  };
+  const boundsProblem = agentBoundsProblem(bounds);
+  if (boundsProblem !== undefined) {
+    console.error(`flotilla-agent: ${boundsProblem}`);
+    process.exit(2);
+  }
   const kubeConfig = new KubeConfig();
   const kubeconfigFile = values.kubeconfig ?? process.env.KUBECONFIG;
   if (kubeconfigFile) kubeConfig.loadFromFile(kubeconfigFile);
@@ -115,7 +143,7 @@ async function main(): Promise<void> {
   const agent = new Agent({
     hubAddress: hubs, hubCa: readFileSync(hubCa), cluster, labels,
     ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log, metrics,
-    keepaliveTimeMs, keepaliveTimeoutMs, cacheSecretArtifacts,
+    keepaliveTimeMs, keepaliveTimeoutMs, cacheSecretArtifacts, bounds,
   });
   let http: AgentHttp | undefined;
   if (httpListen !== 'off') http = await startAgentHttp(httpListen, { metrics, problems: () => agent.problems() });

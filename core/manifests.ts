@@ -2,6 +2,7 @@
 // bad document. Nothing here throws on bad input; callers decide what an error means.
 import { parseAllDocuments } from 'yaml';
 import { describeObject, objectId, type KubeObject } from './objects.js';
+import { formatBytes } from './render-limits.js';
 
 /** etcd's default request limit is 1.5 MiB; the API server refuses anything larger. */
 export const MAX_OBJECT_BYTES = 1_572_864;
@@ -14,6 +15,25 @@ const MAX_ALIASES = 100;
  */
 export const MAX_MANIFEST_BYTES = 64 * 2 ** 20;
 export const MAX_MANIFEST_OBJECTS = 10_000;
+
+/**
+ * Caps of one parse, and how a refusal names them: the hub's parses use the defaults above;
+ * the agent passes its own (--max-artifact-bytes, --max-objects, agents/main.ts).
+ */
+export interface ParseLimits {
+  readonly maxBytes: number;
+  readonly maxObjects: number;
+  /** Ends a refusal ("over the 64 MiB <bytesHint>"): which setting the cap is and what to do. */
+  readonly bytesHint: string;
+  /** Ends a refusal ("more than 10000 objects, the most <objectsHint>"). */
+  readonly objectsHint: string;
+}
+
+const DEFAULT_PARSE_LIMITS: ParseLimits = {
+  maxBytes: MAX_MANIFEST_BYTES, maxObjects: MAX_MANIFEST_OBJECTS,
+  bytesHint: "a parse accepts (limits.render.maxBytes' default)",
+  objectsHint: "a parse accepts (limits.render.maxObjects' default)",
+};
 
 export interface SourcedObject {
   readonly object: KubeObject;
@@ -36,11 +56,12 @@ export interface ParseResult {
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-export function parseManifests(text: string, file: string): ParseResult {
+export function parseManifests(text: string, file: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): ParseResult {
   const objects: SourcedObject[] = [];
   const errors: ManifestError[] = [];
-  if (text.length > MAX_MANIFEST_BYTES) {
-    return { objects, errors: [{ source: file, message: `refused: ${(text.length / 2 ** 20).toFixed(1)} MiB of manifests, over the ${MAX_MANIFEST_BYTES / 2 ** 20} MiB a parse accepts (limits.render.maxBytes' default)` }] };
+  // text.length counts UTF-16 units: never more than the UTF-8 bytes, so this never refuses early.
+  if (text.length > limits.maxBytes) {
+    return { objects, errors: [{ source: file, message: `refused: ${formatBytes(text.length)} of manifests, over the ${formatBytes(limits.maxBytes)} ${limits.bytesHint}` }] };
   }
   let docs;
   try {
@@ -64,15 +85,15 @@ export function parseManifests(text: string, file: string): ParseResult {
       return;
     }
     if (value === null || value === undefined) return; // empty document, e.g. a trailing ---
-    if (objects.length > MAX_MANIFEST_OBJECTS) return;
+    if (objects.length > limits.maxObjects) return;
     for (const item of expandLists(value)) {
       const checked = checkObject(item, source);
       if (checked.ok) objects.push({ object: checked.object, source });
       else errors.push(checked.error);
     }
   });
-  if (objects.length > MAX_MANIFEST_OBJECTS) {
-    return { objects: [], errors: [{ source: file, message: `refused: more than ${MAX_MANIFEST_OBJECTS} objects, the most a parse accepts (limits.render.maxObjects' default)` }] };
+  if (objects.length > limits.maxObjects) {
+    return { objects: [], errors: [{ source: file, message: `refused: more than ${limits.maxObjects} objects, the most ${limits.objectsHint}` }] };
   }
   return { objects, errors };
 }

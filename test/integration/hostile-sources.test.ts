@@ -16,7 +16,8 @@ import { limitMechanism, runLimited } from '../../activities/limited-exec.js';
 import { packageChartDirectory, renderChart } from '../../activities/helm-chart.js';
 import { extractTarball, packTree } from '../../activities/tarball.js';
 import type { KustomizationSpec } from '../../core/declarations/types.js';
-import { DEFAULT_RENDER_LIMITS, MiB, RenderLimitError } from '../../core/render-limits.js';
+import { DEFAULT_RENDER_LIMITS, MiB, RenderLimitError, type RenderLimits } from '../../core/render-limits.js';
+import { loadHubConfig } from '../../hub/config.js';
 import { bin } from '../../deploy/dev/binaries.js';
 import { billionLaughs as laughs } from '../harness/yaml-bomb.js';
 
@@ -82,6 +83,13 @@ async function refused(name: string, cap: RegExp, hostile: () => Promise<unknown
   assert.ok(ms < REFUSED_WITHIN_MS, `${name} took ${ms} ms`);
   assert.equal(good.status, 'fulfilled', `the healthy build next to ${name} failed`);
   assert.equal(good.value.objectCount, 1);
+}
+
+/** The render caps of a hub started with FLOTILLA_RENDER_MAX_OBJECTS=50 (hub/config.ts, as `flotilla-hub serve` reads them). */
+async function hubLimits(): Promise<RenderLimits> {
+  const limits = loadHubConfig({ flags: { 'data-dir': await tempDir() }, env: { FLOTILLA_RENDER_MAX_OBJECTS: '50' } }).limits.render;
+  assert.deepEqual(limits, { ...DEFAULT_RENDER_LIMITS, maxObjects: 50 });
+  return limits;
 }
 
 /** A .tar.gz of one `size`-byte entry of zeros, streamed through gzip (never held inflated). */
@@ -177,6 +185,30 @@ describe('hostile sources are refused within seconds, naming the cap; a healthy 
     const root = await tree({ 'kustomization.yaml': 'resources: [cm.yaml]\n', 'cm.yaml': HEALTHY['cm.yaml'] });
     await assert.rejects(buildKustomization(root, spec(), {}, { limits: { ...DEFAULT_RENDER_LIMITS, maxBytes: 16 } }), (err: unknown) =>
       err instanceof RenderLimitError && err.limit === 'maxBytes' && /exceeded the output size limit of 16 bytes \(limits\.render\.maxBytes\)/.test(err.message));
+  });
+
+  it('a kustomize build over limits.render.maxObjects (set to 50): refused with the cap, 50 builds', async () => {
+    const cms = (n: number): string => Array.from({ length: n }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c${i}, namespace: apps}\n`).join('---\n');
+    const limits = await hubLimits();
+    const over = await tree({ 'kustomization.yaml': 'resources: [cms.yaml]\n', 'cms.yaml': cms(51) });
+    await refused('kustomize build of 51 objects', /kustomize build of path "\.": exceeded the object count limit of 50 \(limits\.render\.maxObjects\): it built 51 objects; nothing was applied; split the render into smaller ones, or raise limits\.render\.maxObjects on the hub/, () =>
+      buildKustomization(over, spec(), {}, { limits }));
+    // At the cap exactly: built (the cap is the most allowed, not one less).
+    const at = await tree({ 'kustomization.yaml': 'resources: [cms.yaml]\n', 'cms.yaml': cms(50) });
+    assert.equal((await buildKustomization(at, spec(), {}, { limits })).objectCount, 50);
+  });
+
+  it('a helm template over limits.render.maxObjects (set to 50): refused with the cap, 50 renders', async () => {
+    const chart = (n: number): Promise<string> => tree({
+      'many/Chart.yaml': 'apiVersion: v2\nname: many\nversion: 1.0.0\n',
+      'many/templates/cms.yaml': `{{- range until ${n} }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c{{ . }}}\n{{- end }}\n`,
+    });
+    const limits = await hubLimits();
+    const over = await packageChartDirectory(join(await chart(51), 'many'));
+    await refused('helm template of 51 objects', /helm template of chart .*: exceeded the object count limit of 50 \(limits\.render\.maxObjects\): it rendered 51 objects; nothing was applied/, () =>
+      renderChart(over, { releaseName: 'many', namespace: 'apps', values: {}, includeCrds: false, limits }));
+    const at = await packageChartDirectory(join(await chart(50), 'many'));
+    assert.equal((await renderChart(at, { releaseName: 'many', namespace: 'apps', values: {}, includeCrds: false, limits })).resources.length, 50);
   });
 
   it(`this process grew by less than ${RSS_GROWTH_BOUND / MiB} MiB over all of them`, () => {

@@ -88,10 +88,18 @@ function refusedWith(code: status, pattern: RegExp) {
   };
 }
 
+/**
+ * east's agent runs with small caps (--max-artifact-bytes, --max-objects): above one gateway
+ * chunk (256 KiB, hub/gateway.ts), so a refusal mid-stream shows; far above what the other
+ * tests publish (a few hundred bytes, a few objects).
+ */
+const EAST_BOUNDS = { maxArtifactBytes: 300 * 1024, maxObjects: 20 };
+
 async function startAgent(cluster: string, token: string): Promise<Agent> {
   const agent = new Agent({
     hubAddress: theHub().address, hubCa: theHub().tls.ca, cluster, token,
     kubeConfig: env().cluster(cluster).kubeConfig(), driftIntervalMs: 1000,
+    ...(cluster === 'east' ? { bounds: EAST_BOUNDS } : {}),
   });
   agents.push(agent);
   await agent.start();
@@ -175,6 +183,34 @@ describe('agents', () => {
     assert.match(s.reports.find((r) => r.name === 'tampered')?.message ?? '', /digest mismatch/);
     const live = await new ClusterClient(env().cluster('east').kubeConfig()).get(configMap('tampered', 'apps', {}));
     assert.equal(live, undefined, 'nothing from a tampered artifact is applied');
+  });
+
+  it('refuses an artifact over the agent\'s --max-artifact-bytes while downloading, and one over --max-objects, naming the cap; what runs is untouched', async () => {
+    const h = theHub();
+    const east = new ClusterClient(env().cluster('east').kubeConfig());
+    const handle = h.worker.client.workflow.getHandle(clusterWorkflowId('east'));
+    const reportOf = async (generation: number, phase: string): Promise<string> => {
+      const s = await waitForStatus('east', (st) => st.reports.some((r) => r.name === 'capped' && r.generation === generation && r.phase === phase));
+      return s.reports.find((r) => r.name === 'capped')?.message ?? '';
+    };
+    const running = configMap('capped', 'apps', { v: '1' });
+    await handle.executeUpdate(setDeploymentUpdate, { args: [{ name: 'capped', generation: 1, artifactDigest: await publish([running]), options }] });
+    await reportOf(1, 'READY');
+
+    // 2 MiB of manifests: refused once the received bytes pass 300 KiB, i.e. after 2 chunks.
+    const big = await publish([configMap('capped', 'apps', { v: '2', blob: 'x'.repeat(2 * 2 ** 20) })]);
+    await handle.executeUpdate(setDeploymentUpdate, { args: [{ name: 'capped', generation: 2, artifactDigest: big, options }] });
+    const tooLarge = await reportOf(2, 'FAILED');
+    assert.match(tooLarge, new RegExp(`artifact ${big} is larger than the agent's cap of 300 KiB \\(--max-artifact-bytes, chart value limits\\.maxArtifactBytes\\): refused after 512 KiB while downloading; nothing of it was applied and what runs is unchanged; make the deployment smaller .* or raise --max-artifact-bytes of this cluster's agent`));
+    assert.equal(((await east.get(running))?.data as Record<string, string> | undefined)?.v, '1', 'generation 1 still runs');
+
+    // 21 small objects (~2 KiB): under the byte cap, over the object cap.
+    const many = Array.from({ length: 21 }, (_, i) => configMap(`capped-${i}`, 'apps', { v: '3' }));
+    await handle.executeUpdate(setDeploymentUpdate, { args: [{ name: 'capped', generation: 3, artifactDigest: await publish(many), options }] });
+    const tooMany = await reportOf(3, 'INVALID');
+    assert.match(tooMany, /refused: more than 20 objects, the most the agent accepts in one artifact \(--max-objects, chart value limits\.maxObjects\); nothing of it was applied .* or raise --max-objects of this cluster's agent/);
+    assert.equal(((await east.get(running))?.data as Record<string, string> | undefined)?.v, '1', 'generation 1 still runs, not pruned');
+    assert.equal(await east.get(configMap('capped-0', 'apps', {})), undefined, 'nothing of the refused artifact is applied');
   });
 
   it('refuses a revoked cluster on its next connection', async () => {

@@ -860,7 +860,8 @@ describe('Helm charts', () => {
     assert.equal(podSpec(d).serviceAccountName, 'flotilla-agent');
     const c = container(d, 'agent');
     assert.deepEqual(c.args, ['--hub', 'flotilla-hub.flotilla-system.svc:7443', '--hub-ca', '/etc/flotilla/hub-ca/ca.crt', '--cluster', 'pkg',
-      '--labels', 'env=prod,region=eu', '--namespace', 'flotilla-system', '--http', '0.0.0.0:8080', '--drift-interval', '60']);
+      '--labels', 'env=prod,region=eu', '--namespace', 'flotilla-system', '--http', '0.0.0.0:8080',
+      '--max-artifact-bytes', '8388608', '--max-objects', '10000', '--drift-interval', '60']);
     const token = c.env?.find((e) => e.name === 'FLOTILLA_TOKEN')?.valueFrom?.secretKeyRef;
     assert.deepEqual([token?.name, token?.key, token?.optional], ['flotilla-agent-token', 'token', true]);
     assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
@@ -920,6 +921,30 @@ describe('Helm charts', () => {
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'flotilla-agent', namespace: 'flotilla-system' }]);
     assert.ok(!r.objects.some((o) => o.kind === 'ClusterRole' || (o.kind === 'RoleBinding' && o.metadata.name === 'flotilla-agent-apply')));
     assertUnprivileged(r.objects, 'agent (cluster-admin)');
+  });
+
+  it('agent: limits.maxArtifactBytes and limits.maxObjects become --max-artifact-bytes and --max-objects; bad ones are refused', async () => {
+    const argsOf = (r: Render): string[] => container(findDeployment(r.objects, 'flotilla-agent'), 'agent').args ?? [];
+    const after = (args: string[], flag: string): string | undefined => args[args.indexOf(flag) + 1];
+    const defaults = await agentRender();
+    assert.equal(defaults.code, 0, defaults.stderr);
+    // Integers, not 8.388608e+06 (values.yaml numbers are floats to Helm).
+    assert.equal(after(argsOf(defaults), '--max-artifact-bytes'), '8388608');
+    assert.equal(after(argsOf(defaults), '--max-objects'), '10000');
+    const small = await agentRender({ 'limits.maxArtifactBytes': 16384, 'limits.maxObjects': 50 });
+    assert.equal(small.code, 0, small.stderr);
+    assert.equal(after(argsOf(small), '--max-artifact-bytes'), '16384');
+    assert.equal(after(argsOf(small), '--max-objects'), '50');
+    for (const [set, message] of [
+      [{ 'limits.maxObjects': 0 }, /limits\.maxObjects must be a positive integer \(bytes or objects\), got 0/],
+      [{ 'limits.maxObjects': 1.5 }, /limits\.maxObjects must be a positive integer/],
+      [{ 'limits.maxArtifactBytes': '64Mi' }, /limits\.maxArtifactBytes must be a positive integer \(bytes or objects\), got 64Mi/],
+      [{ 'limits.maxArtifactBytes': 999_999_999_999 }, /limits\.maxArtifactBytes must be at most 536870888 \(the longest string Node\.js holds/],
+    ] as const) {
+      const r = await agentRender(set);
+      assert.notEqual(r.code, 0, JSON.stringify(set));
+      assert.match(r.stderr, message);
+    }
   });
 
   it('agent: refuses to render without what it needs, saying what to set', async () => {
@@ -1140,5 +1165,15 @@ describe('npm package', () => {
     const bad = await run(binPath('flotilla-agent'), ['--hub', 'h:1'], { env: cleanEnv() });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--hub, --hub-ca and --cluster are required/);
+    // Its bounds are checked before anything is read or dialed (agents/bounds.ts).
+    for (const [args, message] of [
+      [['--max-objects', '0'], /--max-objects must be a positive integer, got 0/],
+      [['--max-artifact-bytes', '64Mi'], /--max-artifact-bytes \(or FLOTILLA_MAX_ARTIFACT_BYTES\) wants a positive integer, got "64Mi"/],
+      [['--max-artifact-bytes', '999999999999'], /--max-artifact-bytes must be at most \d+ \(the longest string Node\.js holds/],
+    ] as const) {
+      const r = await run(binPath('flotilla-agent'), ['--hub', 'h:1', '--hub-ca', '/nonexistent', '--cluster', 'c', ...args], { env: cleanEnv() });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
   });
 });

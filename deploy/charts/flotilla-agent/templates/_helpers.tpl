@@ -90,6 +90,16 @@ flotilla.dev/cluster: {{ .Values.cluster.name | quote }}
 {{- if and .Values.hub.token .Values.hub.tokenSecret.existingSecret }}
 {{- fail "set hub.token or hub.tokenSecret.existingSecret, not both." }}
 {{- end }}
+{{- range $key := list "maxArtifactBytes" "maxObjects" }}
+{{- $v := index $.Values.limits $key }}
+{{- if and (kindIs "string" $v) (regexMatch "^[0-9]+$" $v) }}{{ $v = int64 $v }}{{ end }}
+{{- if or (not (or (kindIs "int64" $v) (kindIs "float64" $v))) (lt (float64 $v) 1.0) (ne (float64 $v) (float64 (int64 $v))) }}
+{{- fail (printf "limits.%s must be a positive integer (bytes or objects), got %v" $key $v) }}
+{{- end }}
+{{- end }}
+{{- if gt (float64 .Values.limits.maxArtifactBytes) 536870888.0 }}
+{{- fail (printf "limits.maxArtifactBytes must be at most 536870888 (the longest string Node.js holds; the agent decodes an artifact to one), got %v" (int64 .Values.limits.maxArtifactBytes)) }}
+{{- end }}
 {{- if not (has .Values.log.level (list "debug" "info" "warn" "error")) }}
 {{- fail (printf "log.level must be debug, info, warn or error, got %q" .Values.log.level) }}
 {{- end }}
