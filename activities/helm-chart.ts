@@ -417,7 +417,13 @@ export async function renderChart(chartTgz: Buffer, opts: RenderOptions): Promis
     return result.stdout;
   });
 
-  const parsed = parseManifests(output, label);
+  // The output is already within limits.render.maxBytes (runHelm's buffer), which bounds what the
+  // parse holds; the object count is judged here against the hub's own limits.render.maxObjects
+  // (the parse's default is only that setting's default).
+  const parsed = parseManifests(output, label, {
+    maxBytes: limits.maxBytes, maxObjects: Number.MAX_SAFE_INTEGER,
+    bytesHint: 'a helm template may output (limits.render.maxBytes)', objectsHint: 'a helm template may output (limits.render.maxObjects)',
+  });
   if (parsed.objects.length > limits.maxObjects) {
     throw new RenderLimitError('maxObjects', limits.maxObjects, `helm template of chart ${label}`, `it rendered ${parsed.objects.length} objects`);
   }
