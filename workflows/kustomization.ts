@@ -76,6 +76,12 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   const dependencyIds = (): string[] => spec().dependsOn.map((d) => kustomizationId(d.namespace, d.name));
   /** Tenants, Flux's way (core/tenancy.ts): impersonation, namespace-less objects, cross-namespace refs; older histories predate it. */
   const tenancyRules = (): boolean => patched('flotilla-tenancy');
+  /**
+   * A new identity or default namespace (spec.serviceAccountName, tenancy.defaultServiceAccount
+   * after a hub restart) reaches the clusters already at the build, as Flux applies a changed
+   * spec.serviceAccountName at once; older histories kept those clusters' options until the next build.
+   */
+  const identityFollowsSpec = (): boolean => patched('flotilla-tenancy-identity-change');
   /** The hub's tenancy settings as last read (each reconcile reads them again). */
   let tenancy: TenancySettings = DEFAULT_TENANCY;
 
@@ -284,15 +290,21 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
         return;
       }
     }
-    // The clusters already at this build keep the options they got it with (a rollout's health timeout).
-    const results = await Promise.all(placed.map((cluster) => setClusterDeployment({
-      cluster, name: actor.id, owner: actor.id, artifactDigest: build.artifactDigest,
-      options: deployed.get(cluster)?.artifactDigest === build.artifactDigest ? deployed.get(cluster)?.options ?? options : options,
+    // The clusters already at this build keep the options they got it with (a rollout's health
+    // timeout), unless whom it is applied as or where namespace-less objects go changed.
+    const optionsFor = (cluster: string): DeploymentOptions => {
+      const kept = deployed.get(cluster)?.artifactDigest === build.artifactDigest ? deployed.get(cluster)?.options : undefined;
+      if (kept === undefined) return options;
+      if (identityFollowsSpec() && (kept.impersonate !== options.impersonate || kept.defaultNamespace !== options.defaultNamespace)) return options;
+      return kept;
+    };
+    const clusterOptions = placed.map(optionsFor);
+    const results = await Promise.all(placed.map((cluster, i) => setClusterDeployment({
+      cluster, name: actor.id, owner: actor.id, artifactDigest: build.artifactDigest, options: clusterOptions[i] ?? options,
     })));
     placed.forEach((cluster, i) => {
       const r = results[i];
-      const d = deployed.get(cluster);
-      if (r) deployed.set(cluster, { generation: r.generation, artifactDigest: build.artifactDigest, revision, options: d?.artifactDigest === build.artifactDigest ? d.options ?? options : options });
+      if (r) deployed.set(cluster, { generation: r.generation, artifactDigest: build.artifactDigest, revision, options: clusterOptions[i] ?? options });
     });
 
     const waitSeconds = (options.healthTimeoutSeconds > 0 ? options.healthTimeoutSeconds : spec().timeoutSeconds) + REPORT_GRACE_SECONDS;

@@ -120,8 +120,12 @@ export class LocalFleet {
     return { FLOTILLA_TEMPORAL: temporal.address, FLOTILLA_TEMPORAL_NAMESPACE: temporal.namespace, FLOTILLA_HUB_DATA: this.hubData };
   }
 
-  /** Starts the hub and waits until it says it is ready (its log goes to hub-<n>.log). */
-  async startHub(): Promise<ManagedProcess> {
+  /**
+   * Starts the hub and waits until it says it is ready (its log goes to hub-<n>.log).
+   * `hubArgs` replaces the fleet's own (LocalFleetOptions.hubArgs) for this start: a hub
+   * restarted with other settings.
+   */
+  async startHub(hubArgs: readonly string[] = this.options.hubArgs ?? []): Promise<ManagedProcess> {
     const temporal = this.env.temporalServer();
     const log = join(this.dir, `hub-${++this.hubStarts}.log`);
     const hub = ManagedProcess.start({
@@ -132,7 +136,7 @@ export class LocalFleet {
         '--heartbeat', String(this.options.heartbeatSeconds ?? 1), '--http', `127.0.0.1:${this.httpPort}`,
         // The fleet's own git servers, chart repositories and registries: loopback, http, file:// (the default refuses them).
         ...sourcePolicyFlags(this.options.sourcePolicy ?? DEV_SOURCE_POLICY),
-        ...(temporal.uiUrl ? ['--temporal-ui', temporal.uiUrl] : []), ...(this.options.hubArgs ?? [])],
+        ...(temporal.uiUrl ? ['--temporal-ui', temporal.uiUrl] : []), ...hubArgs],
     });
     this.hub = hub;
     await waitFor('hub ready', () => Promise.resolve(readFileSync(log, 'utf8').includes('"hub ready"') ? true : undefined), { timeoutMs: 60_000, process: hub });
