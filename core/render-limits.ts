@@ -3,7 +3,7 @@
 // memory, CPU or disk, and a breach fails that one reconcile with a RenderLimitError naming
 // the cap, its value, the object and what to do. Nothing already running is touched.
 // The caps are hub settings (hub/config.ts `limits.render.*`, `limits.untar.*`; documented
-// in docs/configuration.md and docs/security.d/bounds.md). Pure: the activities enforce them
+// in docs/configuration.md and docs/security.md). Pure: the activities enforce them
 // (activities/tarball.ts, activities/kustomize-build.ts, activities/helm-chart.ts,
 // activities/limited-exec.ts).
 

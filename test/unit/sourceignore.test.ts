@@ -316,7 +316,7 @@ describe("the tables are Flux's own answers", () => {
 
 describe('a hostile ignore pattern cannot stall the hub', () => {
   // Bounds are 1 s per path although the measured times are far below it (reported in
-  // docs/security.d/regex.md): the machine may be loaded, and a backtracking matcher takes
+  // docs/security.md): the machine may be loaded, and a backtracking matcher takes
   // 1.2 s on the first case and minutes on the last, so 1 s still separates the two.
   const perPath = (keep: (p: string, d: boolean) => boolean, paths: readonly string[]): number => {
     const start = process.hrtime.bigint();
