@@ -1,8 +1,9 @@
 // Transient API server faults are transient (tracker issue #23), against a real kube-apiserver
 // behind a real fault-injecting proxy (test/harness/fault-proxy.ts): 503s and 429s for 20 s
 // while an apply runs never make a deployment Invalid; the apply completes once the server is
-// back. Also: what a report of 10,000 failing objects carries to the hub is capped, and an
-// exception during an apply still ends in a report. Every part is real: the agent talks gRPC
+// back; a 429's Retry-After is honoured; a 500 for a manifest the server cannot convert is the
+// manifest's fault (Invalid), not a transient one. Also: what a report of 10,000 failing
+// objects carries to the hub is capped, and an exception during an apply still ends in a report. Every part is real: the agent talks gRPC
 // over TLS to the hub's gateway, whose fleet is the real cluster actor (workflows/cluster.ts)
 // on a real Temporal server (hub/fleet.ts TemporalFleet, as in hub-agents.test.ts); desired
 // state is set through the actor's update and pushed by its activity. What reached the hub is
@@ -287,6 +288,51 @@ describe('API server faults', () => {
     assert.equal(await countExisting(objects), 21);
     const readyAt = all.find((r) => r.report.phase === 'READY')?.at ?? 0;
     t.diagnostic(`fault ${fault.off - fault.on} ms; ${proxy().counts.throttled - before} requests answered 429 (Retry-After: 1); ${waiting.length} waiting reports; Ready ${readyAt - fault.off} ms after the fault ended`);
+  });
+
+  it('the client honours Retry-After: a 429 with Retry-After: 2 is asked again no sooner than 2 s later', async (t: TestContext) => {
+    // Backoff of its own at most 100 ms: were Retry-After ignored, 7 s of 429s would be asked
+    // ~70 times; honoured, at most 4 times (at 0 s, ≥2 s, ≥4 s, ≥6 s). A slow machine only
+    // lengthens the gaps, so the bound cannot fail for load.
+    const c = new ClusterClient(proxy().kubeConfig(), undefined, undefined, { retry: { budgetMs: 60_000, baseDelayMs: 50, maxDelayMs: 100 } });
+    try {
+      const target = ns('default');
+      assert.ok(await c.get(target), 'warm-up (discovery) before the fault');
+      const before = { throttled: proxy().counts.throttled, retries: c.stats.retries };
+      proxy().set({ kind: 'throttled', retryAfterSeconds: 2 });
+      const started = Date.now();
+      const getting = c.get(target);
+      await sleep(7_000);
+      proxy().set(undefined);
+      const got = await getting;
+      const took = Date.now() - started;
+      assert.ok(got, 'answered once the throttling ended');
+      const answered429 = proxy().counts.throttled - before.throttled;
+      assert.ok(answered429 >= 2, `${answered429} requests answered 429: the fault was met and retried`);
+      assert.ok(answered429 <= 4, `${answered429} requests answered 429 in 7 s: Retry-After: 2 not honoured`);
+      // Each 429 was retried, not handed to the caller (a connection the proxy closed can add a retry of its own).
+      const retries = c.stats.retries - before.retries;
+      assert.ok(retries >= answered429, `${retries} retries for ${answered429} 429s`);
+      t.diagnostic(`7 s of 429 (Retry-After: 2): ${answered429} requests answered 429, ${retries} retries; the GET returned after ${took} ms`);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a 500 for a manifest the API server cannot convert is not transient: Invalid at once, never "waiting for the API server"', async (t: TestContext) => {
+    await agent();
+    // A ConfigMap value that is a number: server-side apply cannot build its typed patch and
+    // answers 500 ("failed to create typed patch object … expected string"), every time.
+    const bad: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'not-a-string', namespace: 'unconvertible' }, data: { replicas: 3 } };
+    const objects = [ns('unconvertible'), bad];
+    const generation = await deploy('unconvertible', objects);
+    const invalid = await waitForPhase('unconvertible', generation, ['INVALID', 'READY', 'FAILED'], 60_000);
+    assert.equal(invalid.phase, 'INVALID', invalid.message);
+    assert.match(invalid.message, /ConfigMap\/unconvertible\/not-a-string: .*typed patch/);
+    const all = await reportsOf('unconvertible', generation);
+    assert.deepEqual(all.filter((r) => r.report.message.startsWith('waiting for the API server')).map((r) => r.report.message), [], 'never taken for an unavailable server');
+    assert.equal(await countExisting([bad]), 0, 'nothing of it written');
+    t.diagnostic(`reported: ${invalid.phase}: ${invalid.message}`);
   });
 
   it('a report of 10,000 failing objects reaches the hub within the caps; so does a report of 150 objects', async (t: TestContext) => {
