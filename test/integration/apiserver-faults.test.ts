@@ -22,7 +22,7 @@ import { stringify } from 'yaml';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
 import { Agent } from '../../agents/agent.js';
 import { Applier } from '../../agents/apply/applier.js';
-import { ClusterClient } from '../../agents/apply/cluster-client.js';
+import { ClusterClient, isTransientError, KubeApiError } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
 import { MAX_REPORT_MESSAGE_BYTES } from '../../core/report-cap.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
@@ -325,6 +325,19 @@ describe('API server faults', () => {
     // answers 500 ("failed to create typed patch object … expected string"), every time.
     const bad: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'not-a-string', namespace: 'unconvertible' }, data: { replicas: 3 } };
     const objects = [ns('unconvertible'), bad];
+    // The witness, past the proxy: the API server itself answers 500 to it (a dry run writes nothing).
+    const c = direct();
+    try {
+      await assert.rejects(c.apply(bad, { dryRun: true }), (err: unknown) => {
+        assert.ok(err instanceof KubeApiError, String(err));
+        assert.equal(err.code, 500, err.message);
+        assert.match(err.message, /failed to create typed patch object/);
+        assert.equal(isTransientError(err), false, 'not taken for an unavailable server');
+        return true;
+      });
+    } finally {
+      c.close();
+    }
     const generation = await deploy('unconvertible', objects);
     const invalid = await waitForPhase('unconvertible', generation, ['INVALID', 'READY', 'FAILED'], 60_000);
     assert.equal(invalid.phase, 'INVALID', invalid.message);
