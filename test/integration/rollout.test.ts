@@ -11,12 +11,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { stringify } from 'yaml';
 import { bin } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { conditionOf } from '../../core/conditions.js';
-import { clusterStatusQuery, clusterWorkflowId, type ReportSummary, type RolloutStatus } from '../../workflows/messages.js';
+import { clusterStatusQuery, clusterWorkflowId, type RolloutStatus } from '../../workflows/messages.js';
+import { reportsReceived } from '../harness/cluster-reports.js';
 import { FaultProxy } from '../harness/fault-proxy.js';
 import { useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
@@ -169,16 +169,6 @@ async function generations(): Promise<Record<string, number>> {
 
 function countEvents(s: RolloutStatus, type: string, waveName?: string): number {
   return s.events.filter((e) => e.type === type && (waveName === undefined || e.wave === waveName)).length;
-}
-
-/** Every deployment report `cluster`'s actor received (its current run's history: each one a signal). */
-async function reportsReceived(cluster: string): Promise<ReportSummary[]> {
-  const history = await fleet().client.workflow.getHandle(clusterWorkflowId(cluster)).fetchHistory();
-  return (history.events ?? []).flatMap((e) => {
-    const a = e.workflowExecutionSignaledEventAttributes;
-    const payload = a?.signalName === 'deploymentReport' ? a.input?.payloads?.[0] : undefined;
-    return payload ? [defaultPayloadConverter.fromPayload<ReportSummary>(payload)] : [];
-  });
 }
 
 /**
@@ -430,7 +420,7 @@ describe('progressive rollouts across four clusters', () => {
 
       // Every report the staging agent sent about the new generation: applying (perhaps waiting
       // for the API server), then Ready; never Invalid, Failed or Unhealthy.
-      const reports = (await reportsReceived('staging')).filter((r) => r.name === ID && r.generation === after.staging);
+      const reports = (await reportsReceived(fleet().client, 'staging')).map((r) => r.report).filter((r) => r.name === ID && r.generation === after.staging);
       assert.deepEqual(reports.filter((r) => r.phase !== 'APPLYING' && r.phase !== 'READY').map((r) => `${r.phase}: ${r.message}`), [], 'no Invalid/Failed/Unhealthy report');
       assert.equal(reports.at(-1)?.phase, 'READY');
       const ready = reports.find((r) => r.phase === 'READY');
