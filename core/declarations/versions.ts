@@ -308,7 +308,7 @@ export const VERSION_RULES: readonly VersionRule[] = [
   ]),
   // Provider and Alert never had a v1: v1beta3 is the newest ("Static Alerts and Providers",
   // fluxcd/notification-controller CHANGELOG.md 1.2.0). Provider v1beta2's interval stays: v1beta3
-  // keeps it as "Deprecated and not used in v1beta3" (PROVIDER_IGNORED in parse.ts warns).
+  // keeps it as "Deprecated and not used in v1beta3" (PROVIDER_IGNORED in kinds/provider.ts warns).
   ...chain('Provider', `${NOTIFICATION}/v1beta3`, [
     {
       apiVersion: `${NOTIFICATION}/v1beta1`, removedIn: 'Flux 2.7 (notification-controller v1.7.0)', flux: 'fluxcd/notification-controller api/v1beta1/provider_types.go (v1.6.0)',
