@@ -334,6 +334,8 @@ export const HelmReleaseReason = {
   RollbackFailed: 'RollbackFailed',
   HealthCheckFailed: 'HealthCheckFailed',
   RolloutFailed: 'RolloutFailed',
+  /** A placed cluster the release never ran on. */
+  NotInstalled: 'NotInstalled',
 } as const;
 
 /** What the release is wanted at on one cluster: the chart and the digests of its render. */

@@ -331,7 +331,7 @@ export class ClusterReleases {
       const o = outcomes.find((x) => x.cluster === cluster);
       const ready = o ? o.ok : latest?.status === 'deployed';
       return {
-        cluster, ready: ready ? 'True' : 'False', reason: o?.reason ?? latest?.status ?? 'NotInstalled', message: o?.message ?? latest?.description ?? '',
+        cluster, ready: ready ? 'True' : 'False', reason: o?.reason ?? latest?.status ?? Reason.NotInstalled, message: o?.message ?? latest?.description ?? '',
         revision: latest?.revision ?? 0, chartVersion: latest?.chartVersion ?? '', releaseStatus: latest?.status ?? '', updatedAt: now(),
       };
     });
