@@ -306,6 +306,109 @@ export function needsUpgrade(h: ReleaseHistory, desired: { chartName?: string; c
 }
 
 // ---------------------------------------------------------------------------------------
+// Which action next
+
+/**
+ * The reasons a HelmRelease's conditions and its per-cluster status carry. The Helm action
+ * reasons are helm-controller's (api/v2/condition_types.go: InstallSucceededReason, ...);
+ * `RolledBack` is Flotilla's name for a cluster held at or returned to an earlier revision.
+ */
+export const HelmReleaseReason = {
+  Progressing: 'Progressing',
+  ReconciliationSucceeded: 'ReconciliationSucceeded',
+  ReconciliationFailed: 'ReconciliationFailed',
+  ArtifactFailed: 'ArtifactFailed',
+  DependencyNotReady: 'DependencyNotReady',
+  ChartPullError: 'ChartPullError',
+  ChartNotFound: 'ChartNotFound',
+  NoMatchingVersion: 'NoMatchingVersion',
+  InvalidRange: 'InvalidRange',
+  RenderFailed: 'RenderFailed',
+  ValuesError: 'ValuesError',
+  InstallSucceeded: 'InstallSucceeded',
+  InstallFailed: 'InstallFailed',
+  UpgradeSucceeded: 'UpgradeSucceeded',
+  UpgradeFailed: 'UpgradeFailed',
+  RetriesExceeded: 'RetriesExceeded',
+  RolledBack: 'RolledBack',
+  RollbackFailed: 'RollbackFailed',
+  HealthCheckFailed: 'HealthCheckFailed',
+  RolloutFailed: 'RolloutFailed',
+  /** A placed cluster the release never ran on. */
+  NotInstalled: 'NotInstalled',
+} as const;
+
+/** What the release is wanted at on one cluster: the chart and the digests of its render. */
+export interface DesiredRelease {
+  readonly chartName: string;
+  readonly chartVersion: string;
+  readonly valuesDigest: string;
+  readonly artifactDigest: string;
+}
+
+/** A release held at a revision by `flotilla helm rollback`, until the desired chart or values change. */
+export interface ReleaseHold {
+  readonly chartVersion: string;
+  readonly valuesDigest: string;
+  readonly artifactDigest: string;
+  readonly revision: number;
+}
+
+/** What nextReleaseAction decided for one cluster. */
+export type ReleaseDecision =
+  /** `flotilla helm rollback` holds the release for this desired state: leave it (ok when its latest revision is deployed). */
+  | { readonly kind: 'held'; readonly revision: number; readonly deployed: boolean }
+  /** The latest revision is deployed and made of the desired state: nothing to do. */
+  | { readonly kind: 'in-sync'; readonly revision: number }
+  /** The same desired state failed before and its retries are spent: stay put until it changes. */
+  | { readonly kind: 'retries-exhausted'; readonly action: 'install' | 'upgrade'; readonly attempt: ReleaseRevision; readonly running?: ReleaseRevision }
+  /**
+   * Run the action. `desiredChanged`: the last install/upgrade attempt was of another desired
+   * state, so the failure counters start afresh (resetFailures) before it.
+   */
+  | { readonly kind: 'install' | 'upgrade'; readonly desiredChanged: boolean };
+
+/**
+ * The action a reconcile runs on one cluster, from its release history and the desired state:
+ * helm-controller v2's AtomicRelease, whose DetermineReleaseState (internal/reconcile/state.go)
+ * reads the release's state and whose actionForState (internal/reconcile/atomic_release.go)
+ * maps it to an action. In the order checked:
+ *
+ * 1. held: a `flotilla helm rollback` hold for exactly this desired state (Flotilla's; Flux
+ *    has no manual rollback to keep).
+ * 2. in-sync: the latest revision is deployed and was made from this chart, chart version,
+ *    values and manifests (ReleaseStatusInSync → no action).
+ * 3. The action is an upgrade when a revision is deployed (ReleaseStatusOutOfSync, or
+ *    ReleaseStatusFailed with a deployed one → NewUpgrade), else an install
+ *    (ReleaseStatusAbsent → NewInstall; Flotilla also installs again over a failed install
+ *    with nothing deployed, where Flux's remediation has uninstalled it already).
+ * 4. retries-exhausted: the last install/upgrade attempt failed, was of this same desired
+ *    state, and the action's failures are past its retries (RetriesExhausted →
+ *    ErrExceededMaxRetries: "cannot install/upgrade release").
+ * 5. Otherwise the action; a desired state other than the last attempt's resets the failure
+ *    counters first (Flux: "release conditions have changed since last failure").
+ *
+ * What follows a failed attempt is remediation()'s to decide.
+ */
+export function nextReleaseAction(
+  h: ReleaseHistory, desired: DesiredRelease, retries: { readonly install: number; readonly upgrade: number }, hold?: ReleaseHold,
+): ReleaseDecision {
+  const latest = current(h);
+  if (hold && hold.chartVersion === desired.chartVersion && hold.valuesDigest === desired.valuesDigest && hold.artifactDigest === desired.artifactDigest) {
+    return { kind: 'held', revision: hold.revision, deployed: latest?.status === 'deployed' };
+  }
+  if (!needsUpgrade(h, desired) && latest?.status === 'deployed') return { kind: 'in-sync', revision: latest.revision };
+  const action = lastDeployed(h) ? 'upgrade' : 'install';
+  // The last install/upgrade attempt, whatever remediation followed it.
+  const attempt = h.revisions.findLast((x) => x.action === 'install' || x.action === 'upgrade');
+  const sameDesired = attempt !== undefined && attempt.artifactDigest === desired.artifactDigest && attempt.valuesDigest === desired.valuesDigest;
+  if (attempt?.status === 'failed' && sameDesired && retriesExhausted(h.failures[action], retries[action])) {
+    return { kind: 'retries-exhausted', action, attempt, ...(latest?.status === 'deployed' ? { running: latest } : {}) };
+  }
+  return { kind: action, desiredChanged: !sameDesired };
+}
+
+// ---------------------------------------------------------------------------------------
 // Release name
 
 /** Helm's limit on release names (chartutil.ValidateReleaseName). */

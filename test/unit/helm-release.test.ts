@@ -4,9 +4,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled, needsUpgrade, prune,
+  beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled, needsUpgrade, nextReleaseAction, prune,
   releaseExists, remediation, resetFailures, retriesExhausted,
-  type ReleaseHistory, type RemediationSpec, type RevisionStart,
+  type ReleaseDecision, type ReleaseHistory, type ReleaseHold, type ReleaseRevision, type RemediationSpec, type RevisionStart,
 } from '../../core/helm-release.js';
 
 const T0 = 1_700_000_000_000;
@@ -211,4 +211,60 @@ describe('needsUpgrade', () => {
     assert.equal(needsUpgrade(run(h, chart('2.0.0'), false), desired), true);
     assert.equal(needsUpgrade(rollback(run(h, chart('2.0.0'), false), 1), { chartVersion: '2.0.0', valuesDigest: 'values-2.0.0', artifactDigest: 'manifests-2.0.0' }), true);
   });
+});
+
+// Flux's helm-controller (fluxcd/helm-controller 0f61a86): DetermineReleaseState in
+// internal/reconcile/state.go reads the release's state, actionForState in
+// internal/reconcile/atomic_release.go maps it to the next action. One row per state.
+describe('nextReleaseAction (Flux DetermineReleaseState + actionForState)', () => {
+  const want = (version: string): { chartName: string; chartVersion: string; valuesDigest: string; artifactDigest: string } =>
+    ({ chartName: 'podinfo', chartVersion: version, valuesDigest: `values-${version}`, artifactDigest: `manifests-${version}` });
+  const none = { install: 0, upgrade: 0 };
+  const failedUpgrade = (): ReleaseHistory => run(installed(), chart('2.0.0'), false);
+  const failedInstall = (): ReleaseHistory => run(emptyHistory('podinfo', 'apps'), chart('1.0.0', 'install'), false);
+  const rev = (h: ReleaseHistory, revision: number): ReleaseRevision => {
+    const r = h.revisions.find((x) => x.revision === revision);
+    if (!r) throw new Error(`no revision ${revision}`);
+    return r;
+  };
+  const hold = (h: ReleaseHistory, version: string): ReleaseHold => ({ ...want(version), revision: current(h)?.revision ?? 0 });
+  const rows: readonly {
+    readonly flux: string; readonly history: () => ReleaseHistory; readonly desired: string;
+    readonly retries?: { install: number; upgrade: number }; readonly hold?: (h: ReleaseHistory) => ReleaseHold;
+    readonly expect: (h: ReleaseHistory) => ReleaseDecision;
+  }[] = [
+    { flux: 'Absent (no release in storage) → NewInstall', history: () => emptyHistory('podinfo', 'apps'), desired: '1.0.0',
+      expect: () => ({ kind: 'install', desiredChanged: true }) },
+    { flux: 'Absent (found uninstalled release) → NewInstall', history: () => markUninstalled(installed(), T0, 'gone'), desired: '1.0.0',
+      expect: () => ({ kind: 'install', desiredChanged: false }) },
+    { flux: 'InSync (deployed, chart and values verified) → no action', history: installed, desired: '1.0.0',
+      expect: () => ({ kind: 'in-sync', revision: 1 }) },
+    { flux: 'OutOfSync (ErrChartChanged / ErrConfigDigest) → NewUpgrade', history: installed, desired: '1.1.0',
+      expect: () => ({ kind: 'upgrade', desiredChanged: true }) },
+    { flux: 'Failed, failures within retries → NewUpgrade (the next attempt)', history: failedUpgrade, desired: '2.0.0', retries: { install: 0, upgrade: 1 },
+      expect: () => ({ kind: 'upgrade', desiredChanged: false }) },
+    { flux: 'Failed, RetriesExhausted → ErrExceededMaxRetries: cannot upgrade release', history: failedUpgrade, desired: '2.0.0',
+      expect: (h) => ({ kind: 'retries-exhausted', action: 'upgrade', attempt: rev(h, 2) }) },
+    { flux: 'remediated (rolled back), RetriesExhausted → ErrExceededMaxRetries; the rollback keeps running', desired: '2.0.0', retries: { install: 0, upgrade: 1 },
+      history: () => rollback(run(rollback(failedUpgrade(), 1), chart('2.0.0'), false), 3),
+      expect: (h) => ({ kind: 'retries-exhausted', action: 'upgrade', attempt: rev(h, 4), running: rev(h, 5) }) },
+    { flux: 'Failed, conditions changed since the failure (GetFailureCount reset) → NewUpgrade', history: failedUpgrade, desired: '2.0.1',
+      expect: () => ({ kind: 'upgrade', desiredChanged: true }) },
+    { flux: 'Absent after a failed install, RetriesExhausted → ErrExceededMaxRetries: cannot install release', history: failedInstall, desired: '1.0.0',
+      expect: (h) => ({ kind: 'retries-exhausted', action: 'install', attempt: rev(h, 1) }) },
+    { flux: 'Absent after a failed install, retries left → NewInstall', history: failedInstall, desired: '1.0.0', retries: { install: 2, upgrade: 0 },
+      expect: () => ({ kind: 'install', desiredChanged: false }) },
+    { flux: 'rolled back by remediation, out of sync with the failed upgrade → NewUpgrade (retry)', history: () => rollback(failedUpgrade(), 1), desired: '2.0.0', retries: { install: 0, upgrade: 1 },
+      expect: () => ({ kind: 'upgrade', desiredChanged: false }) },
+    { flux: '(Flotilla) held by flotilla helm rollback for this desired state → left as it is', history: () => rollback(installed(), 1), desired: '1.1.0', hold: (h) => hold(h, '1.1.0'),
+      expect: () => ({ kind: 'held', revision: 2, deployed: true }) },
+    { flux: '(Flotilla) a hold for another desired state does not hold', history: installed, desired: '1.1.0', hold: (h) => hold(h, '1.0.5'),
+      expect: () => ({ kind: 'upgrade', desiredChanged: true }) },
+  ];
+  for (const row of rows) {
+    it(row.flux, () => {
+      const h = row.history();
+      assert.deepEqual(nextReleaseAction(h, want(row.desired), row.retries ?? none, row.hold?.(h)), row.expect(h));
+    });
+  }
 });
