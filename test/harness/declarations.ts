@@ -21,3 +21,15 @@ export function onlyError(r: ParsedDeclarations): DeclarationError {
   assert.ok(e);
   return e;
 }
+
+/** A GitRepository on branch main, as a tenant's or the platform's repository declares it. */
+export const gitRepository = (name: string, namespace: string, url: string): Record<string, unknown> => ({
+  apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace },
+  spec: { url, interval: '1m', ref: { branch: 'main' } },
+});
+
+/** A pruning Kustomization of the GitRepository of the same name, path ./, with `spec` merged over. */
+export const kustomization = (name: string, namespace: string, spec: Record<string, unknown>): Record<string, unknown> => ({
+  apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace },
+  spec: { interval: '1m', retryInterval: '5s', prune: true, sourceRef: { kind: 'GitRepository', name }, path: './', ...spec },
+});

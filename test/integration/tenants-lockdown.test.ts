@@ -28,6 +28,7 @@ import { isRecord } from '../../core/manifests.js';
 import type { KubeObject } from '../../core/objects.js';
 import type { KustomizationStatus } from '../../workflows/messages.js';
 import { agentIdentityObjects, allowed, applyAsAdmin, renderAgentChart, serviceAccountKubeconfig } from '../harness/agent-chart.js';
+import { gitRepository, kustomization } from '../harness/declarations.js';
 import { TestFleet } from '../harness/fleet.js';
 import { configMap, GitRepo } from '../harness/git.js';
 import { useEnvironment } from '../harness/index.js';
@@ -85,15 +86,6 @@ async function dataOf(name: string, namespace: string, key: string): Promise<unk
   const cm = await get('v1', 'ConfigMap', name, namespace);
   return isRecord(cm?.data) ? cm.data[key] : undefined;
 }
-
-const gitRepository = (name: string, namespace: string, url: string): Record<string, unknown> => ({
-  apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace },
-  spec: { url, interval: '1m', ref: { branch: 'main' } },
-});
-const kustomization = (name: string, namespace: string, spec: Record<string, unknown>): Record<string, unknown> => ({
-  apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace },
-  spec: { interval: '1m', retryInterval: '5s', prune: true, sourceRef: { kind: 'GitRepository', name }, path: './', ...spec },
-});
 
 /**
  * tenants/<tenant>/ of the platform repository, mirroring fluxcd/flux2-multi-tenancy

@@ -28,6 +28,7 @@ import type { KubeObject } from '../../core/objects.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import type { HelmReleaseStatus, KustomizationStatus } from '../../workflows/messages.js';
 import { ChartRepo, writeChart } from '../harness/chart-repo.js';
+import { gitRepository, kustomization } from '../harness/declarations.js';
 import { useFleet } from '../harness/fleet.js';
 import { configMap, GitRepo } from '../harness/git.js';
 import { billionLaughs } from '../harness/yaml-bomb.js';
@@ -55,15 +56,6 @@ async function dataOf(name: string, namespace: string, key: string): Promise<unk
 async function get(apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | undefined> {
   return kube().get({ apiVersion, kind, metadata: { name, ...(namespace !== undefined ? { namespace } : {}) } });
 }
-
-const gitRepository = (name: string, namespace: string, url: string): Record<string, unknown> => ({
-  apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace },
-  spec: { url, interval: '1m', ref: { branch: 'main' } },
-});
-const kustomization = (name: string, namespace: string, spec: Record<string, unknown>): Record<string, unknown> => ({
-  apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace },
-  spec: { interval: '1m', retryInterval: '5s', prune: true, sourceRef: { kind: 'GitRepository', name }, path: './', ...spec },
-});
 
 /** tenants/<tenant>/ of the platform repository, as in fluxcd/flux2-multi-tenancy tenants/base/dev-team. */
 function onboard(platform: GitRepo, tenant: string, url: string): void {
