@@ -4,27 +4,15 @@
 // to notifications (the hub's event sink).
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { RolloutActivities, RolloutEvent, RolloutEventRecord } from '../api/rollout.js';
 import type { AnalysisVerdict } from '../core/analysis.js';
 import type { AnalysisCheck } from '../core/declarations/types.js';
-import type { RolloutEvent } from '../workflows/messages.js';
 import { idFields, type LogFn } from '../core/log.js';
 import { rolloutEvent } from '../core/notifications/hub-events.js';
 import type { EventSink } from '../hub/events.js';
 import { Context } from '@temporalio/activity';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { runAnalysisCheck } from './analysis.js';
-
-export interface RolloutEventRecord extends RolloutEvent {
-  /** The rollout's workflow id and the declaration it rolls out. */
-  readonly rollout: string;
-  readonly owner: string;
-  readonly revision: string;
-}
-
-export interface RolloutActivities {
-  runAnalysisCheck(check: AnalysisCheck): Promise<AnalysisVerdict>;
-  recordRolloutEvents(events: readonly RolloutEventRecord[]): Promise<void>;
-}
 
 export interface RolloutActivityContext {
   readonly eventsFile: string;

@@ -1,10 +1,10 @@
 // The GitOps verbs of the `flotilla` command: apply, delete, get, reconcile, suspend, resume
 // and bootstrap. They talk to the hub's actors through Temporal (the hub's worker runs them);
 // ConfigMaps and Secrets go to the hub's data directory.
+import { isReady, type Condition } from '../core/conditions.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { mapLimited } from '../core/concurrency.js';
-import { isReady } from '../core/conditions.js';
 import { formatDeclarationError, parseDeclarationObject } from '../core/declarations/parse.js';
 import { loadDeclarationFiles } from '../core/declarations/load.js';
 import { BOOTSTRAP_ANNOTATION, namespaceSelected, SCOPE_SEPARATOR, scopeDeclaration, scopedCandidates, scopeOf } from '../core/declarations/scope.js';
@@ -16,7 +16,6 @@ import { temporalConnectionOptions } from '../hub/config.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { S3BlobStore } from '../hub/s3-store.js';
 import { ACTOR_WORKFLOW_TYPES, DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
-import type { Condition } from '../workflows/messages.js';
 import { printStructured, printTable, readiness, type OutputFormat } from './output.js';
 import { declarationRefusals, readSourcePolicy, SOURCE_POLICY_KEY, type SourcePolicy } from '../core/source-policy.js';
 

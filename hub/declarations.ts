@@ -7,6 +7,26 @@ import {
   WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { declarationQuery, deleteSignal, reconcileSignal, specSignal, suspendSignal } from '../api/actor.js';
+import {
+  adoptHeldStateUpdate, clusterStatusQuery, clusterWorkflowId, type AdoptRequest, type ClusterStatus, type DesiredState,
+} from '../api/cluster.js';
+import { gitRepositoryStatusQuery, type GitRepositoryStatus } from '../api/git-repository.js';
+import { helmReleaseStatusQuery, helmRollbackUpdate, type HelmReleaseStatus, type RollbackRequest } from '../api/helm-release.js';
+import { helmRepositoryStatusQuery, type HelmRepositoryStatus } from '../api/helm-repository.js';
+import {
+  imagePolicyStatusQuery, imageRepositoryStatusQuery, imageUpdateStatusQuery, type ImagePolicyStatus,
+  type ImageRepositoryStatus, type ImageUpdateAutomationStatus,
+} from '../api/image.js';
+import { kustomizationStatusQuery, type KustomizationStatus } from '../api/kustomization.js';
+import {
+  notificationDeclarationSignal, notificationDeleteSignal, NOTIFICATIONS_WORKFLOW_ID, notificationsStatusQuery,
+  type NotificationsStatus,
+} from '../api/notifications.js';
+import {
+  rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate, rolloutRetryUpdate,
+  rolloutStatusQuery, rolloutWorkflowId, type RolloutActionRequest, type RolloutStatus,
+} from '../api/rollout.js';
 import { mapLimited } from '../core/concurrency.js';
 import { scrubUrl } from '../core/scrub.js';
 import { OWNED_BY_ANNOTATION } from '../core/declarations/scope.js';
@@ -21,18 +41,6 @@ import { imageRepositoryWorkflow } from '../workflows/image-repository.js';
 import { imageUpdateAutomationWorkflow } from '../workflows/image-update-automation.js';
 import { kustomizationWorkflow } from '../workflows/kustomization.js';
 import { notificationsWorkflow } from '../workflows/notifications.js';
-import {
-  adoptHeldStateUpdate, clusterStatusQuery, clusterWorkflowId, declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
-  helmRollbackUpdate, reconcileSignal, rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate,
-  rolloutRetryUpdate, rolloutStatusQuery, rolloutWorkflowId, specSignal, suspendSignal,
-  imagePolicyStatusQuery, imageRepositoryStatusQuery, imageUpdateStatusQuery,
-  type ImagePolicyStatus, type ImageRepositoryStatus, type ImageUpdateAutomationStatus,
-  NOTIFICATIONS_WORKFLOW_ID, notificationDeclarationSignal, notificationDeleteSignal, notificationsStatusQuery,
-  type NotificationsStatus,
-  type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
-  type ClusterStatus, type RolloutActionRequest, type RolloutStatus,
-  type AdoptRequest, type DesiredState,
-} from '../workflows/messages.js';
 import type { rolloutWorkflow } from '../workflows/rollout.js';
 import type { ApplyAction, DataObjectStore } from './data-objects.js';
 import { fetchTimeline, type Timeline, type TimelineOptions } from './history.js';

@@ -6,9 +6,9 @@
 // batch is kept and retried with backoff; past `maxBuffered` events, new ones are dropped,
 // counted and logged (a notification is worth less than the hub's memory).
 import type { Client } from '@temporalio/client';
+import { notificationEventsSignal, NOTIFICATIONS_WORKFLOW_ID } from '../api/notifications.js';
 import type { FlotillaEvent } from '../core/notifications/event.js';
 import type { LogFn } from '../core/log.js';
-import { NOTIFICATIONS_WORKFLOW_ID, notificationEventsSignal } from '../workflows/messages.js';
 import { notificationsWorkflow } from '../workflows/notifications.js';
 
 /** Where the hub's components put events (EventRecorder; tests pass a list). */

@@ -5,13 +5,14 @@
 // changes on the Cluster, and reports that failed or changed something on the deployment's
 // owner (its revision read from the owner's status), never delaying the gateway.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clusterWorkflowId, deploymentReportSignal,
+  desiredStateQuery, type AgentConnected, type AgentDisconnected, type AgentHold, type DesiredState, type ReportSummary,
+} from '../api/cluster.js';
+import { helmReleaseStatusQuery } from '../api/helm-release.js';
+import { kustomizationStatusQuery } from '../api/kustomization.js';
 import { connectionEvent, objectOfId, reportEvent, reportOutcome } from '../core/notifications/hub-events.js';
 import { clusterWorkflow } from '../workflows/cluster.js';
-import {
-  agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clusterWorkflowId, deploymentReportSignal, desiredStateQuery,
-  helmReleaseStatusQuery, kustomizationStatusQuery,
-  type AgentConnected, type AgentDisconnected, type AgentHold, type DesiredState, type ReportSummary,
-} from '../workflows/messages.js';
 import type { EventSink } from './events.js';
 import type { FleetHooks } from './gateway.js';
 import type { RegistrationStore } from './registration.js';

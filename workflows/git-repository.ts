@@ -3,23 +3,17 @@
 // an artifact, and tells its subscribers (Kustomizations, including GitRepositories) the
 // new revision only when it changes. A failed fetch keeps serving the last artifact.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { HubActivities } from '../activities/hub-types.js';
+import {
+  sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type ActorMemory, type SourceArtifact,
+  type SourceArtifactEvent,
+} from '../api/actor.js';
+import { gitRepositoryStatusQuery, type GitRepositoryActivities, type GitRepositoryInput, type GitRepositoryStatus } from '../api/git-repository.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
 import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
-import {
-  gitRepositoryStatusQuery, sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
-  type GitRepositoryStatus, type SourceArtifact, type SourceArtifactEvent,
-} from './messages.js';
+import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
-
-export interface GitRepositoryInput extends ActorMemory<GitRepositoryDeclaration> {
-  readonly status?: GitRepositoryStatus;
-  /** Artifacts of the repositories this one includes (spec.include), by their actor id. */
-  readonly included?: Readonly<Record<string, SourceArtifactEvent>>;
-}
 
 export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<void> {
   const actor = new DeclarationActor(input, 'GitRepository');
@@ -88,7 +82,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
   async function reconcile(): Promise<void> {
     const spec = actor.declaration.spec;
     const generation = actor.generation;
-    const { fetchGitSource } = proxyActivities<HubActivities>({
+    const { fetchGitSource } = proxyActivities<GitRepositoryActivities>({
       startToCloseTimeout: `${spec.timeoutSeconds + 30} seconds`,
       retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes: ['RefNotFound', 'InvalidRef', 'IllegalPath', 'AuthenticationFailed'] },
     });

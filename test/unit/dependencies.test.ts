@@ -3,8 +3,8 @@
 // helm-controller internal/controller/helmrelease_controller.go, plus Flotilla's per-cluster rule.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { DependencyStatus } from '../../api/actor.js';
 import { unmetDependencies, type Dependent } from '../../core/dependencies.js';
-import type { DependencyStatus } from '../../workflows/messages.js';
 
 const SOURCE = 'gitrepository/flux-system/fleet';
 const dep = (over: Partial<DependencyStatus> = {}): DependencyStatus => ({
