@@ -5,6 +5,7 @@
 // Failures carry a reason as their type (the actor's condition reason); those a retry cannot
 // fix are non-retryable. Credentials come from Secrets declared to the hub and never appear
 // in a result or an error.
+import { gitRepositoryId } from '../api/git-repository.js';
 import type { ImageActivities, ImagePolicyImage } from '../api/image.js';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { clusterNamespace } from '../core/declarations/scope.js';
@@ -133,7 +134,7 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
 
     async pushImageUpdates(input) {
       const { spec } = input;
-      const sourceId = `gitrepository/${spec.sourceRef.namespace}/${spec.sourceRef.name}`;
+      const sourceId = gitRepositoryId(spec.sourceRef.namespace, spec.sourceRef.name);
       let source: GitRepositoryDeclaration;
       try {
         const s = await declarations.status(sourceId);

@@ -7,7 +7,10 @@ import {
   sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type ActorMemory, type SourceArtifact,
   type SourceArtifactEvent,
 } from '../api/actor.js';
-import { gitRepositoryStatusQuery, type GitRepositoryActivities, type GitRepositoryInput, type GitRepositoryStatus } from '../api/git-repository.js';
+import {
+  gitRepositoryId, gitRepositoryStatusQuery, type GitRepositoryActivities, type GitRepositoryInput,
+  type GitRepositoryStatus,
+} from '../api/git-repository.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
 import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor } from './actor.js';
@@ -44,7 +47,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
   };
 
   // Included repositories tell us their artifacts like any subscriber's source would.
-  const includeIds = (): string[] => actor.declaration.spec.include.map((i) => `gitrepository/${i.repository.namespace}/${i.repository.name}`);
+  const includeIds = (): string[] => actor.declaration.spec.include.map((i) => gitRepositoryId(i.repository.namespace, i.repository.name));
   for (const id of includeIds()) outbox.signal(id, subscribeSignal, { subscriber: actor.id });
 
   for (let first = true; ; first = false) {
@@ -89,7 +92,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `fetching ${spec.url}` });
     const includes = [];
     for (const inc of spec.include) {
-      const art = included.get(`gitrepository/${inc.repository.namespace}/${inc.repository.name}`);
+      const art = included.get(gitRepositoryId(inc.repository.namespace, inc.repository.name));
       if (!art) {
         finish(false, 'IncludeUnavailable', `included GitRepository ${inc.repository.namespace}/${inc.repository.name} has no artifact yet`);
         return;

@@ -20,8 +20,8 @@ import {
 } from '../api/actor.js';
 import { clusterReportSignal, type ClusterDeploymentActivities, type ClusterInfo, type ReportSummary } from '../api/cluster.js';
 import {
-  helmReleaseStatusQuery, helmRollbackUpdate, type HelmReleaseActivities, type HelmReleaseInput, type HelmReleaseStatus,
-  type HookStepPlan, type PrepareChartResult, type RenderReleaseResult, type RollbackRequest,
+  helmReleaseId, helmReleaseStatusQuery, helmRollbackUpdate, type HelmReleaseActivities, type HelmReleaseInput,
+  type HelmReleaseStatus, type HookStepPlan, type PrepareChartResult, type RenderReleaseResult, type RollbackRequest,
 } from '../api/helm-release.js';
 import type { RolloutFinished } from '../api/rollout.js';
 import type { TenancyActivities } from '../activities/tenancy.js';
@@ -195,7 +195,7 @@ class HelmReleaseActor {
   }
 
   private dependencyIds(): string[] {
-    return this.spec().dependsOn.map((d) => `helmrelease/${d.namespace}/${d.name}`);
+    return this.spec().dependsOn.map((d) => helmReleaseId(d.namespace, d.name));
   }
 
   /**

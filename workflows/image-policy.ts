@@ -4,7 +4,10 @@
 // (ImageUpdateAutomations) when the latest image changes, and new subscribers at once.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import { sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type ActorMemory, type SourceArtifactEvent } from '../api/actor.js';
-import { imagePolicyStatusQuery, latestImageSignal, type ImageActivities, type ImagePolicyInput, type ImagePolicyStatus } from '../api/image.js';
+import {
+  imagePolicyStatusQuery, imageRepositoryId, latestImageSignal, type ImageActivities, type ImagePolicyInput,
+  type ImagePolicyStatus,
+} from '../api/image.js';
 import { setCondition, type Condition } from '../core/conditions.js';
 import type { ImagePolicyDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor } from './actor.js';
@@ -23,7 +26,7 @@ export async function imagePolicyWorkflow(input: ImagePolicyInput): Promise<void
   const now = workflowNow;
   const repositoryId = (): string => {
     const ref = actor.declaration.spec.imageRepositoryRef;
-    return `imagerepository/${ref.namespace}/${ref.name}`;
+    return imageRepositoryId(ref.namespace, ref.name);
   };
   let status: ImagePolicyStatus = input.status ?? {
     id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,

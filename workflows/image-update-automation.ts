@@ -9,6 +9,7 @@
 // branch's current tip, and a tip that already carries the images needs no commit.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import { reconcileSignal, subscribeSignal, unsubscribeSignal, type ActorMemory } from '../api/actor.js';
+import { gitRepositoryId } from '../api/git-repository.js';
 import {
   imageUpdateStatusQuery, latestImageSignal, type ImageActivities, type ImagePolicyImage, type ImageUpdateAutomationInput,
   type ImageUpdateAutomationStatus,
@@ -29,7 +30,7 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
   const now = workflowNow;
   const sourceId = (): string => {
     const ref = actor.declaration.spec.sourceRef;
-    return `gitrepository/${ref.namespace}/${ref.name}`;
+    return gitRepositoryId(ref.namespace, ref.name);
   };
   let status: ImageUpdateAutomationStatus = input.status ?? {
     id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,

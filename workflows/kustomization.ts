@@ -15,6 +15,7 @@ import {
   type DependencyStatus, type SourceArtifactEvent,
 } from '../api/actor.js';
 import { clusterReportSignal, type ClusterDeploymentActivities, type DeploymentOptions, type ReportSummary } from '../api/cluster.js';
+import { gitRepositoryId } from '../api/git-repository.js';
 import {
   kustomizationId, kustomizationStatusQuery, type BuildKustomizationResult, type ClusterDeploymentStatus, type Deployed,
   type KustomizationActivities, type KustomizationInput, type KustomizationStatus,
@@ -52,7 +53,7 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
   const actor = new DeclarationActor(input, 'Kustomization');
   const now = workflowNow;
   const spec = (): KustomizationDeclaration['spec'] => actor.declaration.spec;
-  const sourceId = (): string => `gitrepository/${spec().sourceRef.namespace}/${spec().sourceRef.name}`;
+  const sourceId = (): string => gitRepositoryId(spec().sourceRef.namespace, spec().sourceRef.name);
   /** Flux's dependency rule (revision, observed generation) and Ready=Unknown while reconciling; older histories predate both. */
   const fluxDependencyRule = (): boolean => patched('flux-dependency-rule');
   const dependencyIds = (): string[] => spec().dependsOn.map((d) => kustomizationId(d.namespace, d.name));
