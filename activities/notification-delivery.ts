@@ -13,10 +13,8 @@
 // Messages never carry secret values: addresses appear as scheme://host only, and every value
 // of the Provider's Secret is masked wherever it might have been echoed (e.g. a response body).
 import { ApplicationFailure } from '@temporalio/common';
-import type { DeliverNotificationInput, DeliverNotificationResult, NotificationActivities } from '../api/notifications.js';
-import type { ProviderDeclaration } from '../core/declarations/types.js';
+import type { NotificationActivities } from '../api/notifications.js';
 import { scrubber, scrubUrl } from '../core/scrub.js';
-import type { FlotillaEvent } from '../core/notifications/event.js';
 import { addressOrigin, formatRequest, ProviderConfigError, type NotificationRequest, type SecretData } from '../core/notifications/providers.js';
 import type { SourcePolicy } from '../core/source-policy.js';
 import { DestinationUnresolved, policyFetch, SourcePolicyError } from './source-guard.js';

@@ -4,9 +4,7 @@
 // to notifications (the hub's event sink).
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RolloutActivities, RolloutEvent, RolloutEventRecord } from '../api/rollout.js';
-import type { AnalysisVerdict } from '../core/analysis.js';
-import type { AnalysisCheck } from '../core/declarations/types.js';
+import type { RolloutActivities } from '../api/rollout.js';
 import { idFields, type LogFn } from '../core/log.js';
 import { rolloutEvent } from '../core/notifications/hub-events.js';
 import type { EventSink } from '../hub/events.js';

@@ -146,7 +146,6 @@ export interface KustomizationActivities {
   buildKustomization(input: BuildKustomizationInput): Promise<BuildKustomizationResult>;
   applyHubDeclarations(input: ApplyHubDeclarationsInput): Promise<ApplyHubDeclarationsResult>;
   deleteHubDeclarations(input: DeleteHubDeclarationsInput): Promise<void>;
-  deleteHubDeclarations(input: DeleteHubDeclarationsInput): Promise<void>;
   /**
    * Which of the declarations are not Ready at their current generation on every given
    * cluster (Flux's kstatus rule for a Kustomization that waits on the Flux objects it applied),

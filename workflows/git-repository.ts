@@ -3,16 +3,12 @@
 // an artifact, and tells its subscribers (Kustomizations, including GitRepositories) the
 // new revision only when it changes. A failed fetch keeps serving the last artifact.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import {
-  sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type ActorMemory, type SourceArtifact,
-  type SourceArtifactEvent,
-} from '../api/actor.js';
+import { sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type SourceArtifact, type SourceArtifactEvent } from '../api/actor.js';
 import {
   gitRepositoryId, gitRepositoryStatusQuery, type GitRepositoryActivities, type GitRepositoryInput,
   type GitRepositoryStatus,
 } from '../api/git-repository.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';

@@ -15,20 +15,22 @@
 // newer target; a newer one mid-rollout supersedes it at the next wave boundary.
 import { condition, continueAsNew, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import {
-  dependencyStatusSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type ActorMemory,
-  type DependencyStatus, type SourceArtifactEvent,
+  dependencyStatusSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type DependencyStatus,
+  type SourceArtifactEvent,
 } from '../api/actor.js';
-import { clusterReportSignal, type ClusterDeploymentActivities, type ClusterInfo, type ReportSummary } from '../api/cluster.js';
+import { clusterReportSignal, type ClusterDeploymentActivities, type ClusterInfo } from '../api/cluster.js';
 import {
   helmReleaseId, helmReleaseStatusQuery, helmRollbackUpdate, type HelmReleaseActivities, type HelmReleaseInput,
-  type HelmReleaseStatus, type HookStepPlan, type PrepareChartResult, type RenderReleaseResult, type RollbackRequest,
+  type HelmReleaseStatus, type PrepareChartResult, type RenderReleaseResult, type RollbackRequest,
 } from '../api/helm-release.js';
 import type { RolloutFinished } from '../api/rollout.js';
 import type { TenancyActivities } from '../activities/tenancy.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import { unmetDependencies } from '../core/dependencies.js';
-import { HelmReleaseReason as Reason, current, lastDeployed, releaseExists, resetFailures, sha256Hex, type ReleaseHold, type ReleaseRevision } from '../core/helm-release.js';
+import {
+  HelmReleaseReason as Reason, current, lastDeployed, releaseExists, resetFailures, sha256Hex, type ReleaseRevision,
+} from '../core/helm-release.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { ACCESS_DENIED_REASON, crossNamespaceRefusal, impersonationFor, type TenancySettings } from '../core/tenancy.js';

@@ -2,12 +2,11 @@
 // index.yaml on its interval, keeps it as an artifact, and tells its subscribers (HelmReleases)
 // when the index changed. A failed fetch keeps serving the last index.
 import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import { sourceArtifactSignal, type ActorMemory, type SourceArtifact } from '../api/actor.js';
+import { sourceArtifactSignal, type SourceArtifact } from '../api/actor.js';
 import {
   helmRepositoryStatusQuery, type HelmRepositoryActivities, type HelmRepositoryInput, type HelmRepositoryStatus,
 } from '../api/helm-repository.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { HelmRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';

@@ -3,13 +3,12 @@
 // (an activity reads the list from the artifact store). It tells its subscribers
 // (ImageUpdateAutomations) when the latest image changes, and new subscribers at once.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import { sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type ActorMemory, type SourceArtifactEvent } from '../api/actor.js';
+import { sourceArtifactSignal, subscribeSignal, unsubscribeSignal } from '../api/actor.js';
 import {
   imagePolicyStatusQuery, imageRepositoryId, latestImageSignal, type ImageActivities, type ImagePolicyInput,
   type ImagePolicyStatus,
 } from '../api/image.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import type { ImagePolicyDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';

@@ -4,12 +4,11 @@
 // of tags), and tells its subscribers (ImagePolicies) when the list changed. A failed scan
 // keeps the last good list.
 import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import { sourceArtifactSignal, type ActorMemory } from '../api/actor.js';
+import { sourceArtifactSignal } from '../api/actor.js';
 import {
   imageRepositoryStatusQuery, type ImageActivities, type ImageRepositoryInput, type ImageRepositoryStatus, type ImageScan,
 } from '../api/image.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { ImageRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';

@@ -8,14 +8,13 @@
 // A retried or replayed push cannot commit twice: the activity re-applies the markers to the
 // branch's current tip, and a tip that already carries the images needs no commit.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import { reconcileSignal, subscribeSignal, unsubscribeSignal, type ActorMemory } from '../api/actor.js';
+import { reconcileSignal, subscribeSignal, unsubscribeSignal } from '../api/actor.js';
 import { gitRepositoryId } from '../api/git-repository.js';
 import {
   imageUpdateStatusQuery, latestImageSignal, type ImageActivities, type ImagePolicyImage, type ImageUpdateAutomationInput,
   type ImageUpdateAutomationStatus,
 } from '../api/image.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { ImageUpdateAutomationDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { isoTime, workflowNow } from './clock.js';

@@ -10,14 +10,11 @@
 // (RolloutDriver). A target whose rollout failed is not tried again until `flotilla rollout
 // retry` or a newer build; a newer build mid-rollout supersedes it at the next wave boundary.
 import { condition, continueAsNew, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
-import {
-  dependencyStatusSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type ActorMemory,
-  type DependencyStatus, type SourceArtifactEvent,
-} from '../api/actor.js';
-import { clusterReportSignal, type ClusterDeploymentActivities, type DeploymentOptions, type ReportSummary } from '../api/cluster.js';
+import { dependencyStatusSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type DependencyStatus } from '../api/actor.js';
+import { clusterReportSignal, type ClusterDeploymentActivities, type DeploymentOptions } from '../api/cluster.js';
 import { gitRepositoryId } from '../api/git-repository.js';
 import {
-  kustomizationId, kustomizationStatusQuery, type BuildKustomizationResult, type ClusterDeploymentStatus, type Deployed,
+  kustomizationId, kustomizationStatusQuery, type BuildKustomizationResult, type ClusterDeploymentStatus,
   type KustomizationActivities, type KustomizationInput, type KustomizationStatus,
 } from '../api/kustomization.js';
 import type { RolloutFinished } from '../api/rollout.js';

@@ -18,16 +18,15 @@
 import { condition, continueAsNew, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   NOTIFICATION_RETRY, notificationDeclarationSignal, notificationDeleteSignal, notificationEventsSignal,
-  notificationsStatusQuery, type AlertCounts, type AlertNotificationStatus, type NotificationActivities,
-  type NotificationsInput, type NotificationsStatus, type PendingNotification, type ProviderCounts,
-  type ProviderNotificationStatus,
+  notificationsStatusQuery, type AlertCounts, type NotificationActivities, type NotificationsInput,
+  type NotificationsStatus, type PendingNotification, type ProviderCounts,
 } from '../api/notifications.js';
 import {
   declarationId, type AlertDeclaration, type NotificationDeclaration, type ProviderDeclaration, type ReceiverDeclaration,
 } from '../core/declarations/types.js';
 import { alertMatches, enrich } from '../core/notifications/alerts.js';
 import { parseFlotillaEvent, type FlotillaEvent } from '../core/notifications/event.js';
-import { dedupKey, NotificationThrottle, type NotificationThrottleState, type ThrottleOptions } from '../core/notifications/throttle.js';
+import { dedupKey, NotificationThrottle } from '../core/notifications/throttle.js';
 import { HISTORY_LIMIT } from './actor.js';
 import { notificationDelivery } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
