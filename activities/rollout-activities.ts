@@ -24,7 +24,7 @@ export interface RolloutActivityContext {
 export function createRolloutActivities(ctx: RolloutActivityContext): RolloutActivities {
   return {
     runAnalysisCheck(check) {
-      // The rollout workflow's id is rollout/<owner id> (workflows/messages.ts rolloutWorkflowId): the owner declares the URL.
+      // The rollout workflow's id is rollout/<owner id> (api/rollout.ts rolloutWorkflowId): the owner declares the URL.
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
       const owner = workflowId.startsWith('rollout/') ? workflowId.slice('rollout/'.length) : workflowId;
       return runAnalysisCheck(check, { policy: ctx.policy, what: objectField(owner, 'spec.rollout.analysis.url') });

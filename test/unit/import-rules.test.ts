@@ -41,7 +41,7 @@ const forbidden: readonly [string, string][] = [
   ['core/x.ts', "const m = await import('../activities/tarball.js');"],
   ['agents/x.ts', "import { loadHubConfig } from '../hub/config.js';"],
   ['agents/apply/x.ts', "import * as a from '../../activities/tarball.js';"],
-  ['agents/x.ts', "export type { ActorMemory } from '../workflows/actor.js';"],
+  ['agents/x.ts', "export type { DeclarationActor } from '../workflows/actor.js';"],
   ['agents/x.ts', "import { clusterWorkflowId } from '../api/cluster.js';"],
   ['proto/x.ts', "import { repoRoot } from '../deploy/dev/binaries.js';"],
   ['workflows/x.ts', "import { loadHubConfig } from '../hub/config.js';"],
