@@ -5,9 +5,11 @@
 // to set their deployments on clusters.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const CLUSTER_WORKFLOW_TYPE = 'clusterWorkflow';
 export type ClusterWorkflow = (input: ClusterInput) => Promise<void>;
 
+/** `cluster/<name>`: one per registered cluster. */
 export function clusterWorkflowId(name: string): string {
   return `cluster/${name}`;
 }

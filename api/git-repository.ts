@@ -10,6 +10,7 @@ export function gitRepositoryId(namespace: string, name: string): string {
   return actorWorkflowId('GitRepository', namespace, name);
 }
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const GIT_REPOSITORY_WORKFLOW_TYPE = 'gitRepositoryWorkflow';
 export type GitRepositoryWorkflow = (input: GitRepositoryInput) => Promise<void>;
 

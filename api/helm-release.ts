@@ -15,6 +15,7 @@ export function helmReleaseId(namespace: string, name: string): string {
   return actorWorkflowId('HelmRelease', namespace, name);
 }
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const HELM_RELEASE_WORKFLOW_TYPE = 'helmReleaseWorkflow';
 export type HelmReleaseWorkflow = (input: HelmReleaseInput) => Promise<void>;
 

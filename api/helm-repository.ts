@@ -10,6 +10,7 @@ export function helmRepositoryId(namespace: string, name: string): string {
   return actorWorkflowId('HelmRepository', namespace, name);
 }
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const HELM_REPOSITORY_WORKFLOW_TYPE = 'helmRepositoryWorkflow';
 export type HelmRepositoryWorkflow = (input: HelmRepositoryInput) => Promise<void>;
 

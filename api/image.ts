@@ -25,10 +25,13 @@ export function imageUpdateAutomationId(namespace: string, name: string): string
   return actorWorkflowId('ImageUpdateAutomation', namespace, name);
 }
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const IMAGE_REPOSITORY_WORKFLOW_TYPE = 'imageRepositoryWorkflow';
 export type ImageRepositoryWorkflow = (input: ImageRepositoryInput) => Promise<void>;
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const IMAGE_POLICY_WORKFLOW_TYPE = 'imagePolicyWorkflow';
 export type ImagePolicyWorkflow = (input: ImagePolicyInput) => Promise<void>;
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const IMAGE_UPDATE_AUTOMATION_WORKFLOW_TYPE = 'imageUpdateAutomationWorkflow';
 export type ImageUpdateAutomationWorkflow = (input: ImageUpdateAutomationInput) => Promise<void>;
 

@@ -15,6 +15,7 @@ export function kustomizationId(namespace: string, name: string): string {
   return actorWorkflowId('Kustomization', namespace, name);
 }
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const KUSTOMIZATION_WORKFLOW_TYPE = 'kustomizationWorkflow';
 export type KustomizationWorkflow = (input: KustomizationInput) => Promise<void>;
 

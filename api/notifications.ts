@@ -12,6 +12,7 @@ import type { NotificationThrottleState, ThrottleOptions } from '../core/notific
 
 export const NOTIFICATIONS_WORKFLOW_ID = 'notifications';
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const NOTIFICATIONS_WORKFLOW_TYPE = 'notificationsWorkflow';
 export type NotificationsWorkflow = (input: NotificationsInput) => Promise<void>;
 

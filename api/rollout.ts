@@ -6,10 +6,12 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisVerdict } from '../core/analysis.js';
 import type { AnalysisCheck, RolloutStrategy } from '../core/declarations/types.js';
 
+/** `rollout/<owner id>`: one at a time per Kustomization or HelmRelease. */
 export function rolloutWorkflowId(owner: string): string {
   return `rollout/${owner}`;
 }
 
+/** The workflow's registered name (its function in workflows/index.ts): the hub starts it by this name. */
 export const ROLLOUT_WORKFLOW_TYPE = 'rolloutWorkflow';
 export type RolloutWorkflow = (input: RolloutInput) => Promise<RolloutStatus>;
 
