@@ -3,6 +3,10 @@
 // cluster's Kubernetes version and API list. Values from ConfigMaps and Secrets are merged
 // here, inside the activity: workflows only ever see their digest. Failures are also recorded
 // as error events for notifications (retries too: the notifications throttle drops duplicates).
+import { declarationQuery } from '../api/actor.js';
+import { clusterStatusQuery, clusterWorkflowId } from '../api/cluster.js';
+import type { HelmReleaseActivities, HookStepPlan, RenderReleaseInput } from '../api/helm-release.js';
+import type { HelmRepositoryActivities } from '../api/helm-repository.js';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,12 +22,10 @@ import type { KubeObject } from '../core/objects.js';
 import type { ArtifactStore } from '../hub/artifact-store.js';
 import type { DataObjectStore } from '../hub/data-objects.js';
 import type { EventSink } from '../hub/events.js';
-import { clusterStatusQuery, clusterWorkflowId, declarationQuery } from '../workflows/messages.js';
 import {
   ChartRenderError, fetchChart, fetchHelmIndex, HelmChartError, HelmRepositoryError, packageChartDirectory, readChartMetadata, renderChart,
   type BasicAuth,
 } from './helm-chart.js';
-import type { HelmActivities, HookStepPlan, RenderReleaseInput } from './hub-types.js';
 import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 import { extractLimits, extractTarball } from './tarball.js';
 
@@ -38,6 +40,9 @@ export interface HelmActivityContext {
   /** The hub's source policy (settings sources.*, docs/security.md). */
   readonly sourcePolicy: SourcePolicy;
 }
+
+/** What the Helm actors call (contracts in api/helm-repository.ts and api/helm-release.ts). */
+export type HelmActivities = HelmRepositoryActivities & HelmReleaseActivities;
 
 /** Failures that are not the object's own (the cluster's agent never connected; a store hiccup). */
 const NOT_NOTIFIED = new Set(['ClusterUnknown', 'ArtifactNotFound']);

@@ -3,6 +3,9 @@
 // declarations. Created by the hub process around its Temporal client and data directory.
 // Failed fetches and builds, and new artifacts, are also recorded as events for notifications
 // (each retry records again: the notifications throttle drops the duplicates).
+import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate, type ClusterDeploymentActivities } from '../api/cluster.js';
+import type { GitRepositoryActivities } from '../api/git-repository.js';
+import type { BuildKustomizationInput, BuildKustomizationResult, KustomizationActivities } from '../api/kustomization.js';
 import { declarationRefusals, type SourcePolicy } from '../core/source-policy.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,12 +24,10 @@ import { DeclarationClient, NotFoundError, type ActorStatus } from '../hub/decla
 import type { EventSink } from '../hub/events.js';
 import { TemporalFleet } from '../hub/fleet.js';
 import type { RegistrationStore } from '../hub/registration.js';
-import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from '../workflows/messages.js';
 import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from './git-source.js';
 import { BuildError, buildKustomization } from './kustomize-build.js';
 import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 import { extractLimits, extractTarball } from './tarball.js';
-import type { BuildKustomizationInput, BuildKustomizationResult, HubActivities } from './hub-types.js';
 
 export interface HubActivityContext {
   readonly client: Client;
@@ -60,6 +61,9 @@ export async function secretGitCredentials(data: DataObjectStore, namespace: str
     throw ApplicationFailure.create({ type: 'AuthenticationFailed', nonRetryable: true, message: errorMessage(err) });
   }
 }
+
+/** What the declaration actors call on the hub (contracts in api/cluster.ts, git-repository.ts, kustomization.ts). */
+export type HubActivities = ClusterDeploymentActivities & GitRepositoryActivities & KustomizationActivities;
 
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
   const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);

@@ -5,6 +5,8 @@
 // Failures carry a reason as their type (the actor's condition reason); those a retry cannot
 // fix are non-retryable. Credentials come from Secrets declared to the hub and never appear
 // in a result or an error.
+import { gitRepositoryId } from '../api/git-repository.js';
+import type { ImageActivities, ImagePolicyImage } from '../api/image.js';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { clusterNamespace } from '../core/declarations/scope.js';
 import { join } from 'node:path';
@@ -22,7 +24,6 @@ import { DeclarationClient, NotFoundError } from '../hub/declarations.js';
 import type { EventSink } from '../hub/events.js';
 import { GitSourceError } from './git-source.js';
 import { secretGitCredentials } from './hub-activities.js';
-import type { ImageActivities, ImagePolicyImage } from './hub-types.js';
 import { updateImagesInGit } from './image-update.js';
 import { listTags, parseImageName, registryCredentialsFromSecret, RegistryError, type RegistryCredentials } from './oci-registry.js';
 
@@ -133,7 +134,7 @@ export function createImageActivities(ctx: ImageActivityContext): ImageActivitie
 
     async pushImageUpdates(input) {
       const { spec } = input;
-      const sourceId = `gitrepository/${spec.sourceRef.namespace}/${spec.sourceRef.name}`;
+      const sourceId = gitRepositoryId(spec.sourceRef.namespace, spec.sourceRef.name);
       let source: GitRepositoryDeclaration;
       try {
         const s = await declarations.status(sourceId);

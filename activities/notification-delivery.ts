@@ -13,9 +13,8 @@
 // Messages never carry secret values: addresses appear as scheme://host only, and every value
 // of the Provider's Secret is masked wherever it might have been echoed (e.g. a response body).
 import { ApplicationFailure } from '@temporalio/common';
-import type { ProviderDeclaration } from '../core/declarations/types.js';
+import type { NotificationActivities } from '../api/notifications.js';
 import { scrubber, scrubUrl } from '../core/scrub.js';
-import type { FlotillaEvent } from '../core/notifications/event.js';
 import { addressOrigin, formatRequest, ProviderConfigError, type NotificationRequest, type SecretData } from '../core/notifications/providers.js';
 import type { SourcePolicy } from '../core/source-policy.js';
 import { DestinationUnresolved, policyFetch, SourcePolicyError } from './source-guard.js';
@@ -25,17 +24,6 @@ export interface NotificationActivityContext {
   readonly secrets: (namespace: string, name: string) => Promise<SecretData | undefined>;
   /** Where the hub may send requests (settings sources.*): a Provider address is a tenant's URL like a source's. */
   readonly policy: SourcePolicy;
-}
-
-export interface DeliverNotificationInput {
-  readonly provider: ProviderDeclaration;
-  readonly event: FlotillaEvent;
-}
-
-export type DeliverNotificationResult = { readonly status: number } | { readonly skipped: string };
-
-export interface NotificationActivities {
-  readonly deliverNotification: (input: DeliverNotificationInput) => Promise<DeliverNotificationResult>;
 }
 
 /** Response bodies quoted in errors are cut to this many characters. */

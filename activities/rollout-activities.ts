@@ -4,27 +4,13 @@
 // to notifications (the hub's event sink).
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AnalysisVerdict } from '../core/analysis.js';
-import type { AnalysisCheck } from '../core/declarations/types.js';
-import type { RolloutEvent } from '../workflows/messages.js';
+import type { RolloutActivities } from '../api/rollout.js';
 import { idFields, type LogFn } from '../core/log.js';
 import { rolloutEvent } from '../core/notifications/hub-events.js';
 import type { EventSink } from '../hub/events.js';
 import { Context } from '@temporalio/activity';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { runAnalysisCheck } from './analysis.js';
-
-export interface RolloutEventRecord extends RolloutEvent {
-  /** The rollout's workflow id and the declaration it rolls out. */
-  readonly rollout: string;
-  readonly owner: string;
-  readonly revision: string;
-}
-
-export interface RolloutActivities {
-  runAnalysisCheck(check: AnalysisCheck): Promise<AnalysisVerdict>;
-  recordRolloutEvents(events: readonly RolloutEventRecord[]): Promise<void>;
-}
 
 export interface RolloutActivityContext {
   readonly eventsFile: string;
@@ -38,7 +24,7 @@ export interface RolloutActivityContext {
 export function createRolloutActivities(ctx: RolloutActivityContext): RolloutActivities {
   return {
     runAnalysisCheck(check) {
-      // The rollout workflow's id is rollout/<owner id> (workflows/messages.ts rolloutWorkflowId): the owner declares the URL.
+      // The rollout workflow's id is rollout/<owner id> (api/rollout.ts rolloutWorkflowId): the owner declares the URL.
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
       const owner = workflowId.startsWith('rollout/') ? workflowId.slice('rollout/'.length) : workflowId;
       return runAnalysisCheck(check, { policy: ctx.policy, what: objectField(owner, 'spec.rollout.analysis.url') });

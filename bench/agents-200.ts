@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { clusterStatusQuery, clusterWorkflowId } from '../api/cluster.js';
 import { Agent } from '../agents/agent.js';
 import { repoRoot } from '../deploy/dev/binaries.js';
 import { startEnvironment } from '../deploy/dev/environment.js';
@@ -16,7 +17,6 @@ import { freePort } from '../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../deploy/dev/processes.js';
 import { FileBlobStore } from '../hub/blob-store.js';
 import { RegistrationStore } from '../hub/registration.js';
-import { clusterStatusQuery, clusterWorkflowId } from '../workflows/messages.js';
 import { recordResults, rssMiB } from './record.js';
 
 const AGENTS = Number(process.env.FLOTILLA_BENCH_AGENTS ?? '200');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
+import { clusterStatusQuery, clusterWorkflowId, upsertDeploymentUpdate } from '../api/cluster.js';
 import { Agent } from '../agents/agent.js';
 import { repoRoot } from '../deploy/dev/binaries.js';
 import { startEnvironment } from '../deploy/dev/environment.js';
@@ -20,7 +21,6 @@ import { BlobArtifactStore } from '../hub/artifact-store.js';
 import { RegistrationStore } from '../hub/registration.js';
 import { S3BlobStore, type S3StoreOptions } from '../hub/s3-store.js';
 import { ensureSelfSignedTls } from '../hub/tls.js';
-import { clusterStatusQuery, clusterWorkflowId, upsertDeploymentUpdate } from '../workflows/messages.js';
 import { percentile, recordResults, rssMiB } from './record.js';
 
 const AGENTS = Number(process.env.FLOTILLA_BENCH_AGENTS ?? '60');

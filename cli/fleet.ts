@@ -3,13 +3,14 @@
 // the clusters' actors and, for `trace` of an object, the build artifacts through the hub.
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import type { ClusterStatus } from '../api/cluster.js';
+import type { RolloutStatus } from '../api/rollout.js';
 import { formatDuration } from '../core/declarations/duration.js';
 import { explain, healthLine, type Explanation } from '../core/explain.js';
 import { describeDigest, shortRevision } from '../core/revision.js';
 import { FileArtifactStore } from '../hub/artifact-store.js';
 import { NotFoundError, type ActorStatus, type DeclarationClient } from '../hub/declarations.js';
 import { explainSubject, isPlaced, type Placed } from '../hub/fleet-view.js';
-import type { ClusterStatus, RolloutStatus } from '../workflows/messages.js';
 import {
   ACTOR_KINDS, CommandFailed, IMAGE_KINDS, kubeObjectOf, manyNamespaces, noteRestOfScope, revisionOf, scopeHint, statusesInScope, UsageError, withClient, type GlobalOptions,
 } from './gitops.js';

@@ -1,10 +1,15 @@
 // The GitOps verbs of the `flotilla` command: apply, delete, get, reconcile, suspend, resume
 // and bootstrap. They talk to the hub's actors through Temporal (the hub's worker runs them);
 // ConfigMaps and Secrets go to the hub's data directory.
+import { actorWorkflowId } from '../api/actor.js';
+import { gitRepositoryId } from '../api/git-repository.js';
+import { helmReleaseId } from '../api/helm-release.js';
+import { helmRepositoryId } from '../api/helm-repository.js';
+import { kustomizationId } from '../api/kustomization.js';
+import { isReady, type Condition } from '../core/conditions.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { mapLimited } from '../core/concurrency.js';
-import { isReady } from '../core/conditions.js';
 import { formatDeclarationError, parseDeclarationObject } from '../core/declarations/parse.js';
 import { loadDeclarationFiles } from '../core/declarations/load.js';
 import { BOOTSTRAP_ANNOTATION, namespaceSelected, SCOPE_SEPARATOR, scopeDeclaration, scopedCandidates, scopeOf } from '../core/declarations/scope.js';
@@ -16,7 +21,6 @@ import { temporalConnectionOptions } from '../hub/config.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { S3BlobStore } from '../hub/s3-store.js';
 import { ACTOR_WORKFLOW_TYPES, DeclarationClient, NotFoundError, type ActorKind, type ActorStatus } from '../hub/declarations.js';
-import type { Condition } from '../workflows/messages.js';
 import { printStructured, printTable, readiness, type OutputFormat } from './output.js';
 import { declarationRefusals, readSourcePolicy, SOURCE_POLICY_KEY, type SourcePolicy } from '../core/source-policy.js';
 
@@ -587,20 +591,20 @@ export function parseTarget(words: readonly string[], namespace: string): ActorT
   }
   const [first, second, third] = words;
   if ((first === 'kustomization' || first === 'kustomizations' || first === 'ks') && second) {
-    return { kind: 'Kustomization', id: `kustomization/${namespace}/${second}` };
+    return { kind: 'Kustomization', id: kustomizationId(namespace, second) };
   }
   if ((first === 'helmrelease' || first === 'helmreleases' || first === 'hr') && second) {
-    return { kind: 'HelmRelease', id: `helmrelease/${namespace}/${second}` };
+    return { kind: 'HelmRelease', id: helmReleaseId(namespace, second) };
   }
   if (first === 'source' && (second === 'git' || second === 'gitrepository') && third) {
-    return { kind: 'GitRepository', id: `gitrepository/${namespace}/${third}` };
+    return { kind: 'GitRepository', id: gitRepositoryId(namespace, third) };
   }
   if (first === 'source' && (second === 'helm' || second === 'helmrepository') && third) {
-    return { kind: 'HelmRepository', id: `helmrepository/${namespace}/${third}` };
+    return { kind: 'HelmRepository', id: helmRepositoryId(namespace, third) };
   }
   if (first === 'image' && third) {
     const kind = IMAGE_WORDS[second ?? ''];
-    if (kind) return { kind, id: `${kind.toLowerCase()}/${namespace}/${third}` };
+    if (kind) return { kind, id: actorWorkflowId(kind, namespace, third) };
   }
   throw new UsageError(
     `expected "kustomization <name>", "helmrelease <name>", "source git|helm <name>", "image repository|policy|update <name>" `

@@ -2,11 +2,11 @@
 // Providers and Alerts come with their delivery counts from the notifications workflow;
 // Receivers with their webhook path, which needs the token in their Secret: the hub's API
 // computes it (--hub), or the CLI does from the hub's data directory (--hub-data).
+import type { NotificationsStatus } from '../api/notifications.js';
 import { formatDuration } from '../core/declarations/duration.js';
 import { FileBlobStore } from '../hub/blob-store.js';
 import { DataObjectStore } from '../hub/data-objects.js';
 import { receiverEndpoints, resourceId, type ReceiverEndpoint } from '../hub/receivers.js';
-import type { NotificationsStatus } from '../workflows/messages.js';
 import { CommandFailed, UsageError, withClient, type GlobalOptions } from './gitops.js';
 import { printStructured, printTable } from './output.js';
 import { hubFetch } from './hub-http.js';

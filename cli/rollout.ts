@@ -3,9 +3,9 @@
 // through its updates (which refuse actions that make no sense in the current phase).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import type { RolloutStatus } from '../api/rollout.js';
 import { formatDuration } from '../core/declarations/duration.js';
 import { RolloutActionRefused, type RolloutAction } from '../hub/declarations.js';
-import type { RolloutStatus } from '../workflows/messages.js';
 import { CommandFailed, withClient, type ActorTarget, type GlobalOptions } from './gitops.js';
 import { formatTable } from './output.js';
 

@@ -11,7 +11,19 @@
 //      ("dependency '<ns>/<name>' revision is not up to date"). HelmReleases have no such rule.
 // Flux stops at the first unmet dependency; Flotilla lists all, in order. Flotilla adds:
 //   5. it is Ready on every cluster the dependent is placed on.
-import type { DependencyStatus } from '../workflows/messages.js';
+/** What a Kustomization tells its dependents whenever its readiness changes (and on subscribe). */
+export interface DependencyStatus {
+  readonly id: string;
+  readonly ready: boolean;
+  readonly readyClusters: readonly string[];
+  /** Kustomization: its last applied source revision. HelmRelease: its chart version. */
+  readonly revision: string;
+  readonly deleted: boolean;
+  /** Its source actor's id (Kustomizations): dependents on the same source compare revisions. Absent from older actors. */
+  readonly sourceId?: string;
+  /** False while its Ready condition is about an older generation of its spec. Absent from older actors. */
+  readonly generationObserved?: boolean;
+}
 
 export interface Dependent {
   readonly kind: 'Kustomization' | 'HelmRelease';

@@ -7,45 +7,54 @@ import {
   WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { declarationQuery, deleteSignal, reconcileSignal, specSignal, suspendSignal } from '../api/actor.js';
+import {
+  adoptHeldStateUpdate, CLUSTER_WORKFLOW_TYPE, clusterStatusQuery, clusterWorkflowId, type AdoptRequest,
+  type ClusterStatus, type DesiredState,
+} from '../api/cluster.js';
+import {
+  GIT_REPOSITORY_WORKFLOW_TYPE, gitRepositoryStatusQuery, type GitRepositoryStatus, type GitRepositoryWorkflow,
+} from '../api/git-repository.js';
+import {
+  HELM_RELEASE_WORKFLOW_TYPE, helmReleaseStatusQuery, helmRollbackUpdate, type HelmReleaseStatus, type HelmReleaseWorkflow,
+  type RollbackRequest,
+} from '../api/helm-release.js';
+import {
+  HELM_REPOSITORY_WORKFLOW_TYPE, helmRepositoryStatusQuery, type HelmRepositoryStatus, type HelmRepositoryWorkflow,
+} from '../api/helm-repository.js';
+import {
+  IMAGE_POLICY_WORKFLOW_TYPE, IMAGE_REPOSITORY_WORKFLOW_TYPE, IMAGE_UPDATE_AUTOMATION_WORKFLOW_TYPE,
+  imagePolicyStatusQuery, imageRepositoryStatusQuery, imageUpdateStatusQuery, type ImagePolicyStatus,
+  type ImagePolicyWorkflow, type ImageRepositoryStatus, type ImageRepositoryWorkflow, type ImageUpdateAutomationStatus,
+  type ImageUpdateAutomationWorkflow,
+} from '../api/image.js';
+import { KUSTOMIZATION_WORKFLOW_TYPE, kustomizationStatusQuery, type KustomizationStatus, type KustomizationWorkflow } from '../api/kustomization.js';
+import {
+  notificationDeclarationSignal, notificationDeleteSignal, NOTIFICATIONS_WORKFLOW_ID, NOTIFICATIONS_WORKFLOW_TYPE,
+  notificationsStatusQuery, type NotificationsStatus, type NotificationsWorkflow,
+} from '../api/notifications.js';
+import {
+  rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate, rolloutRetryUpdate,
+  rolloutStatusQuery, rolloutWorkflowId, type RolloutActionRequest, type RolloutStatus, type RolloutWorkflow,
+} from '../api/rollout.js';
 import { mapLimited } from '../core/concurrency.js';
 import { scrubUrl } from '../core/scrub.js';
 import { OWNED_BY_ANNOTATION } from '../core/declarations/scope.js';
 import {
   declarationId, isDataDeclaration, isNotificationDeclaration, type ActorDeclaration, type Declaration, type NotificationDeclaration,
 } from '../core/declarations/types.js';
-import { gitRepositoryWorkflow } from '../workflows/git-repository.js';
-import { helmReleaseWorkflow } from '../workflows/helm-release.js';
-import { helmRepositoryWorkflow } from '../workflows/helm-repository.js';
-import { imagePolicyWorkflow } from '../workflows/image-policy.js';
-import { imageRepositoryWorkflow } from '../workflows/image-repository.js';
-import { imageUpdateAutomationWorkflow } from '../workflows/image-update-automation.js';
-import { kustomizationWorkflow } from '../workflows/kustomization.js';
-import { notificationsWorkflow } from '../workflows/notifications.js';
-import {
-  adoptHeldStateUpdate, clusterStatusQuery, clusterWorkflowId, declarationQuery, deleteSignal, gitRepositoryStatusQuery, helmReleaseStatusQuery, helmRepositoryStatusQuery, kustomizationStatusQuery,
-  helmRollbackUpdate, reconcileSignal, rolloutAbortUpdate, rolloutApproveUpdate, rolloutPauseUpdate, rolloutResumeUpdate,
-  rolloutRetryUpdate, rolloutStatusQuery, rolloutWorkflowId, specSignal, suspendSignal,
-  imagePolicyStatusQuery, imageRepositoryStatusQuery, imageUpdateStatusQuery,
-  type ImagePolicyStatus, type ImageRepositoryStatus, type ImageUpdateAutomationStatus,
-  NOTIFICATIONS_WORKFLOW_ID, notificationDeclarationSignal, notificationDeleteSignal, notificationsStatusQuery,
-  type NotificationsStatus,
-  type GitRepositoryStatus, type RollbackRequest, type HelmReleaseStatus, type HelmRepositoryStatus, type KustomizationStatus,
-  type ClusterStatus, type RolloutActionRequest, type RolloutStatus,
-  type AdoptRequest, type DesiredState,
-} from '../workflows/messages.js';
-import type { rolloutWorkflow } from '../workflows/rollout.js';
 import type { ApplyAction, DataObjectStore } from './data-objects.js';
 import { fetchTimeline, type Timeline, type TimelineOptions } from './history.js';
 
 export type ActorKind = ActorDeclaration['kind'];
 export const ACTOR_WORKFLOW_TYPES: Readonly<Record<ActorKind, string>> = {
-  GitRepository: 'gitRepositoryWorkflow',
-  Kustomization: 'kustomizationWorkflow',
-  HelmRepository: 'helmRepositoryWorkflow',
-  HelmRelease: 'helmReleaseWorkflow',
-  ImageRepository: 'imageRepositoryWorkflow',
-  ImagePolicy: 'imagePolicyWorkflow',
-  ImageUpdateAutomation: 'imageUpdateAutomationWorkflow',
+  GitRepository: GIT_REPOSITORY_WORKFLOW_TYPE,
+  Kustomization: KUSTOMIZATION_WORKFLOW_TYPE,
+  HelmRepository: HELM_REPOSITORY_WORKFLOW_TYPE,
+  HelmRelease: HELM_RELEASE_WORKFLOW_TYPE,
+  ImageRepository: IMAGE_REPOSITORY_WORKFLOW_TYPE,
+  ImagePolicy: IMAGE_POLICY_WORKFLOW_TYPE,
+  ImageUpdateAutomation: IMAGE_UPDATE_AUTOMATION_WORKFLOW_TYPE,
 };
 
 export type ActorStatus =
@@ -104,7 +113,7 @@ export class DeclarationClient {
   private async applyNotification(d: NotificationDeclaration): Promise<ApplyAction> {
     const action = await this.plan(d);
     if (action === 'unchanged') return action;
-    await this.client.workflow.signalWithStart(notificationsWorkflow, {
+    await this.client.workflow.signalWithStart<NotificationsWorkflow, [NotificationDeclaration]>(NOTIFICATIONS_WORKFLOW_TYPE, {
       workflowId: NOTIFICATIONS_WORKFLOW_ID, taskQueue: this.taskQueue, args: [{}], signal: notificationDeclarationSignal, signalArgs: [d],
     });
     return action;
@@ -126,14 +135,14 @@ export class DeclarationClient {
     const options = { workflowId: declarationId(d), taskQueue: this.taskQueue, signal: specSignal, signalArgs: [d] as [ActorDeclaration] };
     const memory = { generation: 1, suspendedByCli: false, subscribers: [] };
     switch (d.kind) {
-      case 'GitRepository': await this.client.workflow.signalWithStart(gitRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
-      case 'Kustomization': await this.client.workflow.signalWithStart(kustomizationWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
-      case 'HelmRepository': await this.client.workflow.signalWithStart(helmRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
-      case 'HelmRelease': await this.client.workflow.signalWithStart(helmReleaseWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
-      case 'ImageRepository': await this.client.workflow.signalWithStart(imageRepositoryWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
-      case 'ImagePolicy': await this.client.workflow.signalWithStart(imagePolicyWorkflow, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'GitRepository': await this.client.workflow.signalWithStart<GitRepositoryWorkflow, [ActorDeclaration]>(GIT_REPOSITORY_WORKFLOW_TYPE, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'Kustomization': await this.client.workflow.signalWithStart<KustomizationWorkflow, [ActorDeclaration]>(KUSTOMIZATION_WORKFLOW_TYPE, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'HelmRepository': await this.client.workflow.signalWithStart<HelmRepositoryWorkflow, [ActorDeclaration]>(HELM_REPOSITORY_WORKFLOW_TYPE, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'HelmRelease': await this.client.workflow.signalWithStart<HelmReleaseWorkflow, [ActorDeclaration]>(HELM_RELEASE_WORKFLOW_TYPE, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'ImageRepository': await this.client.workflow.signalWithStart<ImageRepositoryWorkflow, [ActorDeclaration]>(IMAGE_REPOSITORY_WORKFLOW_TYPE, { ...options, args: [{ ...memory, declaration: d }] }); break;
+      case 'ImagePolicy': await this.client.workflow.signalWithStart<ImagePolicyWorkflow, [ActorDeclaration]>(IMAGE_POLICY_WORKFLOW_TYPE, { ...options, args: [{ ...memory, declaration: d }] }); break;
       case 'ImageUpdateAutomation':
-        await this.client.workflow.signalWithStart(imageUpdateAutomationWorkflow, { ...options, args: [{ ...memory, declaration: d }] });
+        await this.client.workflow.signalWithStart<ImageUpdateAutomationWorkflow, [ActorDeclaration]>(IMAGE_UPDATE_AUTOMATION_WORKFLOW_TYPE, { ...options, args: [{ ...memory, declaration: d }] });
         break;
     }
     return action;
@@ -228,7 +237,7 @@ export class DeclarationClient {
   /** Every registered cluster's actor status (running cluster/<name> workflows), by name; 16 queries at a time. */
   async clusters(): Promise<ClusterStatus[]> {
     const ids: string[] = [];
-    for await (const w of this.client.workflow.list({ query: `WorkflowType = 'clusterWorkflow' AND ExecutionStatus = 'Running'` })) ids.push(w.workflowId);
+    for await (const w of this.client.workflow.list({ query: `WorkflowType = '${CLUSTER_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) ids.push(w.workflowId);
     const statuses = await mapLimited([...new Set(ids)], 16, async (id) => {
       try {
         return await this.client.workflow.getHandle(id).query(clusterStatusQuery);
@@ -288,7 +297,7 @@ export class DeclarationClient {
       const d = await this.client.workflow.getHandle(rolloutWorkflowId(owner)).describe();
       // Pinned to the run described: a newer rollout may start meanwhile (result() of an
       // unpinned handle would follow it and wait for it to finish).
-      const run = this.client.workflow.getHandle<typeof rolloutWorkflow>(d.workflowId, d.runId, { followRuns: false });
+      const run = this.client.workflow.getHandle<RolloutWorkflow>(d.workflowId, d.runId, { followRuns: false });
       if (d.status.name === 'COMPLETED') return await run.result();
       return await run.query(rolloutStatusQuery);
     } catch (err) {

@@ -6,10 +6,11 @@
 // batch is kept and retried with backoff; past `maxBuffered` events, new ones are dropped,
 // counted and logged (a notification is worth less than the hub's memory).
 import type { Client } from '@temporalio/client';
+import {
+  notificationEventsSignal, NOTIFICATIONS_WORKFLOW_ID, NOTIFICATIONS_WORKFLOW_TYPE, type NotificationsWorkflow,
+} from '../api/notifications.js';
 import type { FlotillaEvent } from '../core/notifications/event.js';
 import type { LogFn } from '../core/log.js';
-import { NOTIFICATIONS_WORKFLOW_ID, notificationEventsSignal } from '../workflows/messages.js';
-import { notificationsWorkflow } from '../workflows/notifications.js';
 
 /** Where the hub's components put events (EventRecorder; tests pass a list). */
 export interface EventSink {
@@ -54,7 +55,7 @@ export class EventRecorder implements EventSink {
   /** A recorder signalling the notifications workflow on `taskQueue` (started with empty state when absent). */
   static forTemporal(client: Client, taskQueue: string, opts: EventRecorderOptions = {}): EventRecorder {
     return new EventRecorder(async (events) => {
-      await client.workflow.signalWithStart(notificationsWorkflow, {
+      await client.workflow.signalWithStart<NotificationsWorkflow, [readonly FlotillaEvent[]]>(NOTIFICATIONS_WORKFLOW_TYPE, {
         workflowId: NOTIFICATIONS_WORKFLOW_ID, taskQueue, args: [{}], signal: notificationEventsSignal, signalArgs: [events],
       });
     }, opts);

@@ -2,10 +2,11 @@
 // latest rollout of each deployment, read together. The dashboard renders it, the metrics
 // export it, and `explainSubject` turns one deployment × cluster of it into the facts
 // core/explain.ts weighs (the CLI's `explain` and the dashboard give the same answer).
+import type { ClusterStatus, DesiredDeployment, ReportSummary } from '../api/cluster.js';
+import type { RolloutStatus } from '../api/rollout.js';
 import { mapLimited } from '../core/concurrency.js';
 import type { ExplainSubject } from '../core/explain.js';
 import { current } from '../core/helm-release.js';
-import type { ClusterStatus, DesiredDeployment, ReportSummary, RolloutStatus } from '../workflows/messages.js';
 import { NotFoundError, type ActorKind, type ActorStatus, type DeclarationClient } from './declarations.js';
 import type { ObjectInfoRow, RolloutPhaseRow } from './metrics.js';
 

@@ -5,13 +5,13 @@
 // changes on the Cluster, and reports that failed or changed something on the deployment's
 // owner (its revision read from the owner's status), never delaying the gateway.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { connectionEvent, objectOfId, reportEvent, reportOutcome } from '../core/notifications/hub-events.js';
-import { clusterWorkflow } from '../workflows/cluster.js';
 import {
-  agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clusterWorkflowId, deploymentReportSignal, desiredStateQuery,
-  helmReleaseStatusQuery, kustomizationStatusQuery,
-  type AgentConnected, type AgentDisconnected, type AgentHold, type DesiredState, type ReportSummary,
-} from '../workflows/messages.js';
+  agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, CLUSTER_WORKFLOW_TYPE, clusterWorkflowId, deploymentReportSignal,
+  desiredStateQuery, type AgentConnected, type ClusterWorkflow, type AgentDisconnected, type AgentHold, type DesiredState, type ReportSummary,
+} from '../api/cluster.js';
+import { helmReleaseStatusQuery } from '../api/helm-release.js';
+import { kustomizationStatusQuery } from '../api/kustomization.js';
+import { connectionEvent, objectOfId, reportEvent, reportOutcome } from '../core/notifications/hub-events.js';
 import type { EventSink } from './events.js';
 import type { FleetHooks } from './gateway.js';
 import type { RegistrationStore } from './registration.js';
@@ -62,24 +62,24 @@ export class TemporalFleet implements FleetHooks {
 
   private async start(cluster: string): Promise<void> {
     try {
-      await this.client.workflow.start(clusterWorkflow, await this.startOptions(cluster));
+      await this.client.workflow.start<ClusterWorkflow>(CLUSTER_WORKFLOW_TYPE, await this.startOptions(cluster));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // started meanwhile: fine
     }
   }
 
   async connected(cluster: string, info: AgentConnected): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentConnectedSignal, signalArgs: [{ ...info, ...this.via() }] });
+    await this.client.workflow.signalWithStart<ClusterWorkflow, [AgentConnected]>(CLUSTER_WORKFLOW_TYPE, { ...(await this.startOptions(cluster)), signal: agentConnectedSignal, signalArgs: [{ ...info, ...this.via() }] });
     this.events?.record(connectionEvent(cluster, { state: 'Connected', agentVersion: info.agentVersion, kubernetesVersion: info.kubernetesVersion }, info.at));
   }
 
   async disconnected(cluster: string, info: AgentDisconnected): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentDisconnectedSignal, signalArgs: [{ ...info, ...this.via() }] });
+    await this.client.workflow.signalWithStart<ClusterWorkflow, [AgentDisconnected]>(CLUSTER_WORKFLOW_TYPE, { ...(await this.startOptions(cluster)), signal: agentDisconnectedSignal, signalArgs: [{ ...info, ...this.via() }] });
     this.events?.record(connectionEvent(cluster, { state: info.unreachable ? 'Unreachable' : 'Disconnected' }, info.at));
   }
 
   async hold(cluster: string, info: AgentHold): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: agentHoldSignal, signalArgs: [info] });
+    await this.client.workflow.signalWithStart<ClusterWorkflow, [AgentHold]>(CLUSTER_WORKFLOW_TYPE, { ...(await this.startOptions(cluster)), signal: agentHoldSignal, signalArgs: [info] });
   }
 
   private via(): { hub?: string } {
@@ -87,7 +87,7 @@ export class TemporalFleet implements FleetHooks {
   }
 
   async report(cluster: string, report: ReportSummary): Promise<void> {
-    await this.client.workflow.signalWithStart(clusterWorkflow, { ...(await this.startOptions(cluster)), signal: deploymentReportSignal, signalArgs: [report] });
+    await this.client.workflow.signalWithStart<ClusterWorkflow, [ReportSummary]>(CLUSTER_WORKFLOW_TYPE, { ...(await this.startOptions(cluster)), signal: deploymentReportSignal, signalArgs: [report] });
     if (this.events && reportOutcome(report) !== undefined && this.firstTime(cluster, report)) void this.recordReport(this.events, cluster, report);
   }
 

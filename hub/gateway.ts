@@ -2,13 +2,13 @@
 // download artifacts. Every call after registration is authenticated by the cluster's
 // credential, and a credential only ever speaks for its own cluster.
 import { Server, ServerCredentials, status, type Metadata, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import type { AgentConnected, AgentDisconnected, AgentHold, DesiredState, ReportSummary } from '../api/cluster.js';
 import type { AgentMessage__Output } from '../proto/gen/flotilla/agent/v1/AgentMessage.js';
 import type { HubMessage } from '../proto/gen/flotilla/agent/v1/HubMessage.js';
 import type { AgentGatewayHandlers } from '../proto/gen/flotilla/agent/v1/AgentGateway.js';
 import type { Deployment as WireDeployment } from '../proto/gen/flotilla/agent/v1/Deployment.js';
 import { CLUSTER_METADATA, agentProto } from '../proto/load.js';
 import type { AgentStreams } from '../activities/agent-delivery.js';
-import type { AgentConnected, AgentDisconnected, AgentHold, DesiredState, ReportSummary } from '../workflows/messages.js';
 import { checkLabel } from '../core/registration.js';
 import { capMessage } from '../core/report-cap.js';
 import { RegistrationError, type RegistrationStore } from './registration.js';

@@ -6,10 +6,11 @@
 import type { Client, QueryDefinition } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
+import { gitRepositoryStatusQuery } from '../api/git-repository.js';
+import { imagePolicyStatusQuery, imageUpdateStatusQuery } from '../api/image.js';
 import { formatDuration } from '../core/declarations/duration.js';
 import { OWNED_BY_ANNOTATION } from '../core/declarations/scope.js';
 import { describeDigest, revisionMatches, shortRevision } from '../core/revision.js';
-import { gitRepositoryStatusQuery, imagePolicyStatusQuery, imageUpdateStatusQuery } from '../workflows/messages.js';
 
 const { temporal } = proto;
 type IHistory = proto.temporal.api.history.v1.IHistory;

@@ -8,8 +8,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Counter, Registry } from 'prom-client';
-import type { NotificationActivities } from '../activities/notification-delivery.js';
-import { NOTIFICATION_RETRY } from '../workflows/activity-profiles.js';
+import { NOTIFICATION_RETRY, type NotificationActivities } from '../api/notifications.js';
 
 export type ReceiverResult = 'accepted' | 'ping' | 'bad_signature' | 'rejected' | 'not_found';
 export type DeliveryResult = 'sent' | 'failed' | 'skipped';

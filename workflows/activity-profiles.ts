@@ -1,6 +1,7 @@
 // Named activity option profiles: every activity call picks one, so timeouts and retries
 // are decided in one place (STYLE.md rule 4).
 import type { ActivityOptions } from '@temporalio/workflow';
+import { NOTIFICATION_RETRY } from '../api/notifications.js';
 
 /** Short calls to an API server or the hub's own stores. */
 export const quick: ActivityOptions = {
@@ -16,13 +17,6 @@ export const quick: ActivityOptions = {
 export const viaHub = (taskQueue: string): ActivityOptions => ({
   taskQueue, scheduleToStartTimeout: '10 seconds', startToCloseTimeout: '10 seconds', retry: { maximumAttempts: 1 },
 });
-
-/**
- * Retries of one notification: bounded in attempts and in time, so that a receiver that is
- * down for long costs at most NOTIFICATION_RETRY.attempts requests and gives up within
- * NOTIFICATION_RETRY.totalSeconds. A refused request or a misconfigured Provider is not retried.
- */
-export const NOTIFICATION_RETRY = { attempts: 10, totalSeconds: 15 * 60, initialSeconds: 2, maximumIntervalSeconds: 60 } as const;
 
 /** A delivery's options: the Provider's own timeout bounds each attempt, plus a margin. */
 export function notificationDelivery(providerTimeoutSeconds: number, totalSeconds: number = NOTIFICATION_RETRY.totalSeconds): ActivityOptions {

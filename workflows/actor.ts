@@ -2,23 +2,12 @@
 // generation, `flotilla reconcile|suspend|resume|delete`, subscribers, and the wait between
 // reconciles. Each actor workflow creates one DeclarationActor and runs its own loop.
 import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ActorDeclaration } from '../core/declarations/types.js';
 import {
-  declarationQuery, deleteSignal, dependencyStatusSignal, reconcileSignal, specSignal, subscribeSignal, suspendSignal, unsubscribeSignal,
-  type DependencyStatus,
-} from './messages.js';
+  declarationQuery, deleteSignal, dependencyStatusSignal, reconcileSignal, specSignal, subscribeSignal, suspendSignal,
+  unsubscribeSignal, type ActorMemory, type DependencyStatus,
+} from '../api/actor.js';
+import type { ActorDeclaration } from '../core/declarations/types.js';
 import type { Outbox } from './outbox.js';
-
-/** What an actor carries over continue-as-new besides its own status. */
-export interface ActorMemory<D extends ActorDeclaration> {
-  readonly declaration: D;
-  readonly generation: number;
-  readonly suspendedByCli: boolean;
-  readonly subscribers: readonly string[];
-  readonly pendingReconcile?: string;
-  /** History length after which the actor continues as new (default 2000; tests lower it). */
-  readonly historyLimit?: number;
-}
 
 /** What a deploying actor plugs into DeclarationActor.runDeploymentLoop. */
 export interface DeploymentLoop {

@@ -5,26 +5,17 @@
 import {
   condition, continueAsNew, patched, proxyActivities, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import type { DeliveryActivities } from '../activities/agent-delivery.js';
+import {
+  adoptHeldStateUpdate, agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clearDeploymentUpdate,
+  clusterReportSignal, clusterStatusQuery, deploymentReportSignal, desiredStateQuery, setDeploymentUpdate,
+  upsertDeploymentUpdate, type AdoptRequest, type ClusterInput, type ClusterStatus, type DeliveryActivities,
+  type DeploymentUpsert, type DesiredDeployment, type DesiredState,
+} from '../api/cluster.js';
 import { quick, viaHub } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';
-import {
-  adoptHeldStateUpdate, agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clearDeploymentUpdate, clusterReportSignal,
-  clusterStatusQuery, deploymentReportSignal, desiredStateQuery, setDeploymentUpdate, upsertDeploymentUpdate,
-  type AdoptRequest, type ClusterStatus, type DeploymentUpsert, type DesiredDeployment, type DesiredState,
-} from './messages.js';
 
 const { pushDesiredState } = proxyActivities<DeliveryActivities>(quick);
-
-export interface ClusterInput {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** Carried over continue-as-new. */
-  readonly status?: ClusterStatus;
-  /** Deployment name → owner workflow id, kept after a deployment is cleared (its deletion report goes there too). */
-  readonly owners?: Readonly<Record<string, string>>;
-}
 
 /** After this many pushes in a row its hub did not take (about 15 s each), the agent is Unreachable. */
 const MAX_FAILED_PUSHES = 4;

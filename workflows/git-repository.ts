@@ -3,23 +3,16 @@
 // an artifact, and tells its subscribers (Kustomizations, including GitRepositories) the
 // new revision only when it changes. A failed fetch keeps serving the last artifact.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { HubActivities } from '../activities/hub-types.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type SourceArtifact, type SourceArtifactEvent } from '../api/actor.js';
 import {
-  gitRepositoryStatusQuery, sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
-  type GitRepositoryStatus, type SourceArtifact, type SourceArtifactEvent,
-} from './messages.js';
+  gitRepositoryId, gitRepositoryStatusQuery, type GitRepositoryActivities, type GitRepositoryInput,
+  type GitRepositoryStatus,
+} from '../api/git-repository.js';
+import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
-
-export interface GitRepositoryInput extends ActorMemory<GitRepositoryDeclaration> {
-  readonly status?: GitRepositoryStatus;
-  /** Artifacts of the repositories this one includes (spec.include), by their actor id. */
-  readonly included?: Readonly<Record<string, SourceArtifactEvent>>;
-}
 
 export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<void> {
   const actor = new DeclarationActor(input, 'GitRepository');
@@ -50,7 +43,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
   };
 
   // Included repositories tell us their artifacts like any subscriber's source would.
-  const includeIds = (): string[] => actor.declaration.spec.include.map((i) => `gitrepository/${i.repository.namespace}/${i.repository.name}`);
+  const includeIds = (): string[] => actor.declaration.spec.include.map((i) => gitRepositoryId(i.repository.namespace, i.repository.name));
   for (const id of includeIds()) outbox.signal(id, subscribeSignal, { subscriber: actor.id });
 
   for (let first = true; ; first = false) {
@@ -88,14 +81,14 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
   async function reconcile(): Promise<void> {
     const spec = actor.declaration.spec;
     const generation = actor.generation;
-    const { fetchGitSource } = proxyActivities<HubActivities>({
+    const { fetchGitSource } = proxyActivities<GitRepositoryActivities>({
       startToCloseTimeout: `${spec.timeoutSeconds + 30} seconds`,
       retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes: ['RefNotFound', 'InvalidRef', 'IllegalPath', 'AuthenticationFailed'] },
     });
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `fetching ${spec.url}` });
     const includes = [];
     for (const inc of spec.include) {
-      const art = included.get(`gitrepository/${inc.repository.namespace}/${inc.repository.name}`);
+      const art = included.get(gitRepositoryId(inc.repository.namespace, inc.repository.name));
       if (!art) {
         finish(false, 'IncludeUnavailable', `included GitRepository ${inc.repository.namespace}/${inc.repository.name} has no artifact yet`);
         return;

@@ -8,7 +8,8 @@
 // Everything here is workflow code: each method issues its activities, timers and waits in a
 // fixed order, which recorded histories replay (test/unit/replay.test.ts).
 import { condition, proxyActivities } from '@temporalio/workflow';
-import type { HookStepPlan, HubActivities, RenderReleaseResult } from '../activities/hub-types.js';
+import type { ClusterDeploymentActivities, ReportSummary } from '../api/cluster.js';
+import type { HelmReleaseClusterStatus, HookStepPlan, RenderReleaseResult, RollbackRequest } from '../api/helm-release.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import {
   HelmReleaseReason as Reason, beginRevision, beginRollback, current, emptyHistory, finishRevision, lastDeployed, markUninstalled,
@@ -16,9 +17,8 @@ import {
 } from '../core/helm-release.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow as now } from './clock.js';
-import type { HelmReleaseClusterStatus, ReportSummary, RollbackRequest } from './messages.js';
 
-const { setClusterDeployment, clearClusterDeployment } = proxyActivities<HubActivities>(quick);
+const { setClusterDeployment, clearClusterDeployment } = proxyActivities<ClusterDeploymentActivities>(quick);
 
 /** Report phases after which a deployment's report answers a wait. */
 export const TERMINAL = new Set(['READY', 'UNHEALTHY', 'INVALID', 'FAILED']);

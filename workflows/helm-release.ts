@@ -14,41 +14,33 @@
 // none). A target whose rollout failed is not tried again until `flotilla rollout retry` or a
 // newer target; a newer one mid-rollout supersedes it at the next wave boundary.
 import { condition, continueAsNew, patched, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { ClusterInfo, HelmActivities, HookStepPlan, HubActivities, PrepareChartResult, RenderReleaseResult } from '../activities/hub-types.js';
+import {
+  dependencyStatusSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type DependencyStatus,
+  type SourceArtifactEvent,
+} from '../api/actor.js';
+import { clusterReportSignal, type ClusterDeploymentActivities, type ClusterInfo } from '../api/cluster.js';
+import {
+  helmReleaseId, helmReleaseStatusQuery, helmRollbackUpdate, type HelmReleaseActivities, type HelmReleaseInput,
+  type HelmReleaseStatus, type PrepareChartResult, type RenderReleaseResult, type RollbackRequest,
+} from '../api/helm-release.js';
+import type { RolloutFinished } from '../api/rollout.js';
 import type { TenancyActivities } from '../activities/tenancy.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import { unmetDependencies } from '../core/dependencies.js';
-import { HelmReleaseReason as Reason, current, lastDeployed, releaseExists, resetFailures, sha256Hex, type ReleaseHold, type ReleaseRevision } from '../core/helm-release.js';
+import {
+  HelmReleaseReason as Reason, current, lastDeployed, releaseExists, resetFailures, sha256Hex, type ReleaseRevision,
+} from '../core/helm-release.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { ACCESS_DENIED_REASON, crossNamespaceRefusal, impersonationFor, type TenancySettings } from '../core/tenancy.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow as now } from './clock.js';
 import { activityFailure } from './failures.js';
 import { ClusterReleases, describe, TERMINAL, type Outcome, type ReleasePlan } from './helm-cluster-releases.js';
-import {
-  clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate,
-  sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
-  type DependencyStatus, type HelmReleaseStatus, type ReportSummary, type RollbackRequest,
-  type RolloutFinished, type SourceArtifactEvent,
-} from './messages.js';
 import { Outbox } from './outbox.js';
 import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
-
-export interface HelmReleaseInput extends ActorMemory<HelmReleaseDeclaration> {
-  readonly status?: HelmReleaseStatus;
-  readonly source?: SourceArtifactEvent;
-  readonly dependencies?: Readonly<Record<string, DependencyStatus>>;
-  readonly reports?: Readonly<Record<string, ReportSummary>>;
-  readonly deployed?: readonly string[];
-  readonly hookPlans?: Readonly<Record<string, Readonly<Record<string, readonly HookStepPlan[]>>>>;
-  readonly holds?: Readonly<Record<string, ReleaseHold>>;
-  readonly rollbacks?: readonly RollbackRequest[];
-  /** cluster → the rollout target (see targetKey) its current release was made for. */
-  readonly rolledTargets?: Readonly<Record<string, string>>;
-}
 
 /** The inputs of a render that the rollout target covers. */
 interface DesiredValues {
@@ -79,9 +71,9 @@ interface RolloutRun {
   readonly outcomes: Map<string, Outcome>;
 }
 
-const { listClusters } = proxyActivities<HubActivities>(quick);
+const { listClusters } = proxyActivities<ClusterDeploymentActivities>(quick);
 const { tenancySettings } = proxyActivities<TenancyActivities>(quick);
-const { prepareChart, renderRelease } = proxyActivities<HelmActivities>({
+const { prepareChart, renderRelease } = proxyActivities<HelmReleaseActivities>({
   startToCloseTimeout: '5 minutes',
   retry: {
     initialInterval: '2 seconds', maximumAttempts: 3,
@@ -205,7 +197,7 @@ class HelmReleaseActor {
   }
 
   private dependencyIds(): string[] {
-    return this.spec().dependsOn.map((d) => `helmrelease/${d.namespace}/${d.name}`);
+    return this.spec().dependsOn.map((d) => helmReleaseId(d.namespace, d.name));
   }
 
   /**

@@ -2,18 +2,15 @@
 // index.yaml on its interval, keeps it as an artifact, and tells its subscribers (HelmReleases)
 // when the index changed. A failed fetch keeps serving the last index.
 import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { HelmActivities } from '../activities/hub-types.js';
+import { sourceArtifactSignal, type SourceArtifact } from '../api/actor.js';
+import {
+  helmRepositoryStatusQuery, type HelmRepositoryActivities, type HelmRepositoryInput, type HelmRepositoryStatus,
+} from '../api/helm-repository.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { HelmRepositoryDeclaration } from '../core/declarations/types.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
-import { helmRepositoryStatusQuery, sourceArtifactSignal, type HelmRepositoryStatus, type SourceArtifact } from './messages.js';
 import { Outbox } from './outbox.js';
 import { activityFailure } from './failures.js';
-
-export interface HelmRepositoryInput extends ActorMemory<HelmRepositoryDeclaration> {
-  readonly status?: HelmRepositoryStatus;
-}
 
 export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promise<void> {
   const actor = new DeclarationActor(input, 'HelmRepository');
@@ -61,7 +58,7 @@ export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promis
       return;
     }
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `fetching ${spec.url}/index.yaml` });
-    const { fetchHelmRepository } = proxyActivities<HelmActivities>({
+    const { fetchHelmRepository } = proxyActivities<HelmRepositoryActivities>({
       startToCloseTimeout: `${spec.timeoutSeconds + 30} seconds`,
       retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes: ['AuthenticationFailed'] },
     });

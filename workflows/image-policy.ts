@@ -3,24 +3,17 @@
 // (an activity reads the list from the artifact store). It tells its subscribers
 // (ImageUpdateAutomations) when the latest image changes, and new subscribers at once.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { ImageActivities } from '../activities/hub-types.js';
+import { sourceArtifactSignal, subscribeSignal, unsubscribeSignal } from '../api/actor.js';
+import {
+  imagePolicyStatusQuery, imageRepositoryId, latestImageSignal, type ImageActivities, type ImagePolicyInput,
+  type ImagePolicyStatus,
+} from '../api/image.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import type { ImagePolicyDeclaration } from '../core/declarations/types.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
-import {
-  imagePolicyStatusQuery, latestImageSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
-  type ImagePolicyStatus, type SourceArtifactEvent,
-} from './messages.js';
 import { Outbox } from './outbox.js';
-
-export interface ImagePolicyInput extends ActorMemory<ImagePolicyDeclaration> {
-  readonly status?: ImagePolicyStatus;
-  /** The repository's last tag list, as it told us. */
-  readonly tags?: SourceArtifactEvent;
-}
 
 /** How often a policy whose ImageRepository does not exist (yet) subscribes again. */
 const MISSING_REPOSITORY_RETRY_SECONDS = 30;
@@ -32,7 +25,7 @@ export async function imagePolicyWorkflow(input: ImagePolicyInput): Promise<void
   const now = workflowNow;
   const repositoryId = (): string => {
     const ref = actor.declaration.spec.imageRepositoryRef;
-    return `imagerepository/${ref.namespace}/${ref.name}`;
+    return imageRepositoryId(ref.namespace, ref.name);
   };
   let status: ImagePolicyStatus = input.status ?? {
     id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,

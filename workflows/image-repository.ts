@@ -4,18 +4,15 @@
 // of tags), and tells its subscribers (ImagePolicies) when the list changed. A failed scan
 // keeps the last good list.
 import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { ImageActivities } from '../activities/hub-types.js';
+import { sourceArtifactSignal } from '../api/actor.js';
+import {
+  imageRepositoryStatusQuery, type ImageActivities, type ImageRepositoryInput, type ImageRepositoryStatus, type ImageScan,
+} from '../api/image.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { ImageRepositoryDeclaration } from '../core/declarations/types.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
-import { imageRepositoryStatusQuery, sourceArtifactSignal, type ImageRepositoryStatus, type ImageScan } from './messages.js';
 import { Outbox } from './outbox.js';
-
-export interface ImageRepositoryInput extends ActorMemory<ImageRepositoryDeclaration> {
-  readonly status?: ImageRepositoryStatus;
-}
 
 /** Errors a retry cannot fix: the next interval (or a new spec) tries again. */
 const FINAL_SCAN_ERRORS = ['InvalidImage', 'AuthenticationFailed', 'RepositoryNotFound'];

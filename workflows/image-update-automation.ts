@@ -8,23 +8,18 @@
 // A retried or replayed push cannot commit twice: the activity re-applies the markers to the
 // branch's current tip, and a tip that already carries the images needs no commit.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { ImageActivities, ImagePolicyImage } from '../activities/hub-types.js';
+import { reconcileSignal, subscribeSignal, unsubscribeSignal } from '../api/actor.js';
+import { gitRepositoryId } from '../api/git-repository.js';
+import {
+  imageUpdateStatusQuery, latestImageSignal, type ImageActivities, type ImagePolicyImage, type ImageUpdateAutomationInput,
+  type ImageUpdateAutomationStatus,
+} from '../api/image.js';
 import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
-import type { ImageUpdateAutomationDeclaration } from '../core/declarations/types.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { isoTime, workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
-import {
-  imageUpdateStatusQuery, latestImageSignal, reconcileSignal, subscribeSignal, unsubscribeSignal, type ImageUpdateAutomationStatus,
-} from './messages.js';
 import { Outbox } from './outbox.js';
-
-export interface ImageUpdateAutomationInput extends ActorMemory<ImageUpdateAutomationDeclaration> {
-  readonly status?: ImageUpdateAutomationStatus;
-  /** Policy actor ids this automation subscribed to, with the image each last told. */
-  readonly policies?: Readonly<Record<string, string>>;
-}
 
 /** Failures a retry of the same push cannot fix; the next interval or a new image tries again. */
 const FINAL_PUSH_ERRORS = ['AuthenticationFailed', 'InvalidRef', 'IllegalPath', 'SourceNotFound', 'CommitTemplateError', 'PushRejected'];
@@ -34,7 +29,7 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
   const now = workflowNow;
   const sourceId = (): string => {
     const ref = actor.declaration.spec.sourceRef;
-    return `gitrepository/${ref.namespace}/${ref.name}`;
+    return gitRepositoryId(ref.namespace, ref.name);
   };
   let status: ImageUpdateAutomationStatus = input.status ?? {
     id: actor.id, generation: actor.generation, observedGeneration: 0, conditions: [], suspended: false, suspendedByCli: false,

@@ -10,7 +10,14 @@
 // (RolloutDriver). A target whose rollout failed is not tried again until `flotilla rollout
 // retry` or a newer build; a newer build mid-rollout supersedes it at the next wave boundary.
 import { condition, continueAsNew, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
-import type { BuildKustomizationResult, HubActivities } from '../activities/hub-types.js';
+import { dependencyStatusSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type DependencyStatus } from '../api/actor.js';
+import { clusterReportSignal, type ClusterDeploymentActivities, type DeploymentOptions } from '../api/cluster.js';
+import { gitRepositoryId } from '../api/git-repository.js';
+import {
+  kustomizationId, kustomizationStatusQuery, type BuildKustomizationResult, type ClusterDeploymentStatus,
+  type KustomizationActivities, type KustomizationInput, type KustomizationStatus,
+} from '../api/kustomization.js';
+import type { RolloutFinished } from '../api/rollout.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
 import { adoptionContext, type AdoptionContext } from '../core/declarations/scope.js';
@@ -20,40 +27,17 @@ import { unmetDependencies } from '../core/dependencies.js';
 import { renderSafety } from '../core/render-safety.js';
 import { ACCESS_DENIED_REASON, DEFAULT_TENANCY, crossNamespaceRefusal, defaultNamespaceFor, impersonationFor, type TenancySettings } from '../core/tenancy.js';
 import type { TenancyActivities } from '../activities/tenancy.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
-import {
-  clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, sourceArtifactSignal,
-  subscribeSignal, unsubscribeSignal,
-  type ClusterDeploymentStatus, type DependencyStatus, type DeploymentOptions, type KustomizationStatus,
-  type ReportSummary, type RolloutFinished, type SourceArtifactEvent,
-} from './messages.js';
 import { Outbox } from './outbox.js';
 import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
 
-/** What the Kustomization set on one cluster. */
-interface Deployed {
-  readonly generation: number;
-  readonly artifactDigest: string;
-  readonly revision: string;
-  /** The options it was set with (absent in histories from before rollouts). */
-  readonly options?: DeploymentOptions;
-}
-
-export interface KustomizationInput extends ActorMemory<KustomizationDeclaration> {
-  readonly status?: KustomizationStatus;
-  readonly source?: SourceArtifactEvent;
-  readonly dependencies?: Readonly<Record<string, DependencyStatus>>;
-  readonly reports?: Readonly<Record<string, ReportSummary>>;
-  readonly deployed?: Readonly<Record<string, Deployed>>;
-}
-
 const { listClusters, setClusterDeployment, clearClusterDeployment, applyHubDeclarations, deleteHubDeclarations, declarationsNotReady } =
-  proxyActivities<HubActivities>(quick);
+  proxyActivities<ClusterDeploymentActivities & KustomizationActivities>(quick);
 const { tenancySettings } = proxyActivities<TenancyActivities>(quick);
-const { buildKustomization } = proxyActivities<HubActivities>({
+const { buildKustomization } = proxyActivities<KustomizationActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['BuildFailed'] },
 });
@@ -62,15 +46,11 @@ const TERMINAL = new Set(['READY', 'UNHEALTHY', 'INVALID', 'FAILED']);
 /** Extra time, beyond the health timeout, for an agent to fetch, apply and report. */
 const REPORT_GRACE_SECONDS = 60;
 
-export function kustomizationId(namespace: string, name: string): string {
-  return `kustomization/${namespace}/${name}`;
-}
-
 export async function kustomizationWorkflow(input: KustomizationInput): Promise<void> {
   const actor = new DeclarationActor(input, 'Kustomization');
   const now = workflowNow;
   const spec = (): KustomizationDeclaration['spec'] => actor.declaration.spec;
-  const sourceId = (): string => `gitrepository/${spec().sourceRef.namespace}/${spec().sourceRef.name}`;
+  const sourceId = (): string => gitRepositoryId(spec().sourceRef.namespace, spec().sourceRef.name);
   /** Flux's dependency rule (revision, observed generation) and Ready=Unknown while reconciling; older histories predate both. */
   const fluxDependencyRule = (): boolean => patched('flux-dependency-rule');
   const dependencyIds = (): string[] => spec().dependsOn.map((d) => kustomizationId(d.namespace, d.name));

@@ -16,53 +16,21 @@
 // budget: delivery is at-least-once (a request that reached the receiver just before the
 // old run ended is sent again).
 import { condition, continueAsNew, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { NotificationActivities } from '../activities/notification-delivery.js';
+import {
+  NOTIFICATION_RETRY, notificationDeclarationSignal, notificationDeleteSignal, notificationEventsSignal,
+  notificationsStatusQuery, type AlertCounts, type NotificationActivities, type NotificationsInput,
+  type NotificationsStatus, type PendingNotification, type ProviderCounts,
+} from '../api/notifications.js';
 import {
   declarationId, type AlertDeclaration, type NotificationDeclaration, type ProviderDeclaration, type ReceiverDeclaration,
 } from '../core/declarations/types.js';
 import { alertMatches, enrich } from '../core/notifications/alerts.js';
 import { parseFlotillaEvent, type FlotillaEvent } from '../core/notifications/event.js';
-import { dedupKey, NotificationThrottle, type NotificationThrottleState, type ThrottleOptions } from '../core/notifications/throttle.js';
+import { dedupKey, NotificationThrottle } from '../core/notifications/throttle.js';
 import { HISTORY_LIMIT } from './actor.js';
-import { NOTIFICATION_RETRY, notificationDelivery } from './activity-profiles.js';
+import { notificationDelivery } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
-import {
-  notificationDeclarationSignal, notificationDeleteSignal, notificationEventsSignal, notificationsStatusQuery,
-  type AlertNotificationStatus, type NotificationsStatus, type ProviderNotificationStatus,
-} from './messages.js';
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-export type AlertCounts = Mutable<Omit<AlertNotificationStatus, 'id' | 'declaration' | 'provider'>>;
-export type ProviderCounts = Mutable<Omit<ProviderNotificationStatus, 'id' | 'declaration' | 'pending'>>;
-
-/** A notification admitted and not delivered yet. */
-export interface PendingNotification {
-  readonly seq: number;
-  /** `alert/<ns>/<name>` and `provider/<ns>/<name>`. */
-  readonly alert: string;
-  readonly provider: string;
-  /** The event as the Alert sends it (enriched). */
-  readonly event: FlotillaEvent;
-  /** ms since epoch of its admission: retries across continue-as-new stay within NOTIFICATION_RETRY.totalSeconds. */
-  readonly since: number;
-}
-
-/** What the workflow starts with and carries over continue-as-new (all empty on first start). */
-export interface NotificationsInput {
-  readonly declarations?: readonly NotificationDeclaration[];
-  readonly throttle?: NotificationThrottleState;
-  /** Used when there is no throttle state yet (tests shorten the windows). */
-  readonly throttleOptions?: ThrottleOptions;
-  readonly alertCounts?: Readonly<Record<string, AlertCounts>>;
-  readonly providerCounts?: Readonly<Record<string, ProviderCounts>>;
-  readonly pending?: readonly PendingNotification[];
-  readonly seq?: number;
-  readonly eventsReceived?: number;
-  readonly invalidEvents?: number;
-  /** History length after which the workflow continues as new (default HISTORY_LIMIT; tests lower it). */
-  readonly historyLimit?: number;
-}
 
 /** Deliveries running at once; the rest wait. */
 const MAX_IN_FLIGHT = 100;

@@ -8,12 +8,12 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ParentClosePolicy, condition, setHandler, sleep, startChild, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { workflowNow } from './clock.js';
 import {
-  rolloutFinishedSignal, rolloutHealthSignal, rolloutRetryUpdate, rolloutStepResultSignal, rolloutStepSignal, rolloutStopSignal,
-  rolloutSupersedeSignal, rolloutWorkflowId,
-  type RolloutActionRequest, type RolloutFinished, type RolloutInput, type RolloutStep, type RolloutTracking,
-} from './messages.js';
+  rolloutFinishedSignal, rolloutHealthSignal, rolloutRetryUpdate, rolloutStepResultSignal, rolloutStepSignal,
+  rolloutStopSignal, rolloutSupersedeSignal, rolloutWorkflowId, type RolloutActionRequest, type RolloutFinished,
+  type RolloutInput, type RolloutStep, type RolloutTracking,
+} from '../api/rollout.js';
+import { workflowNow } from './clock.js';
 import type { Outbox } from './outbox.js';
 import { rolloutWorkflow } from './rollout.js';
 

@@ -15,16 +15,16 @@
 // refuse actions that make no sense in the current phase. A newer target (supersede) ends the
 // rollout at the next wave boundary: the wave in progress finishes, bake included.
 import { CancellationScope, condition, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { RolloutActivities, RolloutEventRecord } from '../activities/rollout-activities.js';
+import {
+  rolloutAbortUpdate, rolloutApproveUpdate, rolloutFinishedSignal, rolloutHealthSignal, rolloutPauseUpdate,
+  rolloutResumeUpdate, rolloutRetryUpdate, rolloutStatusQuery, rolloutStepResultSignal, rolloutStepSignal,
+  rolloutStopSignal, rolloutSupersedeSignal, type RolloutActionRequest, type RolloutActivities, type RolloutClusterStatus,
+  type RolloutEvent, type RolloutEventRecord, type RolloutHealth, type RolloutInput, type RolloutPhase, type RolloutStatus,
+  type RolloutStepResult, type RolloutWaveStatus,
+} from '../api/rollout.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
-import {
-  rolloutAbortUpdate, rolloutApproveUpdate, rolloutFinishedSignal, rolloutHealthSignal, rolloutPauseUpdate, rolloutResumeUpdate,
-  rolloutRetryUpdate, rolloutStatusQuery, rolloutStepResultSignal, rolloutStepSignal, rolloutStopSignal, rolloutSupersedeSignal,
-  type RolloutActionRequest, type RolloutClusterStatus, type RolloutEvent, type RolloutHealth, type RolloutInput, type RolloutPhase,
-  type RolloutStatus, type RolloutStepResult, type RolloutWaveStatus,
-} from './messages.js';
 import { Outbox } from './outbox.js';
 
 const { runAnalysisCheck } = proxyActivities<RolloutActivities>({

@@ -1,9 +1,10 @@
 // The dashboard's pages, rendered from typed values (a fleet snapshot, a rollout status, a
 // timeline) to HTML. Pure: the routes fetch, these render; the benchmark renders them too.
+import type { ClusterStatus } from '../../api/cluster.js';
+import type { RolloutStatus } from '../../api/rollout.js';
 import { formatDuration } from '../../core/declarations/duration.js';
 import { explain, type ExplainVerdict, type Explanation } from '../../core/explain.js';
 import { shortRevision } from '../../core/revision.js';
-import type { ClusterStatus, RolloutStatus } from '../../workflows/messages.js';
 import { clusterFacts, explainSubjects, isPlaced, type FleetSnapshot, type Placed } from '../fleet-view.js';
 import { entryMessage, isFailureEntry, temporalRunUrl, type HistoryEntry, type Timeline } from '../history.js';
 import { badge, countdown, esc, historyPath, rolloutPath, table, type Tone } from './html.js';

@@ -6,8 +6,8 @@
 // /ui/login, or a bearer header); operator actions always need it, and must come from the
 // dashboard's own origin (a form posted from elsewhere is refused).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RolloutStatus } from '../../api/rollout.js';
 import { parseDuration } from '../../core/registration.js';
-import type { RolloutStatus } from '../../workflows/messages.js';
 import { NotFoundError, RolloutActionRefused, type DeclarationClient, type RolloutAction } from '../declarations.js';
 import type { FleetSnapshot } from '../fleet-view.js';
 import { filterEntries } from '../history.js';

@@ -4,7 +4,7 @@
 // with the server's time.
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import { clusterWorkflowId, deploymentReportSignal, type ReportSummary } from '../../workflows/messages.js';
+import { clusterWorkflowId, deploymentReportSignal, type ReportSummary } from '../../api/cluster.js';
 
 export interface ReceivedReport {
   readonly report: ReportSummary;

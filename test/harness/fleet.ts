@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KustomizationStatus } from '../../api/kustomization.js';
 import { LocalFleet } from '../../deploy/dev/local-fleet.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { isReady } from '../../core/conditions.js';
 import type { ActorStatus } from '../../hub/declarations.js';
-import type { KustomizationStatus } from '../../workflows/messages.js';
 import { useEnvironment, type LocalEnvironment } from './index.js';
 
 export { TASK_QUEUE, type CliResult } from '../../deploy/dev/local-fleet.js';

@@ -2,11 +2,13 @@
 // M Kustomizations placed by label, one of them mid-rollout, some clusters behind, failing or
 // unreachable. For the dashboard's unit tests and its render benchmark (200 × 50); the
 // statuses have the same types the hub's actors answer with.
+import type { ClusterStatus, DesiredDeployment, ReportSummary } from '../../api/cluster.js';
+import type { ClusterDeploymentStatus } from '../../api/kustomization.js';
+import type { RolloutStatus } from '../../api/rollout.js';
 import { parseDeclarationObject } from '../../core/declarations/parse.js';
 import type { KustomizationDeclaration } from '../../core/declarations/types.js';
 import type { ActorStatus } from '../../hub/declarations.js';
 import type { FleetSnapshot } from '../../hub/fleet-view.js';
-import type { ClusterDeploymentStatus, ClusterStatus, DesiredDeployment, ReportSummary, RolloutStatus } from '../../workflows/messages.js';
 
 function kustomization(name: string, env: string | undefined, rollout: boolean): KustomizationDeclaration {
   const d = parseDeclarationObject({

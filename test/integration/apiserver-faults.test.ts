@@ -19,6 +19,10 @@ import { fileURLToPath } from 'node:url';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { stringify } from 'yaml';
+import {
+  clusterStatusQuery, clusterWorkflowId, upsertDeploymentUpdate, type ClusterStatus, type DeploymentOptions,
+  type DesiredState, type ReportSummary,
+} from '../../api/cluster.js';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
 import { Agent } from '../../agents/agent.js';
 import { Applier } from '../../agents/apply/applier.js';
@@ -32,9 +36,6 @@ import { AgentGateway } from '../../hub/gateway.js';
 import { RegistrationStore } from '../../hub/registration.js';
 import { ensureSelfSignedTls, type TlsMaterial } from '../../hub/tls.js';
 import { CLUSTER_METADATA, agentProto } from '../../proto/load.js';
-import {
-  clusterStatusQuery, clusterWorkflowId, upsertDeploymentUpdate, type ClusterStatus, type DeploymentOptions, type DesiredState, type ReportSummary,
-} from '../../workflows/messages.js';
 import { reportsReceived, type ReceivedReport } from '../harness/cluster-reports.js';
 import { FaultProxy } from '../harness/fault-proxy.js';
 import { startWorker, useEnvironment, type RunningWorker } from '../harness/index.js';

@@ -4,13 +4,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { createDeliveryActivities } from '../../activities/agent-delivery.js';
-import { digestOf } from '../../core/digest.js';
-import { clusterWorkflow } from '../../workflows/cluster.js';
 import {
   agentConnectedSignal, clearDeploymentUpdate, clusterStatusQuery, clusterWorkflowId, deploymentReportSignal,
   setDeploymentUpdate, type DesiredDeployment, type DesiredState,
-} from '../../workflows/messages.js';
+} from '../../api/cluster.js';
+import { createDeliveryActivities } from '../../activities/agent-delivery.js';
+import { digestOf } from '../../core/digest.js';
+import { clusterWorkflow } from '../../workflows/cluster.js';
 import { startWorker, useEnvironment } from '../harness/index.js';
 
 const env = useEnvironment({ clusters: [], temporal: true });

@@ -12,12 +12,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { clusterStatusQuery, clusterWorkflowId } from '../../api/cluster.js';
 import { bin } from '../../deploy/dev/binaries.js';
 import { agentMain } from '../../deploy/dev/local-fleet.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { FileBlobStore } from '../../hub/blob-store.js';
 import { RegistrationStore } from '../../hub/registration.js';
-import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
 import { TestFleet, type CliResult } from '../harness/fleet.js';
 import { useEnvironment } from '../harness/index.js';
 

@@ -10,13 +10,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import type { HelmReleaseStatus } from '../../api/helm-release.js';
+import type { KustomizationStatus } from '../../api/kustomization.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import { conditionOf, isReady } from '../../core/conditions.js';
 import type { KubeObject } from '../../core/objects.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import type { HistoryEntry } from '../../hub/history.js';
-import type { HelmReleaseStatus, KustomizationStatus } from '../../workflows/messages.js';
 import { ChartRepo } from '../harness/chart-repo.js';
 import { useFleet } from '../harness/fleet.js';
 import { FLUX_ENVIRONMENTS, PODINFO_VALUES, removeFromOverlay, writeFluxFleet, type FluxEnvironment } from '../harness/flux-fleet.js';

@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { clusterStatusQuery, clusterWorkflowId } from '../../api/cluster.js';
+import { KUSTOMIZATION_WORKFLOW_TYPE, type KustomizationWorkflow } from '../../api/kustomization.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
 import { parseDeclarationObject } from '../../core/declarations/parse.js';
-import { kustomizationWorkflow } from '../../workflows/kustomization.js';
 import { conditionOf, isReady } from '../../core/conditions.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { waitFor } from '../../deploy/dev/processes.js';
-import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
 import { TASK_QUEUE, useFleet } from '../harness/fleet.js';
 import { replayLive } from '../harness/replay.js';
 import { configMap, GitRepo } from '../harness/git.js';
@@ -385,7 +385,7 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     const id = 'kustomization/flux-system/long-lived';
     const spec = parseDeclarationObject(kustomization('long-lived', { path: './web', placement: { clusters: ['dev'] } }), 'test');
     assert.ok(!Array.isArray(spec) && spec.kind === 'Kustomization');
-    const handle = await fleet().client.workflow.start(kustomizationWorkflow, {
+    const handle = await fleet().client.workflow.start<KustomizationWorkflow>(KUSTOMIZATION_WORKFLOW_TYPE, {
       workflowId: id, taskQueue: TASK_QUEUE, args: [{ declaration: spec, generation: 1, suspendedByCli: false, subscribers: [], historyLimit: 60 }],
     });
     const firstRun = handle.firstExecutionRunId;

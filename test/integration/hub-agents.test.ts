@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
+import { clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate, type ClusterStatus } from '../../api/cluster.js';
 import { Agent } from '../../agents/agent.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
@@ -20,7 +21,6 @@ import { RegistrationStore } from '../../hub/registration.js';
 import { ensureSelfSignedTls, type TlsMaterial } from '../../hub/tls.js';
 import { CLUSTER_METADATA, agentProto } from '../../proto/load.js';
 import type { KubeObject } from '../../core/objects.js';
-import { clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate, type ClusterStatus } from '../../workflows/messages.js';
 import { startWorker, useEnvironment, type RunningWorker } from '../harness/index.js';
 
 

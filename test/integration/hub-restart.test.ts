@@ -11,13 +11,13 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
+import { clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate, type ClusterStatus } from '../../api/cluster.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { freePort } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
-import { clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate, type ClusterStatus } from '../../workflows/messages.js';
 import { useEnvironment } from '../harness/index.js';
 
 const run = promisify(execFile);

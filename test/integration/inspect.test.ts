@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { specSignal } from '../../api/actor.js';
+import { KUSTOMIZATION_WORKFLOW_TYPE, type KustomizationWorkflow } from '../../api/kustomization.js';
+import type { RolloutStatus } from '../../api/rollout.js';
+import type { ActorDeclaration } from '../../core/declarations/types.js';
 import { parseDeclarationObject } from '../../core/declarations/parse.js';
 import { waitFor } from '../../deploy/dev/processes.js';
-import { specSignal, type RolloutStatus } from '../../workflows/messages.js';
-import { kustomizationWorkflow } from '../../workflows/kustomization.js';
 import { appObjects, devProdRollout, fleetSource } from '../harness/apps.js';
 import { TASK_QUEUE, useFleet } from '../harness/fleet.js';
 import { GitRepo } from '../harness/git.js';
@@ -229,7 +231,7 @@ describe('history, trace, explain and the fleet at a glance', () => {
     }, 'test');
     assert.ok(!Array.isArray(decl) && decl.kind === 'Kustomization');
     const d = decl;
-    await fleet().client.workflow.signalWithStart(kustomizationWorkflow, {
+    await fleet().client.workflow.signalWithStart<KustomizationWorkflow, [ActorDeclaration]>(KUSTOMIZATION_WORKFLOW_TYPE, {
       workflowId: 'kustomization/flux-system/short', taskQueue: TASK_QUEUE, signal: specSignal, signalArgs: [d],
       args: [{ generation: 1, suspendedByCli: false, subscribers: [], declaration: d, historyLimit: 60 }],
     });

@@ -16,6 +16,10 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
+import {
+  clearDeploymentUpdate, clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate, type ClusterStatus,
+  type DeploymentOptions,
+} from '../../api/cluster.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
@@ -23,9 +27,6 @@ import { freePort } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { startTemporal, type TemporalServer } from '../../deploy/dev/temporal-server.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
-import {
-  clearDeploymentUpdate, clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate, type ClusterStatus, type DeploymentOptions,
-} from '../../workflows/messages.js';
 import { useEnvironment } from '../harness/index.js';
 
 const run = promisify(execFile);

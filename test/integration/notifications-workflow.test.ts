@@ -9,14 +9,14 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import type { DeliverNotificationInput, NotificationActivities } from '../../activities/notification-delivery.js';
+import {
+  notificationDeclarationSignal, notificationDeleteSignal, notificationEventsSignal, notificationsStatusQuery,
+  type DeliverNotificationInput, type NotificationActivities, type NotificationsStatus,
+} from '../../api/notifications.js';
 import { parseDeclarations } from '../../core/declarations/parse.js';
 import type { NotificationDeclaration } from '../../core/declarations/types.js';
 import { newEvent, type FlotillaEvent } from '../../core/notifications/event.js';
 import { bin } from '../../deploy/dev/binaries.js';
-import {
-  notificationDeclarationSignal, notificationDeleteSignal, notificationEventsSignal, notificationsStatusQuery, type NotificationsStatus,
-} from '../../workflows/messages.js';
 import { notificationsWorkflow } from '../../workflows/notifications.js';
 
 const TASK_QUEUE = 'notifications-test';

@@ -12,13 +12,13 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
+import { clusterStatusQuery, clusterWorkflowId, type ClusterStatus } from '../../api/cluster.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 import { freePort } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { CLUSTER_METADATA, agentProto } from '../../proto/load.js';
 import type { AgentMessage } from '../../proto/gen/flotilla/agent/v1/AgentMessage.js';
 import type { HubMessage__Output } from '../../proto/gen/flotilla/agent/v1/HubMessage.js';
-import { clusterStatusQuery, clusterWorkflowId, type ClusterStatus } from '../../workflows/messages.js';
 import { useEnvironment } from '../harness/index.js';
 
 const run = promisify(execFile);

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { agentConnectedSignal, clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate } from '../../api/cluster.js';
 import { bin } from '../../deploy/dev/binaries.js';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
 import { digestOf } from '../../core/digest.js';
 import { clusterWorkflow } from '../../workflows/cluster.js';
-import { agentConnectedSignal, clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate } from '../../workflows/messages.js';
 import { longTimerWorkflow } from '../fixtures/workflows/timers.js';
 
 describe('time-skipping test server', () => {

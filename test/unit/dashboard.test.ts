@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RolloutActionRequest } from '../../api/rollout.js';
 import { explain } from '../../core/explain.js';
 import { RolloutActionRefused, type RolloutAction } from '../../hub/declarations.js';
 import { dashboardRoutes } from '../../hub/dashboard/routes.js';
@@ -14,7 +15,6 @@ import { historyLive, overviewLive, rolloutLive } from '../../hub/dashboard/page
 import { explainSubject, isPlaced } from '../../hub/fleet-view.js';
 import { startHubApi, type HubApi } from '../../hub/http-api.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
-import type { RolloutActionRequest } from '../../workflows/messages.js';
 import { syntheticFleet } from '../harness/synthetic-fleet.js';
 
 const NOW = Date.parse('2026-11-22T12:00:00Z');

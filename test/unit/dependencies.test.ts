@@ -3,8 +3,7 @@
 // helm-controller internal/controller/helmrelease_controller.go, plus Flotilla's per-cluster rule.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { unmetDependencies, type Dependent } from '../../core/dependencies.js';
-import type { DependencyStatus } from '../../workflows/messages.js';
+import { unmetDependencies, type DependencyStatus, type Dependent } from '../../core/dependencies.js';
 
 const SOURCE = 'gitrepository/flux-system/fleet';
 const dep = (over: Partial<DependencyStatus> = {}): DependencyStatus => ({

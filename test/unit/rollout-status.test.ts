@@ -2,8 +2,8 @@
 // and gates, clusters with revision now and before, unselected clusters, recent events.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RolloutStatus } from '../../api/rollout.js';
 import { render } from '../../cli/rollout.js';
-import type { RolloutStatus } from '../../workflows/messages.js';
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');
 
