@@ -60,27 +60,20 @@ const workerWiring = { 'deploy/dev/env.ts': ['workflows'] };
 const remainingWork = {
   // core/dependencies.ts:14 type DependencyStatus ← workflows/messages.ts
   'core/dependencies.ts': ['workflows'],
-  // proto/load.ts:6 repoRoot ← deploy/dev/binaries.ts (to find agent.proto)
-  'proto/load.ts': ['deploy'],
   // activities/agent-delivery.ts:4 type ← workflows/messages.ts
   'activities/agent-delivery.ts': ['workflows'],
-  // activities/git-source.ts:14 type ← hub/artifact-store.ts
-  'activities/git-source.ts': ['hub'],
-  // activities/helm-activities.ts:18-20 types ← hub/artifact-store, data-objects, events; :21 ← workflows/messages.ts
-  'activities/helm-activities.ts': ['hub', 'workflows'],
-  // activities/helm-chart.ts:24 type ← hub/artifact-store.ts; :272 import('deploy/dev/binaries.js')
-  'activities/helm-chart.ts': ['hub', 'deploy'],
-  // activities/hub-activities.ts:18-23 ← hub/artifact-store, data-objects, declarations (value),
-  //   events, fleet (value), registration; :24 ← workflows/messages.ts (value)
-  'activities/hub-activities.ts': ['hub', 'workflows'],
+  // activities/helm-chart.ts:275 import('deploy/dev/binaries.js')
+  'activities/helm-chart.ts': ['deploy'],
   // activities/hub-types.ts:8 types ← workflows/messages.ts (the activities ↔ workflows type loop)
   'activities/hub-types.ts': ['workflows'],
-  // activities/image-activities.ts:19-22 ← hub/artifact-store, data-objects, declarations (value), events
-  'activities/image-activities.ts': ['hub'],
   // activities/kustomize-build.ts:65 import('deploy/dev/binaries.js')
   'activities/kustomize-build.ts': ['deploy'],
-  // activities/rollout-activities.ts:9 type ← workflows/messages.ts; :12 type ← hub/events.ts
-  'activities/rollout-activities.ts': ['workflows', 'hub'],
+  // activities/rollout-activities.ts:9 type ← workflows/messages.ts
+  'activities/rollout-activities.ts': ['workflows'],
+  // hub/activities/helm-activities.ts:21 ← workflows/messages.ts (value)
+  'hub/activities/helm-activities.ts': ['workflows'],
+  // hub/activities/hub-activities.ts:24 ← workflows/messages.ts (value)
+  'hub/activities/hub-activities.ts': ['workflows'],
   // hub/dashboard/pages.ts:6, hub/dashboard/routes.ts:10 types ← workflows/messages.ts
   'hub/dashboard/pages.ts': ['workflows'],
   'hub/dashboard/routes.ts': ['workflows'],

@@ -21,7 +21,6 @@ import { runLimited } from './limited-exec.js';
 import { inflate } from './tarball.js';
 import { scrubber, scrubUrl } from '../core/scrub.js';
 import type { SourcePolicy } from '../core/source-policy.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
 import { policyFetch, sameOrigin, SourcePolicyError } from './source-guard.js';
 
 /** The repository's index could not be fetched or read (Flux's reason: IndexationFailed). */
@@ -99,6 +98,11 @@ function indexUrlOf(repoUrl: string, fail: (message: string) => Error): URL {
   return url;
 }
 
+/** Where fetchChart keeps a chart: a content-addressed store (the hub's ArtifactStore is one); put returns the digest. */
+export interface ChartArtifacts {
+  put(data: Uint8Array): Promise<string>;
+}
+
 /**
  * Downloads one chart version (the first of its urls, as Helm does; a relative one is
  * resolved against the repository URL), verifies it against the index's sha256 digest when
@@ -108,7 +112,7 @@ function indexUrlOf(repoUrl: string, fail: (message: string) => Error): URL {
 export async function fetchChart(
   chart: Pick<HelmChartVersion, 'urls' | 'digest'> & { readonly name?: string; readonly version?: string },
   repoUrl: string,
-  artifacts: ArtifactStore,
+  artifacts: ChartArtifacts,
   opts: DownloadOptions & { readonly auth?: BasicAuth },
 ): Promise<{ artifactDigest: string }> {
   const fail = (message: string): HelmChartError => new HelmChartError('ChartPullError', message);

@@ -3,29 +3,29 @@
 // cluster's Kubernetes version and API list. Values from ConfigMaps and Secrets are merged
 // here, inside the activity: workflows only ever see their digest. Failures are also recorded
 // as error events for notifications (retries too: the notifications throttle drops duplicates).
-import { objectField, type SourcePolicy } from '../core/source-policy.js';
+import { objectField, type SourcePolicy } from '../../core/source-policy.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { stringify, parse as parseYaml } from 'yaml';
-import { ChartResolutionError, HOOK_EVENTS, hookSteps, resolveChartVersion, type HelmIndex } from '../core/helm-chart.js';
-import { digestOf } from '../core/digest.js';
-import { failureEvent } from '../core/notifications/hub-events.js';
-import { isRecord } from '../core/manifests.js';
-import type { KubeObject } from '../core/objects.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
-import type { DataObjectStore } from '../hub/data-objects.js';
-import type { EventSink } from '../hub/events.js';
-import { clusterStatusQuery, clusterWorkflowId, declarationQuery } from '../workflows/messages.js';
+import { ChartResolutionError, HOOK_EVENTS, hookSteps, resolveChartVersion, type HelmIndex } from '../../core/helm-chart.js';
+import { digestOf } from '../../core/digest.js';
+import { failureEvent } from '../../core/notifications/hub-events.js';
+import { isRecord } from '../../core/manifests.js';
+import type { KubeObject } from '../../core/objects.js';
+import type { ArtifactStore } from '../artifact-store.js';
+import type { DataObjectStore } from '../data-objects.js';
+import type { EventSink } from '../events.js';
+import { clusterStatusQuery, clusterWorkflowId, declarationQuery } from '../../workflows/messages.js';
 import {
   ChartRenderError, fetchChart, fetchHelmIndex, HelmChartError, HelmRepositoryError, packageChartDirectory, readChartMetadata, renderChart,
   type BasicAuth,
-} from './helm-chart.js';
-import type { HelmActivities, HookStepPlan, RenderReleaseInput } from './hub-types.js';
-import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
-import { extractLimits, extractTarball } from './tarball.js';
+} from '../../activities/helm-chart.js';
+import type { HelmActivities, HookStepPlan, RenderReleaseInput } from '../../activities/hub-types.js';
+import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../../core/render-limits.js';
+import { extractLimits, extractTarball } from '../../activities/tarball.js';
 
 export interface HelmActivityContext {
   readonly client: Client;

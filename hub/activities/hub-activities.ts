@@ -3,30 +3,30 @@
 // declarations. Created by the hub process around its Temporal client and data directory.
 // Failed fetches and builds, and new artifacts, are also recorded as events for notifications
 // (each retry records again: the notifications throttle drops the duplicates).
-import { declarationRefusals, type SourcePolicy } from '../core/source-policy.js';
+import { declarationRefusals, type SourcePolicy } from '../../core/source-policy.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { formatDeclarationError } from '../core/declarations/parse.js';
-import { objectsYaml, splitBuild } from '../core/declarations/adopt.js';
-import type { AdoptionContext } from '../core/declarations/scope.js';
-import { declarationId, isDataDeclaration, type KustomizationSpec } from '../core/declarations/types.js';
-import { digestOf } from '../core/digest.js';
-import { failureEvent, infoEvent } from '../core/notifications/hub-events.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
-import type { DataObjectStore } from '../hub/data-objects.js';
-import { DeclarationClient, NotFoundError, type ActorStatus } from '../hub/declarations.js';
-import type { EventSink } from '../hub/events.js';
-import { TemporalFleet } from '../hub/fleet.js';
-import type { RegistrationStore } from '../hub/registration.js';
-import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from '../workflows/messages.js';
-import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from './git-source.js';
-import { BuildError, buildKustomization } from './kustomize-build.js';
-import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
-import { extractLimits, extractTarball } from './tarball.js';
-import type { BuildKustomizationInput, BuildKustomizationResult, HubActivities } from './hub-types.js';
+import { formatDeclarationError } from '../../core/declarations/parse.js';
+import { objectsYaml, splitBuild } from '../../core/declarations/adopt.js';
+import type { AdoptionContext } from '../../core/declarations/scope.js';
+import { declarationId, isDataDeclaration, type KustomizationSpec } from '../../core/declarations/types.js';
+import { digestOf } from '../../core/digest.js';
+import { failureEvent, infoEvent } from '../../core/notifications/hub-events.js';
+import type { ArtifactStore } from '../artifact-store.js';
+import type { DataObjectStore } from '../data-objects.js';
+import { DeclarationClient, NotFoundError, type ActorStatus } from '../declarations.js';
+import type { EventSink } from '../events.js';
+import { TemporalFleet } from '../fleet.js';
+import type { RegistrationStore } from '../registration.js';
+import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from '../../workflows/messages.js';
+import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from '../../activities/git-source.js';
+import { BuildError, buildKustomization } from '../../activities/kustomize-build.js';
+import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../../core/render-limits.js';
+import { extractLimits, extractTarball } from '../../activities/tarball.js';
+import type { BuildKustomizationInput, BuildKustomizationResult, HubActivities } from '../../activities/hub-types.js';
 
 export interface HubActivityContext {
   readonly client: Client;
