@@ -62,12 +62,8 @@ const remainingWork = {
   'core/dependencies.ts': ['workflows'],
   // activities/agent-delivery.ts:4 type ← workflows/messages.ts
   'activities/agent-delivery.ts': ['workflows'],
-  // activities/helm-chart.ts:275 import('deploy/dev/binaries.js')
-  'activities/helm-chart.ts': ['deploy'],
   // activities/hub-types.ts:8 types ← workflows/messages.ts (the activities ↔ workflows type loop)
   'activities/hub-types.ts': ['workflows'],
-  // activities/kustomize-build.ts:65 import('deploy/dev/binaries.js')
-  'activities/kustomize-build.ts': ['deploy'],
   // activities/rollout-activities.ts:9 type ← workflows/messages.ts
   'activities/rollout-activities.ts': ['workflows'],
   // hub/activities/helm-activities.ts:21 ← workflows/messages.ts (value)

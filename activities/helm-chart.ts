@@ -272,10 +272,6 @@ interface HelmRun {
 
 type HelmResult = { ok: true; stdout: string } | { ok: false; timedOut: boolean; message: string };
 
-async function helmBinary(path: string | undefined): Promise<string> {
-  return path ?? (await import('../deploy/dev/binaries.js')).bin('helm');
-}
-
 /**
  * Runs helm under the render limits (activities/limited-exec.ts: a memory, CPU and output
  * breach throws RenderLimitError); a failure comes back with helm's stderr, cleaned of its
@@ -322,9 +318,9 @@ async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
  */
 export async function packageChartDirectory(
   dir: string,
-  opts: { readonly version?: string; readonly timeoutMs?: number; readonly helmBin?: string; readonly limits?: RenderLimits } = {},
+  opts: { readonly version?: string; readonly timeoutMs?: number; readonly helmBin: string; readonly limits?: RenderLimits },
 ): Promise<Buffer> {
-  const helm = await helmBinary(opts.helmBin);
+  const helm = opts.helmBin;
   return withTempDir(async (workDir) => {
     const out = join(workDir, 'out');
     const args = ['package', `--destination=${out}`, ...(opts.version !== undefined ? [`--version=${opts.version}`] : []), '--', dir];
@@ -370,8 +366,8 @@ export interface RenderOptions {
   readonly timeoutMs?: number;
   /** The hub's caps (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
   readonly limits?: RenderLimits;
-  /** Defaults to bin('helm') from deploy/dev/binaries.ts. */
-  readonly helmBin?: string;
+  /** The helm binary to run (the hub's tools.helm). */
+  readonly helmBin: string;
 }
 
 export interface RenderedChart {
@@ -394,7 +390,7 @@ export async function renderChart(chartTgz: Buffer, opts: RenderOptions): Promis
       throw new ChartRenderError(`invalid API version "${v}" for chart ${label} (want group/version or group/version/Kind)`);
     }
   }
-  const helm = await helmBinary(opts.helmBin);
+  const helm = opts.helmBin;
   const timeoutMs = opts.timeoutMs ?? HELM_TIMEOUT_MS;
   const output = await withTempDir(async (workDir) => {
     const chartPath = join(workDir, 'chart.tgz');

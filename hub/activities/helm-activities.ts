@@ -24,7 +24,8 @@ import {
   type BasicAuth,
 } from '../../activities/helm-chart.js';
 import type { HelmActivities, HookStepPlan, RenderReleaseInput } from '../../activities/hub-types.js';
-import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../../core/render-limits.js';
+import { RenderLimitError } from '../../core/render-limits.js';
+import type { EngineConfig } from '../../activities/limited-exec.js';
 import { extractLimits, extractTarball } from '../../activities/tarball.js';
 
 export interface HelmActivityContext {
@@ -33,8 +34,8 @@ export interface HelmActivityContext {
   readonly data: DataObjectStore;
   /** Where events for notifications go (none: not recorded). */
   readonly events?: EventSink;
-  /** What one chart or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
-  readonly limits?: RenderLimits;
+  /** The kustomize and helm binaries (tools.*) and what one source or render may cost (limits.render.*, limits.untar.*). */
+  readonly engines: EngineConfig;
   /** The hub's source policy (settings sources.*, docs/security.md). */
   readonly sourcePolicy: SourcePolicy;
 }
@@ -63,7 +64,7 @@ export function createHelmActivities(ctx: HelmActivityContext): HelmActivities {
 }
 
 function helmActivities(ctx: HelmActivityContext): HelmActivities {
-  const limits = ctx.limits ?? DEFAULT_RENDER_LIMITS;
+  const { limits } = ctx.engines;
   const auth = async (namespace: string, secretRef: string | undefined): Promise<BasicAuth | undefined> => {
     if (secretRef === undefined) return undefined;
     const secret = await ctx.data.get('Secret', namespace, secretRef);
@@ -115,7 +116,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
           await extractTarball(tarball, dir, extractLimits(limits));
           const chartDir = join(dir, input.chart);
           if (!chartDir.startsWith(dir)) throw nonRetryable('ChartPullError', `chart path "${input.chart}" escapes the source`);
-          const tgz = await packageChartDirectory(chartDir, { limits });
+          const tgz = await packageChartDirectory(chartDir, { limits, helmBin: ctx.engines.helmBin });
           const meta = await readChartMetadata(tgz, limits);
           const chartDigest = await ctx.artifacts.put(tgz);
           return { chartName: meta.name, chartVersion: meta.version, ...(meta.appVersion !== undefined ? { appVersion: meta.appVersion } : {}), chartDigest };
@@ -147,7 +148,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
         const rendered = await renderChart(chart, {
           releaseName: input.releaseName, namespace: input.targetNamespace, values,
           kubeVersion: cluster.kubernetesVersion.replace(/^v/, '').replace(/[-+].*$/, ''), apiVersions,
-          isUpgrade: input.isUpgrade, includeCrds: input.includeCrds, limits,
+          isUpgrade: input.isUpgrade, includeCrds: input.includeCrds, limits, helmBin: ctx.engines.helmBin,
         });
         const resources: KubeObject[] = rendered.resources;
         const artifactDigest = await ctx.artifacts.put(toYaml(resources));

@@ -24,7 +24,8 @@ import type { RegistrationStore } from '../registration.js';
 import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate } from '../../workflows/messages.js';
 import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from '../../activities/git-source.js';
 import { BuildError, buildKustomization } from '../../activities/kustomize-build.js';
-import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../../core/render-limits.js';
+import { RenderLimitError } from '../../core/render-limits.js';
+import type { EngineConfig } from '../../activities/limited-exec.js';
 import { extractLimits, extractTarball } from '../../activities/tarball.js';
 import type { BuildKustomizationInput, BuildKustomizationResult, HubActivities } from '../../activities/hub-types.js';
 
@@ -38,8 +39,8 @@ export interface HubActivityContext {
   readonly dataDir: string;
   /** Where events for notifications go (none: not recorded). */
   readonly events?: EventSink;
-  /** What one source or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
-  readonly limits?: RenderLimits;
+  /** The kustomize and helm binaries (tools.*) and what one source or render may cost (limits.render.*, limits.untar.*). */
+  readonly engines: EngineConfig;
   /** The hub's source policy (settings sources.*, docs/security.md). */
   readonly sourcePolicy: SourcePolicy;
 }
@@ -63,7 +64,7 @@ export async function secretGitCredentials(data: DataObjectStore, namespace: str
 
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
   const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);
-  const limits = ctx.limits ?? DEFAULT_RENDER_LIMITS;
+  const { limits } = ctx.engines;
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
   const heartbeat = (): void => {
     try { Context.current().heartbeat(); } catch { /* outside an activity (tests) */ }
@@ -241,7 +242,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     try {
       await extractTarball(source, dir, extractLimits(limits));
       heartbeat();
-      const built = await buildKustomization(dir, input.spec, vars, { limits });
+      const built = await buildKustomization(dir, input.spec, vars, { limits, kustomizeBin: ctx.engines.kustomizeBin });
       const artifactDigest = await ctx.artifacts.put(built.yaml);
       await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
       await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
