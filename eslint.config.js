@@ -87,10 +87,8 @@ const remainingWork = {
   'hub/history.ts': ['workflows'],
   // hub/notification-metrics.ts:12 ← workflows/activity-profiles.ts
   'hub/notification-metrics.ts': ['workflows'],
-  // cli/build.ts:217 import('deploy/dev/binaries.js')
-  'cli/build.ts': ['deploy'],
-  // cli/cluster.ts:22 ← deploy/dev/binaries.ts; :23-26 ← hub/blob-store, cluster-api (type), http-api (type), registration
-  'cli/cluster.ts': ['deploy', 'hub'],
+  // cli/cluster.ts:24-27 ← hub/blob-store, cluster-api (type), http-api (type), registration
+  'cli/cluster.ts': ['hub'],
   // cli/fleet.ts:9-11 ← hub/artifact-store, declarations, fleet-view; :12 type ← workflows/messages.ts
   'cli/fleet.ts': ['hub', 'workflows'],
   // cli/gitops.ts:14-18 ← hub/blob-store, config, data-objects, s3-store, declarations; :19 type ← workflows/messages.ts

@@ -18,7 +18,7 @@
 // Which kustomize and helm run is the caller's to say (EngineConfig): the hub passes its
 // settings tools.kustomize / tools.helm, the CLI its flags; no engine looks binaries up itself.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 
@@ -30,10 +30,11 @@ const SHELL = '/bin/sh';
 let detected: { mechanism: LimitMechanism; path: string } | undefined;
 let warned = false;
 
+/** An executable regular file (a directory is "executable" too, to access(2)). */
 function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }

@@ -125,3 +125,8 @@ export function resolveInRepo(...parts: string[]): string {
 export function hubToolFlags(): string[] {
   return ['--helm', bin('helm'), '--kustomize', bin('kustomize')];
 }
+
+/** The same for the CLI (`flotilla build`/`check --pre` run kustomize, `cluster add` helm): its variables. */
+export function cliToolEnv(): Record<string, string> {
+  return { FLOTILLA_HELM: bin('helm'), FLOTILLA_KUSTOMIZE: bin('kustomize') };
+}

@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { SourcePolicy } from '../../core/source-policy.js';
 import { DeclarationClient } from '../../hub/declarations.js';
 import { clusterStatusQuery, clusterWorkflowId } from '../../workflows/messages.js';
-import { repoRoot, hubToolFlags } from './binaries.js';
+import { repoRoot, cliToolEnv, hubToolFlags } from './binaries.js';
 import type { LocalEnvironment } from './environment.js';
 import { freePorts } from './ports.js';
 import { ManagedProcess, waitFor } from './processes.js';
@@ -263,7 +263,8 @@ function withoutDiscovery(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 async function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [cliMain, ...args], { env, timeout: 300_000 });
+    // The dev helm and kustomize, as a developer's shell would have them.
+    const { stdout, stderr } = await execFileAsync(process.execPath, [cliMain, ...args], { env: { ...env, ...cliToolEnv() }, timeout: 300_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
