@@ -35,6 +35,7 @@ const mustNotImport = {
   // The IO engines: below the hub, not part of it; only the worker's wiring imports workflows/.
   activities: ['workflows', 'hub', 'agents', 'cli', 'proto', 'deploy', 'test', 'bench'],
   // The hub knows agents only through proto/; deploy/dev is for dev tooling, tests and benches.
+  // hub/activities/ (the activity factories around the live hub) is hub: hub/, activities/, core/.
   hub: ['workflows', 'agents', 'cli', 'deploy', 'test', 'bench'],
   // The CLI talks to the hub's API and the actors' contracts, not the hub's internals.
   cli: ['workflows', 'hub', 'deploy', 'test', 'bench'],
