@@ -11,7 +11,6 @@ import { join, posix } from 'node:path';
 import type { GitRepositorySpec } from '../core/declarations/types.js';
 import { describeGitRef, formatRevision, gitRefKind, selectSemverTag, type GitRefKind } from '../core/git-ref.js';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
 import {
   checkedUrl,
   checkoutDirName,
@@ -60,10 +59,21 @@ export interface GitArtifact {
   readonly changed: boolean;
 }
 
+/**
+ * Where packed sources go and included artifacts come from: a content-addressed store (the
+ * hub's ArtifactStore in hub/artifact-store.ts is one). put returns the data's digest.
+ */
+export interface SourceArtifacts {
+  put(data: Uint8Array | string): Promise<string>;
+  /** The bytes, verified against their digest; undefined when absent. */
+  get(digest: string): Promise<Buffer | undefined>;
+  has(digest: string): Promise<boolean>;
+}
+
 export interface GitSourceEnv {
   /** Persistent checkouts live here, one directory per id. */
   readonly workDir: string;
-  readonly artifacts: ArtifactStore;
+  readonly artifacts: SourceArtifacts;
   readonly heartbeat?: () => void;
   /** Caps on the packed tree (maxFiles, maxFileBytes) and on included artifacts (limits.untar.*). */
   readonly limits?: RenderLimits;
@@ -460,7 +470,7 @@ interface ArtifactRecord {
 /** The last artifact, when it was packed from this revision with these ignore rules and includes and is still stored. */
 async function reuseLastArtifact(
   input: FetchGitInput,
-  artifacts: ArtifactStore,
+  artifacts: SourceArtifacts,
   recordPath: string,
   revision: string,
   fingerprint: string,

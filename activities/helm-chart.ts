@@ -21,7 +21,6 @@ import { runLimited } from './limited-exec.js';
 import { inflate } from './tarball.js';
 import { scrubber, scrubUrl } from '../core/scrub.js';
 import type { SourcePolicy } from '../core/source-policy.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
 import { policyFetch, sameOrigin, SourcePolicyError } from './source-guard.js';
 
 /** The repository's index could not be fetched or read (Flux's reason: IndexationFailed). */
@@ -99,6 +98,11 @@ function indexUrlOf(repoUrl: string, fail: (message: string) => Error): URL {
   return url;
 }
 
+/** Where fetchChart keeps a chart: a content-addressed store (the hub's ArtifactStore is one); put returns the digest. */
+export interface ChartArtifacts {
+  put(data: Uint8Array): Promise<string>;
+}
+
 /**
  * Downloads one chart version (the first of its urls, as Helm does; a relative one is
  * resolved against the repository URL), verifies it against the index's sha256 digest when
@@ -108,7 +112,7 @@ function indexUrlOf(repoUrl: string, fail: (message: string) => Error): URL {
 export async function fetchChart(
   chart: Pick<HelmChartVersion, 'urls' | 'digest'> & { readonly name?: string; readonly version?: string },
   repoUrl: string,
-  artifacts: ArtifactStore,
+  artifacts: ChartArtifacts,
   opts: DownloadOptions & { readonly auth?: BasicAuth },
 ): Promise<{ artifactDigest: string }> {
   const fail = (message: string): HelmChartError => new HelmChartError('ChartPullError', message);
@@ -268,10 +272,6 @@ interface HelmRun {
 
 type HelmResult = { ok: true; stdout: string } | { ok: false; timedOut: boolean; message: string };
 
-async function helmBinary(path: string | undefined): Promise<string> {
-  return path ?? (await import('../deploy/dev/binaries.js')).bin('helm');
-}
-
 /**
  * Runs helm under the render limits (activities/limited-exec.ts: a memory, CPU and output
  * breach throws RenderLimitError); a failure comes back with helm's stderr, cleaned of its
@@ -318,9 +318,9 @@ async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
  */
 export async function packageChartDirectory(
   dir: string,
-  opts: { readonly version?: string; readonly timeoutMs?: number; readonly helmBin?: string; readonly limits?: RenderLimits } = {},
+  opts: { readonly version?: string; readonly timeoutMs?: number; readonly helmBin: string; readonly limits?: RenderLimits },
 ): Promise<Buffer> {
-  const helm = await helmBinary(opts.helmBin);
+  const helm = opts.helmBin;
   return withTempDir(async (workDir) => {
     const out = join(workDir, 'out');
     const args = ['package', `--destination=${out}`, ...(opts.version !== undefined ? [`--version=${opts.version}`] : []), '--', dir];
@@ -366,8 +366,8 @@ export interface RenderOptions {
   readonly timeoutMs?: number;
   /** The hub's caps (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
   readonly limits?: RenderLimits;
-  /** Defaults to bin('helm') from deploy/dev/binaries.ts. */
-  readonly helmBin?: string;
+  /** The helm binary to run (the hub's tools.helm). */
+  readonly helmBin: string;
 }
 
 export interface RenderedChart {
@@ -390,7 +390,7 @@ export async function renderChart(chartTgz: Buffer, opts: RenderOptions): Promis
       throw new ChartRenderError(`invalid API version "${v}" for chart ${label} (want group/version or group/version/Kind)`);
     }
   }
-  const helm = await helmBinary(opts.helmBin);
+  const helm = opts.helmBin;
   const timeoutMs = opts.timeoutMs ?? HELM_TIMEOUT_MS;
   const output = await withTempDir(async (workDir) => {
     const chartPath = join(workDir, 'chart.tgz');

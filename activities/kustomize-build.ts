@@ -34,8 +34,8 @@ export interface BuildResult {
 export interface BuildOptions {
   /** Kills kustomize after this long; defaults to the Kustomization's timeout. */
   readonly timeoutMs?: number;
-  /** Defaults to bin('kustomize') from deploy/dev/binaries.ts. */
-  readonly kustomizeBin?: string;
+  /** The kustomize binary to run (the hub's tools.kustomize, the CLI's --kustomize). */
+  readonly kustomizeBin: string;
   /**
    * Remote resources (git or HTTP URLs) are refused unless this is true; that is Flux's
    * hardened `--no-remote-bases` mode. When allowed, what a remote base reads is not confined.
@@ -53,7 +53,7 @@ export async function buildKustomization(
   sourceRoot: string,
   spec: KustomizationSpec,
   vars: Readonly<Record<string, string>>,
-  opts: BuildOptions = {},
+  opts: BuildOptions,
 ): Promise<BuildResult> {
   const root = await realpath(sourceRoot);
   const dir = await resolveKustomizationPath(root, spec.path);
@@ -62,7 +62,7 @@ export async function buildKustomization(
   await checkReferences(root, dir, allowRemote);
   const limits = opts.limits ?? DEFAULT_RENDER_LIMITS;
   await checkSourceYaml(root, limits);
-  const kustomize = opts.kustomizeBin ?? (await import('../deploy/dev/binaries.js')).bin('kustomize');
+  const kustomize = opts.kustomizeBin;
   const timeoutMs = opts.timeoutMs ?? Math.max(spec.timeoutSeconds, 1) * 1000;
   const output = await runKustomize(kustomize, dir, spec.path, timeoutMs, allowRemote, limits);
   const objects = output.match(/^---$/gm)?.length ?? 0;

@@ -14,8 +14,12 @@
 // memory" / "cannot allocate memory" (exit 2). The CPU limit is set soft = hard: Go ignores
 // SIGXCPU (the soft-limit signal), so the kernel's SIGKILL at the hard limit is what stops it.
 // Both become a RenderLimitError naming the limit.
+//
+// Which kustomize and helm run is the caller's to say (EngineConfig): the hub passes its
+// settings tools.kustomize / tools.helm, the CLI its flags; no engine looks binaries up itself.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { RenderLimitError, type RenderLimits } from '../core/render-limits.js';
 
 export type LimitMechanism = 'prlimit' | 'ulimit' | 'none';
@@ -26,13 +30,33 @@ const SHELL = '/bin/sh';
 let detected: { mechanism: LimitMechanism; path: string } | undefined;
 let warned = false;
 
+/** An executable regular file (a directory is "executable" too, to access(2)). */
 function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }
+}
+
+/** What the hub hands the engines that run kustomize and helm: which binaries, under which limits. */
+export interface EngineConfig {
+  /** The kustomize binary (hub setting tools.kustomize). */
+  readonly kustomizeBin: string;
+  /** The helm binary (hub setting tools.helm). */
+  readonly helmBin: string;
+  /** What one source or render may cost (limits.render.*, limits.untar.*). */
+  readonly limits: RenderLimits;
+}
+
+/**
+ * The first executable `name` in the directories of `searchPath` (default $PATH), as a shell
+ * finds it; undefined when there is none. The engines run binaries with an empty PATH, so a
+ * bare name must be resolved before it is handed to them.
+ */
+export function executableOnPath(name: string, searchPath: string = process.env.PATH ?? ''): string | undefined {
+  return searchPath.split(delimiter).filter((d) => d !== '').map((d) => join(d, name)).find(executable);
 }
 
 /** How children are limited on this machine (detected once). */

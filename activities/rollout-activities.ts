@@ -7,16 +7,21 @@ import { dirname } from 'node:path';
 import type { RolloutActivities } from '../api/rollout.js';
 import { idFields, type LogFn } from '../core/log.js';
 import { rolloutEvent } from '../core/notifications/hub-events.js';
-import type { EventSink } from '../hub/events.js';
+import type { FlotillaEvent } from '../core/notifications/event.js';
 import { Context } from '@temporalio/activity';
 import { objectField, type SourcePolicy } from '../core/source-policy.js';
 import { runAnalysisCheck } from './analysis.js';
+
+/** Where rollout events go for notifications (the hub's EventRecorder in hub/events.ts is one). */
+export interface RolloutEventSink {
+  record(event: FlotillaEvent): void;
+}
 
 export interface RolloutActivityContext {
   readonly eventsFile: string;
   readonly log?: LogFn;
   /** Notifications: each rollout event becomes an event on its owner. */
-  readonly events?: EventSink;
+  readonly events?: RolloutEventSink;
   /** Where analysis checks may be sent (settings sources.*, as sources). */
   readonly policy: SourcePolicy;
 }

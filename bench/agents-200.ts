@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { clusterStatusQuery, clusterWorkflowId } from '../api/cluster.js';
 import { Agent } from '../agents/agent.js';
-import { repoRoot } from '../deploy/dev/binaries.js';
+import { repoRoot, hubToolFlags } from '../deploy/dev/binaries.js';
 import { startEnvironment } from '../deploy/dev/environment.js';
 import { freePort } from '../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../deploy/dev/processes.js';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       const log = join(dir, `hub-${++starts}.log`);
       const p = ManagedProcess.start({
         name: 'flotilla-hub', command: process.execPath, logFile: log,
-        args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`,
+        args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', ...hubToolFlags(), '--data-dir', dir, '--listen', `127.0.0.1:${port}`,
           '--temporal', temporal.address, '--heartbeat', String(HEARTBEAT_SECONDS)],
       });
       await waitFor('hub ready', () => Promise.resolve(readFileSync(log, 'utf8').includes('"hub ready"') ? true : undefined), { timeoutMs: 60_000, process: p });

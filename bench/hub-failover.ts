@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { clusterStatusQuery, clusterWorkflowId, upsertDeploymentUpdate } from '../api/cluster.js';
 import { Agent } from '../agents/agent.js';
-import { repoRoot } from '../deploy/dev/binaries.js';
+import { repoRoot, hubToolFlags } from '../deploy/dev/binaries.js';
 import { startEnvironment } from '../deploy/dev/environment.js';
 import { freePorts } from '../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../deploy/dev/processes.js';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       const log = join(dir, `${hub.id}.log`);
       hub.process = ManagedProcess.start({
         name: `flotilla-hub[${hub.id}]`, command: process.execPath, logFile: log,
-        args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', '--config', join(dir, 'hub.yaml'), '--data-dir', join(dir, hub.id),
+        args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', ...hubToolFlags(), '--config', join(dir, 'hub.yaml'), '--data-dir', join(dir, hub.id),
           '--hub-id', hub.id, '--listen', hub.grpc],
         env: { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
       });

@@ -14,12 +14,13 @@
 //     ConfigMaps and Secrets adopted so far), breadth first, at most MAX_DEPTH deep.
 // Nothing here talks to the network.
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { loadSourceIgnoreFilter } from '../activities/git-source.js';
 import { buildKustomization } from '../activities/kustomize-build.js';
+import { executableOnPath } from '../activities/limited-exec.js';
 import { extractTarball, packTree } from '../activities/tarball.js';
 import { splitBuild, type SkippedObject } from '../core/declarations/adopt.js';
 import { formatDeclarationError, parseDeclarationObject, type DeclarationError } from '../core/declarations/parse.js';
@@ -42,7 +43,7 @@ export interface RepositoryOptions {
   readonly cluster?: string;
   /** Default: the nearest ancestor of path holding .git, else the current directory. */
   readonly repoRoot?: string;
-  /** Default: bin('kustomize') (deploy/dev/binaries.ts), else kustomize on PATH. */
+  /** Default: FLOTILLA_KUSTOMIZE, else kustomize on PATH. */
   readonly kustomize?: string;
 }
 
@@ -207,20 +208,15 @@ export interface Kustomize {
   readonly version: string;
 }
 
-/** The kustomize binary the hub uses (deploy/dev/binaries.ts), else one on PATH; with its version. */
+/**
+ * The kustomize binary: --kustomize, else FLOTILLA_KUSTOMIZE (as for the hub's tools.kustomize),
+ * else kustomize on PATH, as `flux build` finds it; with its version.
+ */
 export async function locateKustomize(explicit?: string): Promise<Kustomize> {
-  let path: string;
-  if (explicit !== undefined) {
-    path = resolve(explicit);
-  } else {
-    try {
-      path = (await import('../deploy/dev/binaries.js')).bin('kustomize');
-    } catch (err) {
-      const onPath = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, 'kustomize')).find(isExecutable);
-      if (onPath === undefined) throw new CommandFailed(`${errorMessage(err)} (or put kustomize on PATH, or give --kustomize <path>)`);
-      path = onPath;
-    }
-  }
+  const fromEnv = process.env.FLOTILLA_KUSTOMIZE;
+  const named = explicit ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
+  const path = named !== undefined ? resolve(named) : executableOnPath('kustomize');
+  if (path === undefined) throw new CommandFailed('kustomize not found on PATH: install kustomize, give --kustomize <path>, or set FLOTILLA_KUSTOMIZE');
   const version = await new Promise<string>((resolveVersion, reject) => {
     execFile(path, ['version'], { timeout: 10_000, encoding: 'utf8' }, (error, stdout) => {
       if (error) reject(new CommandFailed(`cannot run kustomize at ${path}: ${error.message}`));
@@ -228,15 +224,6 @@ export async function locateKustomize(explicit?: string): Promise<Kustomize> {
     });
   });
   return { path, version };
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The Kustomization `flotilla bootstrap --path <path> [--cluster <cluster>]` declares (scoped). */

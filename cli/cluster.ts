@@ -11,15 +11,16 @@
 // helm gets them in a 0600 values file.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { isRecord } from '../core/manifests.js';
 import { parseDuration, parseLabels } from '../core/registration.js';
-import { bin, repoRoot } from '../deploy/dev/binaries.js';
+import { executableOnPath } from '../activities/limited-exec.js';
 import { FileBlobStore } from '../hub/blob-store.js';
 import type { ClusterAnswer, RevokeAnswer, TokenAnswer } from '../hub/cluster-api.js';
 import type { HubInfo } from '../hub/http-api.js';
@@ -266,16 +267,10 @@ class Helm {
   readonly binary: string;
 
   constructor(private readonly target: KubeTarget) {
-    try {
-      this.binary = bin('helm');
-    } catch (err) {
-      // Flotilla's own helm (npm run setup), else FLOTILLA_HELM, else one on PATH.
-      const onPath = env('FLOTILLA_HELM') === undefined
-        ? (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, 'helm')).find(isExecutable)
-        : undefined;
-      if (onPath === undefined) throw new CommandFailed(`${message(err)} (or point FLOTILLA_HELM at a helm 3 binary, or put helm on PATH)`);
-      this.binary = onPath;
-    }
+    // FLOTILLA_HELM (as for the hub's tools.helm), else helm on PATH, as a helm user expects.
+    const binary = env('FLOTILLA_HELM') ?? executableOnPath('helm');
+    if (binary === undefined) throw new CommandFailed('helm not found on PATH: install helm 3, or point FLOTILLA_HELM at a helm 3 binary');
+    this.binary = binary;
   }
 
   private get kubeArgs(): string[] {
@@ -326,15 +321,6 @@ class Helm {
   async uninstall(): Promise<void> {
     const r = await this.helm(['uninstall', RELEASE, ...this.kubeArgs]);
     if (r.code !== 0) throw new ClusterUnreachable(helmMessage(r.stderr));
-  }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
   }
 }
 
@@ -481,7 +467,8 @@ async function addCommand(name: string, values: ClusterValues): Promise<void> {
     caFromFile = readFileSync(caFile, 'utf8');
     if (!caFromFile.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--hub-ca ${caFile} is not a PEM certificate`);
   }
-  const chart = join(repoRoot, 'deploy', 'charts', 'flotilla-agent');
+  // The package ships deploy/charts/ beside dist/; this file is dist/cli/cluster.js.
+  const chart = fileURLToPath(new URL('../../deploy/charts/flotilla-agent', import.meta.url));
   if (!existsSync(join(chart, 'Chart.yaml'))) throw new CommandFailed(`the agent chart is missing from this installation (expected ${chart}): reinstall flotilla`);
   const helm = new Helm(target);
   const hub = await registry(values);

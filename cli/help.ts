@@ -200,7 +200,7 @@ examples:
   --repo-root   the repository root (default: the nearest directory above <path> with .git,
                 else the current directory); with it, <path> is taken relative to it
                 (without it, relative to the current directory; an absolute <path> as is)
-  --kustomize   the kustomize binary (default: Flotilla's installed one, else kustomize on PATH)
+  --kustomize   the kustomize binary (default: FLOTILLA_KUSTOMIZE, else kustomize on PATH)
 
 examples:
   flotilla build clusters/staging --cluster staging

@@ -34,10 +34,9 @@ FROM node:20-bookworm-slim
 RUN groupadd --system --gid 65532 flotilla \
  && useradd --system --uid 65532 --gid 65532 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin flotilla
 WORKDIR /app
-# The runtime finds its files from the package root (package.json + deploy/dev/versions.env):
-# the agent protocol in proto/, the compiled code in dist/.
+# The runtime finds its files from its own (proto/load.ts: the agent protocol in proto/ beside
+# dist/); package.json makes the directory a module package.
 COPY package.json ./
-COPY deploy/dev/versions.env ./deploy/dev/versions.env
 COPY proto/flotilla ./proto/flotilla
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

@@ -54,10 +54,9 @@ RUN apt-get update \
  && mkdir -p /var/lib/flotilla /etc/flotilla \
  && chown 65532:65532 /var/lib/flotilla
 WORKDIR /app
-# The runtime finds its files from the package root (package.json + deploy/dev/versions.env):
-# the agent protocol in proto/, the compiled code in dist/.
+# The runtime finds its files from its own (proto/load.ts: the agent protocol in proto/ beside
+# dist/); package.json makes the directory a module package.
 COPY package.json ./
-COPY deploy/dev/versions.env ./deploy/dev/versions.env
 COPY proto/flotilla ./proto/flotilla
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

@@ -3,9 +3,12 @@
 // when several hubs share it). Writes are atomic, so a crash never leaves a partial
 // artifact under its final name, and storing the same bytes twice is a no-op.
 import { digestOf, isDigest, verifyDigest } from '../core/digest.js';
+import type { ChartArtifacts } from '../activities/helm-chart.js';
+import type { SourceArtifacts } from '../activities/git-source.js';
 import { FileBlobStore, type BlobStore } from './blob-store.js';
 
-export interface ArtifactStore {
+/** What the engines store sources and charts in (activities/git-source.ts, helm-chart.ts) is this. */
+export interface ArtifactStore extends SourceArtifacts, ChartArtifacts {
   put(data: Uint8Array | string): Promise<string>;
   /** The bytes, verified against their digest; undefined when absent. */
   get(digest: string): Promise<Buffer | undefined>;

@@ -9,14 +9,14 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createDeliveryActivities } from '../activities/agent-delivery.js';
-import { createHelmActivities } from '../activities/helm-activities.js';
-import { createHubActivities } from '../activities/hub-activities.js';
-import { createImageActivities } from '../activities/image-activities.js';
+import { createHelmActivities } from './activities/helm-activities.js';
+import { createHubActivities } from './activities/hub-activities.js';
+import { createImageActivities } from './activities/image-activities.js';
 import { createNotificationActivities } from '../activities/notification-delivery.js';
 import { createRolloutActivities } from '../activities/rollout-activities.js';
 import { createTenancyActivities } from '../activities/tenancy.js';
 import type { TenancySettings } from '../core/tenancy.js';
-import { limitMechanism } from '../activities/limited-exec.js';
+import { limitMechanism, type EngineConfig } from '../activities/limited-exec.js';
 import type { LogFn } from '../core/log.js';
 import { DEFAULT_RENDER_LIMITS, formatBytes, type RenderLimits } from '../core/render-limits.js';
 import { BlobArtifactStore, type ArtifactStore } from './artifact-store.js';
@@ -74,6 +74,8 @@ export interface AssembleOptions {
   readonly tenancy?: TenancySettings;
   /** What one render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
   readonly renderLimits?: RenderLimits;
+  /** The kustomize and helm binaries the engines run (settings tools.*; dev tooling passes deploy/dev/binaries.ts's). */
+  readonly tools: Pick<EngineConfig, 'kustomizeBin' | 'helmBin'>;
   /** Where sources may be fetched from (settings sources.*); required: the hub says what it allows. */
   readonly sourcePolicy: SourcePolicy;
 }
@@ -93,6 +95,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const events = EventRecorder.forTemporal(opts.client, opts.taskQueue, opts.log ? { log: opts.log } : {});
   const notificationMetrics = new NotificationMetrics(opts.metrics?.registry);
   const limits = opts.renderLimits ?? DEFAULT_RENDER_LIMITS;
+  const engines: EngineConfig = { ...opts.tools, limits };
   const mechanism = limitMechanism();
   if (mechanism.mechanism === 'none') {
     opts.log?.('kustomize and helm run WITHOUT a memory or CPU limit: neither prlimit (util-linux) nor /bin/sh was found', {}, 'warn');
@@ -106,8 +109,8 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
     workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)),
     activities: {
       ...delivery,
-      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events, limits, sourcePolicy: opts.sourcePolicy }),
-      ...createHelmActivities({ client: opts.client, artifacts, data, events, limits, sourcePolicy: opts.sourcePolicy }),
+      ...createHubActivities({ client: opts.client, taskQueue: opts.taskQueue, registration, artifacts, data, dataDir: opts.dataDir, events, engines, sourcePolicy: opts.sourcePolicy }),
+      ...createHelmActivities({ client: opts.client, artifacts, data, events, engines, sourcePolicy: opts.sourcePolicy }),
       ...createImageActivities({ client: opts.client, taskQueue: opts.taskQueue, artifacts, data, dataDir: opts.dataDir, events, sourcePolicy: opts.sourcePolicy }),
       ...createRolloutActivities({ eventsFile: join(opts.dataDir, 'events.jsonl'), ...(opts.log ? { log: opts.log } : {}), events, policy: opts.sourcePolicy }),
       ...createTenancyActivities(opts.tenancy),

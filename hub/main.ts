@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
 import { createLogger, logFunction } from '../core/log.js';
 import { VERSION } from '../core/version.js';
+import { executableOnPath } from '../activities/limited-exec.js';
 import { assembleHub } from './assemble.js';
 import { TaskQueueProbe, hubProblems } from './health.js';
 import { dashboardRoutes } from './dashboard/routes.js';
@@ -98,11 +99,24 @@ async function httpTlsMaterial(config: HubConfig, gateway: TlsMaterial): Promise
   return ensureHttpTls(join(config.dataDir, 'tls'), [listenHost, ...hosts, ...config.grpc.hosts], config.grpc.hosts);
 }
 
+/**
+ * The kustomize and helm the engines run: tools.* when set (the hub image sets both), else the
+ * ones on PATH. A missing one is reported now and again when first needed (the engines fail
+ * to run it), not refused: a hub without HelmReleases needs no helm.
+ */
+function engineTools(config: HubConfig): { kustomizeBin: string; helmBin: string } {
+  const find = (name: 'kustomize' | 'helm', key: string, variable: string): string => {
+    const found = config.tools[name] ?? executableOnPath(name);
+    if (found !== undefined) return found;
+    log(`no ${name} on PATH: set ${key} (${variable}, --${name}) to run ${name === 'helm' ? 'HelmReleases' : 'Kustomizations'}`, {}, 'warn');
+    return name;
+  };
+  return { kustomizeBin: find('kustomize', 'tools.kustomize', 'FLOTILLA_KUSTOMIZE'), helmBin: find('helm', 'tools.helm', 'FLOTILLA_HELM') };
+}
+
 async function serve(config: HubConfig): Promise<void> {
   logger.level = config.log.level;
-  // Activities find helm and kustomize through these (deploy/dev/binaries.ts).
-  if (config.tools.helm) process.env.FLOTILLA_HELM = config.tools.helm;
-  if (config.tools.kustomize) process.env.FLOTILLA_KUSTOMIZE = config.tools.kustomize;
+  const tools = engineTools(config);
   const { dataDir, temporal } = config;
   const tls = config.grpc.tls ? loadTls(config.grpc.tls.certFile, config.grpc.tls.keyFile) : await ensureSelfSignedTls(join(dataDir, 'tls'), config.grpc.hosts);
   const httpTls = await httpTlsMaterial(config, tls);
@@ -123,6 +137,7 @@ async function serve(config: HubConfig): Promise<void> {
     heartbeatIntervalSeconds: config.grpc.heartbeatSeconds, log, metrics, maxConcurrentActivities: config.limits.maxConcurrentActivities,
     tenancy: config.tenancy,
     renderLimits: config.limits.render,
+    tools,
     sourcePolicy: config.sourcePolicy,
     transport: {
       keepaliveTimeMs: config.grpc.keepaliveTimeSeconds * 1000, keepaliveTimeoutMs: config.grpc.keepaliveTimeoutSeconds * 1000,

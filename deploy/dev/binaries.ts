@@ -116,3 +116,17 @@ function whichEtcd(): string {
 export function resolveInRepo(...parts: string[]): string {
   return resolve(repoRoot, ...parts);
 }
+
+/**
+ * The hub flags (settings tools.helm, tools.kustomize) naming the helm and kustomize above:
+ * what a dev or test hub runs. `flotilla-hub serve` itself does not look here: without the
+ * settings it takes the ones on PATH.
+ */
+export function hubToolFlags(): string[] {
+  return ['--helm', bin('helm'), '--kustomize', bin('kustomize')];
+}
+
+/** The same for the CLI (`flotilla build`/`check --pre` run kustomize, `cluster add` helm): its variables. */
+export function cliToolEnv(): Record<string, string> {
+  return { FLOTILLA_HELM: bin('helm'), FLOTILLA_KUSTOMIZE: bin('kustomize') };
+}

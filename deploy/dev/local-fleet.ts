@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { clusterStatusQuery, clusterWorkflowId } from '../../api/cluster.js';
 import type { SourcePolicy } from '../../core/source-policy.js';
 import { DeclarationClient } from '../../hub/declarations.js';
-import { repoRoot } from './binaries.js';
+import { repoRoot, cliToolEnv, hubToolFlags } from './binaries.js';
 import type { LocalEnvironment } from './environment.js';
 import { freePorts } from './ports.js';
 import { ManagedProcess, waitFor } from './processes.js';
@@ -131,7 +131,7 @@ export class LocalFleet {
     const hub = ManagedProcess.start({
       name: 'flotilla-hub', command: process.execPath, logFile: log,
       // FLOTILLA_HUB_NODE_ARGS: extra node flags for the hub, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-      args: [...(process.env.FLOTILLA_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []), hubMain, 'serve', '--data-dir', this.hubData,
+      args: [...(process.env.FLOTILLA_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []), hubMain, 'serve', ...hubToolFlags(), '--data-dir', this.hubData,
         '--listen', this.hubAddress, '--temporal', temporal.address, '--namespace', temporal.namespace, '--task-queue', TASK_QUEUE,
         '--heartbeat', String(this.options.heartbeatSeconds ?? 1), '--http', `127.0.0.1:${this.httpPort}`,
         // The fleet's own git servers, chart repositories and registries: loopback, http, file:// (the default refuses them).
@@ -263,7 +263,8 @@ function withoutDiscovery(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 async function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [cliMain, ...args], { env, timeout: 300_000 });
+    // The dev helm and kustomize, as a developer's shell would have them.
+    const { stdout, stderr } = await execFileAsync(process.execPath, [cliMain, ...args], { env: { ...env, ...cliToolEnv() }, timeout: 300_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../../deploy/dev/binaries.js';
+import { bin, repoRoot } from '../../deploy/dev/binaries.js';
 import type { RepositoryReport } from '../../cli/build.js';
 
 const cliMain = join(repoRoot, 'dist', 'cli', 'main.js');
@@ -44,7 +44,8 @@ function flotilla(args: readonly string[], cwd: string = repoRoot): Promise<Run>
   const env = {
     PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', TMPDIR: scratch, NO_COLOR: '1',
     FLOTILLA_TEMPORAL: '127.0.0.1:1', FLOTILLA_HUB: 'http://127.0.0.1:1',
-    ...(process.env.FLOTILLA_CACHE !== undefined ? { FLOTILLA_CACHE: process.env.FLOTILLA_CACHE } : {}),
+    // The CLI takes kustomize from FLOTILLA_KUSTOMIZE, else PATH: here, the dev one.
+    FLOTILLA_KUSTOMIZE: bin('kustomize'),
   };
   return new Promise((resolve) => {
     execFile(process.execPath, [cliMain, ...args], { cwd, env, timeout: 120_000, encoding: 'utf8' }, (error, stdout, stderr) => {

@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  ChartRenderError, HelmChartError, HelmRepositoryError, fetchChart, fetchHelmIndex, packageChartDirectory, readChartMetadata, renderChart,
-  type RenderOptions,
+  ChartRenderError, HelmChartError, HelmRepositoryError, fetchChart, fetchHelmIndex, readChartMetadata,
 } from '../../activities/helm-chart.js';
+import { packageChartDirectory, renderChart, type RenderOptions } from '../harness/engines.js';
 import { digestOf } from '../../core/digest.js';
 import { hookSteps, resolveChartVersion, type HelmIndex } from '../../core/helm-chart.js';
 import type { KubeObject } from '../../core/objects.js';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../../deploy/dev/binaries.js';
+import { repoRoot, hubToolFlags } from '../../deploy/dev/binaries.js';
 import { freePorts } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { useEnvironment } from '../harness/index.js';
@@ -49,7 +49,7 @@ describe('the hub process with HTTPS on', () => {
     const log = join(state.dir, 'hub.log');
     state.hub = ManagedProcess.start({
       name: 'flotilla-hub', command: process.execPath, logFile: log,
-      args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', '--data-dir', data, '--listen', `127.0.0.1:${state.grpc}`,
+      args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', ...hubToolFlags(), '--data-dir', data, '--listen', `127.0.0.1:${state.grpc}`,
         '--temporal', temporal.address, '--namespace', temporal.namespace, '--task-queue', 'http-tls-hub',
         '--http', `127.0.0.1:${state.http}`, '--http-tls', 'on', '--http-host', 'hub.test'],
     });

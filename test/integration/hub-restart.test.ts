@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate, type ClusterStatus } from '../../api/cluster.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
-import { repoRoot } from '../../deploy/dev/binaries.js';
+import { repoRoot, hubToolFlags } from '../../deploy/dev/binaries.js';
 import { freePort } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
@@ -53,7 +53,7 @@ async function startHub(): Promise<void> {
   const log = join(state.dir, `hub-${++hubStarts}.log`);
   const hub = ManagedProcess.start({
     name: 'flotilla-hub', command: process.execPath, logFile: log,
-    args: [hubMain, 'serve', '--data-dir', state.dir, '--listen', `127.0.0.1:${state.port}`, '--temporal', temporal.address, '--heartbeat', '1'],
+    args: [hubMain, 'serve', ...hubToolFlags(), '--data-dir', state.dir, '--listen', `127.0.0.1:${state.port}`, '--temporal', temporal.address, '--heartbeat', '1'],
   });
   state.hub = hub;
   await waitFor('hub ready', () => Promise.resolve(readFileSync(log, 'utf8').includes('"hub ready"') ? true : undefined), { timeoutMs: 60_000, process: hub });

@@ -8,7 +8,8 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { BuildError, buildKustomization, type BuildResult } from '../../activities/kustomize-build.js';
+import { BuildError, type BuildResult } from '../../activities/kustomize-build.js';
+import { buildKustomization } from '../harness/engines.js';
 import type { KustomizationSpec } from '../../core/declarations/types.js';
 import { repoRoot } from '../../deploy/dev/binaries.js';
 

@@ -22,7 +22,7 @@ import {
 } from '../../api/cluster.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
-import { repoRoot } from '../../deploy/dev/binaries.js';
+import { repoRoot, hubToolFlags } from '../../deploy/dev/binaries.js';
 import { freePort } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { startTemporal, type TemporalServer } from '../../deploy/dev/temporal-server.js';
@@ -83,7 +83,7 @@ async function startHub(): Promise<void> {
   const log = join(state.dir, `hub-${++hubStarts}.log`);
   state.hub = ManagedProcess.start({
     name: 'flotilla-hub', command: process.execPath, logFile: log,
-    args: [hubMain, 'serve', '--data-dir', state.dir, '--listen', `127.0.0.1:${state.port}`, '--temporal', t.address, '--heartbeat', '1'],
+    args: [hubMain, 'serve', ...hubToolFlags(), '--data-dir', state.dir, '--listen', `127.0.0.1:${state.port}`, '--temporal', t.address, '--heartbeat', '1'],
   });
   await waitFor('hub ready', () => Promise.resolve(readFileSync(log, 'utf8').includes('"hub ready"') ? true : undefined), { timeoutMs: 60_000, process: state.hub });
 }

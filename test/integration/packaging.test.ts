@@ -1119,7 +1119,7 @@ describe('npm package', () => {
     const { files } = await installedPackage();
     // flotilla cluster add installs the agent chart from the package (cli/cluster.ts).
     for (const f of [...Object.values(pkg.bin), 'dist/workflows/index.js', 'dist/deploy/dev/binaries.js',
-      'proto/flotilla/agent/v1/agent.proto', 'deploy/dev/versions.env', 'deploy/charts/flotilla-agent/Chart.yaml',
+      'proto/flotilla/agent/v1/agent.proto', 'deploy/charts/flotilla-agent/Chart.yaml',
       'deploy/charts/flotilla-agent/templates/deployment.yaml', 'deploy/charts/flotilla-hub/values.yaml', 'README.md', 'package.json']) {
       assert.ok(files.includes(f), `the tarball has ${f}`);
     }

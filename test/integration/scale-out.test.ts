@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { clusterStatusQuery, clusterWorkflowId, type ClusterStatus } from '../../api/cluster.js';
 import { rolloutWorkflowId, type RolloutStatus } from '../../api/rollout.js';
-import { bin } from '../../deploy/dev/binaries.js';
+import { bin, hubToolFlags } from '../../deploy/dev/binaries.js';
 import { agentMain, cliMain, hubMain } from '../../deploy/dev/local-fleet.js';
 import { freePorts } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
@@ -128,7 +128,7 @@ async function startHub(hub: Hub): Promise<void> {
   const log = join(dir, `${hub.id}.log`);
   hub.process = ManagedProcess.start({
     name: `flotilla-hub[${hub.id}]`, command: process.execPath, logFile: log,
-    args: [hubMain, 'serve', '--config', join(dir, 'hub.yaml'), '--data-dir', join(dir, hub.id), '--hub-id', hub.id,
+    args: [hubMain, 'serve', ...hubToolFlags(), '--config', join(dir, 'hub.yaml'), '--data-dir', join(dir, hub.id), '--hub-id', hub.id,
       '--listen', hub.grpc, '--http', hub.url.replace('http://', '')],
     env: { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
   });

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { Client, Connection } from '@temporalio/client';
 import { clusterStatusQuery, clusterWorkflowId, type ClusterStatus } from '../../api/cluster.js';
-import { repoRoot } from '../../deploy/dev/binaries.js';
+import { repoRoot, hubToolFlags } from '../../deploy/dev/binaries.js';
 import { freePort } from '../../deploy/dev/ports.js';
 import { ManagedProcess, waitFor } from '../../deploy/dev/processes.js';
 import { CLUSTER_METADATA, agentProto } from '../../proto/load.js';
@@ -53,7 +53,7 @@ async function startHub(): Promise<void> {
   const temporal = env().temporalServer();
   const hub = ManagedProcess.start({
     name: 'flotilla-hub', command: process.execPath, logFile: hubLog(),
-    args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', '--data-dir', state.dir, '--listen', `127.0.0.1:${state.port}`,
+    args: [join(repoRoot, 'dist', 'hub', 'main.js'), 'serve', ...hubToolFlags(), '--data-dir', state.dir, '--listen', `127.0.0.1:${state.port}`,
       '--temporal', temporal.address, '--namespace', temporal.namespace, '--http', 'off',
       // Heartbeats far apart: the agent must be dropped by the keepalive, not marked Unreachable.
       '--heartbeat', '10', '--keepalive-time', String(KEEPALIVE_S), '--keepalive-timeout', String(KEEPALIVE_TIMEOUT_S), '--min-ping-interval', '1'],

@@ -3,31 +3,32 @@
 // declarations. Created by the hub process around its Temporal client and data directory.
 // Failed fetches and builds, and new artifacts, are also recorded as events for notifications
 // (each retry records again: the notifications throttle drops the duplicates).
-import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate, type ClusterDeploymentActivities } from '../api/cluster.js';
-import type { GitRepositoryActivities } from '../api/git-repository.js';
-import type { BuildKustomizationInput, BuildKustomizationResult, KustomizationActivities } from '../api/kustomization.js';
-import { declarationRefusals, type SourcePolicy } from '../core/source-policy.js';
+import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate, type ClusterDeploymentActivities } from '../../api/cluster.js';
+import type { GitRepositoryActivities } from '../../api/git-repository.js';
+import type { BuildKustomizationInput, BuildKustomizationResult, KustomizationActivities } from '../../api/kustomization.js';
+import { declarationRefusals, type SourcePolicy } from '../../core/source-policy.js';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { formatDeclarationError } from '../core/declarations/parse.js';
-import { objectsYaml, splitBuild } from '../core/declarations/adopt.js';
-import type { AdoptionContext } from '../core/declarations/scope.js';
-import { declarationId, isDataDeclaration, type KustomizationSpec } from '../core/declarations/types.js';
-import { digestOf } from '../core/digest.js';
-import { failureEvent, infoEvent } from '../core/notifications/hub-events.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
-import type { DataObjectStore } from '../hub/data-objects.js';
-import { DeclarationClient, NotFoundError, type ActorStatus } from '../hub/declarations.js';
-import type { EventSink } from '../hub/events.js';
-import { TemporalFleet } from '../hub/fleet.js';
-import type { RegistrationStore } from '../hub/registration.js';
-import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from './git-source.js';
-import { BuildError, buildKustomization } from './kustomize-build.js';
-import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
-import { extractLimits, extractTarball } from './tarball.js';
+import { formatDeclarationError } from '../../core/declarations/parse.js';
+import { objectsYaml, splitBuild } from '../../core/declarations/adopt.js';
+import type { AdoptionContext } from '../../core/declarations/scope.js';
+import { declarationId, isDataDeclaration, type KustomizationSpec } from '../../core/declarations/types.js';
+import { digestOf } from '../../core/digest.js';
+import { failureEvent, infoEvent } from '../../core/notifications/hub-events.js';
+import type { ArtifactStore } from '../artifact-store.js';
+import type { DataObjectStore } from '../data-objects.js';
+import { DeclarationClient, NotFoundError, type ActorStatus } from '../declarations.js';
+import type { EventSink } from '../events.js';
+import { TemporalFleet } from '../fleet.js';
+import type { RegistrationStore } from '../registration.js';
+import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitCredentials } from '../../activities/git-source.js';
+import { BuildError, buildKustomization } from '../../activities/kustomize-build.js';
+import { RenderLimitError } from '../../core/render-limits.js';
+import type { EngineConfig } from '../../activities/limited-exec.js';
+import { extractLimits, extractTarball } from '../../activities/tarball.js';
 
 export interface HubActivityContext {
   readonly client: Client;
@@ -39,8 +40,8 @@ export interface HubActivityContext {
   readonly dataDir: string;
   /** Where events for notifications go (none: not recorded). */
   readonly events?: EventSink;
-  /** What one source or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
-  readonly limits?: RenderLimits;
+  /** The kustomize and helm binaries (tools.*) and what one source or render may cost (limits.render.*, limits.untar.*). */
+  readonly engines: EngineConfig;
   /** The hub's source policy (settings sources.*, docs/security.md). */
   readonly sourcePolicy: SourcePolicy;
 }
@@ -67,7 +68,7 @@ export type HubActivities = ClusterDeploymentActivities & GitRepositoryActivitie
 
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
   const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);
-  const limits = ctx.limits ?? DEFAULT_RENDER_LIMITS;
+  const { limits } = ctx.engines;
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
   const heartbeat = (): void => {
     try { Context.current().heartbeat(); } catch { /* outside an activity (tests) */ }
@@ -245,7 +246,7 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     try {
       await extractTarball(source, dir, extractLimits(limits));
       heartbeat();
-      const built = await buildKustomization(dir, input.spec, vars, { limits });
+      const built = await buildKustomization(dir, input.spec, vars, { limits, kustomizeBin: ctx.engines.kustomizeBin });
       const artifactDigest = await ctx.artifacts.put(built.yaml);
       await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
       await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));

@@ -5,27 +5,27 @@
 // Failures carry a reason as their type (the actor's condition reason); those a retry cannot
 // fix are non-retryable. Credentials come from Secrets declared to the hub and never appear
 // in a result or an error.
-import { gitRepositoryId } from '../api/git-repository.js';
-import type { ImageActivities, ImagePolicyImage } from '../api/image.js';
-import { objectField, type SourcePolicy } from '../core/source-policy.js';
-import { clusterNamespace } from '../core/declarations/scope.js';
+import { gitRepositoryId } from '../../api/git-repository.js';
+import type { ImageActivities, ImagePolicyImage } from '../../api/image.js';
+import { objectField, type SourcePolicy } from '../../core/source-policy.js';
+import { clusterNamespace } from '../../core/declarations/scope.js';
 import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
-import { compileGoRegex, goMatch, type GoRegexp } from '../core/go-regex.js';
-import { CommitTemplateError, DEFAULT_COMMIT_TEMPLATE } from '../core/image/message-template.js';
-import { selectTag } from '../core/image/policy.js';
-import { infoEvent, failureEvent } from '../core/notifications/hub-events.js';
-import { matchesSelector } from '../core/placement.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
-import type { DataObjectStore } from '../hub/data-objects.js';
-import { DeclarationClient, NotFoundError } from '../hub/declarations.js';
-import type { EventSink } from '../hub/events.js';
-import { GitSourceError } from './git-source.js';
+import type { GitRepositoryDeclaration } from '../../core/declarations/types.js';
+import { compileGoRegex, goMatch, type GoRegexp } from '../../core/go-regex.js';
+import { CommitTemplateError, DEFAULT_COMMIT_TEMPLATE } from '../../core/image/message-template.js';
+import { selectTag } from '../../core/image/policy.js';
+import { infoEvent, failureEvent } from '../../core/notifications/hub-events.js';
+import { matchesSelector } from '../../core/placement.js';
+import type { ArtifactStore } from '../artifact-store.js';
+import type { DataObjectStore } from '../data-objects.js';
+import { DeclarationClient, NotFoundError } from '../declarations.js';
+import type { EventSink } from '../events.js';
+import { GitSourceError } from '../../activities/git-source.js';
 import { secretGitCredentials } from './hub-activities.js';
-import { updateImagesInGit } from './image-update.js';
-import { listTags, parseImageName, registryCredentialsFromSecret, RegistryError, type RegistryCredentials } from './oci-registry.js';
+import { updateImagesInGit } from '../../activities/image-update.js';
+import { listTags, parseImageName, registryCredentialsFromSecret, RegistryError, type RegistryCredentials } from '../../activities/oci-registry.js';
 
 export interface ImageActivityContext {
   readonly client: Client;

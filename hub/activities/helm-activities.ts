@@ -3,31 +3,32 @@
 // cluster's Kubernetes version and API list. Values from ConfigMaps and Secrets are merged
 // here, inside the activity: workflows only ever see their digest. Failures are also recorded
 // as error events for notifications (retries too: the notifications throttle drops duplicates).
-import { declarationQuery } from '../api/actor.js';
-import { clusterStatusQuery, clusterWorkflowId } from '../api/cluster.js';
-import type { HelmReleaseActivities, HookStepPlan, RenderReleaseInput } from '../api/helm-release.js';
-import type { HelmRepositoryActivities } from '../api/helm-repository.js';
-import { objectField, type SourcePolicy } from '../core/source-policy.js';
+import { declarationQuery } from '../../api/actor.js';
+import { clusterStatusQuery, clusterWorkflowId } from '../../api/cluster.js';
+import type { HelmReleaseActivities, HookStepPlan, RenderReleaseInput } from '../../api/helm-release.js';
+import type { HelmRepositoryActivities } from '../../api/helm-repository.js';
+import { objectField, type SourcePolicy } from '../../core/source-policy.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { stringify, parse as parseYaml } from 'yaml';
-import { ChartResolutionError, HOOK_EVENTS, hookSteps, resolveChartVersion, type HelmIndex } from '../core/helm-chart.js';
-import { digestOf } from '../core/digest.js';
-import { failureEvent } from '../core/notifications/hub-events.js';
-import { isRecord } from '../core/manifests.js';
-import type { KubeObject } from '../core/objects.js';
-import type { ArtifactStore } from '../hub/artifact-store.js';
-import type { DataObjectStore } from '../hub/data-objects.js';
-import type { EventSink } from '../hub/events.js';
+import { ChartResolutionError, HOOK_EVENTS, hookSteps, resolveChartVersion, type HelmIndex } from '../../core/helm-chart.js';
+import { digestOf } from '../../core/digest.js';
+import { failureEvent } from '../../core/notifications/hub-events.js';
+import { isRecord } from '../../core/manifests.js';
+import type { KubeObject } from '../../core/objects.js';
+import type { ArtifactStore } from '../artifact-store.js';
+import type { DataObjectStore } from '../data-objects.js';
+import type { EventSink } from '../events.js';
 import {
   ChartRenderError, fetchChart, fetchHelmIndex, HelmChartError, HelmRepositoryError, packageChartDirectory, readChartMetadata, renderChart,
   type BasicAuth,
-} from './helm-chart.js';
-import { DEFAULT_RENDER_LIMITS, RenderLimitError, type RenderLimits } from '../core/render-limits.js';
-import { extractLimits, extractTarball } from './tarball.js';
+} from '../../activities/helm-chart.js';
+import { RenderLimitError } from '../../core/render-limits.js';
+import type { EngineConfig } from '../../activities/limited-exec.js';
+import { extractLimits, extractTarball } from '../../activities/tarball.js';
 
 export interface HelmActivityContext {
   readonly client: Client;
@@ -35,8 +36,8 @@ export interface HelmActivityContext {
   readonly data: DataObjectStore;
   /** Where events for notifications go (none: not recorded). */
   readonly events?: EventSink;
-  /** What one chart or render may cost (limits.render.*, limits.untar.*); default DEFAULT_RENDER_LIMITS. */
-  readonly limits?: RenderLimits;
+  /** The kustomize and helm binaries (tools.*) and what one source or render may cost (limits.render.*, limits.untar.*). */
+  readonly engines: EngineConfig;
   /** The hub's source policy (settings sources.*, docs/security.md). */
   readonly sourcePolicy: SourcePolicy;
 }
@@ -68,7 +69,7 @@ export function createHelmActivities(ctx: HelmActivityContext): HelmActivities {
 }
 
 function helmActivities(ctx: HelmActivityContext): HelmActivities {
-  const limits = ctx.limits ?? DEFAULT_RENDER_LIMITS;
+  const { limits } = ctx.engines;
   const auth = async (namespace: string, secretRef: string | undefined): Promise<BasicAuth | undefined> => {
     if (secretRef === undefined) return undefined;
     const secret = await ctx.data.get('Secret', namespace, secretRef);
@@ -120,7 +121,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
           await extractTarball(tarball, dir, extractLimits(limits));
           const chartDir = join(dir, input.chart);
           if (!chartDir.startsWith(dir)) throw nonRetryable('ChartPullError', `chart path "${input.chart}" escapes the source`);
-          const tgz = await packageChartDirectory(chartDir, { limits });
+          const tgz = await packageChartDirectory(chartDir, { limits, helmBin: ctx.engines.helmBin });
           const meta = await readChartMetadata(tgz, limits);
           const chartDigest = await ctx.artifacts.put(tgz);
           return { chartName: meta.name, chartVersion: meta.version, ...(meta.appVersion !== undefined ? { appVersion: meta.appVersion } : {}), chartDigest };
@@ -152,7 +153,7 @@ function helmActivities(ctx: HelmActivityContext): HelmActivities {
         const rendered = await renderChart(chart, {
           releaseName: input.releaseName, namespace: input.targetNamespace, values,
           kubeVersion: cluster.kubernetesVersion.replace(/^v/, '').replace(/[-+].*$/, ''), apiVersions,
-          isUpgrade: input.isUpgrade, includeCrds: input.includeCrds, limits,
+          isUpgrade: input.isUpgrade, includeCrds: input.includeCrds, limits, helmBin: ctx.engines.helmBin,
         });
         const resources: KubeObject[] = rendered.resources;
         const artifactDigest = await ctx.artifacts.put(toYaml(resources));
