@@ -4,7 +4,7 @@
 // new revision only when it changes. A failed fetch keeps serving the last artifact.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { HubActivities } from '../activities/hub-types.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import type { GitRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import {
@@ -14,6 +14,7 @@ import {
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 export interface GitRepositoryInput extends ActorMemory<GitRepositoryDeclaration> {
   readonly status?: GitRepositoryStatus;
@@ -120,7 +121,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
   }
 
   function finish(ok: boolean, reason: string, message: string): void {
-    status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), lastReconciledAt: now() };
+    status = finishReconcile(status, { ok, reason, message });
   }
 }
 

@@ -19,6 +19,7 @@ import type { TenancyActivities } from '../activities/tenancy.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import { unmetDependencies } from '../core/dependencies.js';
+import { isStalled } from '../core/failure-kind.js';
 import { HelmReleaseReason as Reason, current, lastDeployed, releaseExists, resetFailures, sha256Hex, type ReleaseHold, type ReleaseRevision } from '../core/helm-release.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
@@ -27,7 +28,7 @@ import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow as now } from './clock.js';
 import { activityFailure } from './failures.js';
-import { ClusterReleases, describe, TERMINAL, type Outcome, type ReleasePlan } from './helm-cluster-releases.js';
+import { ClusterReleases, describe, type Outcome, type ReleasePlan } from './helm-cluster-releases.js';
 import {
   clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate,
   sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
@@ -35,6 +36,7 @@ import {
   type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile, TERMINAL, type Done } from './reconcile.js';
 import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
 
 export interface HelmReleaseInput extends ActorMemory<HelmReleaseDeclaration> {
@@ -65,9 +67,6 @@ interface Placement {
   readonly strategy: HelmReleaseDeclaration['spec']['rollout'];
 }
 
-/** Ends a reconcile: Ready, Reconciling and Stalled with one reason (Flux's finalizeStatus). */
-type Done = (ok: boolean, reason: string, message: string, stalled?: boolean) => void;
-
 /** One rollout of a target, as its steps see it. */
 interface RolloutRun {
   readonly chart: PrepareChartResult;
@@ -88,11 +87,6 @@ const { prepareChart, renderRelease } = proxyActivities<HelmActivities>({
     nonRetryableErrorTypes: ['ChartNotFound', 'NoMatchingVersion', 'InvalidRange', 'RenderFailed', 'ValuesError', 'AuthenticationFailed'],
   },
 });
-
-/** Chart failures no retry fixes until the spec or the source changes: the release is stalled. */
-const STALLING_CHART_REASONS: readonly string[] = [Reason.NoMatchingVersion, Reason.ChartNotFound, Reason.InvalidRange];
-/** Per-cluster failures no retry fixes until the spec or the source changes. */
-const STALLING_CLUSTER_REASONS: readonly string[] = [Reason.RetriesExceeded, Reason.RenderFailed, Reason.ValuesError];
 
 export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void> {
   return new HelmReleaseActor(input).run();
@@ -333,10 +327,7 @@ class HelmReleaseActor {
     if (patched('flux-dependency-rule')) this.setCond({ type: 'Ready', status: 'Unknown', reason: Reason.Progressing, message: 'Reconciliation in progress' });
     this.waitingOnDependencies = false;
     return (ok, reason, message, stalled = false) => {
-      this.setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-      this.setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : `retrying in ${this.spec().intervalSeconds}s` });
-      this.setCond({ type: 'Stalled', status: stalled ? 'True' : 'False', reason, message: stalled ? message : '' });
-      this.status = { ...this.status, observedGeneration: generation, lastReconciledAt: now() };
+      this.status = finishReconcile(this.status, { ok, reason, message, stalled }, generation);
     };
   }
 
@@ -400,7 +391,7 @@ class HelmReleaseActor {
   /** Step 5 failed: stalled when no retry can find the chart (no matching version, no chart, a bad range). */
   private chartFailed(err: unknown, done: Done): void {
     const f = activityFailure(err, Reason.ChartPullError);
-    done(false, f.reason, f.message, STALLING_CHART_REASONS.includes(f.reason));
+    done(false, f.reason, f.message, isStalled(f.reason));
   }
 
   /** Step 6: the release exists on the cluster (not uninstalled). */
@@ -427,7 +418,7 @@ class HelmReleaseActor {
     if (bad.length === 0) {
       done(true, Reason.ReconciliationSucceeded, `${this.spec().releaseName} ${chart.chartName}@${chart.chartVersion} ready on ${placed.length === 0 ? 'no cluster (none matches the placement)' : placed.join(', ')}`);
     } else {
-      done(false, bad[0]?.reason ?? Reason.ReconciliationFailed, bad.map((o) => `${o.cluster}: ${o.message}`).join('; '), bad.every((o) => STALLING_CLUSTER_REASONS.includes(o.reason)));
+      done(false, bad[0]?.reason ?? Reason.ReconciliationFailed, bad.map((o) => `${o.cluster}: ${o.message}`).join('; '), bad.every((o) => isStalled(o.reason)));
     }
   }
 

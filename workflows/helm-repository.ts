@@ -3,12 +3,13 @@
 // when the index changed. A failed fetch keeps serving the last index.
 import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { HelmActivities } from '../activities/hub-types.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import type { HelmRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { workflowNow } from './clock.js';
 import { helmRepositoryStatusQuery, sourceArtifactSignal, type HelmRepositoryStatus, type SourceArtifact } from './messages.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 import { activityFailure } from './failures.js';
 
 export interface HelmRepositoryInput extends ActorMemory<HelmRepositoryDeclaration> {
@@ -53,7 +54,7 @@ export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promis
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     if (spec.type === 'oci') {
       // OCI repositories have no index: HelmReleases pull the chart by reference at render time.

@@ -15,6 +15,7 @@ import {
   type ImagePolicyStatus, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 export interface ImagePolicyInput extends ActorMemory<ImagePolicyDeclaration> {
   readonly status?: ImagePolicyStatus;
@@ -123,8 +124,7 @@ export async function imagePolicyWorkflow(input: ImagePolicyInput): Promise<void
     const basis = tags;
     const { selectImage } = proxyActivities<ImageActivities>({ ...quick, retry: { ...quick.retry, nonRetryableErrorTypes: ['InvalidPolicy'] } });
     const finish = (ok: boolean, reason: string, message: string): void => {
-      setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-      status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     try {
       const result = await selectImage({

@@ -5,13 +5,14 @@
 // keeps the last good list.
 import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { ImageActivities } from '../activities/hub-types.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import type { ImageRepositoryDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { imageRepositoryStatusQuery, sourceArtifactSignal, type ImageRepositoryStatus, type ImageScan } from './messages.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 export interface ImageRepositoryInput extends ActorMemory<ImageRepositoryDeclaration> {
   readonly status?: ImageRepositoryStatus;
@@ -58,7 +59,7 @@ export async function imageRepositoryWorkflow(input: ImageRepositoryInput): Prom
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `scanning ${spec.image}` });
     const { scanImageRepository } = proxyActivities<ImageActivities>({

@@ -9,7 +9,7 @@
 // branch's current tip, and a tip that already carries the images needs no commit.
 import { condition, continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { ImageActivities, ImagePolicyImage } from '../activities/hub-types.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import type { ImageUpdateAutomationDeclaration } from '../core/declarations/types.js';
 import { DeclarationActor, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
@@ -19,6 +19,7 @@ import {
   imageUpdateStatusQuery, latestImageSignal, reconcileSignal, subscribeSignal, unsubscribeSignal, type ImageUpdateAutomationStatus,
 } from './messages.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 export interface ImageUpdateAutomationInput extends ActorMemory<ImageUpdateAutomationDeclaration> {
   readonly status?: ImageUpdateAutomationStatus;
@@ -97,7 +98,7 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'updating images in git' });
     const { findImagePolicies } = proxyActivities<ImageActivities>(quick);

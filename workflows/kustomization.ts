@@ -31,6 +31,7 @@ import {
   type ReportSummary, type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile, REPORT_GRACE_SECONDS, TERMINAL, type Done } from './reconcile.js';
 import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
 
 /** What the Kustomization set on one cluster. */
@@ -57,10 +58,6 @@ const { buildKustomization } = proxyActivities<HubActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['BuildFailed'] },
 });
-
-const TERMINAL = new Set(['READY', 'UNHEALTHY', 'INVALID', 'FAILED']);
-/** Extra time, beyond the health timeout, for an agent to fetch, apply and report. */
-const REPORT_GRACE_SECONDS = 60;
 
 export function kustomizationId(namespace: string, name: string): string {
   return `kustomization/${namespace}/${name}`;
@@ -191,11 +188,8 @@ export async function kustomizationWorkflow(input: KustomizationInput): Promise<
     // atomic release): Ready is Unknown while a reconcile, its waits included, is in progress;
     // True only once all of it succeeded.
     if (fluxDependencyRule()) setCond({ type: 'Ready', status: 'Unknown', reason: 'Progressing', message: 'Reconciliation in progress' });
-    const done = (ok: boolean, reason: string, message: string, stalled = false): void => {
-      setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-      setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : `retrying in ${spec().retryIntervalSeconds}s` });
-      setCond({ type: 'Stalled', status: stalled ? 'True' : 'False', reason, message: stalled ? message : '' });
-      status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
+    const done: Done = (ok, reason, message, stalled = false) => {
+      status = finishReconcile(status, { ok, reason, message, stalled }, generation);
     };
     waitingOnDependencies = false;
 
