@@ -1,6 +1,7 @@
 // Named activity option profiles: every activity call picks one, so timeouts and retries
 // are decided in one place (STYLE.md rule 4).
 import type { ActivityOptions } from '@temporalio/workflow';
+import { FINAL_NOTIFICATION_FAILURES } from '../core/failure-kind.js';
 
 /** Short calls to an API server or the hub's own stores. */
 export const quick: ActivityOptions = {
@@ -32,7 +33,7 @@ export function notificationDelivery(providerTimeoutSeconds: number, totalSecond
     retry: {
       initialInterval: `${NOTIFICATION_RETRY.initialSeconds} seconds`, backoffCoefficient: 2,
       maximumInterval: `${NOTIFICATION_RETRY.maximumIntervalSeconds} seconds`, maximumAttempts: NOTIFICATION_RETRY.attempts,
-      nonRetryableErrorTypes: ['NotificationRejected', 'ProviderMisconfigured'],
+      nonRetryableErrorTypes: [...FINAL_NOTIFICATION_FAILURES],
     },
   };
 }

@@ -59,6 +59,7 @@ describe('failureKind', () => {
   const table: [string, FailureKind][] = [
     ['BuildFailed', 'stalled'], ['AccessDenied', 'stalled'], ['NoMatchingVersion', 'stalled'], ['ChartNotFound', 'stalled'],
     ['InvalidRange', 'stalled'], ['RenderFailed', 'stalled'], ['ValuesError', 'stalled'], ['RetriesExceeded', 'stalled'],
+    ['NotificationRejected', 'stalled'], ['ProviderMisconfigured', 'stalled'],
     ['ArtifactFailed', 'waiting'], ['DependencyNotReady', 'waiting'],
     ['ReconciliationFailed', 'transient'], ['ChartPullError', 'transient'], ['HealthCheckFailed', 'transient'], ['UpgradeFailed', 'transient'],
     // Exact reasons only: remediation's "RetriesExceeded: failed to upgrade after 2 attempt(s)" was never stalling.
