@@ -37,7 +37,7 @@ import {
   type ReportSummary, type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
 import { Outbox } from './outbox.js';
-import { finishReconcile, REPORT_GRACE_SECONDS, TERMINAL, type Done } from './reconcile.js';
+import { beginReconcile, REPORT_GRACE_SECONDS, TERMINAL, type Done } from './reconcile.js';
 import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
 
 /** What the Kustomization set on one cluster. */
@@ -294,16 +294,8 @@ class KustomizationActor {
 
   /** Reconciling, and (Flux) Ready Unknown while a reconcile, its waits included, is in progress; True only once all of it succeeded. */
   private beginReconcile(): Done {
-    const generation = this.actor.generation;
-    this.setCond({ type: 'Reconciling', status: 'True', reason: Reason.Progressing, message: 'reconciliation in progress' });
-    // As Flux (kustomize-controller kustomization_controller.go reconcile(), helm-controller
-    // atomic release): Ready is Unknown while a reconcile, its waits included, is in progress;
-    // True only once all of it succeeded.
-    if (fluxDependencyRule()) this.setCond({ type: 'Ready', status: 'Unknown', reason: Reason.Progressing, message: 'Reconciliation in progress' });
     this.waitingOnDependencies = false;
-    return (ok, reason, message, stalled = false) => {
-      this.status = finishReconcile(this.status, { ok, reason, message, stalled }, generation);
-    };
+    return beginReconcile({ get: () => this.status, set: (s) => { this.status = s; } }, this.actor.generation);
   }
 
   /** Step 1: the sourceRef may be in another namespace only when the hub allows it; refused, it is stalled until the spec (or the hub's setting) changes. */

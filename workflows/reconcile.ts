@@ -1,7 +1,8 @@
 // How every declaration actor ends a reconcile (Flux's finalizeStatus: core/conditions.ts
-// finishReconcile has the rule and its sources), and the report-waiting constants the
-// deploying actors share. Workflow code: the time is the workflow's clock.
-import { finishReconcile as finishedConditions, type Condition, type ReconcileOutcome } from '../core/conditions.js';
+// finishReconcile has the rule and its sources), how the deploying actors begin one, and the
+// report-waiting constants they share. Workflow code: the time is the workflow's clock.
+import { patched } from '@temporalio/workflow';
+import { finishReconcile as finishedConditions, setCondition, type Condition, type ReconcileOutcome } from '../core/conditions.js';
 import { workflowNow as now } from './clock.js';
 
 /** Report phases after which an agent's report of a deployment answers a wait. */
@@ -29,3 +30,25 @@ export function finishReconcile<S extends ReconciledStatus>(status: S, outcome: 
     ...(observedGeneration !== undefined ? { observedGeneration } : {}),
   };
 }
+
+/**
+ * A deploying actor (Kustomization, HelmRelease) begins a reconcile: Reconciling True and, as
+ * Flux (kustomize-controller kustomization_controller.go reconcile(), helm-controller atomic
+ * release), Ready Unknown while the reconcile, its waits included, is in progress; True only
+ * once all of it succeeded (older histories predate that: patched). Returns the Done that ends
+ * it, recording the generation the reconcile began at.
+ */
+export function beginReconcile<S extends ReconciledStatus>(status: { get(): S; set(next: S): void }, generation: number): Done {
+  const setCond = (c: Omit<Condition, 'lastTransitionTime'>): void => {
+    const s = status.get();
+    status.set({ ...s, conditions: setCondition(s.conditions, c, now()) });
+  };
+  setCond({ type: 'Reconciling', status: 'True', reason: PROGRESSING, message: 'reconciliation in progress' });
+  if (patched('flux-dependency-rule')) setCond({ type: 'Ready', status: 'Unknown', reason: PROGRESSING, message: 'Reconciliation in progress' });
+  return (ok, reason, message, stalled = false) => {
+    status.set(finishReconcile(status.get(), { ok, reason, message, stalled }, generation));
+  };
+}
+
+/** Flux's reason while a reconcile is in progress (KustomizationReason and HelmReleaseReason name it too). */
+const PROGRESSING = 'Progressing';
