@@ -24,14 +24,14 @@ import { HelmReleaseReason as Reason, current, lastDeployed, releaseExists, rese
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { ACCESS_DENIED_REASON, crossNamespaceRefusal, impersonationFor, type TenancySettings } from '../core/tenancy.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor, Subscriptions, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow as now } from './clock.js';
 import { activityFailure } from './failures.js';
 import { ClusterReleases, describe, type Outcome, type ReleasePlan } from './helm-cluster-releases.js';
 import {
   clusterReportSignal, dependencyStatusSignal, helmReleaseStatusQuery, helmRollbackUpdate,
-  sourceArtifactSignal, subscribeSignal, unsubscribeSignal,
+  sourceArtifactSignal,
   type DependencyStatus, type HelmReleaseStatus, type ReportSummary, type RollbackRequest,
   type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
@@ -101,8 +101,8 @@ class HelmReleaseActor {
   private readonly releases: ClusterReleases;
   private readonly dependencies: Map<string, DependencyStatus>;
   private readonly rollbacks: RollbackRequest[];
-  private readonly missing = { source: false, dependency: false };
   private waitingOnDependencies = false;
+  private readonly subscriptions: Subscriptions;
   private readonly outbox: Outbox;
   private readonly rollouts: RolloutDriver;
   /** Clusters a rollout step acts on now: their reports answer the step, they are not health news for the rollout. */
@@ -124,13 +124,8 @@ class HelmReleaseActor {
     );
     this.dependencies = new Map(Object.entries(input.dependencies ?? {}));
     this.rollbacks = [...(input.rollbacks ?? [])];
-    this.outbox = new Outbox((target) => {
-      if (target === this.sourceId()) this.missing.source = true;
-      // A dependency declared after us: subscribe again on the next wake.
-      if (this.dependencyIds().includes(target)) this.missing.dependency = true;
-      this.actor.subscribers.delete(target);
-    });
-    void this.outbox.run();
+    this.subscriptions = new Subscriptions(this.actor, { source: () => this.sourceId(), dependencies: () => this.dependencyIds() });
+    this.outbox = this.subscriptions.outbox;
     this.rollouts = new RolloutDriver(this.actor.id, this.outbox, {
       ...(this.status.rollout ? { tracking: this.status.rollout } : {}),
       onTracking: (rollout) => { this.status = { ...this.status, rollout }; },
@@ -170,7 +165,7 @@ class HelmReleaseActor {
   run(): Promise<void> {
     return this.actor.runDeploymentLoop({
       interval: () => this.spec().intervalSeconds,
-      subscribe: () => { this.subscribe(); },
+      subscribe: () => { this.subscriptions.subscribe(); },
       reconcile: () => this.reconcile(),
       finalize: () => this.finalize(),
       tellDependents: () => { this.tellDependents(); },
@@ -237,16 +232,9 @@ class HelmReleaseActor {
     this.actor.tellDependents(this.outbox, next);
   }
 
-  private subscribe(): void {
-    this.missing.source = false;
-    this.missing.dependency = false;
-    this.outbox.signal(this.sourceId(), subscribeSignal, { subscriber: this.actor.id });
-    for (const d of this.dependencyIds()) this.outbox.signal(d, subscribeSignal, { subscriber: this.actor.id });
-  }
-
   /** Every wake-up, before a reconcile: subscribe again where a target was missing, tell dependents, run queued `flotilla helm rollback`s. */
   private async onWake(): Promise<void> {
-    if (this.missing.source || this.missing.dependency) this.subscribe();
+    this.subscriptions.retryMissing();
     this.tellDependents();
     while (this.rollbacks.length > 0) {
       const req = this.rollbacks.shift();
@@ -337,7 +325,7 @@ class HelmReleaseActor {
   /** Step 2 failed: no artifact (yet) from the chart's source. */
   private noArtifact(done: Done): void {
     const ref = this.spec().chart.sourceRef;
-    done(false, Reason.ArtifactFailed, `chart source ${ref.kind}/${ref.namespace}/${ref.name} ${this.missing.source ? 'does not exist' : 'has no artifact yet'}`);
+    done(false, Reason.ArtifactFailed, `chart source ${ref.kind}/${ref.namespace}/${ref.name} ${this.subscriptions.missing.source ? 'does not exist' : 'has no artifact yet'}`);
   }
 
   /** Step 3: the dependencies are ready; otherwise waits for their news (a dependency status wakes the actor). */
@@ -555,8 +543,7 @@ class HelmReleaseActor {
   /** The HelmRelease was deleted: uninstall it everywhere (created namespaces too), unsubscribe, tell dependents. */
   private async finalize(): Promise<void> {
     for (const cluster of this.releases.histories.keys()) await this.releases.uninstallOn(cluster, 'HelmRelease deleted', false);
-    this.outbox.signal(this.sourceId(), unsubscribeSignal, { subscriber: this.actor.id });
-    for (const d of this.dependencyIds()) this.outbox.signal(d, unsubscribeSignal, { subscriber: this.actor.id });
+    this.subscriptions.unsubscribe();
     for (const s of this.actor.subscribers) this.outbox.signal(s, dependencyStatusSignal, { id: this.actor.id, ready: false, readyClusters: [], revision: '', deleted: true });
     await condition(() => this.outbox.idle());
   }

@@ -26,13 +26,12 @@ import { KustomizationReason as Reason } from '../core/kustomization.js';
 import { renderSafety } from '../core/render-safety.js';
 import { ACCESS_DENIED_REASON, DEFAULT_TENANCY, crossNamespaceRefusal, defaultNamespaceFor, impersonationFor, type TenancySettings } from '../core/tenancy.js';
 import type { TenancyActivities } from '../activities/tenancy.js';
-import { DeclarationActor, type ActorMemory } from './actor.js';
+import { DeclarationActor, Subscriptions, type ActorMemory } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow as now } from './clock.js';
 import { activityFailure } from './failures.js';
 import {
   clusterReportSignal, dependencyStatusSignal, kustomizationStatusQuery, sourceArtifactSignal,
-  subscribeSignal, unsubscribeSignal,
   type ClusterDeploymentStatus, type DependencyStatus, type DeploymentOptions, type KustomizationStatus,
   type ReportSummary, type RolloutFinished, type SourceArtifactEvent,
 } from './messages.js';
@@ -101,8 +100,6 @@ class KustomizationActor {
   private tenancy: TenancySettings = DEFAULT_TENANCY;
   private status: KustomizationStatus;
   private source: SourceArtifactEvent | undefined;
-  /** Set by the outbox when the source or a dependency does not exist (yet): re-subscribe on the next pass. */
-  private readonly missing = { source: false, dependency: false };
   private readonly dependencies: Map<string, DependencyStatus>;
   /** cluster → the agent's latest report of this Kustomization's deployment. */
   private readonly reports: Map<string, ReportSummary>;
@@ -110,6 +107,7 @@ class KustomizationActor {
   private readonly deployed: Map<string, Deployed>;
   /** Set while a reconcile waits on dependencies: a dependency's change then wakes us. */
   private waitingOnDependencies = false;
+  private readonly subscriptions: Subscriptions;
   private readonly outbox: Outbox;
   private readonly rollouts: RolloutDriver;
 
@@ -125,13 +123,9 @@ class KustomizationActor {
     this.dependencies = new Map(Object.entries(input.dependencies ?? {}));
     this.reports = new Map(Object.entries(input.reports ?? {}));
     this.deployed = new Map(Object.entries(input.deployed ?? {}));
-    this.outbox = new Outbox((target) => {
-      if (target === this.sourceId()) this.missing.source = true;
-      // A dependency declared after us (a build adopts them in its own order): subscribe again on the next wake.
-      if (this.dependencyIds().includes(target)) this.missing.dependency = true;
-      this.actor.subscribers.delete(target);
-    });
-    void this.outbox.run();
+    // A dependency may be declared after us (a build adopts them in its own order): Subscriptions subscribes again on the next wake.
+    this.subscriptions = new Subscriptions(this.actor, { source: () => this.sourceId(), dependencies: () => this.dependencyIds() });
+    this.outbox = this.subscriptions.outbox;
     this.rollouts = new RolloutDriver(this.actor.id, this.outbox, {
       ...(this.status.rollout ? { tracking: this.status.rollout } : {}),
       onTracking: (rollout) => { this.status = { ...this.status, rollout }; },
@@ -174,12 +168,12 @@ class KustomizationActor {
     return this.actor.runDeploymentLoop({
       // Flux requeues a failed Kustomization at spec.retryInterval.
       interval: () => (this.isReady() ? this.spec().intervalSeconds : this.spec().retryIntervalSeconds),
-      subscribe: () => { this.subscribe(); },
+      subscribe: () => { this.subscriptions.subscribe(); },
       reconcile: () => this.reconcile(),
       finalize: () => this.finalize(),
       tellDependents: () => { this.tellDependents(); },
       onWake: () => {
-        if (this.missing.source || this.missing.dependency) this.subscribe(); // the source or a dependency may exist by now
+        this.subscriptions.retryMissing();
         this.tellDependents();
         return Promise.resolve();
       },
@@ -231,13 +225,6 @@ class KustomizationActor {
   /** Tells dependents when readiness changed, and new subscribers in any case. */
   private tellDependents(): void {
     this.actor.tellDependents(this.outbox, this.dependencyStatus());
-  }
-
-  private subscribe(): void {
-    this.missing.source = false;
-    this.missing.dependency = false;
-    this.outbox.signal(this.sourceId(), subscribeSignal, { subscriber: this.actor.id });
-    for (const d of this.dependencyIds()) this.outbox.signal(d, subscribeSignal, { subscriber: this.actor.id });
   }
 
   /**
@@ -310,7 +297,7 @@ class KustomizationActor {
   /** Step 2 failed: no artifact (yet) from the GitRepository. */
   private noArtifact(done: Done): void {
     const ref = this.spec().sourceRef;
-    done(false, Reason.ArtifactFailed, `Source artifact not found: GitRepository/${ref.namespace}/${ref.name} ${this.missing.source ? 'does not exist' : 'has no artifact yet'}`);
+    done(false, Reason.ArtifactFailed, `Source artifact not found: GitRepository/${ref.namespace}/${ref.name} ${this.subscriptions.missing.source ? 'does not exist' : 'has no artifact yet'}`);
   }
 
   /** Step 3: the clusters the placement selects; with a rollout strategy, those its waves select. */
@@ -604,8 +591,7 @@ class KustomizationActor {
       for (const cluster of this.deployed.keys()) await clearClusterDeployment({ cluster, name: this.actor.id });
       if (this.status.declarations.length > 0) await deleteHubDeclarations({ ids: this.status.declarations, owner: this.actor.id });
     }
-    this.outbox.signal(this.sourceId(), unsubscribeSignal, { subscriber: this.actor.id });
-    for (const d of this.dependencyIds()) this.outbox.signal(d, unsubscribeSignal, { subscriber: this.actor.id });
+    this.subscriptions.unsubscribe();
     for (const s of this.actor.subscribers) this.outbox.signal(s, dependencyStatusSignal, { ...this.dependencyStatus(), ready: false, deleted: true });
     await condition(() => this.outbox.idle());
   }
