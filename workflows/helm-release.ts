@@ -373,7 +373,7 @@ class HelmReleaseActor {
   /** Step 5 failed: stalled when no retry can find the chart (no matching version, no chart, a bad range). */
   private chartFailed(err: unknown, done: Done): void {
     const f = activityFailure(err, Reason.ChartPullError);
-    done(false, f.reason, f.message, isStalled(f.reason));
+    done(false, f.reason, f.message, f.kind === 'stalled');
   }
 
   /** Step 6: the release exists on the cluster (not uninstalled). */
