@@ -97,6 +97,8 @@ class HelmReleaseActor {
   /** The hub's tenancy settings as last read in this run (core/tenancy.ts); read at each reconcile. */
   private tenancy: TenancySettings | undefined;
   private status: HelmReleaseStatus;
+  /** The status as the shared helpers (beginReconcile, RolloutDriver.inStatus) read and replace it. */
+  private readonly statusCell = { get: (): HelmReleaseStatus => this.status, set: (s: HelmReleaseStatus): void => { this.status = s; } };
   private source: SourceArtifactEvent | undefined;
   private readonly releases: ClusterReleases;
   private readonly dependencies: Map<string, DependencyStatus>;
@@ -126,11 +128,7 @@ class HelmReleaseActor {
     this.rollbacks = [...(input.rollbacks ?? [])];
     this.subscriptions = new Subscriptions(this.actor, { source: () => this.sourceId(), dependencies: () => this.dependencyIds() });
     this.outbox = this.subscriptions.outbox;
-    this.rollouts = new RolloutDriver(this.actor.id, this.outbox, {
-      ...(this.status.rollout ? { tracking: this.status.rollout } : {}),
-      onTracking: (rollout) => { this.status = { ...this.status, rollout }; },
-      wake: () => { this.actor.wake(); },
-    });
+    this.rollouts = RolloutDriver.inStatus(this.actor, this.outbox, this.statusCell);
     this.setHandlers();
   }
 
@@ -310,7 +308,7 @@ class HelmReleaseActor {
   /** Reconciling, and (Flux) Ready Unknown while a reconcile, its waits included, is in progress; True only once all of it succeeded. */
   private beginReconcile(): Done {
     this.waitingOnDependencies = false;
-    return beginReconcile({ get: () => this.status, set: (s) => { this.status = s; } }, this.actor.generation);
+    return beginReconcile(this.statusCell, this.actor.generation);
   }
 
   /** Step 1: the chart's sourceRef may be in another namespace only when the hub allows it. */

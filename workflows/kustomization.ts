@@ -99,6 +99,8 @@ class KustomizationActor {
   /** The hub's tenancy settings as last read (each reconcile reads them again). */
   private tenancy: TenancySettings = DEFAULT_TENANCY;
   private status: KustomizationStatus;
+  /** The status as the shared helpers (beginReconcile, RolloutDriver.inStatus) read and replace it. */
+  private readonly statusCell = { get: (): KustomizationStatus => this.status, set: (s: KustomizationStatus): void => { this.status = s; } };
   private source: SourceArtifactEvent | undefined;
   private readonly dependencies: Map<string, DependencyStatus>;
   /** cluster → the agent's latest report of this Kustomization's deployment. */
@@ -126,11 +128,7 @@ class KustomizationActor {
     // A dependency may be declared after us (a build adopts them in its own order): Subscriptions subscribes again on the next wake.
     this.subscriptions = new Subscriptions(this.actor, { source: () => this.sourceId(), dependencies: () => this.dependencyIds() });
     this.outbox = this.subscriptions.outbox;
-    this.rollouts = new RolloutDriver(this.actor.id, this.outbox, {
-      ...(this.status.rollout ? { tracking: this.status.rollout } : {}),
-      onTracking: (rollout) => { this.status = { ...this.status, rollout }; },
-      wake: () => { this.actor.wake(); },
-    });
+    this.rollouts = RolloutDriver.inStatus(this.actor, this.outbox, this.statusCell);
     this.setHandlers();
   }
 
@@ -282,7 +280,7 @@ class KustomizationActor {
   /** Reconciling, and (Flux) Ready Unknown while a reconcile, its waits included, is in progress; True only once all of it succeeded. */
   private beginReconcile(): Done {
     this.waitingOnDependencies = false;
-    return beginReconcile({ get: () => this.status, set: (s) => { this.status = s; } }, this.actor.generation);
+    return beginReconcile(this.statusCell, this.actor.generation);
   }
 
   /** Step 1: the sourceRef may be in another namespace only when the hub allows it; refused, it is stalled until the spec (or the hub's setting) changes. */
