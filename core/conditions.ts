@@ -18,13 +18,34 @@ export function setCondition(conditions: readonly Condition[], next: Omit<Condit
     .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
 }
 
+/** How a reconcile ended: Ready's status and reason, and whether no retry can fix it (stalled). */
+export interface ReconcileOutcome {
+  readonly ok: boolean;
+  readonly reason: string;
+  readonly message: string;
+  /** No retry fixes it until the spec or the source changes (Flux's MarkStalled). */
+  readonly stalled?: boolean;
+}
+
 /**
- * The conditions of a finished reconcile: Ready with its outcome, Reconciling False ("reconciled",
- * or waiting for the next interval after a failure).
+ * The conditions of a finished reconcile, as Flux leaves them (every actor ends its reconciles
+ * here, through workflows/reconcile.ts finishReconcile):
+ * - Ready is set from the outcome;
+ * - Stalled is True only when the failure is stalled (fluxcd/pkg runtime/conditions/setter.go
+ *   MarkStalled), and removed otherwise: a success, or a failure a retry may fix
+ *   (fluxcd/pkg runtime/reconcile/result.go Finalize: "it's not stalled situation, ensure Stalled
+ *   condition is removed");
+ * - Reconciling is removed (kustomize-controller internal/controller/kustomization_controller.go
+ *   finalizeStatus on Ready=True; MarkStalled on a stalled failure). Flux keeps it on a failure to
+ *   be retried, with reason ProgressingWithRetry, because the controller requeues at once with
+ *   backoff; a Flotilla actor sleeps until its retry interval instead, so between reconciles it
+ *   is not reconciling, and kstatus (core/kstatus.ts) and `flotilla` waits read a Reconciling
+ *   condition as still in progress.
  */
-export function finishedConditions(conditions: readonly Condition[], ok: boolean, reason: string, message: string, now: number): Condition[] {
-  const ready = setCondition(conditions, { type: 'Ready', status: ok ? 'True' : 'False', reason, message }, now);
-  return setCondition(ready, { type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : 'waiting for the next interval' }, now);
+export function finishReconcile(conditions: readonly Condition[], outcome: ReconcileOutcome, now: number): Condition[] {
+  const { ok, reason, message } = outcome;
+  const ready = removeCondition(setCondition(conditions, { type: 'Ready', status: ok ? 'True' : 'False', reason, message }, now), 'Reconciling');
+  return !ok && outcome.stalled === true ? setCondition(ready, { type: 'Stalled', status: 'True', reason, message }, now) : removeCondition(ready, 'Stalled');
 }
 
 export function removeCondition(conditions: readonly Condition[], type: Condition['type']): Condition[] {

@@ -9,11 +9,10 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Counter, Registry } from 'prom-client';
 import { NOTIFICATION_RETRY, type NotificationActivities } from '../api/notifications.js';
+import { failureKind } from '../core/failure-kind.js';
 
 export type ReceiverResult = 'accepted' | 'ping' | 'bad_signature' | 'rejected' | 'not_found';
 export type DeliveryResult = 'sent' | 'failed' | 'skipped';
-
-const NON_RETRYABLE = new Set(['NotificationRejected', 'ProviderMisconfigured']);
 
 export class NotificationMetrics {
   private readonly receiverRequests: Counter<'receiver' | 'result'>;
@@ -50,7 +49,7 @@ export class NotificationMetrics {
           this.delivery(provider, 'skipped' in result ? 'skipped' : 'sent');
           return result;
         } catch (err) {
-          const final = (err instanceof ApplicationFailure && (err.nonRetryable || NON_RETRYABLE.has(err.type ?? ''))) || attempt() >= NOTIFICATION_RETRY.attempts;
+          const final = (err instanceof ApplicationFailure && (err.nonRetryable || failureKind(err.type ?? '') === 'stalled')) || attempt() >= NOTIFICATION_RETRY.attempts;
           if (final) this.delivery(provider, 'failed');
           throw err;
         }

@@ -2,6 +2,7 @@
 // are decided in one place (STYLE.md rule 4).
 import type { ActivityOptions } from '@temporalio/workflow';
 import { NOTIFICATION_RETRY } from '../api/notifications.js';
+import { FINAL_NOTIFICATION_FAILURES } from '../core/failure-kind.js';
 
 /** Short calls to an API server or the hub's own stores. */
 export const quick: ActivityOptions = {
@@ -26,7 +27,7 @@ export function notificationDelivery(providerTimeoutSeconds: number, totalSecond
     retry: {
       initialInterval: `${NOTIFICATION_RETRY.initialSeconds} seconds`, backoffCoefficient: 2,
       maximumInterval: `${NOTIFICATION_RETRY.maximumIntervalSeconds} seconds`, maximumAttempts: NOTIFICATION_RETRY.attempts,
-      nonRetryableErrorTypes: ['NotificationRejected', 'ProviderMisconfigured'],
+      nonRetryableErrorTypes: [...FINAL_NOTIFICATION_FAILURES],
     },
   };
 }

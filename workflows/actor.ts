@@ -7,7 +7,7 @@ import {
   unsubscribeSignal, type ActorMemory, type DependencyStatus,
 } from '../api/actor.js';
 import type { ActorDeclaration } from '../core/declarations/types.js';
-import type { Outbox } from './outbox.js';
+import { Outbox } from './outbox.js';
 
 /** What a deploying actor plugs into DeclarationActor.runDeploymentLoop. */
 export interface DeploymentLoop {
@@ -209,5 +209,47 @@ export class DeclarationActor<D extends ActorDeclaration> {
       subscribers: [...this.subscribers].sort(), ...(this.pendingReconcile === undefined ? {} : { pendingReconcile: this.pendingReconcile }),
       ...(this.historyLimit === HISTORY_LIMIT ? {} : { historyLimit: this.historyLimit }),
     };
+  }
+}
+
+/**
+ * What a deploying actor (Kustomization, HelmRelease) subscribes to, through its outbox: its
+ * source and its dependencies. A target that does not exist (yet) is subscribed to again on the
+ * next wake (a dependency declared after its dependent, a source applied later); a subscriber
+ * that is gone is forgotten.
+ */
+export class Subscriptions {
+  readonly outbox: Outbox;
+  /** Set by the outbox when the source or a dependency does not exist (yet). */
+  readonly missing = { source: false, dependency: false };
+
+  constructor(
+    private readonly actor: { readonly id: string; readonly subscribers: Set<string> },
+    private readonly targets: { source(): string; dependencies(): string[] },
+  ) {
+    this.outbox = new Outbox((target) => {
+      if (target === targets.source()) this.missing.source = true;
+      if (targets.dependencies().includes(target)) this.missing.dependency = true;
+      actor.subscribers.delete(target);
+    });
+    void this.outbox.run();
+  }
+
+  subscribe(): void {
+    this.missing.source = false;
+    this.missing.dependency = false;
+    this.outbox.signal(this.targets.source(), subscribeSignal, { subscriber: this.actor.id });
+    for (const d of this.targets.dependencies()) this.outbox.signal(d, subscribeSignal, { subscriber: this.actor.id });
+  }
+
+  /** On a wake: subscribes again when the source or a dependency was missing (it may exist by now). */
+  retryMissing(): void {
+    if (this.missing.source || this.missing.dependency) this.subscribe();
+  }
+
+  /** The actor was deleted: its source and dependencies forget it. */
+  unsubscribe(): void {
+    this.outbox.signal(this.targets.source(), unsubscribeSignal, { subscriber: this.actor.id });
+    for (const d of this.targets.dependencies()) this.outbox.signal(d, unsubscribeSignal, { subscriber: this.actor.id });
   }
 }

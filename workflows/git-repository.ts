@@ -8,11 +8,12 @@ import {
   gitRepositoryId, gitRepositoryStatusQuery, type GitRepositoryActivities, type GitRepositoryInput,
   type GitRepositoryStatus,
 } from '../api/git-repository.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<void> {
   const actor = new DeclarationActor(input, 'GitRepository');
@@ -113,7 +114,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
   }
 
   function finish(ok: boolean, reason: string, message: string): void {
-    status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), lastReconciledAt: now() };
+    status = finishReconcile(status, { ok, reason, message });
   }
 }
 

@@ -17,12 +17,10 @@ import {
 } from '../core/helm-release.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow as now } from './clock.js';
+import { REPORT_GRACE_SECONDS, TERMINAL } from './reconcile.js';
 
 const { setClusterDeployment, clearClusterDeployment } = proxyActivities<ClusterDeploymentActivities>(quick);
 
-/** Report phases after which a deployment's report answers a wait. */
-export const TERMINAL = new Set(['READY', 'UNHEALTHY', 'INVALID', 'FAILED']);
-const REPORT_GRACE_SECONDS = 60;
 const DELETE_WAIT_SECONDS = 60;
 
 /** What a release is rendered into for one cluster. */

@@ -15,7 +15,7 @@
 // newer target; a newer one mid-rollout supersedes it at the next wave boundary.
 import { condition, continueAsNew, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import {
-  dependencyStatusSignal, sourceArtifactSignal, subscribeSignal, unsubscribeSignal, type DependencyStatus,
+  dependencyStatusSignal, sourceArtifactSignal, type DependencyStatus,
   type SourceArtifactEvent,
 } from '../api/actor.js';
 import { clusterReportSignal, type ClusterDeploymentActivities, type ClusterInfo } from '../api/cluster.js';
@@ -28,18 +28,20 @@ import type { TenancyActivities } from '../activities/tenancy.js';
 import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import { unmetDependencies } from '../core/dependencies.js';
+import { isStalled } from '../core/failure-kind.js';
 import {
   HelmReleaseReason as Reason, current, lastDeployed, releaseExists, resetFailures, sha256Hex, type ReleaseRevision,
 } from '../core/helm-release.js';
 import { placedClusters } from '../core/placement.js';
 import { planRollout } from '../core/rollout-plan.js';
 import { ACCESS_DENIED_REASON, crossNamespaceRefusal, impersonationFor, type TenancySettings } from '../core/tenancy.js';
-import { DeclarationActor } from './actor.js';
+import { DeclarationActor, Subscriptions } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow as now } from './clock.js';
 import { activityFailure } from './failures.js';
-import { ClusterReleases, describe, TERMINAL, type Outcome, type ReleasePlan } from './helm-cluster-releases.js';
+import { ClusterReleases, describe, type Outcome, type ReleasePlan } from './helm-cluster-releases.js';
 import { Outbox } from './outbox.js';
+import { beginReconcile, TERMINAL, type Done } from './reconcile.js';
 import { failedRolloutMessage, RolloutDriver, rolloutVerdict, type StepAnswer } from './rollout-driver.js';
 
 /** The inputs of a render that the rollout target covers. */
@@ -56,9 +58,6 @@ interface Placement {
   readonly placed: readonly string[];
   readonly strategy: HelmReleaseDeclaration['spec']['rollout'];
 }
-
-/** Ends a reconcile: Ready, Reconciling and Stalled with one reason (Flux's finalizeStatus). */
-type Done = (ok: boolean, reason: string, message: string, stalled?: boolean) => void;
 
 /** One rollout of a target, as its steps see it. */
 interface RolloutRun {
@@ -81,11 +80,6 @@ const { prepareChart, renderRelease } = proxyActivities<HelmReleaseActivities>({
   },
 });
 
-/** Chart failures no retry fixes until the spec or the source changes: the release is stalled. */
-const STALLING_CHART_REASONS: readonly string[] = [Reason.NoMatchingVersion, Reason.ChartNotFound, Reason.InvalidRange];
-/** Per-cluster failures no retry fixes until the spec or the source changes. */
-const STALLING_CLUSTER_REASONS: readonly string[] = [Reason.RetriesExceeded, Reason.RenderFailed, Reason.ValuesError];
-
 export async function helmReleaseWorkflow(input: HelmReleaseInput): Promise<void> {
   return new HelmReleaseActor(input).run();
 }
@@ -95,12 +89,14 @@ class HelmReleaseActor {
   /** The hub's tenancy settings as last read in this run (core/tenancy.ts); read at each reconcile. */
   private tenancy: TenancySettings | undefined;
   private status: HelmReleaseStatus;
+  /** The status as the shared helpers (beginReconcile, RolloutDriver.inStatus) read and replace it. */
+  private readonly statusCell = { get: (): HelmReleaseStatus => this.status, set: (s: HelmReleaseStatus): void => { this.status = s; } };
   private source: SourceArtifactEvent | undefined;
   private readonly releases: ClusterReleases;
   private readonly dependencies: Map<string, DependencyStatus>;
   private readonly rollbacks: RollbackRequest[];
-  private readonly missing = { source: false, dependency: false };
   private waitingOnDependencies = false;
+  private readonly subscriptions: Subscriptions;
   private readonly outbox: Outbox;
   private readonly rollouts: RolloutDriver;
   /** Clusters a rollout step acts on now: their reports answer the step, they are not health news for the rollout. */
@@ -122,18 +118,9 @@ class HelmReleaseActor {
     );
     this.dependencies = new Map(Object.entries(input.dependencies ?? {}));
     this.rollbacks = [...(input.rollbacks ?? [])];
-    this.outbox = new Outbox((target) => {
-      if (target === this.sourceId()) this.missing.source = true;
-      // A dependency declared after us: subscribe again on the next wake.
-      if (this.dependencyIds().includes(target)) this.missing.dependency = true;
-      this.actor.subscribers.delete(target);
-    });
-    void this.outbox.run();
-    this.rollouts = new RolloutDriver(this.actor.id, this.outbox, {
-      ...(this.status.rollout ? { tracking: this.status.rollout } : {}),
-      onTracking: (rollout) => { this.status = { ...this.status, rollout }; },
-      wake: () => { this.actor.wake(); },
-    });
+    this.subscriptions = new Subscriptions(this.actor, { source: () => this.sourceId(), dependencies: () => this.dependencyIds() });
+    this.outbox = this.subscriptions.outbox;
+    this.rollouts = RolloutDriver.inStatus(this.actor, this.outbox, this.statusCell);
     this.setHandlers();
   }
 
@@ -168,7 +155,7 @@ class HelmReleaseActor {
   run(): Promise<void> {
     return this.actor.runDeploymentLoop({
       interval: () => this.spec().intervalSeconds,
-      subscribe: () => { this.subscribe(); },
+      subscribe: () => { this.subscriptions.subscribe(); },
       reconcile: () => this.reconcile(),
       finalize: () => this.finalize(),
       tellDependents: () => { this.tellDependents(); },
@@ -235,16 +222,9 @@ class HelmReleaseActor {
     this.actor.tellDependents(this.outbox, next);
   }
 
-  private subscribe(): void {
-    this.missing.source = false;
-    this.missing.dependency = false;
-    this.outbox.signal(this.sourceId(), subscribeSignal, { subscriber: this.actor.id });
-    for (const d of this.dependencyIds()) this.outbox.signal(d, subscribeSignal, { subscriber: this.actor.id });
-  }
-
   /** Every wake-up, before a reconcile: subscribe again where a target was missing, tell dependents, run queued `flotilla helm rollback`s. */
   private async onWake(): Promise<void> {
-    if (this.missing.source || this.missing.dependency) this.subscribe();
+    this.subscriptions.retryMissing();
     this.tellDependents();
     while (this.rollbacks.length > 0) {
       const req = this.rollbacks.shift();
@@ -319,17 +299,8 @@ class HelmReleaseActor {
 
   /** Reconciling, and (Flux) Ready Unknown while a reconcile, its waits included, is in progress; True only once all of it succeeded. */
   private beginReconcile(): Done {
-    const generation = this.actor.generation;
-    this.setCond({ type: 'Reconciling', status: 'True', reason: Reason.Progressing, message: 'reconciliation in progress' });
-    // As Flux (kustomize-controller kustomization_controller.go reconcile(), helm-controller atomic release).
-    if (patched('flux-dependency-rule')) this.setCond({ type: 'Ready', status: 'Unknown', reason: Reason.Progressing, message: 'Reconciliation in progress' });
     this.waitingOnDependencies = false;
-    return (ok, reason, message, stalled = false) => {
-      this.setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-      this.setCond({ type: 'Reconciling', status: 'False', reason, message: ok ? 'reconciled' : `retrying in ${this.spec().intervalSeconds}s` });
-      this.setCond({ type: 'Stalled', status: stalled ? 'True' : 'False', reason, message: stalled ? message : '' });
-      this.status = { ...this.status, observedGeneration: generation, lastReconciledAt: now() };
-    };
+    return beginReconcile(this.statusCell, this.actor.generation);
   }
 
   /** Step 1: the chart's sourceRef may be in another namespace only when the hub allows it. */
@@ -344,7 +315,7 @@ class HelmReleaseActor {
   /** Step 2 failed: no artifact (yet) from the chart's source. */
   private noArtifact(done: Done): void {
     const ref = this.spec().chart.sourceRef;
-    done(false, Reason.ArtifactFailed, `chart source ${ref.kind}/${ref.namespace}/${ref.name} ${this.missing.source ? 'does not exist' : 'has no artifact yet'}`);
+    done(false, Reason.ArtifactFailed, `chart source ${ref.kind}/${ref.namespace}/${ref.name} ${this.subscriptions.missing.source ? 'does not exist' : 'has no artifact yet'}`);
   }
 
   /** Step 3: the dependencies are ready; otherwise waits for their news (a dependency status wakes the actor). */
@@ -392,7 +363,7 @@ class HelmReleaseActor {
   /** Step 5 failed: stalled when no retry can find the chart (no matching version, no chart, a bad range). */
   private chartFailed(err: unknown, done: Done): void {
     const f = activityFailure(err, Reason.ChartPullError);
-    done(false, f.reason, f.message, STALLING_CHART_REASONS.includes(f.reason));
+    done(false, f.reason, f.message, f.kind === 'stalled');
   }
 
   /** Step 6: the release exists on the cluster (not uninstalled). */
@@ -419,7 +390,7 @@ class HelmReleaseActor {
     if (bad.length === 0) {
       done(true, Reason.ReconciliationSucceeded, `${this.spec().releaseName} ${chart.chartName}@${chart.chartVersion} ready on ${placed.length === 0 ? 'no cluster (none matches the placement)' : placed.join(', ')}`);
     } else {
-      done(false, bad[0]?.reason ?? Reason.ReconciliationFailed, bad.map((o) => `${o.cluster}: ${o.message}`).join('; '), bad.every((o) => STALLING_CLUSTER_REASONS.includes(o.reason)));
+      done(false, bad[0]?.reason ?? Reason.ReconciliationFailed, bad.map((o) => `${o.cluster}: ${o.message}`).join('; '), bad.every((o) => isStalled(o.reason)));
     }
   }
 
@@ -562,8 +533,7 @@ class HelmReleaseActor {
   /** The HelmRelease was deleted: uninstall it everywhere (created namespaces too), unsubscribe, tell dependents. */
   private async finalize(): Promise<void> {
     for (const cluster of this.releases.histories.keys()) await this.releases.uninstallOn(cluster, 'HelmRelease deleted', false);
-    this.outbox.signal(this.sourceId(), unsubscribeSignal, { subscriber: this.actor.id });
-    for (const d of this.dependencyIds()) this.outbox.signal(d, unsubscribeSignal, { subscriber: this.actor.id });
+    this.subscriptions.unsubscribe();
     for (const s of this.actor.subscribers) this.outbox.signal(s, dependencyStatusSignal, { id: this.actor.id, ready: false, readyClusters: [], revision: '', deleted: true });
     await condition(() => this.outbox.idle());
   }

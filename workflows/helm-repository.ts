@@ -6,10 +6,11 @@ import { sourceArtifactSignal, type SourceArtifact } from '../api/actor.js';
 import {
   helmRepositoryStatusQuery, type HelmRepositoryActivities, type HelmRepositoryInput, type HelmRepositoryStatus,
 } from '../api/helm-repository.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 import { activityFailure } from './failures.js';
 
 export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promise<void> {
@@ -50,7 +51,7 @@ export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promis
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     if (spec.type === 'oci') {
       // OCI repositories have no index: HelmReleases pull the chart by reference at render time.

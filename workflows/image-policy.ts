@@ -14,6 +14,7 @@ import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 /** How often a policy whose ImageRepository does not exist (yet) subscribes again. */
 const MISSING_REPOSITORY_RETRY_SECONDS = 30;
@@ -116,8 +117,7 @@ export async function imagePolicyWorkflow(input: ImagePolicyInput): Promise<void
     const basis = tags;
     const { selectImage } = proxyActivities<ImageActivities>({ ...quick, retry: { ...quick.retry, nonRetryableErrorTypes: ['InvalidPolicy'] } });
     const finish = (ok: boolean, reason: string, message: string): void => {
-      setCond({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
-      status = { ...status, observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     try {
       const result = await selectImage({

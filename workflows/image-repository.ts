@@ -8,11 +8,12 @@ import { sourceArtifactSignal } from '../api/actor.js';
 import {
   imageRepositoryStatusQuery, type ImageActivities, type ImageRepositoryInput, type ImageRepositoryStatus, type ImageScan,
 } from '../api/image.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import { DeclarationActor } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 /** Errors a retry cannot fix: the next interval (or a new spec) tries again. */
 const FINAL_SCAN_ERRORS = ['InvalidImage', 'AuthenticationFailed', 'RepositoryNotFound'];
@@ -55,7 +56,7 @@ export async function imageRepositoryWorkflow(input: ImageRepositoryInput): Prom
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `scanning ${spec.image}` });
     const { scanImageRepository } = proxyActivities<ImageActivities>({

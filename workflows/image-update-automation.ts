@@ -14,12 +14,13 @@ import {
   imageUpdateStatusQuery, latestImageSignal, type ImageActivities, type ImagePolicyImage, type ImageUpdateAutomationInput,
   type ImageUpdateAutomationStatus,
 } from '../api/image.js';
-import { finishedConditions, setCondition, type Condition } from '../core/conditions.js';
+import { setCondition, type Condition } from '../core/conditions.js';
 import { DeclarationActor } from './actor.js';
 import { quick } from './activity-profiles.js';
 import { isoTime, workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
+import { finishReconcile } from './reconcile.js';
 
 /** Failures a retry of the same push cannot fix; the next interval or a new image tries again. */
 const FINAL_PUSH_ERRORS = ['AuthenticationFailed', 'InvalidRef', 'IllegalPath', 'SourceNotFound', 'CommitTemplateError', 'PushRejected'];
@@ -92,7 +93,7 @@ export async function imageUpdateAutomationWorkflow(input: ImageUpdateAutomation
     const spec = actor.declaration.spec;
     const generation = actor.generation;
     const finish = (ok: boolean, reason: string, message: string): void => {
-      status = { ...status, conditions: finishedConditions(status.conditions, ok, reason, message, now()), observedGeneration: generation, lastReconciledAt: now() };
+      status = finishReconcile(status, { ok, reason, message }, generation);
     };
     setCond({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'updating images in git' });
     const { findImagePolicies } = proxyActivities<ImageActivities>(quick);

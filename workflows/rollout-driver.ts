@@ -71,6 +71,18 @@ export class RolloutDriver {
   private tracked: RolloutTracking | undefined;
   private retryRequest: RolloutActionRequest | undefined;
 
+  /** The driver of an owner that keeps what it tracks in its status (`rollout`, carried over continue-as-new). */
+  static inStatus<S extends { readonly rollout?: RolloutTracking }>(
+    owner: { readonly id: string; wake(): void }, outbox: Outbox, status: { get(): S; set(next: S): void },
+  ): RolloutDriver {
+    const tracking = status.get().rollout;
+    return new RolloutDriver(owner.id, outbox, {
+      ...(tracking ? { tracking } : {}),
+      onTracking: (rollout) => { status.set({ ...status.get(), rollout }); },
+      wake: () => { owner.wake(); },
+    });
+  }
+
   constructor(private readonly ownerId: string, private readonly outbox: Outbox, private readonly opts: RolloutDriverOptions) {
     this.tracked = opts.tracking;
     setHandler(rolloutStepSignal, (s) => { if (s.rollout === this.active) this.steps.push(s); });
