@@ -59,8 +59,10 @@ const reasons = {
 // The worker's wiring may import workflows/, for good: it is what registers them. (The hub's
 // worker in hub/assemble.ts names workflows/index.js by path and needs no import.)
 const workerWiring = { 'deploy/dev/env.ts': ['workflows'] };
-// The remaining work of #28: imports that break a rule above today, by file (file:line → what).
-// Each file is exempt from exactly the folders listed, nothing more; delete an entry when the
+// Imports that break a rule above today, by file (file → what). All that is left is the CLI (and
+// the dev fleet's declaration client) reaching into the hub to talk to Temporal and the hub's
+// store directly: issue #25 ("One front door") moves every CLI command onto the hub's HTTP API,
+// which removes these. Each file is exempt from exactly the folders listed, nothing more; delete an entry when the
 // file stops importing that folder (test/unit/import-rules.test.ts fails on a stale entry).
 const remainingWork = {
   // cli/cluster.ts ← hub/blob-store, cluster-api (type), http-api (type), registration
