@@ -23,6 +23,10 @@ import {
   type RolloutStepResult, type RolloutWaveStatus,
 } from '../api/rollout.js';
 import { planRollout } from '../core/rollout-plan.js';
+import {
+  acceptedByResumeMessage, afterFailurePause, afterWaveFailure, analysisCheckDue, analysisFailedMessage, analysisVerdict, bakeHealthVerdict,
+  bakeVerdict, failuresVerdict, needsBake, waveHasNothingToDo, type BakeState, type FailedCluster,
+} from '../core/rollout-verdict.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';
@@ -199,7 +203,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
 
     // A wave whose clusters all run the target already (a rollout restarted after being
     // superseded) has nothing to change: no gate, no bake.
-    const nothingToDo = wave.clusters.every((c) => atTarget.has(c));
+    const nothingToDo = waveHasNothingToDo(wave.clusters, atTarget);
     if (spec.approval && !approvals.has(i) && !nothingToDo) {
       phase = 'WaitingApproval';
       message = `wave ${wave.name} waits for approval (flotilla rollout approve ${input.owner})`;
@@ -223,7 +227,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     if (outcome.kind === 'failed') {
       setWave(i, { phase: 'Failed', finishedAt: now(), message: outcome.reason });
       event('WaveFailed', `wave ${wave.name} failed: ${outcome.reason}`, { wave: wave.name });
-      if (strategy.onFailure === 'rollback') return rollback('RolledBack', `wave ${wave.name} failed: ${outcome.reason}`);
+      if (afterWaveFailure(strategy.onFailure) === 'rollback') return rollback('RolledBack', `wave ${wave.name} failed: ${outcome.reason}`);
       // onFailure: pause — an operator decides: retry the wave, resume (accept it), or abort.
       phase = 'Paused';
       ops.paused = true;
@@ -232,17 +236,18 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       event('Paused', message, { wave: wave.name });
       await condition(() => ops.retryRequest !== undefined || !isPaused() || interrupted() || superseded() !== undefined);
       ops.pausedForFailure = false;
-      if (interrupted()) return interruption();
-      if (ops.retryRequest !== undefined) {
+      const next = afterFailurePause({ interrupted: interrupted(), retryRequested: ops.retryRequest !== undefined, resumed: ops.resumedAfterFailure });
+      if (next === 'interrupted') return interruption();
+      if (next === 'retry') {
         ops.retryRequest = undefined;
         ops.paused = false;
         setWave(i, { failures: 0, message: '' });
         i -= 1; // the same wave again: its healthy clusters are at the target already
         continue;
       }
-      if (ops.resumedAfterFailure) {
+      if (next === 'resume') {
         ops.resumedAfterFailure = false;
-        setWave(i, { phase: 'Succeeded', message: `failed (${outcome.reason}); accepted by resume` });
+        setWave(i, { phase: 'Succeeded', message: acceptedByResumeMessage(outcome.reason) });
         continue;
       }
       return finish('Superseded', `superseded by ${superseded() ?? ''} while paused after wave ${wave.name} failed`);
@@ -284,7 +289,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         }
       }
       setWave(i, { failures: failed.size });
-      if (failed.size > spec.maxFailures) return { kind: 'failed', reason: failureReason(failed, spec.maxFailures) };
+      const verdict = failuresVerdict(failedClusters(failed), spec.maxFailures);
+      if (verdict.kind === 'failed') return verdict;
       if (interrupted()) return { kind: 'interrupted' };
     }
     return bake(i, failed);
@@ -303,7 +309,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     const analysis = strategy.analysis;
     const changedHere = wave.clusters.filter((c) => clusters.get(c)?.phase === 'Healthy' || failed.has(c));
     // Nothing changed in this wave (all at the target already): nothing to bake.
-    if (changedHere.length === 0 || (spec.bakeSeconds === 0 && analysis === undefined)) return { kind: 'ok' };
+    if (!needsBake(changedHere.length, spec.bakeSeconds, analysis !== undefined)) return { kind: 'ok' };
     phase = 'Baking';
     message = `wave ${wave.name} baking for ${spec.bakeSeconds}s`;
     setWave(i, { phase: 'Baking', bakeUntil: now() + spec.bakeSeconds * 1000 });
@@ -316,35 +322,34 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       if (analysis) after(analysis.intervalSeconds, () => { timers.checkDue = true; });
       let checks = 0;
       let analysisFailures = 0;
+      const state = (): BakeState => ({ hasAnalysis: analysis !== undefined, bakeOver: timers.bakeOver, checkDue: timers.checkDue, checks });
       try {
         for (;;) {
           await condition(() => timers.bakeOver || timers.checkDue || healthProblems.length > 0 || interrupted());
           if (interrupted()) return { kind: 'interrupted' };
           for (const h of healthProblems.splice(0)) {
-            const c = clusters.get(h.cluster);
-            if (!c || !atTarget.has(h.cluster) || h.ok) continue;
+            const health = bakeHealthVerdict({ ...h, clusterWave: clusters.get(h.cluster)?.wave, atTarget: atTarget.has(h.cluster) }, wave.name);
+            if (health.kind === 'ignore') continue;
             setCluster(h.cluster, { phase: 'Failed', message: h.message });
-            if (c.wave !== wave.name) return { kind: 'failed', reason: `${h.cluster} (wave ${c.wave}) turned unhealthy during the bake of wave ${wave.name}: ${h.message}` };
+            if (health.kind === 'failed') return health;
             failed.add(h.cluster);
             setWave(i, { failures: failed.size });
-            if (failed.size > spec.maxFailures) return { kind: 'failed', reason: `during bake: ${failureReason(failed, spec.maxFailures)}` };
+            const verdict = failuresVerdict(failedClusters(failed), spec.maxFailures, 'bake');
+            if (verdict.kind === 'failed') return verdict;
           }
-          // A check when its interval is up, and one at the end of a bake shorter than the interval.
-          if (analysis && (timers.checkDue || (timers.bakeOver && checks === 0))) {
+          if (analysis && analysisCheckDue(state())) {
             timers.checkDue = false;
-            const verdict = await runAnalysisCheck(analysis);
+            const result = await runAnalysisCheck(analysis);
             checks += 1;
-            if (!verdict.ok) analysisFailures += 1;
-            setWave(i, { analysis: { checks, failures: analysisFailures, lastResult: verdict.message, lastCheckedAt: now() } });
-            if (!verdict.ok) {
-              event('AnalysisFailed', `analysis check ${checks} of wave ${wave.name} failed (${analysisFailures}/${analysis.failureLimit} tolerated): ${verdict.message}`, { wave: wave.name });
-              if (analysisFailures > analysis.failureLimit) {
-                return { kind: 'failed', reason: `analysis failed ${analysisFailures} time${analysisFailures === 1 ? '' : 's'} (failureLimit ${analysis.failureLimit}): ${verdict.message}` };
-              }
-            }
+            if (!result.ok) analysisFailures += 1;
+            setWave(i, { analysis: { checks, failures: analysisFailures, lastResult: result.message, lastCheckedAt: now() } });
+            const check = { ok: result.ok, message: result.message, checks, failures: analysisFailures, failureLimit: analysis.failureLimit };
+            if (!result.ok) event('AnalysisFailed', analysisFailedMessage(check, wave.name), { wave: wave.name });
+            const verdict = analysisVerdict(check);
+            if (verdict.kind === 'failed') return verdict;
             if (!timers.bakeOver) after(analysis.intervalSeconds, () => { timers.checkDue = true; });
           }
-          if (timers.bakeOver && (analysis === undefined || checks > 0)) return { kind: 'ok' };
+          if (bakeVerdict(state()).kind === 'ok') return { kind: 'ok' };
         }
       } finally {
         CancellationScope.current().cancel(); // timers still pending
@@ -352,9 +357,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     });
   }
 
-  function failureReason(failed: ReadonlySet<string>, maxFailures: number): string {
-    const detail = [...failed].map((c) => `${c}: ${clusters.get(c)?.message ?? ''}`).join('; ');
-    return `${failed.size} cluster${failed.size === 1 ? '' : 's'} failed (maxFailures ${maxFailures}): ${detail}`;
+  /** The wave's failed clusters, in the order they failed, with what their status says. */
+  function failedClusters(failed: ReadonlySet<string>): FailedCluster[] {
+    return [...failed].map((c) => ({ cluster: c, message: clusters.get(c)?.message ?? '' }));
   }
 
   /** One step the owner carries out; a cluster that gets no answer in time counts as failed. */
