@@ -14,6 +14,10 @@
 // Operators act through updates (approve, pause, resume, abort, retry) whose validators
 // refuse actions that make no sense in the current phase. A newer target (supersede) ends the
 // rollout at the next wave boundary: the wave in progress finishes, bake included.
+//
+// Which way a wave goes (maxFailures, health during the bake, analysis checks, the end of the
+// bake, what follows a failed wave) is decided by the pure functions of core/rollout-verdict.ts;
+// this file keeps the timers, signals and steps, in RolloutActor (runWaveAndDecide per wave).
 import { CancellationScope, condition, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import {
   rolloutAbortUpdate, rolloutApproveUpdate, rolloutFinishedSignal, rolloutHealthSignal, rolloutPauseUpdate,
@@ -22,7 +26,11 @@ import {
   type RolloutEvent, type RolloutEventRecord, type RolloutHealth, type RolloutInput, type RolloutPhase, type RolloutStatus,
   type RolloutStepResult, type RolloutWaveStatus,
 } from '../api/rollout.js';
-import { planRollout } from '../core/rollout-plan.js';
+import { planRollout, type RolloutPlan } from '../core/rollout-plan.js';
+import {
+  acceptedByResumeMessage, afterFailurePause, afterWaveFailure, analysisCheckDue, analysisFailedMessage, analysisVerdict, bakeHealthVerdict,
+  bakeVerdict, failuresVerdict, needsBake, waveHasNothingToDo, type BakeState, type FailedCluster,
+} from '../core/rollout-verdict.js';
 import { quick } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';
@@ -40,254 +48,309 @@ const STATUS_EVENTS = 200;
 const FINISHED: ReadonlySet<RolloutPhase> = new Set(['Succeeded', 'RolledBack', 'Failed', 'Aborted', 'Superseded']);
 
 type WaveOutcome = { readonly kind: 'ok' } | { readonly kind: 'failed'; readonly reason: string } | { readonly kind: 'interrupted' };
+/** What the wave loop does after a wave: the next wave, the same wave again (retry), stop at a missing wave, or the rollout ended. */
+type WaveNext = { readonly kind: 'next' | 'again' | 'stop' } | { readonly kind: 'done'; readonly status: RolloutStatus };
 
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatus> {
-  const id = workflowInfo().workflowId;
-  const now = workflowNow;
-  const { strategy } = input;
-  const plan = planRollout(strategy.waves.map((w) => ({
-    name: w.name, ...(w.clusters ? { clusters: w.clusters } : {}), ...(w.clusterSelector ? { clusterSelector: w.clusterSelector } : {}),
-    ...(w.size ? { size: w.size } : {}), ...(w.maxConcurrency ? { maxConcurrency: w.maxConcurrency } : {}),
-  })), input.clusters);
-  const atTarget = new Set(input.atTarget);
+  return new RolloutActor(input).run();
+}
 
-  let phase: RolloutPhase = 'Progressing';
-  let message = `rolling out ${input.revision}`;
-  let currentWave = 0;
-  let finishedAt: number | undefined;
+/**
+ * One rollout: its plan, the status it reports, and the operators' requests. run() walks the
+ * waves (runWaveAndDecide for each); which way a wave goes is decided by core/rollout-verdict.ts.
+ */
+class RolloutActor {
+  private readonly id = workflowInfo().workflowId;
+  private readonly now = workflowNow;
+  private readonly strategy: RolloutInput['strategy'];
+  private readonly plan: RolloutPlan;
+  private readonly atTarget: Set<string>;
+  private phase: RolloutPhase = 'Progressing';
+  private message: string;
+  private currentWave = 0;
+  private finishedAt: number | undefined;
   // Set by handlers while the main loop waits: kept in one object so that the compiler does
   // not narrow them to their initial values across awaits.
-  const ops: {
+  private readonly ops: {
     paused: boolean; pausedForFailure: boolean; resumedAfterFailure: boolean;
     supersededBy?: string; stopped?: string; abortRequest?: RolloutActionRequest; retryRequest?: RolloutActionRequest;
   } = { paused: false, pausedForFailure: false, resumedAfterFailure: false };
-  const approvals = new Map<number, string>();
-  const waves: RolloutWaveStatus[] = plan.waves.map((w, i) => {
-    const s = strategy.waves[i];
-    return {
-      name: w.name, clusters: w.clusters, batches: w.batches, phase: 'Pending', approval: s?.approval ?? false,
-      bakeSeconds: s?.bakeSeconds ?? 0, maxFailures: s?.maxFailures ?? 0, failures: 0, message: w.clusters.length === 0 ? 'no cluster left for this wave' : '',
-    };
-  });
-  const clusters = new Map<string, RolloutClusterStatus>();
-  plan.waves.forEach((w) => {
-    for (const c of w.clusters) {
-      const previousRevision = input.previous[c] ?? '';
-      clusters.set(c, {
-        cluster: c, wave: w.name, phase: atTarget.has(c) ? 'AtTarget' : 'Pending', revision: atTarget.has(c) ? input.revision : previousRevision,
-        previousRevision, message: atTarget.has(c) ? 'already at the target' : '', updatedAt: now(),
-      });
-    }
-  });
+  private readonly approvals = new Map<number, string>();
+  private readonly waves: RolloutWaveStatus[];
+  private readonly clusters = new Map<string, RolloutClusterStatus>();
   /** Batches this rollout changed, in order (rollback walks them backwards). */
-  const changedBatches: string[][] = [];
-  const results = new Map<number, Map<string, RolloutStepResult>>();
-  const healthProblems: RolloutHealth[] = [];
-  const events: RolloutEvent[] = [];
-  const journal: RolloutEventRecord[] = [];
-  let seq = 0;
+  private readonly changedBatches: string[][] = [];
+  private readonly results = new Map<number, Map<string, RolloutStepResult>>();
+  private readonly healthProblems: RolloutHealth[] = [];
+  private readonly events: RolloutEvent[] = [];
+  private readonly journal: RolloutEventRecord[] = [];
+  private seq = 0;
+  private journalling = false;
+  private readonly outbox: Outbox;
 
-  const outbox = new Outbox((target) => { if (target === input.owner) ops.stopped = `the owner ${input.owner} no longer exists`; });
-  void outbox.run();
-  let journalling = false;
-  void (async () => {
-    for (;;) {
-      await condition(() => journal.length > 0);
-      journalling = true;
-      await recordRolloutEvents(journal.splice(0));
-      journalling = false;
-    }
-  })();
-
-  const snapshot = (): RolloutStatus => ({
-    id, owner: input.owner, ownerKind: input.ownerKind, revision: input.revision, target: input.target, phase, message, paused: ops.paused,
-    currentWave, waves: [...waves], clusters: [...clusters.values()], unselected: plan.unselected, onFailure: strategy.onFailure,
-    events: [...events], startedAt: workflowInfo().startTime.getTime(),
-    ...(finishedAt !== undefined ? { finishedAt } : {}), ...(ops.supersededBy !== undefined ? { supersededBy: ops.supersededBy } : {}),
-  });
-  const event = (type: RolloutEvent['type'], text: string, extra: { wave?: string; by?: string } = {}): void => {
-    const e: RolloutEvent = { at: now(), type, message: text, ...extra };
-    events.push(e);
-    if (events.length > STATUS_EVENTS) events.splice(0, events.length - STATUS_EVENTS);
-    journal.push({ ...e, rollout: id, owner: input.owner, revision: input.revision });
-  };
-  const setWave = (i: number, patch: Partial<RolloutWaveStatus>): void => {
-    const w = waves[i];
-    if (w) waves[i] = { ...w, ...patch };
-  };
-  const setCluster = (c: string, patch: Partial<RolloutClusterStatus>): void => {
-    const s = clusters.get(c);
-    if (s) clusters.set(c, { ...s, ...patch, updatedAt: now() });
-  };
-  const who = (r: RolloutActionRequest): { by?: string } => (r.by !== undefined ? { by: r.by } : {});
-  const why = (r: RolloutActionRequest): string => (r.reason !== undefined ? `: ${r.reason}` : '');
-  const finished = (): boolean => FINISHED.has(phase);
-  // Read through functions: handlers change these while the main loop awaits.
-  const superseded = (): string | undefined => ops.supersededBy;
-  const isPaused = (): boolean => ops.paused;
-  const interrupted = (): boolean => ops.abortRequest !== undefined || ops.stopped !== undefined;
-
-  setHandler(rolloutStatusQuery, snapshot);
-  setHandler(rolloutStepResultSignal, (r) => { results.get(r.seq)?.set(r.cluster, r); });
-  setHandler(rolloutHealthSignal, (h) => { healthProblems.push(h); });
-  setHandler(rolloutSupersedeSignal, ({ revision }) => {
-    if (finished() || ops.supersededBy === revision) return;
-    ops.supersededBy = revision;
-    event('SupersedeRequested', `${revision} supersedes ${input.revision}: the wave in progress finishes, then this rollout ends`);
-  });
-  setHandler(rolloutStopSignal, ({ reason }) => { ops.stopped = reason; });
-  setHandler(rolloutApproveUpdate, (r) => {
-    approvals.set(currentWave, r.by ?? 'unknown');
-    setWave(currentWave, { approvedBy: r.by ?? 'unknown' });
-    event('Approved', `wave ${waves[currentWave]?.name ?? ''} approved${why(r)}`, { wave: waves[currentWave]?.name ?? '', ...who(r) });
-    return snapshot();
-  }, {
-    validator: (_r: RolloutActionRequest) => {
-      if (phase !== 'WaitingApproval' || approvals.has(currentWave)) {
-        throw new Error(`no approval gate is waiting: rollout ${id} is ${phase}${ops.paused ? ' (paused)' : ''} in wave ${waves[currentWave]?.name ?? '-'}`);
+  constructor(private readonly input: RolloutInput) {
+    const { strategy } = input;
+    this.strategy = strategy;
+    this.message = `rolling out ${input.revision}`;
+    const plan = planRollout(strategy.waves.map((w) => ({
+      name: w.name, ...(w.clusters ? { clusters: w.clusters } : {}), ...(w.clusterSelector ? { clusterSelector: w.clusterSelector } : {}),
+      ...(w.size ? { size: w.size } : {}), ...(w.maxConcurrency ? { maxConcurrency: w.maxConcurrency } : {}),
+    })), input.clusters);
+    this.plan = plan;
+    const atTarget = new Set(input.atTarget);
+    this.atTarget = atTarget;
+    this.waves = plan.waves.map((w, i) => {
+      const s = strategy.waves[i];
+      return {
+        name: w.name, clusters: w.clusters, batches: w.batches, phase: 'Pending', approval: s?.approval ?? false,
+        bakeSeconds: s?.bakeSeconds ?? 0, maxFailures: s?.maxFailures ?? 0, failures: 0, message: w.clusters.length === 0 ? 'no cluster left for this wave' : '',
+      };
+    });
+    plan.waves.forEach((w) => {
+      for (const c of w.clusters) {
+        const previousRevision = input.previous[c] ?? '';
+        this.clusters.set(c, {
+          cluster: c, wave: w.name, phase: atTarget.has(c) ? 'AtTarget' : 'Pending', revision: atTarget.has(c) ? input.revision : previousRevision,
+          previousRevision, message: atTarget.has(c) ? 'already at the target' : '', updatedAt: this.now(),
+        });
       }
-    },
-  });
-  setHandler(rolloutPauseUpdate, (r) => {
-    ops.paused = true;
-    event('Paused', `paused before the next step${why(r)}`, who(r));
-    return snapshot();
-  }, {
-    validator: (_r: RolloutActionRequest) => {
-      if (finished()) throw new Error(`rollout ${id} has finished (${phase}): nothing to pause`);
-      if (ops.paused) throw new Error(`rollout ${id} is already paused`);
-      if (phase === 'RollingBack') throw new Error(`rollout ${id} is rolling back: a rollback is not paused`);
-    },
-  });
-  setHandler(rolloutResumeUpdate, (r) => {
-    ops.paused = false;
-    if (ops.pausedForFailure) ops.resumedAfterFailure = true;
-    event('Resumed', `resumed${ops.pausedForFailure ? ', accepting the failed wave' : ''}${why(r)}`, who(r));
-    return snapshot();
-  }, { validator: (_r: RolloutActionRequest) => { if (!ops.paused) throw new Error(`rollout ${id} is not paused (it is ${phase})`); } });
-  setHandler(rolloutAbortUpdate, (r) => {
-    ops.abortRequest = r;
-    event('AbortRequested', `abort requested${why(r)}: the clusters this rollout changed go back`, who(r));
-    return snapshot();
-  }, {
-    validator: (_r: RolloutActionRequest) => {
-      if (finished()) throw new Error(`rollout ${id} has finished (${phase}): nothing to abort`);
-      if (phase === 'RollingBack' || ops.abortRequest !== undefined) throw new Error(`rollout ${id} is already rolling back`);
-    },
-  });
-  setHandler(rolloutRetryUpdate, (r) => {
-    ops.retryRequest = r;
-    ops.paused = false;
-    event('Retried', `retrying wave ${waves[currentWave]?.name ?? ''}${why(r)}`, { wave: waves[currentWave]?.name ?? '', ...who(r) });
-    return { message: `retrying wave ${waves[currentWave]?.name ?? ''}` };
-  }, {
-    validator: (_r: RolloutActionRequest) => {
-      if (!ops.pausedForFailure) throw new Error(`rollout ${id} is not paused by a failure (it is ${phase}${ops.paused ? ', paused by an operator: use resume' : ''}); retry applies to a failed wave`);
-    },
-  });
+    });
+    this.outbox = new Outbox((target) => { if (target === input.owner) this.ops.stopped = `the owner ${input.owner} no longer exists`; });
+  }
 
-  event('RolloutStarted', `rolling out ${input.revision} in ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}: ${plan.waves.map((w) => `${w.name} [${w.clusters.join(', ')}]`).join(' → ')}`
-    + (plan.unselected.length > 0 ? `; not selected by any wave: ${plan.unselected.join(', ')}` : ''));
+  async run(): Promise<RolloutStatus> {
+    const { input, plan } = this;
+    void this.outbox.run();
+    void (async () => {
+      for (;;) {
+        await condition(() => this.journal.length > 0);
+        this.journalling = true;
+        await recordRolloutEvents(this.journal.splice(0));
+        this.journalling = false;
+      }
+    })();
+    this.setHandlers();
 
-  for (let i = 0; i < plan.waves.length; i++) {
-    currentWave = i;
-    const wave = waves[i];
-    const spec = strategy.waves[i];
-    if (!wave || !spec) break;
-    if (interrupted()) return interruption();
-    if (superseded() !== undefined) return finish('Superseded', `superseded by ${superseded()} before wave ${wave.name}`);
+    this.event('RolloutStarted', `rolling out ${input.revision} in ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}: ${plan.waves.map((w) => `${w.name} [${w.clusters.join(', ')}]`).join(' → ')}`
+      + (plan.unselected.length > 0 ? `; not selected by any wave: ${plan.unselected.join(', ')}` : ''));
+
+    for (let i = 0; i < plan.waves.length; i++) {
+      this.currentWave = i;
+      const next = await this.runWaveAndDecide(i);
+      if (next.kind === 'done') return next.status;
+      if (next.kind === 'stop') break;
+      if (next.kind === 'again') i -= 1; // the same wave again: its healthy clusters are at the target already
+    }
+    return this.finish('Succeeded', `${input.revision} rolled out to ${[...this.clusters.keys()].length} cluster${this.clusters.size === 1 ? '' : 's'} in ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}`);
+  }
+
+  private setHandlers(): void {
+    const { id, input, ops } = this;
+    const who = (r: RolloutActionRequest): { by?: string } => (r.by !== undefined ? { by: r.by } : {});
+    const waveName = (): string => this.waves[this.currentWave]?.name ?? '';
+    setHandler(rolloutStatusQuery, () => this.snapshot());
+    setHandler(rolloutStepResultSignal, (r) => { this.results.get(r.seq)?.set(r.cluster, r); });
+    setHandler(rolloutHealthSignal, (h) => { this.healthProblems.push(h); });
+    setHandler(rolloutSupersedeSignal, ({ revision }) => {
+      if (this.finished() || ops.supersededBy === revision) return;
+      ops.supersededBy = revision;
+      this.event('SupersedeRequested', `${revision} supersedes ${input.revision}: the wave in progress finishes, then this rollout ends`);
+    });
+    setHandler(rolloutStopSignal, ({ reason }) => { ops.stopped = reason; });
+    setHandler(rolloutApproveUpdate, (r) => {
+      this.approvals.set(this.currentWave, r.by ?? 'unknown');
+      this.setWave(this.currentWave, { approvedBy: r.by ?? 'unknown' });
+      this.event('Approved', `wave ${waveName()} approved${why(r)}`, { wave: waveName(), ...who(r) });
+      return this.snapshot();
+    }, {
+      validator: (_r: RolloutActionRequest) => {
+        if (this.phase !== 'WaitingApproval' || this.approvals.has(this.currentWave)) {
+          throw new Error(`no approval gate is waiting: rollout ${id} is ${this.phase}${ops.paused ? ' (paused)' : ''} in wave ${this.waves[this.currentWave]?.name ?? '-'}`);
+        }
+      },
+    });
+    setHandler(rolloutPauseUpdate, (r) => {
+      ops.paused = true;
+      this.event('Paused', `paused before the next step${why(r)}`, who(r));
+      return this.snapshot();
+    }, {
+      validator: (_r: RolloutActionRequest) => {
+        if (this.finished()) throw new Error(`rollout ${id} has finished (${this.phase}): nothing to pause`);
+        if (ops.paused) throw new Error(`rollout ${id} is already paused`);
+        if (this.phase === 'RollingBack') throw new Error(`rollout ${id} is rolling back: a rollback is not paused`);
+      },
+    });
+    setHandler(rolloutResumeUpdate, (r) => {
+      ops.paused = false;
+      if (ops.pausedForFailure) ops.resumedAfterFailure = true;
+      this.event('Resumed', `resumed${ops.pausedForFailure ? ', accepting the failed wave' : ''}${why(r)}`, who(r));
+      return this.snapshot();
+    }, { validator: (_r: RolloutActionRequest) => { if (!ops.paused) throw new Error(`rollout ${id} is not paused (it is ${this.phase})`); } });
+    setHandler(rolloutAbortUpdate, (r) => {
+      ops.abortRequest = r;
+      this.event('AbortRequested', `abort requested${why(r)}: the clusters this rollout changed go back`, who(r));
+      return this.snapshot();
+    }, {
+      validator: (_r: RolloutActionRequest) => {
+        if (this.finished()) throw new Error(`rollout ${id} has finished (${this.phase}): nothing to abort`);
+        if (this.phase === 'RollingBack' || ops.abortRequest !== undefined) throw new Error(`rollout ${id} is already rolling back`);
+      },
+    });
+    setHandler(rolloutRetryUpdate, (r) => {
+      ops.retryRequest = r;
+      ops.paused = false;
+      this.event('Retried', `retrying wave ${waveName()}${why(r)}`, { wave: waveName(), ...who(r) });
+      return { message: `retrying wave ${waveName()}` };
+    }, {
+      validator: (_r: RolloutActionRequest) => {
+        if (!ops.pausedForFailure) throw new Error(`rollout ${id} is not paused by a failure (it is ${this.phase}${ops.paused ? ', paused by an operator: use resume' : ''}); retry applies to a failed wave`);
+      },
+    });
+  }
+
+  private snapshot(): RolloutStatus {
+    const { input, ops } = this;
+    return {
+      id: this.id, owner: input.owner, ownerKind: input.ownerKind, revision: input.revision, target: input.target, phase: this.phase, message: this.message,
+      paused: ops.paused, currentWave: this.currentWave, waves: [...this.waves], clusters: [...this.clusters.values()], unselected: this.plan.unselected,
+      onFailure: this.strategy.onFailure, events: [...this.events], startedAt: workflowInfo().startTime.getTime(),
+      ...(this.finishedAt !== undefined ? { finishedAt: this.finishedAt } : {}), ...(ops.supersededBy !== undefined ? { supersededBy: ops.supersededBy } : {}),
+    };
+  }
+
+  private event(type: RolloutEvent['type'], text: string, extra: { wave?: string; by?: string } = {}): void {
+    const e: RolloutEvent = { at: this.now(), type, message: text, ...extra };
+    this.events.push(e);
+    if (this.events.length > STATUS_EVENTS) this.events.splice(0, this.events.length - STATUS_EVENTS);
+    this.journal.push({ ...e, rollout: this.id, owner: this.input.owner, revision: this.input.revision });
+  }
+
+  private setWave(i: number, patch: Partial<RolloutWaveStatus>): void {
+    const w = this.waves[i];
+    if (w) this.waves[i] = { ...w, ...patch };
+  }
+
+  private setCluster(c: string, patch: Partial<RolloutClusterStatus>): void {
+    const s = this.clusters.get(c);
+    if (s) this.clusters.set(c, { ...s, ...patch, updatedAt: this.now() });
+  }
+
+  private finished(): boolean { return FINISHED.has(this.phase); }
+  // Read through functions: handlers change these while the main loop awaits.
+  private superseded(): string | undefined { return this.ops.supersededBy; }
+  private isPaused(): boolean { return this.ops.paused; }
+  private interrupted(): boolean { return this.ops.abortRequest !== undefined || this.ops.stopped !== undefined; }
+
+  /**
+   * One wave: the gate (approval, an operator's pause), the wave's batches and bake, and what
+   * follows: the next wave, or after a failure rollback / pause then retry, resume, abort.
+   */
+  private async runWaveAndDecide(i: number): Promise<WaveNext> {
+    const { input } = this;
+    const wave = this.waves[i];
+    const spec = this.strategy.waves[i];
+    if (!wave || !spec) return { kind: 'stop' };
+    const done = (status: Promise<RolloutStatus>): Promise<WaveNext> => status.then((s) => ({ kind: 'done', status: s }));
+    if (this.interrupted()) return done(this.interruption());
+    if (this.superseded() !== undefined) return done(this.finish('Superseded', `superseded by ${this.superseded()} before wave ${wave.name}`));
 
     // A wave whose clusters all run the target already (a rollout restarted after being
     // superseded) has nothing to change: no gate, no bake.
-    const nothingToDo = wave.clusters.every((c) => atTarget.has(c));
-    if (spec.approval && !approvals.has(i) && !nothingToDo) {
-      phase = 'WaitingApproval';
-      message = `wave ${wave.name} waits for approval (flotilla rollout approve ${input.owner})`;
-      setWave(i, { phase: 'WaitingApproval' });
-      event('GateWaiting', message, { wave: wave.name });
-      await condition(() => approvals.has(i) || interrupted() || superseded() !== undefined);
-      if (interrupted()) return interruption();
-      if (superseded() !== undefined) return finish('Superseded', `superseded by ${superseded()} while wave ${wave.name} waited for approval`);
+    const nothingToDo = waveHasNothingToDo(wave.clusters, this.atTarget);
+    if (spec.approval && !this.approvals.has(i) && !nothingToDo) {
+      this.phase = 'WaitingApproval';
+      this.message = `wave ${wave.name} waits for approval (flotilla rollout approve ${input.owner})`;
+      this.setWave(i, { phase: 'WaitingApproval' });
+      this.event('GateWaiting', this.message, { wave: wave.name });
+      await condition(() => this.approvals.has(i) || this.interrupted() || this.superseded() !== undefined);
+      if (this.interrupted()) return done(this.interruption());
+      if (this.superseded() !== undefined) return done(this.finish('Superseded', `superseded by ${this.superseded()} while wave ${wave.name} waited for approval`));
     }
-    if (!await whilePaused()) {
-      if (interrupted()) return interruption();
-      return finish('Superseded', `superseded by ${superseded() ?? ''} while paused before wave ${wave.name}`);
+    if (!await this.whilePaused()) {
+      if (this.interrupted()) return done(this.interruption());
+      return done(this.finish('Superseded', `superseded by ${this.superseded() ?? ''} while paused before wave ${wave.name}`));
     }
 
-    phase = 'Progressing';
-    message = `wave ${wave.name} in progress`;
-    setWave(i, { phase: 'Progressing', startedAt: now() });
-    event('WaveStarted', `wave ${wave.name} started: ${wave.clusters.length === 0 ? 'no clusters' : wave.clusters.join(', ')}`, { wave: wave.name });
-    const outcome = await runWave(i);
-    if (outcome.kind === 'interrupted') return interruption();
-    if (outcome.kind === 'failed') {
-      setWave(i, { phase: 'Failed', finishedAt: now(), message: outcome.reason });
-      event('WaveFailed', `wave ${wave.name} failed: ${outcome.reason}`, { wave: wave.name });
-      if (strategy.onFailure === 'rollback') return rollback('RolledBack', `wave ${wave.name} failed: ${outcome.reason}`);
-      // onFailure: pause — an operator decides: retry the wave, resume (accept it), or abort.
-      phase = 'Paused';
-      ops.paused = true;
-      ops.pausedForFailure = true;
-      message = `wave ${wave.name} failed: ${outcome.reason}; paused (flotilla rollout retry|resume|abort ${input.owner})`;
-      event('Paused', message, { wave: wave.name });
-      await condition(() => ops.retryRequest !== undefined || !isPaused() || interrupted() || superseded() !== undefined);
-      ops.pausedForFailure = false;
-      if (interrupted()) return interruption();
-      if (ops.retryRequest !== undefined) {
-        ops.retryRequest = undefined;
-        ops.paused = false;
-        setWave(i, { failures: 0, message: '' });
-        i -= 1; // the same wave again: its healthy clusters are at the target already
-        continue;
-      }
-      if (ops.resumedAfterFailure) {
-        ops.resumedAfterFailure = false;
-        setWave(i, { phase: 'Succeeded', message: `failed (${outcome.reason}); accepted by resume` });
-        continue;
-      }
-      return finish('Superseded', `superseded by ${superseded() ?? ''} while paused after wave ${wave.name} failed`);
-    }
-    setWave(i, { phase: 'Succeeded', finishedAt: now(), message: wave.clusters.length === 0 ? 'no cluster left for this wave' : 'healthy' });
-    event('WaveSucceeded', `wave ${wave.name} succeeded`, { wave: wave.name });
+    this.phase = 'Progressing';
+    this.message = `wave ${wave.name} in progress`;
+    this.setWave(i, { phase: 'Progressing', startedAt: this.now() });
+    this.event('WaveStarted', `wave ${wave.name} started: ${wave.clusters.length === 0 ? 'no clusters' : wave.clusters.join(', ')}`, { wave: wave.name });
+    const outcome = await this.runWave(i);
+    if (outcome.kind === 'interrupted') return done(this.interruption());
+    if (outcome.kind === 'failed') return this.afterFailure(i, wave.name, outcome.reason);
+    this.setWave(i, { phase: 'Succeeded', finishedAt: this.now(), message: wave.clusters.length === 0 ? 'no cluster left for this wave' : 'healthy' });
+    this.event('WaveSucceeded', `wave ${wave.name} succeeded`, { wave: wave.name });
+    return { kind: 'next' };
   }
-  return finish('Succeeded', `${input.revision} rolled out to ${[...clusters.keys()].length} cluster${clusters.size === 1 ? '' : 's'} in ${plan.waves.length} wave${plan.waves.length === 1 ? '' : 's'}`);
+
+  /** A failed wave: roll back (onFailure: rollback), or pause until an operator retries, resumes or aborts. */
+  private async afterFailure(i: number, waveName: string, reason: string): Promise<WaveNext> {
+    const { ops } = this;
+    this.setWave(i, { phase: 'Failed', finishedAt: this.now(), message: reason });
+    this.event('WaveFailed', `wave ${waveName} failed: ${reason}`, { wave: waveName });
+    if (afterWaveFailure(this.strategy.onFailure) === 'rollback') return { kind: 'done', status: await this.rollback('RolledBack', `wave ${waveName} failed: ${reason}`) };
+    // onFailure: pause — an operator decides: retry the wave, resume (accept it), or abort.
+    this.phase = 'Paused';
+    ops.paused = true;
+    ops.pausedForFailure = true;
+    this.message = `wave ${waveName} failed: ${reason}; paused (flotilla rollout retry|resume|abort ${this.input.owner})`;
+    this.event('Paused', this.message, { wave: waveName });
+    await condition(() => ops.retryRequest !== undefined || !this.isPaused() || this.interrupted() || this.superseded() !== undefined);
+    ops.pausedForFailure = false;
+    const next = afterFailurePause({ interrupted: this.interrupted(), retryRequested: ops.retryRequest !== undefined, resumed: ops.resumedAfterFailure });
+    if (next === 'interrupted') return { kind: 'done', status: await this.interruption() };
+    if (next === 'retry') {
+      ops.retryRequest = undefined;
+      ops.paused = false;
+      this.setWave(i, { failures: 0, message: '' });
+      return { kind: 'again' };
+    }
+    if (next === 'resume') {
+      ops.resumedAfterFailure = false;
+      this.setWave(i, { phase: 'Succeeded', message: acceptedByResumeMessage(reason) });
+      return { kind: 'next' };
+    }
+    return { kind: 'done', status: await this.finish('Superseded', `superseded by ${this.superseded() ?? ''} while paused after wave ${waveName} failed`) };
+  }
 
   /** Waits while paused by an operator; false when superseded or interrupted meanwhile. */
-  async function whilePaused(): Promise<boolean> {
-    if (!isPaused()) return true;
-    const before = phase;
-    phase = 'Paused';
-    await condition(() => !isPaused() || interrupted() || superseded() !== undefined);
-    phase = before;
-    return !isPaused() && !interrupted();
+  private async whilePaused(): Promise<boolean> {
+    if (!this.isPaused()) return true;
+    const before = this.phase;
+    this.phase = 'Paused';
+    await condition(() => !this.isPaused() || this.interrupted() || this.superseded() !== undefined);
+    this.phase = before;
+    return !this.isPaused() && !this.interrupted();
   }
 
-  async function runWave(i: number): Promise<WaveOutcome> {
-    const wave = waves[i];
-    const spec = strategy.waves[i];
+  private async runWave(i: number): Promise<WaveOutcome> {
+    const { input } = this;
+    const wave = this.waves[i];
+    const spec = this.strategy.waves[i];
     if (!wave || !spec) return { kind: 'ok' };
     const healthTimeout = spec.healthTimeoutSeconds ?? input.defaultHealthTimeoutSeconds;
     const failed = new Set<string>();
     for (const batch of wave.batches) {
-      if (!await whilePaused()) return interrupted() ? { kind: 'interrupted' } : { kind: 'ok' };
-      const todo = batch.filter((c) => !atTarget.has(c));
+      if (!await this.whilePaused()) return this.interrupted() ? { kind: 'interrupted' } : { kind: 'ok' };
+      const todo = batch.filter((c) => !this.atTarget.has(c));
       if (todo.length === 0) continue;
-      for (const c of todo) setCluster(c, { phase: 'Updating', message: `updating to ${input.revision}` });
-      changedBatches.push([...todo]);
-      for (const r of await step('advance', todo, healthTimeout)) {
+      for (const c of todo) this.setCluster(c, { phase: 'Updating', message: `updating to ${input.revision}` });
+      this.changedBatches.push([...todo]);
+      for (const r of await this.step('advance', todo, healthTimeout)) {
         if (r.ok) {
-          atTarget.add(r.cluster);
-          setCluster(r.cluster, { phase: 'Healthy', revision: r.revision || input.revision, message: r.message });
+          this.atTarget.add(r.cluster);
+          this.setCluster(r.cluster, { phase: 'Healthy', revision: r.revision || input.revision, message: r.message });
         } else {
           failed.add(r.cluster);
-          setCluster(r.cluster, { phase: 'Failed', revision: r.revision || input.revision, message: r.message });
+          this.setCluster(r.cluster, { phase: 'Failed', revision: r.revision || input.revision, message: r.message });
         }
       }
-      setWave(i, { failures: failed.size });
-      if (failed.size > spec.maxFailures) return { kind: 'failed', reason: failureReason(failed, spec.maxFailures) };
-      if (interrupted()) return { kind: 'interrupted' };
+      this.setWave(i, { failures: failed.size });
+      const verdict = failuresVerdict(this.failedClusters(failed), spec.maxFailures);
+      if (verdict.kind === 'failed') return verdict;
+      if (this.interrupted()) return { kind: 'interrupted' };
     }
-    return bake(i, failed);
+    return this.bake(i, failed);
   }
 
   /**
@@ -296,17 +359,17 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
    * interval), never by comparing clock readings: what the loop does next depends only on
    * which timers fired and which signals arrived, so a replay decides the same way.
    */
-  async function bake(i: number, failed: Set<string>): Promise<WaveOutcome> {
-    const wave = waves[i];
-    const spec = strategy.waves[i];
+  private async bake(i: number, failed: Set<string>): Promise<WaveOutcome> {
+    const wave = this.waves[i];
+    const spec = this.strategy.waves[i];
     if (!wave || !spec) return { kind: 'ok' };
-    const analysis = strategy.analysis;
-    const changedHere = wave.clusters.filter((c) => clusters.get(c)?.phase === 'Healthy' || failed.has(c));
+    const analysis = this.strategy.analysis;
+    const changedHere = wave.clusters.filter((c) => this.clusters.get(c)?.phase === 'Healthy' || failed.has(c));
     // Nothing changed in this wave (all at the target already): nothing to bake.
-    if (changedHere.length === 0 || (spec.bakeSeconds === 0 && analysis === undefined)) return { kind: 'ok' };
-    phase = 'Baking';
-    message = `wave ${wave.name} baking for ${spec.bakeSeconds}s`;
-    setWave(i, { phase: 'Baking', bakeUntil: now() + spec.bakeSeconds * 1000 });
+    if (!needsBake(changedHere.length, spec.bakeSeconds, analysis !== undefined)) return { kind: 'ok' };
+    this.phase = 'Baking';
+    this.message = `wave ${wave.name} baking for ${spec.bakeSeconds}s`;
+    this.setWave(i, { phase: 'Baking', bakeUntil: this.now() + spec.bakeSeconds * 1000 });
     return CancellationScope.cancellable(async () => {
       const timers = { bakeOver: spec.bakeSeconds === 0, checkDue: false };
       const after = (seconds: number, then: () => void): void => {
@@ -316,35 +379,34 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       if (analysis) after(analysis.intervalSeconds, () => { timers.checkDue = true; });
       let checks = 0;
       let analysisFailures = 0;
+      const state = (): BakeState => ({ hasAnalysis: analysis !== undefined, bakeOver: timers.bakeOver, checkDue: timers.checkDue, checks });
       try {
         for (;;) {
-          await condition(() => timers.bakeOver || timers.checkDue || healthProblems.length > 0 || interrupted());
-          if (interrupted()) return { kind: 'interrupted' };
-          for (const h of healthProblems.splice(0)) {
-            const c = clusters.get(h.cluster);
-            if (!c || !atTarget.has(h.cluster) || h.ok) continue;
-            setCluster(h.cluster, { phase: 'Failed', message: h.message });
-            if (c.wave !== wave.name) return { kind: 'failed', reason: `${h.cluster} (wave ${c.wave}) turned unhealthy during the bake of wave ${wave.name}: ${h.message}` };
+          await condition(() => timers.bakeOver || timers.checkDue || this.healthProblems.length > 0 || this.interrupted());
+          if (this.interrupted()) return { kind: 'interrupted' };
+          for (const h of this.healthProblems.splice(0)) {
+            const health = bakeHealthVerdict({ ...h, clusterWave: this.clusters.get(h.cluster)?.wave, atTarget: this.atTarget.has(h.cluster) }, wave.name);
+            if (health.kind === 'ignore') continue;
+            this.setCluster(h.cluster, { phase: 'Failed', message: h.message });
+            if (health.kind === 'failed') return health;
             failed.add(h.cluster);
-            setWave(i, { failures: failed.size });
-            if (failed.size > spec.maxFailures) return { kind: 'failed', reason: `during bake: ${failureReason(failed, spec.maxFailures)}` };
+            this.setWave(i, { failures: failed.size });
+            const verdict = failuresVerdict(this.failedClusters(failed), spec.maxFailures, 'bake');
+            if (verdict.kind === 'failed') return verdict;
           }
-          // A check when its interval is up, and one at the end of a bake shorter than the interval.
-          if (analysis && (timers.checkDue || (timers.bakeOver && checks === 0))) {
+          if (analysis && analysisCheckDue(state())) {
             timers.checkDue = false;
-            const verdict = await runAnalysisCheck(analysis);
+            const result = await runAnalysisCheck(analysis);
             checks += 1;
-            if (!verdict.ok) analysisFailures += 1;
-            setWave(i, { analysis: { checks, failures: analysisFailures, lastResult: verdict.message, lastCheckedAt: now() } });
-            if (!verdict.ok) {
-              event('AnalysisFailed', `analysis check ${checks} of wave ${wave.name} failed (${analysisFailures}/${analysis.failureLimit} tolerated): ${verdict.message}`, { wave: wave.name });
-              if (analysisFailures > analysis.failureLimit) {
-                return { kind: 'failed', reason: `analysis failed ${analysisFailures} time${analysisFailures === 1 ? '' : 's'} (failureLimit ${analysis.failureLimit}): ${verdict.message}` };
-              }
-            }
+            if (!result.ok) analysisFailures += 1;
+            this.setWave(i, { analysis: { checks, failures: analysisFailures, lastResult: result.message, lastCheckedAt: this.now() } });
+            const check = { ok: result.ok, message: result.message, checks, failures: analysisFailures, failureLimit: analysis.failureLimit };
+            if (!result.ok) this.event('AnalysisFailed', analysisFailedMessage(check, wave.name), { wave: wave.name });
+            const verdict = analysisVerdict(check);
+            if (verdict.kind === 'failed') return verdict;
             if (!timers.bakeOver) after(analysis.intervalSeconds, () => { timers.checkDue = true; });
           }
-          if (timers.bakeOver && (analysis === undefined || checks > 0)) return { kind: 'ok' };
+          if (bakeVerdict(state()).kind === 'ok') return { kind: 'ok' };
         }
       } finally {
         CancellationScope.current().cancel(); // timers still pending
@@ -352,68 +414,70 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     });
   }
 
-  function failureReason(failed: ReadonlySet<string>, maxFailures: number): string {
-    const detail = [...failed].map((c) => `${c}: ${clusters.get(c)?.message ?? ''}`).join('; ');
-    return `${failed.size} cluster${failed.size === 1 ? '' : 's'} failed (maxFailures ${maxFailures}): ${detail}`;
+  /** The wave's failed clusters, in the order they failed, with what their status says. */
+  private failedClusters(failed: ReadonlySet<string>): FailedCluster[] {
+    return [...failed].map((c) => ({ cluster: c, message: this.clusters.get(c)?.message ?? '' }));
   }
 
   /** One step the owner carries out; a cluster that gets no answer in time counts as failed. */
-  async function step(action: 'advance' | 'revert', targets: readonly string[], healthTimeoutSeconds: number): Promise<RolloutStepResult[]> {
-    seq += 1;
-    const s = seq;
+  private async step(action: 'advance' | 'revert', targets: readonly string[], healthTimeoutSeconds: number): Promise<RolloutStepResult[]> {
+    this.seq += 1;
+    const s = this.seq;
     const answers = new Map<string, RolloutStepResult>();
-    results.set(s, answers);
-    outbox.signal(input.owner, rolloutStepSignal, { rollout: id, seq: s, action, clusters: targets, healthTimeoutSeconds, attempt: `${workflowInfo().runId}/${s}` });
+    this.results.set(s, answers);
+    this.outbox.signal(this.input.owner, rolloutStepSignal, { rollout: this.id, seq: s, action, clusters: targets, healthTimeoutSeconds, attempt: `${workflowInfo().runId}/${s}` });
     const limitSeconds = healthTimeoutSeconds + STEP_GRACE_SECONDS;
-    await condition(() => targets.every((c) => answers.has(c)) || ops.stopped !== undefined, limitSeconds * 1000);
-    results.delete(s);
+    await condition(() => targets.every((c) => answers.has(c)) || this.ops.stopped !== undefined, limitSeconds * 1000);
+    this.results.delete(s);
     return targets.map((c) => answers.get(c) ?? {
-      seq: s, cluster: c, ok: false, revision: '', message: ops.stopped ?? `no answer from ${input.owner} within ${limitSeconds}s`,
+      seq: s, cluster: c, ok: false, revision: '', message: this.ops.stopped ?? `no answer from ${this.input.owner} within ${limitSeconds}s`,
     });
   }
 
-  async function interruption(): Promise<RolloutStatus> {
-    if (ops.stopped !== undefined) return finish('Aborted', `stopped: ${ops.stopped}`, false);
-    const r = ops.abortRequest ?? {};
-    return rollback('Aborted', `aborted${r.by !== undefined ? ` by ${r.by}` : ''}${why(r)}`);
+  private async interruption(): Promise<RolloutStatus> {
+    if (this.ops.stopped !== undefined) return this.finish('Aborted', `stopped: ${this.ops.stopped}`, false);
+    const r = this.ops.abortRequest ?? {};
+    return this.rollback('Aborted', `aborted${r.by !== undefined ? ` by ${r.by}` : ''}${why(r)}`);
   }
 
   /** Every cluster this rollout changed goes back to what it ran before, last changed first. */
-  async function rollback(final: 'RolledBack' | 'Aborted', reason: string): Promise<RolloutStatus> {
-    phase = 'RollingBack';
-    ops.paused = false;
-    message = `${reason}; rolling back`;
-    const total = changedBatches.reduce((n, b) => n + b.length, 0);
-    event('RollbackStarted', `${reason}; rolling back ${total} cluster${total === 1 ? '' : 's'}${total > 0 ? ` (${[...changedBatches].reverse().map((b) => [...b].reverse().join(', ')).join(' → ')})` : ''}`);
+  private async rollback(final: 'RolledBack' | 'Aborted', reason: string): Promise<RolloutStatus> {
+    this.phase = 'RollingBack';
+    this.ops.paused = false;
+    this.message = `${reason}; rolling back`;
+    const total = this.changedBatches.reduce((n, b) => n + b.length, 0);
+    this.event('RollbackStarted', `${reason}; rolling back ${total} cluster${total === 1 ? '' : 's'}${total > 0 ? ` (${[...this.changedBatches].reverse().map((b) => [...b].reverse().join(', ')).join(' → ')})` : ''}`);
     const failures: string[] = [];
-    for (const batch of [...changedBatches].reverse()) {
+    for (const batch of [...this.changedBatches].reverse()) {
       const targets = [...batch].reverse();
-      for (const c of targets) setCluster(c, { phase: 'RollingBack', message: `rolling back to ${clusters.get(c)?.previousRevision || 'nothing (first deployment)'}` });
-      for (const r of await step('revert', targets, input.defaultHealthTimeoutSeconds)) {
-        const previous = clusters.get(r.cluster)?.previousRevision ?? '';
+      for (const c of targets) this.setCluster(c, { phase: 'RollingBack', message: `rolling back to ${this.clusters.get(c)?.previousRevision || 'nothing (first deployment)'}` });
+      for (const r of await this.step('revert', targets, this.input.defaultHealthTimeoutSeconds)) {
+        const previous = this.clusters.get(r.cluster)?.previousRevision ?? '';
         if (r.ok) {
-          atTarget.delete(r.cluster);
-          setCluster(r.cluster, { phase: 'RolledBack', revision: previous, message: r.message || `back at ${previous || 'nothing'}` });
+          this.atTarget.delete(r.cluster);
+          this.setCluster(r.cluster, { phase: 'RolledBack', revision: previous, message: r.message || `back at ${previous || 'nothing'}` });
         } else {
           failures.push(`${r.cluster}: ${r.message}`);
-          setCluster(r.cluster, { phase: 'RollbackFailed', message: r.message });
+          this.setCluster(r.cluster, { phase: 'RollbackFailed', message: r.message });
         }
       }
     }
-    event('RollbackFinished', failures.length === 0 ? `rolled back ${total} cluster${total === 1 ? '' : 's'}` : `rollback failed on ${failures.join('; ')}`);
-    if (failures.length > 0) return finish('Failed', `${reason}; rollback failed on ${failures.join('; ')}`);
-    return finish(final, `${reason}; rolled back ${total} cluster${total === 1 ? '' : 's'}`);
+    this.event('RollbackFinished', failures.length === 0 ? `rolled back ${total} cluster${total === 1 ? '' : 's'}` : `rollback failed on ${failures.join('; ')}`);
+    if (failures.length > 0) return this.finish('Failed', `${reason}; rollback failed on ${failures.join('; ')}`);
+    return this.finish(final, `${reason}; rolled back ${total} cluster${total === 1 ? '' : 's'}`);
   }
 
-  async function finish(final: RolloutPhase, text: string, tellOwner = true): Promise<RolloutStatus> {
-    phase = final;
-    message = text;
-    ops.paused = false;
-    finishedAt = now();
-    for (let i = currentWave + 1; i < waves.length; i++) if (waves[i]?.phase === 'Pending') setWave(i, { phase: 'Skipped' });
-    event('RolloutFinished', `${final}: ${text}`);
-    if (tellOwner) outbox.signal(input.owner, rolloutFinishedSignal, { rollout: id, phase: final, message: text });
-    await condition(() => outbox.idle() && journal.length === 0 && !journalling);
-    return snapshot();
+  private async finish(final: RolloutPhase, text: string, tellOwner = true): Promise<RolloutStatus> {
+    this.phase = final;
+    this.message = text;
+    this.ops.paused = false;
+    this.finishedAt = this.now();
+    for (let i = this.currentWave + 1; i < this.waves.length; i++) if (this.waves[i]?.phase === 'Pending') this.setWave(i, { phase: 'Skipped' });
+    this.event('RolloutFinished', `${final}: ${text}`);
+    if (tellOwner) this.outbox.signal(this.input.owner, rolloutFinishedSignal, { rollout: this.id, phase: final, message: text });
+    await condition(() => this.outbox.idle() && this.journal.length === 0 && !this.journalling);
+    return this.snapshot();
   }
 }
+
+const why = (r: RolloutActionRequest): string => (r.reason !== undefined ? `: ${r.reason}` : '');
