@@ -25,6 +25,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY core ./core
+COPY api ./api
 COPY proto ./proto
 COPY workflows ./workflows
 COPY activities ./activities
