@@ -84,7 +84,9 @@ export async function runFlux(opts: FluxRunOptions): Promise<FluxRunResult> {
 
     // 2. Both controllers, up and ready before the clock starts: the Flotilla run's hub and
     //    agent are also started before its clock.
-    const sc = await startController('source-controller', flux.sourceController, opts, ['--storage-path', join(opts.dir, 'storage')]);
+    const storage = join(opts.dir, 'storage'); // source-controller wants it to exist
+    mkdirSync(storage);
+    const sc = await startController('source-controller', flux.sourceController, opts, ['--storage-path', storage]);
     controllers.push(sc);
     const kc = await startController('kustomize-controller', flux.kustomizeController, opts, []);
     controllers.push(kc);
