@@ -1,29 +1,34 @@
-// Benchmark "kustomizations-100": one GitRepository and 100 Kustomizations (one small app
-// each: Namespace, ConfigMap, Deployment, Service) applied with one `flotilla apply -f <dir>`,
-// on one cluster; time until all are Ready, and the hub's (also Temporal's and the agent's)
-// peak RSS meanwhile. Real parts: a git repository on disk, `flotilla-hub serve` on a
-// Temporal dev server, one `flotilla-agent` process on a local cluster.
-// Flux publishes 28 s for 100 Kustomizations (16-core runner); that figure is quoted, not measured.
+// Benchmark "kustomizations-100", head to head with Flux on the same machine in the same
+// invocation: one GitRepository (served over smart HTTP on loopback) and 100 Kustomizations
+// (one small app each: Namespace, ConfigMap, Deployment, Service). The same YAML files go to
+// Flux's source- and kustomize-controller (bench/flux.ts; --concurrent=20, Flux's own
+// benchmark setting, then its default 4) and to Flotilla (`flotilla apply -f <dir>`), each
+// system on a fresh cluster; time until all are Ready, CPU seconds and peak RSS of every
+// process of each system, and the ratios Flotilla / Flux.
+// Real parts: a git repository on disk, Flux's controllers built by scripts/build-flux.sh,
+// `flotilla-hub serve` on a Temporal dev server, one `flotilla-agent` on a local cluster.
 // `--count N` is a smoke run with N Kustomizations, nothing recorded.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { AppsV1Api } from '@kubernetes/client-node';
 import { kustomizationStatusQuery } from '../api/kustomization.js';
 import { conditionOf, isReady } from '../core/conditions.js';
 import { startEnvironment } from '../deploy/dev/environment.js';
 import { TestFleet } from '../test/harness/fleet.js';
 import { configMap, GitRepo } from '../test/harness/git.js';
-import { cpuSeconds, machine, pollUntilAllReady, recordResults, RssSampler, rssMiB } from './record.js';
+import { assertDeploymentsAvailable, fluxBinaries, runFlux, type FluxRunResult } from './flux.js';
+import { GitHttpServer } from './git-http.js';
+import { cpuSeconds, pollUntilAllReady, recordResults, RssSampler, rssMiB } from './record.js';
 
 const CLUSTER = 'bench';
-const FLUX_BASELINE_SECONDS = 28;
-const FLUX_BASELINE_CORES = 16;
+/** Flux's --concurrent: 20 is what Flux's own benchmark uses (the ratios are against it), 4 its default. */
+const FLUX_CONCURRENCY = [20, 4] as const;
 const SAMPLE_MS = 500;
 // Status polling is load on the hub and Temporal (one query per pending object per round);
-// FLOTILLA_BENCH_POLL_MS makes it lighter. The hub-clock figure does not depend on it.
+// FLOTILLA_BENCH_POLL_MS makes it lighter. The hub-clock figure does not depend on it. Flux's
+// statuses are read with one list call per round, at the same interval.
 const POLL_MS = Number(process.env.FLOTILLA_BENCH_POLL_MS ?? 1000);
 const TIMEOUT_MS = 15 * 60_000;
 
@@ -64,13 +69,18 @@ function writeDeclarations(dir: string, repoUrl: string, count: number): void {
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: 'string' } }, strict: true });
-  const smoke = values.count !== undefined;
-  const count = smoke ? Number(values.count) : 100;
-  if (!Number.isInteger(count) || count < 1 || count > 999) throw new Error(`--count must be an integer in 1..999, got "${values.count ?? ''}"`);
+interface FlotillaRun {
+  readonly applySeconds: number;
+  readonly allReadySeconds: number;
+  readonly hubClockAllReadySeconds: number;
+  readonly firstReadySeconds: number;
+  readonly hubRssBeforeMiB: number;
+  readonly peakRssMiB: { readonly hub: number; readonly temporal: number; readonly agent: number };
+  readonly cpuSeconds: { readonly hub: number; readonly temporal: number; readonly agent: number };
+}
 
-  const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-ks-'));
+/** Flotilla on a fresh environment: hub, Temporal dev server, one agent; timed from the apply. */
+async function runFlotilla(declDir: string, count: number, revision: string): Promise<FlotillaRun> {
   const env = await startEnvironment({ clusters: [CLUSTER], temporal: true });
   let fleet: TestFleet | undefined;
   try {
@@ -81,12 +91,6 @@ async function main(): Promise<void> {
     const agent = fleet.agents.get(CLUSTER);
     if (!hub || !agent) throw new Error('hub or agent not running');
     const temporal = env.temporalServer().process;
-
-    const repo = new GitRepo(join(work, 'repo'));
-    writeApps(repo, count);
-    const revision = `main@sha1:${repo.commit(`${count} apps`)}`;
-    const declDir = join(work, 'declarations');
-    writeDeclarations(declDir, repo.url, count);
     const ids = Array.from({ length: count }, (_, i) => `kustomization/flux-system/${appName(i + 1)}`);
 
     const hubRssBeforeMiB = rssMiB(hub.pid);
@@ -97,7 +101,7 @@ async function main(): Promise<void> {
     const applied = await fleet.cli('apply', '-f', declDir);
     const applySeconds = (performance.now() - t0) / 1000;
     if (applied.code !== 0) throw new Error(`flotilla apply failed: ${applied.stderr}`);
-    console.log(`applied ${count + 1} declarations in ${applySeconds.toFixed(1)} s`);
+    console.log(`Flotilla: applied ${count + 1} declarations in ${applySeconds.toFixed(1)} s`);
 
     // Poll the Kustomizations not yet Ready, one status query each per round.
     const client = fleet.client;
@@ -115,51 +119,104 @@ async function main(): Promise<void> {
       hub: cpuSeconds(hub.pid) - cpu0.hub, temporal: cpuSeconds(temporal.pid) - cpu0.temporal, agent: cpuSeconds(agent.pid) - cpu0.agent,
     };
     const times = [...readySince.values()];
-    const hubClockAllReadySeconds = (Math.max(...times) - t0Epoch) / 1000;
-    const firstReadySeconds = (Math.min(...times) - t0Epoch) / 1000;
-
-    // Sanity check, outside the timing: every Deployment is there and available.
-    const deployments = await env.cluster(CLUSTER).kubeConfig().makeApiClient(AppsV1Api).listDeploymentForAllNamespaces({});
-    const available = deployments.items.filter((d) => d.metadata?.namespace?.startsWith('app-') && d.status?.availableReplicas === 1).length;
-    if (available !== count) throw new Error(`${available}/${count} app Deployments available on the cluster`);
-
-    const cores = machine().cores;
-    const ratio = allReadySeconds / FLUX_BASELINE_SECONDS;
-    const figures = {
-      kustomizations: count, clusters: 1, applySeconds, allReadySeconds, hubClockAllReadySeconds, firstReadySeconds,
-      hubPeakRssMiB: peak.hub ?? 0, hubRssBeforeMiB, temporalPeakRssMiB: peak.temporal ?? 0, agentPeakRssMiB: peak.agent ?? 0,
-      cpuSeconds: cpu,
-      fluxBaselineSeconds: FLUX_BASELINE_SECONDS, fluxBaselineCores: FLUX_BASELINE_CORES, ratioVsFlux: ratio,
-      fluxBaselineNote: `Flux's published figure (${FLUX_BASELINE_CORES}-core runner), not measured here; this run had ${cores} cores`,
+    await assertDeploymentsAvailable(env.cluster(CLUSTER), count);
+    return {
+      applySeconds, allReadySeconds,
+      hubClockAllReadySeconds: (Math.max(...times) - t0Epoch) / 1000, firstReadySeconds: (Math.min(...times) - t0Epoch) / 1000,
+      hubRssBeforeMiB, peakRssMiB: { hub: peak.hub ?? 0, temporal: peak.temporal ?? 0, agent: peak.agent ?? 0 }, cpuSeconds: cpu,
     };
+  } finally {
+    await fleet?.stop();
+    await env.stop();
+  }
+}
+
+/** Flux at one --concurrent setting, on a fresh cluster of its own. */
+async function runFluxOn(work: string, declDir: string, revision: string, concurrent: number): Promise<FluxRunResult> {
+  const name = `flux-c${String(concurrent)}`;
+  const env = await startEnvironment({ clusters: [name], temporal: false });
+  try {
+    console.log(`Flux --concurrent=${String(concurrent)}: applying`);
+    return await runFlux({
+      cluster: env.cluster(name), dir: join(work, name), concurrent, declarationsDir: declDir, revision,
+      timeoutMs: TIMEOUT_MS, pollMs: POLL_MS, sampleMs: SAMPLE_MS,
+    });
+  } finally {
+    await env.stop();
+  }
+}
+
+const sum = (o: Readonly<Record<string, number>>): number => Object.values(o).reduce((a, b) => a + b, 0);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { count: { type: 'string' } }, strict: true });
+  const smoke = values.count !== undefined;
+  const count = smoke ? Number(values.count) : 100;
+  if (!Number.isInteger(count) || count < 1 || count > 999) throw new Error(`--count must be an integer in 1..999, got "${values.count ?? ''}"`);
+  const flux = fluxBinaries(); // fails now, with how to build them, rather than after the Flotilla run
+
+  const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-ks-'));
+  let server: GitHttpServer | undefined;
+  try {
+    const repo = new GitRepo(join(work, 'repo'));
+    writeApps(repo, count);
+    const revision = `main@sha1:${repo.commit(`${count} apps`)}`;
+    // Smart HTTP for both systems: source-controller accepts no file:// URL.
+    server = await GitHttpServer.start(repo.dir);
+    const declDir = join(work, 'declarations');
+    writeDeclarations(declDir, server.url, count);
+
+    const fluxRuns: FluxRunResult[] = [];
+    for (const concurrent of FLUX_CONCURRENCY) fluxRuns.push(await runFluxOn(work, declDir, revision, concurrent));
+    const ours = await runFlotilla(declDir, count, revision);
+
     const f = (n: number): string => n.toFixed(1);
-    console.log(`all ${count} Ready: ${f(allReadySeconds)} s (hub clock ${f(hubClockAllReadySeconds)} s; first Ready at ${f(firstReadySeconds)} s; apply command ${f(applySeconds)} s)`);
-    console.log(`peak RSS: hub ${f(figures.hubPeakRssMiB)} MiB (${f(hubRssBeforeMiB)} MiB before the apply), Temporal ${f(figures.temporalPeakRssMiB)} MiB, agent ${f(figures.agentPeakRssMiB)} MiB`);
-    console.log(`CPU during the run: hub ${f(cpu.hub)} s, Temporal ${f(cpu.temporal)} s, agent ${f(cpu.agent)} s`);
-    console.log(`vs Flux's published ${FLUX_BASELINE_SECONDS} s (${FLUX_BASELINE_CORES} cores; here ${cores}): ${ratio.toFixed(2)}×${count === 100 ? '' : ` (only ${count} Kustomizations: not comparable)`}`);
+    const oursCpu = sum(ours.cpuSeconds);
+    const oursRss = sum(ours.peakRssMiB);
+    const vs = (r: FluxRunResult): { ratioVsFlux: number; cpuRatioVsFlux: number; rssRatioVsFlux: number } => ({
+      ratioVsFlux: ours.allReadySeconds / r.allReadySeconds, cpuRatioVsFlux: oursCpu / sum(r.cpuSeconds), rssRatioVsFlux: oursRss / sum(r.peakRssMiB),
+    });
+    const fluxFigures = fluxRuns.map((r) => ({ ...r, cpuSecondsTotal: sum(r.cpuSeconds), peakRssMiBTotal: sum(r.peakRssMiB), ...vs(r) }));
+    const [main20] = fluxFigures;
+    if (main20 === undefined) throw new Error('no Flux run');
+
+    for (const r of fluxFigures) {
+      console.log(`Flux --concurrent=${String(r.concurrent)}: all ${count} Ready ${f(r.allReadySeconds)} s (controllers' clock ${f(r.controllerClockAllReadySeconds)} s; first ${f(r.firstReadySeconds)} s); CPU sc ${f(r.cpuSeconds.sourceController)} + kc ${f(r.cpuSeconds.kustomizeController)} s; peak RSS sc ${f(r.peakRssMiB.sourceController)} + kc ${f(r.peakRssMiB.kustomizeController)} MiB`);
+    }
+    console.log(`Flotilla: all ${count} Ready ${f(ours.allReadySeconds)} s (hub clock ${f(ours.hubClockAllReadySeconds)} s; first ${f(ours.firstReadySeconds)} s; apply command ${f(ours.applySeconds)} s); CPU hub ${f(ours.cpuSeconds.hub)} + Temporal ${f(ours.cpuSeconds.temporal)} + agent ${f(ours.cpuSeconds.agent)} s; peak RSS hub ${f(ours.peakRssMiB.hub)} (${f(ours.hubRssBeforeMiB)} before the apply), Temporal ${f(ours.peakRssMiB.temporal)}, agent ${f(ours.peakRssMiB.agent)} MiB`);
+    for (const r of fluxFigures) {
+      console.log(`Flotilla / Flux --concurrent=${String(r.concurrent)}: wall ${r.ratioVsFlux.toFixed(2)}×, CPU ${r.cpuRatioVsFlux.toFixed(2)}×, peak RSS ${r.rssRatioVsFlux.toFixed(2)}×`);
+    }
     if (smoke) {
       console.log('smoke run (--count): nothing recorded');
       return;
     }
+    const figures = {
+      kustomizations: count, clusters: 1, fluxVersion: flux.version,
+      // The bar of issue #27: against Flux --concurrent=20, measured in this same run.
+      flotillaSeconds: ours.allReadySeconds, fluxSeconds: main20.allReadySeconds,
+      ratioVsFlux: main20.ratioVsFlux, cpuRatioVsFlux: main20.cpuRatioVsFlux, rssRatioVsFlux: main20.rssRatioVsFlux,
+      flotilla: { ...ours, cpuSecondsTotal: oursCpu, peakRssMiBTotal: oursRss },
+      flux: fluxFigures,
+    };
+    const fluxRows = fluxFigures.flatMap((r) => [
+      `| Flux \`--concurrent=${String(r.concurrent)}\`: all ${count} Ready (controllers' clock; first Ready) | ${f(r.allReadySeconds)} s (${f(r.controllerClockAllReadySeconds)} s; ${f(r.firstReadySeconds)} s) |`,
+      `| — CPU: source-controller / kustomize-controller | ${f(r.cpuSeconds.sourceController)} / ${f(r.cpuSeconds.kustomizeController)} s (${f(r.cpuSecondsTotal)} s) |`,
+      `| — peak RSS: source-controller / kustomize-controller | ${f(r.peakRssMiB.sourceController)} / ${f(r.peakRssMiB.kustomizeController)} MiB |`,
+      `| **Flotilla / Flux \`--concurrent=${String(r.concurrent)}\`: wall / CPU / peak RSS (sum of each process's peak)** | **${r.ratioVsFlux.toFixed(2)}× / ${r.cpuRatioVsFlux.toFixed(2)}× / ${r.rssRatioVsFlux.toFixed(2)}×** |`,
+    ]);
     recordResults('kustomizations-100', figures, [
-      `One GitRepository and ${count} Kustomizations (interval 10m, prune, wait: true, timeout 5m; each its own app: a Namespace, a ConfigMap, a 1-replica Deployment and a Service) applied with one \`flotilla apply -f <dir>\`, on one local cluster (kube-apiserver + controllers + kwok). Real \`flotilla-hub serve\` and \`flotilla-agent\` processes, Temporal dev server on the same machine. Time from just before the apply until all are Ready at the commit (status polled once a second).`,
+      `Head to head, one invocation, same machine: one GitRepository served over smart HTTP on loopback (git-http-backend) and ${count} Kustomizations (interval 10m, prune, wait: true, timeout 5m; each its own app: a Namespace, a ConfigMap, a 1-replica Deployment and a Service), the same YAML files applied to Flux ${flux.version} (source-controller + kustomize-controller built from their Go modules by scripts/build-flux.sh, run as processes outside the cluster, both at \`--concurrent=N\`) and to Flotilla (one \`flotilla apply -f <dir>\`; real \`flotilla-hub serve\`, Temporal dev server, one \`flotilla-agent\`). Each run on a fresh local cluster (kube-apiserver + controllers + kwok). Time from just before the objects are applied until all are Ready at the commit (status polled every ${String(POLL_MS)} ms); CPU of each system's processes over the same span; peak RSS sampled every ${SAMPLE_MS} ms (child processes such as git and kustomize not included).`,
       '',
       '| figure | value |',
       '|---|---|',
-      `| all ${count} Ready | ${f(allReadySeconds)} s |`,
-      `| — by the hub's clock (last Ready transition) | ${f(hubClockAllReadySeconds)} s |`,
-      `| — first Ready | ${f(firstReadySeconds)} s |`,
-      `| — \`flotilla apply\` itself | ${f(applySeconds)} s |`,
-      `| hub peak RSS (sampled every ${SAMPLE_MS} ms; git and kustomize child processes not included) | ${f(figures.hubPeakRssMiB)} MiB (${f(hubRssBeforeMiB)} MiB just before the apply) |`,
-      `| Temporal dev server peak RSS | ${f(figures.temporalPeakRssMiB)} MiB |`,
-      `| agent peak RSS | ${f(figures.agentPeakRssMiB)} MiB |`,
-      `| CPU during the run: hub / Temporal / agent | ${f(cpu.hub)} / ${f(cpu.temporal)} / ${f(cpu.agent)} s |`,
-      `| Flux, published (not measured here; ${FLUX_BASELINE_CORES}-core runner vs ${cores} cores here) | ${FLUX_BASELINE_SECONDS} s |`,
-      `| ratio ours / Flux | ${ratio.toFixed(2)}× |`,
+      ...fluxRows,
+      `| Flotilla: all ${count} Ready (hub clock; first Ready; \`flotilla apply\` itself) | ${f(ours.allReadySeconds)} s (${f(ours.hubClockAllReadySeconds)} s; ${f(ours.firstReadySeconds)} s; ${f(ours.applySeconds)} s) |`,
+      `| — CPU: hub / Temporal / agent | ${f(ours.cpuSeconds.hub)} / ${f(ours.cpuSeconds.temporal)} / ${f(ours.cpuSeconds.agent)} s (${f(oursCpu)} s) |`,
+      `| — peak RSS: hub / Temporal / agent | ${f(ours.peakRssMiB.hub)} / ${f(ours.peakRssMiB.temporal)} / ${f(ours.peakRssMiB.agent)} MiB (hub ${f(ours.hubRssBeforeMiB)} MiB just before the apply) |`,
     ].join('\n'));
   } finally {
-    await fleet?.stop();
-    await env.stop();
+    await server?.stop();
     if (process.env.FLOTILLA_KEEP_TEST_DIRS) console.log(`kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
   }

@@ -9,5 +9,8 @@ if [[ -z "$name" || ! -f "bench/$name.ts" ]]; then
 fi
 shift
 bash scripts/setup.sh >/dev/null
+# Benchmarks that run Flux head to head need its controllers (bench only; the test install
+# does not build them): built once, then cached.
+if grep -q "from './flux.js'" "bench/$name.ts"; then bash scripts/build-flux.sh; fi
 npx tsc -p tsconfig.json
 node "dist/bench/$name.js" "$@"

@@ -26,6 +26,8 @@ export interface Versions {
   readonly KUSTOMIZE_VERSION: string;
   /** module@version of MinIO, e.g. github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c. */
   readonly MINIO_GO_MODULE: string;
+  /** Flux's source- and kustomize-controller, built by scripts/build-flux.sh for the benchmarks only. */
+  readonly FLUX_VERSION: string;
 }
 
 export function readVersions(): Versions {
@@ -46,6 +48,7 @@ export function readVersions(): Versions {
     HELM_VERSION: get('HELM_VERSION'),
     KUSTOMIZE_VERSION: get('KUSTOMIZE_VERSION'),
     MINIO_GO_MODULE: get('MINIO_GO_MODULE'),
+    FLUX_VERSION: get('FLUX_VERSION'),
   };
 }
 
