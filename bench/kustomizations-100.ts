@@ -19,7 +19,7 @@ import { startEnvironment } from '../deploy/dev/environment.js';
 import { TestFleet } from '../test/harness/fleet.js';
 import { configMap, GitRepo } from '../test/harness/git.js';
 import { assertDeploymentsAvailable, fluxBinaries, runFlux, type FluxRunResult } from './flux.js';
-import { GitHttpServer } from './git-http.js';
+import { GitHttpServer } from '../test/harness/git-http.js';
 import { cpuSeconds, pollUntilAllReady, recordResults, RssSampler, rssMiB } from './record.js';
 
 const CLUSTER = 'bench';

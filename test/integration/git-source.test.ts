@@ -3,10 +3,10 @@
 // the artifact store; plus the tarball packer's determinism and the extractor's refusals.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,6 +25,7 @@ import {
 } from '../../activities/git-source.js';
 import { extractTarball, packDirectory, packTree } from '../../activities/tarball.js';
 import { DEV_SOURCE_POLICY } from '../../deploy/dev/source-policy.js';
+import { gitHttpBackend, HTTP_BACKEND } from '../harness/git-http.js';
 import type { SourcePolicy } from '../../core/source-policy.js';
 
 const exec = promisify(execFile);
@@ -37,7 +38,6 @@ const GIT_ENV = {
   GIT_COMMITTER_NAME: 'Test',
   GIT_COMMITTER_EMAIL: 'test@example.com',
 };
-const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
 let root = '';
 let counter = 0;
@@ -399,7 +399,7 @@ describe('fetchGitRepository over HTTP with credentials', () => {
         res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end('unauthorized');
         return;
       }
-      gitHttpBackend(projectRoot, req, res);
+      gitHttpBackend(projectRoot, req, res, { ...GIT_ENV, REMOTE_USER: 'flux' });
     });
     await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -569,48 +569,4 @@ async function allText(dir: string): Promise<string> {
     if (entry.isFile()) text += await readFile(join(entry.parentPath, entry.name), 'latin1');
   }
   return text;
-}
-
-/** A minimal CGI bridge to git-http-backend (smart HTTP protocol, v0/v1/v2). */
-function gitHttpBackend(projectRoot: string, req: IncomingMessage, res: ServerResponse): void {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const child = spawn(HTTP_BACKEND, [], {
-    env: {
-      ...GIT_ENV,
-      GIT_PROJECT_ROOT: projectRoot,
-      GIT_HTTP_EXPORT_ALL: '1',
-      PATH_INFO: url.pathname,
-      QUERY_STRING: url.search.slice(1),
-      REQUEST_METHOD: req.method ?? 'GET',
-      CONTENT_TYPE: req.headers['content-type'] ?? '',
-      HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
-      GIT_PROTOCOL: typeof req.headers['git-protocol'] === 'string' ? req.headers['git-protocol'] : '',
-      REMOTE_USER: 'flux',
-      REMOTE_ADDR: '127.0.0.1',
-    },
-  });
-  req.pipe(child.stdin);
-  let head = Buffer.alloc(0);
-  let headersSent = false;
-  child.stdout.on('data', (chunk: Buffer) => {
-    if (headersSent) {
-      res.write(chunk);
-      return;
-    }
-    head = Buffer.concat([head, chunk]);
-    const end = head.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    let status = 200;
-    for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
-      const colon = line.indexOf(':');
-      const name = line.slice(0, colon).trim();
-      const value = line.slice(colon + 1).trim();
-      if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10);
-      else res.setHeader(name, value);
-    }
-    res.writeHead(status);
-    headersSent = true;
-    res.write(head.subarray(end + 4));
-  });
-  child.on('close', () => res.end());
 }

@@ -1,14 +1,15 @@
-// A git repository on disk served over smart HTTP (git's own git-http-backend behind a Node
-// HTTP server on loopback), so that Flux's source-controller, which accepts only http(s) and
-// ssh URLs, and Flotilla's hub fetch the very same repository the same way in a head-to-head
-// benchmark. No authentication: loopback only.
+// A git repository on disk served over smart HTTP: git's own git-http-backend behind a Node
+// HTTP server on loopback. GitHttpServer serves one repository without authentication (the
+// head-to-head benchmark: Flux's source-controller accepts only http(s) and ssh URLs, and
+// Flotilla's hub fetches the very same URL); gitHttpBackend is the CGI bridge for servers that
+// put their own checks in front of it (test/integration/git-source.test.ts: credentials).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
 
-const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
+export const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
 export class GitHttpServer {
   private constructor(private readonly server: Server, readonly url: string) {}
@@ -29,8 +30,11 @@ export class GitHttpServer {
   }
 }
 
-/** A CGI bridge to git-http-backend: the smart HTTP protocol (v0/v1/v2), fetch only. */
-function gitHttpBackend(projectRoot: string, req: IncomingMessage, res: ServerResponse): void {
+/**
+ * A CGI bridge to git-http-backend: the smart HTTP protocol (v0/v1/v2), fetch only. `env` adds
+ * to (or overrides) the CGI environment, e.g. REMOTE_USER or git's identity variables.
+ */
+export function gitHttpBackend(projectRoot: string, req: IncomingMessage, res: ServerResponse, env: Readonly<Record<string, string>> = {}): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const child = spawn(HTTP_BACKEND, [], {
     env: {
@@ -44,6 +48,7 @@ function gitHttpBackend(projectRoot: string, req: IncomingMessage, res: ServerRe
       HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
       GIT_PROTOCOL: typeof req.headers['git-protocol'] === 'string' ? req.headers['git-protocol'] : '',
       REMOTE_ADDR: '127.0.0.1',
+      ...env,
     },
   });
   req.pipe(child.stdin);
