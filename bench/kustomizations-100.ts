@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { gitRepositoryStatusQuery } from '../api/git-repository.js';
 import { kustomizationStatusQuery } from '../api/kustomization.js';
 import { conditionOf, isReady } from '../core/conditions.js';
 import { startEnvironment } from '../deploy/dev/environment.js';
@@ -30,7 +31,7 @@ const SAMPLE_MS = 500;
 // FLOTILLA_BENCH_POLL_MS makes it lighter. The hub-clock figure does not depend on it. Flux's
 // statuses are read with one list call per round, at the same interval.
 const POLL_MS = Number(process.env.FLOTILLA_BENCH_POLL_MS ?? 1000);
-const TIMEOUT_MS = 15 * 60_000;
+const TIMEOUT_MS = Number(process.env.FLOTILLA_BENCH_TIMEOUT_MIN ?? 15) * 60_000;
 
 const appName = (i: number): string => `app-${String(i).padStart(3, '0')}`;
 
@@ -112,6 +113,9 @@ async function runFlotilla(declDir: string, count: number, revision: string): Pr
         const ready = conditionOf(s.conditions, 'Ready');
         return { ready: isReady(s.conditions) && s.lastAppliedRevision === revision, ...(ready ? { since: ready.lastTransitionTime } : {}), detail: `${ready?.reason ?? 'no Ready condition'}: ${ready?.message ?? ''}` };
       },
+    }).catch(async (err: unknown) => {
+      await diagnose(client, ids);
+      throw err;
     });
     const allReadySeconds = (performance.now() - t0) / 1000;
     const peak = sampler.stop();
@@ -128,6 +132,39 @@ async function runFlotilla(declDir: string, count: number, revision: string): Pr
   } finally {
     await fleet?.stop();
     await env.stop();
+  }
+}
+
+/** When Flotilla did not converge: what the source and a few stuck Kustomizations look like in Temporal. */
+async function diagnose(client: TestFleet['client'], ids: readonly string[]): Promise<void> {
+  const describe = async (id: string): Promise<string> => {
+    const d = await client.workflow.getHandle(id).describe();
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    const types = new Map<string, number>();
+    for (const e of history.events ?? []) {
+      const t = String(e.eventType ?? '?');
+      types.set(t, (types.get(t) ?? 0) + 1);
+    }
+    return `${id}: run ${d.runId} started ${d.startTime.toISOString()} historyLength ${String(d.historyLength)} status ${d.status.name}; events ${[...types].map(([t, n]) => `${t}=${String(n)}`).join(' ')}`;
+  };
+  try {
+    const git = 'gitrepository/flux-system/apps';
+    console.log(await describe(git));
+    const gs = await client.workflow.getHandle(git).query(gitRepositoryStatusQuery);
+    console.log(`${git}: ${String(gs.subscribers.length)} subscribers; artifact ${gs.artifact?.revision ?? 'none'}`);
+    const reasons = new Map<string, number>();
+    const stuck: string[] = [];
+    for (const id of ids) {
+      const s = await client.workflow.getHandle(id).query(kustomizationStatusQuery);
+      if (isReady(s.conditions)) continue;
+      stuck.push(id);
+      const r = conditionOf(s.conditions, 'Ready')?.reason ?? 'none';
+      reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    }
+    console.log(`not Ready by reason: ${[...reasons].map(([r, n]) => `${r}=${String(n)}`).join(' ')}; subscribed but not Ready: ${String(stuck.filter((id) => gs.subscribers.includes(id)).length)}`);
+    for (const id of stuck.slice(0, 3)) console.log(await describe(id));
+  } catch (err) {
+    console.log(`diagnosis failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -166,6 +203,12 @@ async function main(): Promise<void> {
     const declDir = join(work, 'declarations');
     writeDeclarations(declDir, server.url, count);
 
+    if (process.env.FLOTILLA_BENCH_ONLY === 'flotilla') {
+      if (!smoke) throw new Error('FLOTILLA_BENCH_ONLY=flotilla is for smoke runs (--count)');
+      const ours = await runFlotilla(declDir, count, revision);
+      console.log(`Flotilla only: ${JSON.stringify(ours)}`);
+      return;
+    }
     const fluxRuns: FluxRunResult[] = [];
     for (const concurrent of FLUX_CONCURRENCY) fluxRuns.push(await runFluxOn(work, declDir, revision, concurrent));
     const ours = await runFlotilla(declDir, count, revision);
