@@ -1,17 +1,23 @@
 // Builds a Flux Kustomization's manifests the way Flux's kustomize-controller does, with the
 // real kustomize binary:
 //   1. resolve spec.path inside the extracted source;
-//   2. write the kustomization file Flux would write there: generated from the directory's
+//   2. the kustomization file Flux would write there: generated from the directory's
 //      manifests when it has none, then edited with the spec's targetNamespace, namePrefix,
 //      nameSuffix, patches and images (fluxcd/pkg kustomize.Generator.GenerateManifest);
 //   3. `kustomize build` it, loading files from anywhere inside the source (not just below the
 //      kustomization), never outside it; every YAML file of the source is first checked
 //      against the file size cap and Go's alias rule (core/yaml-aliases.ts), and kustomize
-//      runs under the render's memory, CPU and output limits (activities/limited-exec.ts);
+//      runs under the render's memory, CPU and output limits (activities/limited-exec.ts).
+//      The source is never modified (one extraction serves every build of a revision,
+//      activities/source-trees.ts): the build runs in a workspace of its own holding the part
+//      of the source it reads (every path its kustomizations name, found while checking them
+//      in step 3; the whole source when that part holds a symlink), linked, not copied, with
+//      the kustomization file of step 2 written there;
 //   4. per built object: postBuild variable substitution (core/substitute.ts), then
 //      commonMetadata labels and annotations (Flux sets those just before applying).
 // The result is one multi-document YAML string in kustomize's output order.
-import { readFile, readdir, lstat, realpath, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, mkdtemp, readFile, readdir, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseAllDocuments, parseDocument, stringify, type Tags } from 'yaml';
 import type { KustomizationSpec, KustomizePatch } from '../core/declarations/types.js';
@@ -43,6 +49,15 @@ export interface BuildOptions {
   readonly allowRemoteBases?: boolean;
   /** The hub's caps (limits.render.*); default DEFAULT_RENDER_LIMITS. */
   readonly limits?: RenderLimits;
+  /**
+   * The source's YAML files already passed checkSourceYaml (the caller checked this source
+   * once for all its builds: activities/source-trees.ts).
+   */
+  readonly sourceChecked?: boolean;
+  /** Where the build's workspace is made (same filesystem as the source, so files are linked); default the OS temp dir. */
+  readonly workDir?: string;
+  /** How kustomize's messages name the source root (they name files by their workspace path); default '.'. */
+  readonly sourceName?: string;
 }
 
 /** The file names kustomize recognises, in the order it looks for them. */
@@ -57,14 +72,27 @@ export async function buildKustomization(
 ): Promise<BuildResult> {
   const root = await realpath(sourceRoot);
   const dir = await resolveKustomizationPath(root, spec.path);
-  await writeKustomizationFile(root, dir, spec);
+  const generated = await kustomizationFile(root, dir, spec);
   const allowRemote = opts.allowRemoteBases ?? false;
-  await checkReferences(root, dir, allowRemote);
+  const reached = await checkReferences(root, dir, allowRemote, generated);
   const limits = opts.limits ?? DEFAULT_RENDER_LIMITS;
-  await checkSourceYaml(root, limits);
+  if (opts.sourceChecked !== true) await checkSourceYaml(root, limits);
   const kustomize = opts.kustomizeBin;
   const timeoutMs = opts.timeoutMs ?? Math.max(spec.timeoutSeconds, 1) * 1000;
-  const output = await runKustomize(kustomize, dir, spec.path, timeoutMs, allowRemote, limits);
+  const workspace = await mkdtemp(join(opts.workDir ?? tmpdir(), 'flotilla-build-'));
+  let output: string;
+  try {
+    const built = await linkWorkspace(root, await readPart(root, dir, reached), workspace);
+    const file = join(built, relative(root, generated.file));
+    await rm(file, { force: true }); // a link to the source's file: replaced, never written through
+    await writeFile(file, generated.text);
+    output = await runKustomize(kustomize, join(built, relative(root, dir)), spec.path, timeoutMs, allowRemote, limits).catch((err: unknown) => {
+      // kustomize names files by their workspace path: said relative to the source, as the checks say them.
+      throw err instanceof BuildError ? new BuildError(err.message.split(built).join(opts.sourceName ?? '.')) : err;
+    });
+  } finally {
+    await rm(workspace, { recursive: true, force: true });
+  }
   const objects = output.match(/^---$/gm)?.length ?? 0;
   if (objects + 1 > limits.maxObjects) {
     throw new RenderLimitError('maxObjects', limits.maxObjects, `kustomize build of path "${spec.path}"`, `it built ${objects + 1} objects`);
@@ -123,13 +151,20 @@ const KUSTOMIZATION_FIELDS = new Set([
 
 type Kustomization = Record<string, unknown>;
 
-async function writeKustomizationFile(root: string, dir: string, spec: KustomizationSpec): Promise<void> {
+/** The kustomization file of the build: where it goes and what it says. */
+interface GeneratedFile {
+  readonly file: string;
+  readonly text: string;
+}
+
+async function kustomizationFile(root: string, dir: string, spec: KustomizationSpec): Promise<GeneratedFile> {
   const existing = await findKustomizationFile(dir);
   const step = `generating the kustomization file for path "${spec.path}" failed`;
   let file: string;
   let k: Kustomization;
   if (existing !== undefined) {
     file = join(dir, existing);
+    if (!isInside(root, await realpath(file))) throw new BuildError(`${relative(root, file)} is a symlink to outside the source root`);
     const doc = parseDocument(await readFile(file, 'utf8'));
     const error = doc.errors[0];
     if (error) throw new BuildError(`${step}: ${relative(root, file)}: ${firstLine(error.message)}`);
@@ -148,7 +183,7 @@ async function writeKustomizationFile(root: string, dir: string, spec: Kustomiza
     else k.namespace = '_placeholder';
   }
   applySpec(k, spec);
-  await writeFile(file, stringify(k, { lineWidth: 0 }));
+  return { file, text: stringify(k, { lineWidth: 0 }) };
 }
 
 /**
@@ -310,18 +345,33 @@ function isRemote(value: string): boolean {
   return REMOTE_PREFIXES.some((p) => lower.startsWith(p) && lower.length > p.length);
 }
 
-async function checkReferences(root: string, dir: string, allowRemote: boolean): Promise<void> {
+/**
+ * Checks every local path the build's kustomizations name (the build's own one is `own`, not
+ * yet on disk) and returns them all, resolved: the part of the source the build reads.
+ */
+async function checkReferences(root: string, dir: string, allowRemote: boolean, own: GeneratedFile): Promise<Set<string>> {
   const visited = new Set<string>();
+  const reached = new Set<string>([dir]);
 
   const visitKustomization = async (kdir: string): Promise<void> => {
     if (visited.has(kdir)) return;
     visited.add(kdir);
-    const name = await findKustomizationFile(kdir);
-    if (name === undefined) return; // kustomize reports it
-    const file = join(kdir, name);
-    const real = await realpath(file);
-    if (!isInside(root, real)) throw new BuildError(`${relative(root, file)} is a symlink to outside the source root`);
-    const doc = parseDocument(await readFile(real, 'utf8'));
+    reached.add(kdir);
+    let text: string;
+    let file: string;
+    if (kdir === dir) {
+      file = own.file;
+      text = own.text;
+    } else {
+      const name = await findKustomizationFile(kdir);
+      if (name === undefined) return; // kustomize reports it
+      file = join(kdir, name);
+      const real = await realpath(file);
+      if (!isInside(root, real)) throw new BuildError(`${relative(root, file)} is a symlink to outside the source root`);
+      reached.add(real);
+      text = await readFile(real, 'utf8');
+    }
+    const doc = parseDocument(text);
     if (doc.errors.length > 0) return; // kustomize reports it
     const k = plainData(doc);
     if (isRecord(k)) for (const ref of kustomizationReferences(k)) await check(kdir, file, ref);
@@ -341,6 +391,7 @@ async function checkReferences(root: string, dir: string, allowRemote: boolean):
       return; // missing: kustomize reports it with its own message
     }
     if (!isInside(root, real)) throw new BuildError(`${where} points outside the source root; Flux only reads files inside the source`);
+    reached.add(real);
     const isDir = (await stat(real)).isDirectory();
     if (isDir && ref.kind !== 'file') return visitKustomization(real);
     if (!isDir && ref.kind === 'plugin') {
@@ -352,6 +403,49 @@ async function checkReferences(root: string, dir: string, allowRemote: boolean):
   };
 
   await visitKustomization(dir);
+  return reached;
+}
+
+/**
+ * The directory (relative to the root) the build's workspace holds: the nearest directory
+ * holding every path the build reaches; the whole source when that part holds a symlink (its
+ * target may lie outside the part, and kustomize follows it).
+ */
+async function readPart(root: string, dir: string, reached: ReadonlySet<string>): Promise<string> {
+  let part = dir;
+  for (const path of reached) while (!isInside(part, path)) part = resolve(part, '..');
+  const hasSymlink = async (current: string): Promise<boolean> => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      if (entry.isSymbolicLink()) return true;
+      if (entry.isDirectory() && await hasSymlink(join(current, entry.name))) return true;
+    }
+    return false;
+  };
+  return part !== root && await hasSymlink(part) ? '' : relative(root, part);
+}
+
+/**
+ * The build's workspace: `part` of the source at the same relative path under `workspace`,
+ * its files hard-linked (copied across filesystems), its symlinks recreated as they are.
+ * Returns the workspace's source root.
+ */
+async function linkWorkspace(root: string, part: string, workspace: string): Promise<string> {
+  const copy = async (from: string, to: string): Promise<void> => {
+    await mkdir(to, { recursive: true });
+    for (const entry of await readdir(from, { withFileTypes: true })) {
+      const source = join(from, entry.name);
+      const target = join(to, entry.name);
+      if (entry.isDirectory()) await copy(source, target);
+      else if (entry.isSymbolicLink()) await symlink(await readlink(source), target);
+      else if (entry.isFile()) await link(source, target).catch(async (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        await copyFile(source, target);
+      });
+    }
+  };
+  const built = join(workspace, 'source');
+  await copy(join(root, part), join(built, part));
+  return built;
 }
 
 function strings(value: unknown): string[] {
@@ -415,7 +509,7 @@ function pluginReferences(config: Record<string, unknown>, field: string): Refer
  * The whole source, not just the files the kustomization names: kustomize also reads files
  * named by generators, patches and components, and a source is bounded (limits.render.maxFiles).
  */
-async function checkSourceYaml(root: string, limits: RenderLimits): Promise<void> {
+export async function checkSourceYaml(root: string, limits: RenderLimits): Promise<void> {
   const walk = async (dir: string): Promise<void> => {
     for (const name of (await readdir(dir)).sort(compareBytes)) {
       const path = join(dir, name);

@@ -22,6 +22,8 @@ export interface ActorMemory<D extends ActorDeclaration> {
   readonly generation: number;
   readonly suspendedByCli: boolean;
   readonly subscribers: readonly string[];
+  /** Subscribers not yet told the current state when the last run continued as new. */
+  readonly newSubscribers?: readonly string[];
   readonly pendingReconcile?: string;
   /** History length after which the actor continues as new (default 2000; tests lower it). */
   readonly historyLimit?: number;

@@ -5,8 +5,8 @@
 //     the root is the Kustomization flux-system/flux-system (scoped to the cluster) built from
 //     the GitRepository flux-system;
 //   - the working tree is packed with the GitRepository's ignore rules (VCS files, Flux's
-//     default exclusions, .sourceignore) and extracted to a fresh temp dir for every build, as
-//     the hub extracts its source artifact (buildKustomization writes kustomization files);
+//     default exclusions, .sourceignore) and extracted to a fresh temp dir, as the hub
+//     extracts its source artifact;
 //   - each build is the hub's own (activities/kustomize-build.ts, the real kustomize), split
 //     with the hub's own splitBuild (core/declarations/adopt.ts);
 //   - every adopted Kustomization whose source is the same repository is built in turn, with
@@ -309,7 +309,7 @@ export async function analyzeRepository(opts: RepositoryOptions, kustomize: Kust
     const dir = await mkdtemp(join(tmpdir(), 'flotilla-build-'));
     try {
       await extractTarball(tarball, dir);
-      yaml = (await buildKustomization(dir, k.spec, vars, { kustomizeBin: kustomize.path })).yaml;
+      yaml = (await buildKustomization(dir, k.spec, vars, { kustomizeBin: kustomize.path, sourceName: repoRoot })).yaml;
     } catch (err) {
       // kustomize names files in the temp copy; name them in the repository instead.
       const real = await realpath(dir).catch(() => dir);

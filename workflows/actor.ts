@@ -1,12 +1,13 @@
 // What every declaration actor (GitRepository, Kustomization) shares: its declaration and
 // generation, `flotilla reconcile|suspend|resume|delete`, subscribers, and the wait between
 // reconciles. Each actor workflow creates one DeclarationActor and runs its own loop.
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   declarationQuery, deleteSignal, dependencyStatusSignal, reconcileSignal, specSignal, subscribeSignal, suspendSignal,
   unsubscribeSignal, type ActorMemory, type DependencyStatus,
 } from '../api/actor.js';
 import type { ActorDeclaration } from '../core/declarations/types.js';
+import { requeueAfter } from '../core/requeue.js';
 import { Outbox } from './outbox.js';
 
 /** What a deploying actor plugs into DeclarationActor.runDeploymentLoop. */
@@ -15,8 +16,11 @@ export interface DeploymentLoop {
   interval(): number;
   /** Subscribes to the source and the dependencies (again after a spec change). */
   subscribe(): void;
-  /** Work on every wake-up, before the reconcile (re-subscribing, telling dependents, queued operator actions). */
-  onWake(): Promise<void>;
+  /**
+   * Work on every wake-up, before the reconcile (re-subscribing, telling dependents, queued
+   * operator actions); `woke` says what ended the wait ('first' on the first pass of a run).
+   */
+  onWake(woke: 'first' | 'timer' | 'woken' | 'other'): Promise<void>;
   reconcile(): Promise<void>;
   tellDependents(): void;
   /** Records a handled `flotilla reconcile` token in the status. */
@@ -68,6 +72,8 @@ export class DeclarationActor<D extends ActorDeclaration> {
     this.generation = memory.generation;
     this.suspendedByCli = memory.suspendedByCli;
     this.subscribers = new Set(memory.subscribers);
+    // Subscribers that arrived while the last run waited to continue as new are told in this one.
+    for (const s of memory.newSubscribers ?? []) this.newSubscribers.add(s);
     this.pendingReconcile = memory.pendingReconcile;
     this.historyLimit = memory.historyLimit ?? HISTORY_LIMIT;
     setHandler(declarationQuery, () => this.declaration);
@@ -152,8 +158,9 @@ export class DeclarationActor<D extends ActorDeclaration> {
     loop.subscribe();
     for (let first = true; ; first = false) {
       let due = first;
+      let woke: 'first' | 'timer' | 'woken' | 'other' = 'first';
       if (!first) {
-        const woke = await this.sleep(loop.interval(), () => this.newSubscribers.size > 0);
+        woke = await this.sleep(loop.interval(), () => this.newSubscribers.size > 0);
         due = woke === 'timer' || woke === 'woken';
       }
       if (this.deleted) return loop.finalize();
@@ -162,7 +169,7 @@ export class DeclarationActor<D extends ActorDeclaration> {
         loop.subscribe();
         due = true;
       }
-      await loop.onWake();
+      await loop.onWake(woke);
       const token = this.takeReconcileRequest();
       if ((due || token !== undefined) && !this.suspended) {
         await loop.reconcile();
@@ -206,7 +213,9 @@ export class DeclarationActor<D extends ActorDeclaration> {
   memory(): ActorMemory<D> {
     return {
       declaration: this.declaration, generation: this.generation, suspendedByCli: this.suspendedByCli,
-      subscribers: [...this.subscribers].sort(), ...(this.pendingReconcile === undefined ? {} : { pendingReconcile: this.pendingReconcile }),
+      subscribers: [...this.subscribers].sort(),
+      ...(this.newSubscribers.size > 0 ? { newSubscribers: [...this.newSubscribers].sort() } : {}),
+      ...(this.pendingReconcile === undefined ? {} : { pendingReconcile: this.pendingReconcile }),
       ...(this.historyLimit === HISTORY_LIMIT ? {} : { historyLimit: this.historyLimit }),
     };
   }
@@ -245,6 +254,28 @@ export class Subscriptions {
   /** On a wake: subscribes again when the source or a dependency was missing (it may exist by now). */
   retryMissing(): void {
     if (this.missing.source || this.missing.dependency) this.subscribe();
+  }
+
+  private askAgain = false;
+
+  /**
+   * Seconds until the next reconcile after one ended, as Flux requeues (core/requeue.ts): a
+   * wait for the source's artifact or a dependency ends after 30 s at the latest, and then
+   * the actor asks again (onWake), so news lost on the way is not waited for until the retry
+   * interval. Older histories slept the whole retry interval (patched).
+   */
+  requeueAfter(ready: boolean, reason: string, spec: { readonly intervalSeconds: number; readonly retryIntervalSeconds: number }, legacySeconds: number): number {
+    if (!patched('requeue-dependency')) return legacySeconds;
+    const next = requeueAfter({ ready, reason, sourceMissing: this.missing.source }, spec);
+    this.askAgain = next.askAgain;
+    return next.seconds;
+  }
+
+  /** On a wake: subscribes again where a target was missing, or (the requeue timer fired while waiting) to ask again. */
+  onWake(woke: 'first' | 'timer' | 'woken' | 'other'): void {
+    if (woke === 'timer' && this.askAgain) this.subscribe();
+    else this.retryMissing();
+    this.askAgain = false;
   }
 
   /** The actor was deleted: its source and dependencies forget it. */

@@ -25,7 +25,7 @@ import {
 } from '../api/helm-release.js';
 import type { RolloutFinished } from '../api/rollout.js';
 import type { TenancyActivities } from '../activities/tenancy.js';
-import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
+import { conditionOf, isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { HelmReleaseDeclaration } from '../core/declarations/types.js';
 import { unmetDependencies } from '../core/dependencies.js';
 import { isStalled } from '../core/failure-kind.js';
@@ -154,12 +154,18 @@ class HelmReleaseActor {
   /** Delete, suspend, wake-ups and the interval are DeclarationActor's loop; this actor plugs in its steps. */
   run(): Promise<void> {
     return this.actor.runDeploymentLoop({
-      interval: () => this.spec().intervalSeconds,
+      // helm-controller requeues a release waiting for its chart or a dependency after 30 s.
+      interval: () => {
+        const ready = isReadyCondition(this.status.conditions);
+        const reason = conditionOf(this.status.conditions, 'Ready')?.reason ?? '';
+        const spec = this.spec();
+        return this.subscriptions.requeueAfter(ready, reason, { intervalSeconds: spec.intervalSeconds, retryIntervalSeconds: spec.intervalSeconds }, spec.intervalSeconds);
+      },
       subscribe: () => { this.subscriptions.subscribe(); },
       reconcile: () => this.reconcile(),
       finalize: () => this.finalize(),
       tellDependents: () => { this.tellDependents(); },
-      onWake: () => this.onWake(),
+      onWake: (woke) => this.onWake(woke),
       handled: (token) => { this.status = { ...this.status, lastHandledReconcileAt: token }; },
       continueAsNew: () => continueAsNew<typeof helmReleaseWorkflow>(this.memory()),
     }, this.outbox);
@@ -223,8 +229,8 @@ class HelmReleaseActor {
   }
 
   /** Every wake-up, before a reconcile: subscribe again where a target was missing, tell dependents, run queued `flotilla helm rollback`s. */
-  private async onWake(): Promise<void> {
-    this.subscriptions.retryMissing();
+  private async onWake(woke: 'first' | 'timer' | 'woken' | 'other'): Promise<void> {
+    this.subscriptions.onWake(woke);
     this.tellDependents();
     while (this.rollbacks.length > 0) {
       const req = this.rollbacks.shift();

@@ -22,7 +22,7 @@ import {
   type KustomizationActivities, type KustomizationInput, type KustomizationStatus,
 } from '../api/kustomization.js';
 import type { RolloutFinished } from '../api/rollout.js';
-import { isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
+import { conditionOf, isReady as isReadyCondition, setCondition, type Condition } from '../core/conditions.js';
 import type { KustomizationDeclaration } from '../core/declarations/types.js';
 import { adoptionContext, type AdoptionContext } from '../core/declarations/scope.js';
 import { placedClusters } from '../core/placement.js';
@@ -146,13 +146,18 @@ class KustomizationActor {
   run(): Promise<void> {
     return this.actor.runDeploymentLoop({
       // Flux requeues a failed Kustomization at spec.retryInterval.
-      interval: () => (this.isReady() ? this.spec().intervalSeconds : this.spec().retryIntervalSeconds),
+      // Flux requeues a failed Kustomization at spec.retryInterval, one waiting for its source or a dependency after 30 s.
+      interval: () => {
+        const ready = this.isReady();
+        const reason = conditionOf(this.status.conditions, 'Ready')?.reason ?? '';
+        return this.subscriptions.requeueAfter(ready, reason, this.spec(), ready ? this.spec().intervalSeconds : this.spec().retryIntervalSeconds);
+      },
       subscribe: () => { this.subscriptions.subscribe(); },
       reconcile: () => this.reconcile(),
       finalize: () => this.finalize(),
       tellDependents: () => { this.tellDependents(); },
-      onWake: () => {
-        this.subscriptions.retryMissing();
+      onWake: (woke) => {
+        this.subscriptions.onWake(woke);
         this.tellDependents();
         return Promise.resolve();
       },

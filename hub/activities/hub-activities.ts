@@ -7,9 +7,8 @@ import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate, type 
 import type { GitRepositoryActivities } from '../../api/git-repository.js';
 import type { BuildKustomizationInput, BuildKustomizationResult, KustomizationActivities } from '../../api/kustomization.js';
 import { declarationRefusals, type SourcePolicy } from '../../core/source-policy.js';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { formatDeclarationError } from '../../core/declarations/parse.js';
@@ -28,7 +27,7 @@ import { fetchGitRepository, gitCredentialsFromSecret, GitSourceError, type GitC
 import { BuildError, buildKustomization } from '../../activities/kustomize-build.js';
 import { RenderLimitError } from '../../core/render-limits.js';
 import type { EngineConfig } from '../../activities/limited-exec.js';
-import { extractLimits, extractTarball } from '../../activities/tarball.js';
+import { SourceTrees } from '../../activities/source-trees.js';
 
 export interface HubActivityContext {
   readonly client: Client;
@@ -67,6 +66,8 @@ export async function secretGitCredentials(data: DataObjectStore, namespace: str
 export type HubActivities = ClusterDeploymentActivities & GitRepositoryActivities & KustomizationActivities;
 
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
+  // Extracted sources and the builds' workspaces: one filesystem, so a workspace links the source's files.
+  const sourceTrees = new SourceTrees(join(ctx.dataDir, 'cache'));
   const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);
   const { limits } = ctx.engines;
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
@@ -240,22 +241,24 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     const cached = await readCache(cacheFile);
     if (cached && await ctx.artifacts.has(cached.artifactDigest)) return { ...cached, cached: true };
 
-    const source = await ctx.artifacts.get(input.sourceDigest);
-    if (!source) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `source artifact ${input.sourceDigest} of revision ${input.revision} is missing from the artifact store` });
-    const dir = await mkdtemp(join(tmpdir(), 'flotilla-build-'));
+    const load = async (): Promise<Buffer> => {
+      const source = await ctx.artifacts.get(input.sourceDigest);
+      if (!source) throw ApplicationFailure.create({ type: 'ArtifactNotFound', message: `source artifact ${input.sourceDigest} of revision ${input.revision} is missing from the artifact store` });
+      return source;
+    };
     try {
-      await extractTarball(source, dir, extractLimits(limits));
-      heartbeat();
-      const built = await buildKustomization(dir, input.spec, vars, { limits, kustomizeBin: ctx.engines.kustomizeBin });
+      // One extraction of the source serves every Kustomization built from it (activities/source-trees.ts).
+      const built = await sourceTrees.use(input.sourceDigest, load, limits, (root) => {
+        heartbeat();
+        return buildKustomization(root, input.spec, vars, { limits, kustomizeBin: ctx.engines.kustomizeBin, sourceChecked: true, workDir: sourceTrees.workDir });
+      });
       const artifactDigest = await ctx.artifacts.put(built.yaml);
       await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
       await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
       return { artifactDigest, objectCount: built.objectCount, cached: false };
     } catch (err) {
-      if (err instanceof BuildError || err instanceof RenderLimitError) throw failed(input.id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message }), { revision: input.revision }, dir);
+      if (err instanceof BuildError || err instanceof RenderLimitError) throw failed(input.id, ApplicationFailure.create({ type: 'BuildFailed', nonRetryable: true, message: err.message }), { revision: input.revision });
       throw err;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   }
 

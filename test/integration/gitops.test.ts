@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { clusterStatusQuery, clusterWorkflowId } from '../../api/cluster.js';
+import { GIT_REPOSITORY_WORKFLOW_TYPE, gitRepositoryStatusQuery, type GitRepositoryWorkflow } from '../../api/git-repository.js';
 import { KUSTOMIZATION_WORKFLOW_TYPE, type KustomizationWorkflow } from '../../api/kustomization.js';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import type { KubeObject } from '../../core/objects.js';
@@ -402,6 +403,39 @@ describe('GitRepository and Kustomization actors across the fleet', () => {
     assert.match(s.lastAppliedRevision, /^main@sha1:/);
     const history = await fleet().client.workflow.getHandle(id).fetchHistory();
     assert.ok((history.events?.length ?? 0) <= 60 + 40, 'the current run stays near its limit');
+  });
+
+  it('Kustomizations that subscribe while their source waits to continue as new are told in its next run (why 1,000 did not converge)', async () => {
+    // The source continues as new every few dozen events while a burst of subscribers arrives;
+    // those arriving while it waited for its outbox before continuing used to be forgotten, and
+    // waited for their retry interval (10 minutes) with "has no artifact yet". A race: with the
+    // old code this test failed in 2 of 3 runs (90 subscribers, a source continuing as new every
+    // 10 events); with it fixed, every subscriber is told on its first subscription.
+    const source = new GitRepo(join(dir(), 'burst'));
+    const names = Array.from({ length: 90 }, (_, i) => `burst-${String(i).padStart(2, '0')}`);
+    for (const n of names) source.writeObjects(`${n}/config.yaml`, [configMap(n, 'default', { app: n })]);
+    const revision = `main@sha1:${source.commit('burst apps')}`;
+    const sourceId = 'gitrepository/flux-system/burst';
+    const declaration = parseDeclarationObject(gitRepository('burst', source.url), 'test');
+    assert.ok(!Array.isArray(declaration) && declaration.kind === 'GitRepository');
+    const started = await fleet().client.workflow.start<GitRepositoryWorkflow>(GIT_REPOSITORY_WORKFLOW_TYPE, {
+      workflowId: sourceId, taskQueue: TASK_QUEUE, args: [{ declaration, generation: 1, suspendedByCli: false, subscribers: [], historyLimit: 10 }],
+    });
+    // Six applies at once: subscribers keep arriving through several of the source's runs.
+    const declare = (n: string): Record<string, unknown> => kustomization(n, { path: `./${n}`, sourceRef: { kind: 'GitRepository', name: 'burst' }, placement: { hub: true } });
+    await waitFor('the source\'s artifact', async () => ((await fleet().client.workflow.getHandle(sourceId).query(gitRepositoryStatusQuery)).artifact?.revision === revision ? true : undefined), { timeoutMs: 60_000 });
+    await Promise.all([0, 1, 2, 3, 4, 5].map((k) => applyDeclarations(`burst-${String(k)}`, names.filter((_, i) => i % 6 === k).map(declare))));
+    for (const n of names) await fleet().waitForReadyAt(`kustomization/flux-system/${n}`, revision);
+    const runs = new Set<string>();
+    for await (const w of fleet().client.workflow.list({ query: `WorkflowId = '${sourceId}'` })) runs.add(w.runId);
+    assert.ok(runs.size >= 2, `the source continued as new during the burst (runs: ${String(runs.size)}, first ${started.firstExecutionRunId})`);
+    // Each was told by its one subscription: none had to ask again (the 30 s requeue of core/requeue.ts).
+    for (const n of names) {
+      const history = await fleet().client.workflow.getHandle(`kustomization/flux-system/${n}`).fetchHistory();
+      const subscribes = (history.events ?? []).filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'subscribe'
+        && e.signalExternalWorkflowExecutionInitiatedEventAttributes.workflowExecution?.workflowId === sourceId);
+      assert.equal(subscribes.length, 1, `${n} subscribed once`);
+    }
   });
 
   it('a hub killed mid-reconcile finishes the reconcile exactly once after restart', async () => {

@@ -118,10 +118,11 @@ describe('buildKustomization', () => {
       'apps/kustomized/unlisted.yaml': configMap('never'),
     });
     const result = await buildKustomization(root, spec({ path: 'apps' }), {});
-    const generated = parseAllDocuments(await readFile(join(root, 'apps/kustomization.yaml'), 'utf8'));
-    const resources = (Array.isArray(generated) ? generated[0]?.toJS() : undefined) as { resources: string[] };
-    assert.deepEqual(resources.resources, ['./a.yaml', './b-config.yaml', './empty.yaml', './kustomized', './nested/c.yml', './nested/deeper/d.yaml']);
-    // In resource order, as Flux's kustomizer leaves them (no kind-based re-sorting).
+    // The generated file lists ./a.yaml, ./b-config.yaml, ./empty.yaml, ./kustomized (a directory
+    // with its own kustomization: as a whole, so unlisted.yaml stays out), ./nested/c.yml and
+    // ./nested/deeper/d.yaml; the objects come out in resource order, as Flux's kustomizer leaves
+    // them (no kind-based re-sorting). The source itself is not modified.
+    await assert.rejects(readFile(join(root, 'apps/kustomization.yaml'), 'utf8'), { code: 'ENOENT' });
     assert.deepEqual(objects(result).map((o) => `${o.kind}/${o.metadata.name}`), [
       'Deployment/web', 'Service/web', 'ConfigMap/b', 'ConfigMap/k-e', 'ConfigMap/c', 'Secret/d',
     ]);
@@ -152,6 +153,22 @@ describe('buildKustomization', () => {
     const web = find(objs, 'Deployment', 'prod-web');
     assert.equal((web.spec as { replicas: number }).replicas, 4);
     assert.equal(web.metadata.labels?.env, 'prod', "the overlay's own kustomization is kept");
+  });
+
+  it('never modifies the source: a kustomization.yaml rewritten for the spec is the workspace\'s, not the source\'s', async () => {
+    const original = 'resources:\n- cm.yaml\n';
+    const root = await source({ 'app/kustomization.yaml': original, 'app/cm.yaml': configMap('settings') });
+    const objs = objects(await buildKustomization(root, spec({ path: 'app', namePrefix: 'pre-' }), {}));
+    assert.deepEqual(objs.map((o) => o.metadata.name), ['pre-settings']);
+    assert.equal(await readFile(join(root, 'app/kustomization.yaml'), 'utf8'), original, 'the file is linked into the workspace, never written through');
+    assert.deepEqual((await readdir(join(root, 'app'))).sort(), ['cm.yaml', 'kustomization.yaml']);
+  });
+
+  it('builds a directory holding a symlink to elsewhere in the source (the workspace then holds the whole source)', async () => {
+    const root = await source({ 'shared/cm.yaml': configMap('shared'), 'app/own.yaml': configMap('own') });
+    await symlink('../shared/cm.yaml', join(root, 'app/linked.yaml'));
+    const objs = objects(await buildKustomization(root, spec({ path: 'app' }), {}));
+    assert.deepEqual(objs.map((o) => o.metadata.name).sort(), ['own', 'shared']);
   });
 
   it('applies targetNamespace, namePrefix and nameSuffix, references included', async () => {
