@@ -89,19 +89,40 @@ export function rssMiB(pid: number): number {
   return m?.[1] ? Number(m[1]) / 1024 : 0;
 }
 
-/** RSS of a process and all its descendants (Linux; children from /proc/<pid>/task/<tid>/children). */
-export function treeRssMiB(pid: number): number {
-  let total = 0;
+/** A process and all its descendants, as pids (Linux; children from /proc/<pid>/task/<tid>/children). */
+export function processTree(pid: number): number[] {
+  const found: number[] = [];
   const queue = [pid];
   for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+    found.push(next);
     try {
-      total += rssMiB(next);
       for (const tid of readdirSync(`/proc/${next}/task`)) {
         for (const child of readFileSync(`/proc/${next}/task/${tid}/children`, 'utf8').split(' ')) {
           if (child.trim() !== '') queue.push(Number(child));
         }
       }
     } catch { /* exited while being read */ }
+  }
+  return found;
+}
+
+/** RSS of a process and all its descendants. */
+export function treeRssMiB(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try { total += rssMiB(p); } catch { /* exited while being read */ }
+  }
+  return total;
+}
+
+/**
+ * CPU seconds of a process and its descendants alive now, each with its waited-for children
+ * (e.g. PostgreSQL's postmaster and its backends, which live as long as their connections).
+ */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try { total += cpuSeconds(p, { children: true }); } catch { /* exited while being read */ }
   }
   return total;
 }
