@@ -32,9 +32,10 @@ else
   if [[ $(id -u) -ne 0 ]]; then command -v sudo >/dev/null 2>&1 || die "run as root or install sudo, so that apt-get can install $POSTGRES_APT"; sudo=sudo; fi
   say "postgresql: apt-get install $POSTGRES_APT"
   $sudo apt-get update -qq >/dev/null || die "apt-get update failed"
-  # The package starts a system cluster on Debian; ours are private clusters on free ports.
+  # The package starts a system cluster on Debian (stopped below); ours are private clusters on free ports.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$POSTGRES_APT" >/dev/null \
     || die "apt-get install $POSTGRES_APT failed"
+  (command -v service >/dev/null && $sudo service postgresql stop >/dev/null 2>&1) || true
 fi
 
 # 2. The unprivileged user PostgreSQL runs as when we are root.

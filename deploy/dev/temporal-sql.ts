@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { cacheDir, readVersions } from './binaries.js';
-import { freePorts } from './ports.js';
+import { freePortsInRange } from './ports.js';
 import { ManagedProcess, waitFor } from './processes.js';
 import type { TemporalServer } from './temporal-server.js';
 
@@ -121,7 +121,9 @@ const HISTORY_SHARDS = 4;
 export async function startTemporalSql(opts: TemporalSqlOptions): Promise<SqlTemporalServer> {
   const bins = temporalSqlBinaries();
   mkdirSync(opts.dir, { recursive: true });
-  const ports = await freePorts(11);
+  // Below 32768: Temporal's PostgreSQL schema keeps cluster members' ports in a SMALLINT
+  // (cluster_membership.rpc_port), so ports from the kernel's ephemeral range fail its start.
+  const ports = await freePortsInRange(11, 20_000, 32_767);
   const port = (i: number): number => {
     const p = ports[i];
     if (p === undefined) throw new Error('no free ports for Temporal');
