@@ -7,11 +7,13 @@
 // Skipped, saying how to build it, when scripts/build-temporal-sql.sh has not been run.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { ClusterClient } from '../../agents/apply/cluster-client.js';
-import { isSqlTemporal, temporalSqlMissing } from '../../deploy/dev/temporal-sql.js';
+import { isSqlTemporal, temporalSqlBinaries, temporalSqlMissing, type Postgres } from '../../deploy/dev/temporal-sql.js';
 import { useFleet } from '../harness/fleet.js';
 import { configMap, GitRepo } from '../harness/git.js';
 
@@ -35,6 +37,14 @@ function suite(): void {
     const cm = await new ClusterClient(env().cluster(CLUSTER).kubeConfig()).get({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web', namespace: 'web' } });
     const data = cm?.data;
     return data !== null && typeof data === 'object' ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, String(v)])) : undefined;
+  }
+
+  /** Rows of a table of the temporal database, read with psql: the state is in PostgreSQL itself. */
+  async function rowCount(postgres: Postgres, table: string): Promise<number> {
+    const { stdout } = await promisify(execFile)(join(temporalSqlBinaries().postgresBin, 'psql'), [
+      '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', '-d', 'temporal', '-tAc', `SELECT count(*) FROM ${table}`,
+    ]);
+    return Number(stdout.trim());
   }
 
   async function reconcile(): Promise<void> {
@@ -61,6 +71,8 @@ function suite(): void {
       await reconcile();
       await fleet().waitForReadyAt(KUSTOMIZATION_ID, `main@sha1:${first}`);
       assert.deepEqual(await webConfig(), { v: '1' });
+      // The hub's actors (a cluster, the source, the Kustomization at least) are rows in PostgreSQL.
+      assert.ok(await rowCount(temporal.postgres, 'current_executions') >= 3, 'workflow executions stored in PostgreSQL');
     });
 
     it('survives the Temporal server SIGKILLed and PostgreSQL restarted: the same runs carry on, a new commit deploys', async () => {
