@@ -98,13 +98,13 @@ async function runFlotilla(declDir: string, count: number, revision: string, tem
     if (!hub || !agent) throw new Error('hub or agent not running');
     const temporal = env.temporalServer().process;
     // PostgreSQL's backends are processes of their own (one per pooled connection): its
-    // figures are the postmaster's tree (RSS summed per process, so shared buffers count more than once).
+    // figures are the postmaster's tree (memory as proportional set size: shared buffers once).
     const server = env.temporalServer();
     const postgres = isSqlTemporal(server) ? server.postgres.process.pid : undefined;
     const ids = Array.from({ length: count }, (_, i) => `kustomization/flux-system/${appName(i + 1)}`);
 
     const hubRssBeforeMiB = rssMiB(hub.pid);
-    const sampler = new RssSampler({ hub: hub.pid, temporal: temporal.pid, agent: agent.pid }, SAMPLE_MS, postgres === undefined ? {} : { postgres });
+    const sampler = new RssSampler({ hub: hub.pid, temporal: temporal.pid, agent: agent.pid }, SAMPLE_MS, {}, postgres === undefined ? {} : { postgres });
     const cpu0 = { hub: cpuSeconds(hub.pid), temporal: cpuSeconds(temporal.pid), agent: cpuSeconds(agent.pid), postgres: postgres === undefined ? 0 : treeCpuSeconds(postgres) };
     const t0 = performance.now();
     const t0Epoch = Date.now();

@@ -58,8 +58,17 @@ export class RssSampler {
   readonly peakMiB: Record<string, number> = {};
   private readonly timer: NodeJS.Timeout;
 
-  /** `trees`: processes sampled with all their descendants (e.g. the hub and its helm children). */
-  constructor(private readonly pids: Readonly<Record<string, number>>, sampleMs: number, private readonly trees: Readonly<Record<string, number>> = {}) {
+  /**
+   * `trees`: processes sampled with all their descendants (e.g. the hub and its helm children).
+   * `sharedTrees`: the same for processes that share memory (PostgreSQL's postmaster and
+   * backends share its buffers), summed by proportional set size so shared pages count once.
+   */
+  constructor(
+    private readonly pids: Readonly<Record<string, number>>,
+    sampleMs: number,
+    private readonly trees: Readonly<Record<string, number>> = {},
+    private readonly sharedTrees: Readonly<Record<string, number>> = {},
+  ) {
     this.sample();
     this.timer = setInterval(() => { this.sample(); }, sampleMs).unref();
   }
@@ -72,6 +81,9 @@ export class RssSampler {
     }
     for (const [name, pid] of Object.entries(this.trees)) {
       this.peakMiB[name] = Math.max(this.peakMiB[name] ?? 0, treeRssMiB(pid));
+    }
+    for (const [name, pid] of Object.entries(this.sharedTrees)) {
+      this.peakMiB[name] = Math.max(this.peakMiB[name] ?? 0, treePssMiB(pid));
     }
   }
 
@@ -111,6 +123,18 @@ export function treeRssMiB(pid: number): number {
   let total = 0;
   for (const p of processTree(pid)) {
     try { total += rssMiB(p); } catch { /* exited while being read */ }
+  }
+  return total;
+}
+
+/** Proportional set size of a process and its descendants (Linux; /proc/<pid>/smaps_rollup). */
+export function treePssMiB(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      total += m?.[1] ? Number(m[1]) / 1024 : 0;
+    } catch { /* exited while being read */ }
   }
   return total;
 }
