@@ -14,7 +14,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import { cacheDir, readVersions } from './binaries.js';
 import { freePortsInRange } from './ports.js';
 import { ManagedProcess, waitFor } from './processes.js';
-import type { TemporalServer } from './temporal-server.js';
+import { waitForNamespace, type TemporalServer } from './temporal-server.js';
 
 const run = promisify(execFile);
 
@@ -44,7 +44,7 @@ export function temporalSqlBinaries(): TemporalSqlBinaries {
 export function temporalSqlMissing(): string | undefined {
   const b = locate();
   const absent = [b.server, b.sqlTool, b.schemaDir, join(b.postgresBin, 'initdb'), join(b.postgresBin, 'postgres')].filter((p) => !existsSync(p));
-  if (absent.length === 0 && (process.getuid?.() !== 0 || postgresUserExists())) return undefined;
+  if (absent.length === 0 && (process.getuid?.() !== 0 || idOf('-u') !== undefined)) return undefined;
   const what = absent.length > 0 ? `missing ${absent.join(', ')}` : `no OS user ${POSTGRES_USER} to run PostgreSQL as (it refuses to run as root)`;
   return `the SQL Temporal server is not set up (${what}). Run 'bash scripts/build-temporal-sql.sh' to build it (several minutes) and install PostgreSQL.`;
 }
@@ -71,19 +71,15 @@ function postgresBinDir(): string {
   return '/usr/bin'; // other distributions put them on PATH
 }
 
-function postgresUserExists(): boolean {
-  try {
-    return idOf('-u') !== undefined;
-  } catch {
-    return false;
-  }
-}
-
+/** The uid or gid of POSTGRES_USER; undefined when there is no such user. */
 function idOf(flag: '-u' | '-g'): number | undefined {
   // Synchronous and rare (once per start): `id` is the portable way to read the user database.
-  const out = execFileSync('id', [flag, POSTGRES_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const n = Number(out.trim());
-  return out.trim() !== '' && Number.isInteger(n) ? n : undefined;
+  try {
+    const out = execFileSync('id', [flag, POSTGRES_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return /^\d+$/.test(out) ? Number(out) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A private PostgreSQL cluster on a loopback port. */
@@ -157,15 +153,7 @@ export async function startTemporalSql(opts: TemporalSqlOptions): Promise<SqlTem
     // 3. Namespace 'default', registered through the frontend's API (what `temporal operator
     //    namespace create` calls); only once: it lives in the database from then on.
     await registerNamespace(address, namespace, proc);
-    const ready = (p: ManagedProcess): Promise<boolean> => waitFor('Temporal frontend and namespace', async () => {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await connection.workflowService.describeNamespace({ namespace });
-        return true;
-      } finally {
-        await connection.close();
-      }
-    }, { timeoutMs: 120_000, intervalMs: 500, process: p });
+    const ready = (p: ManagedProcess): Promise<boolean> => waitForNamespace(address, namespace, p, 120_000);
     await ready(proc);
     return {
       address,
@@ -212,52 +200,55 @@ async function registerNamespace(address: string, namespace: string, proc: Manag
 // its data directory is a fresh one under the system temporary directory, owned by it, and
 // removed by stop(); the logs stay in `dir`.
 async function startPostgres(bins: TemporalSqlBinaries, opts: TemporalSqlOptions, port: number): Promise<Postgres> {
-  const asRoot = process.getuid?.() === 0;
-  const prefix: string[] = [];
-  let data: string;
-  if (asRoot) {
+  let owned: string | undefined; // the data directory's parent when we made one for POSTGRES_USER
+  let asUser: string[] = []; // setpriv's arguments, when we are root
+  if (process.getuid?.() === 0) {
     const uid = idOf('-u');
     const gid = idOf('-g');
     if (uid === undefined || gid === undefined) throw new Error(`no OS user ${POSTGRES_USER}: run 'bash scripts/build-temporal-sql.sh'`);
-    const owned = mkdtempSync(join(tmpdir(), 'flotilla-postgres-'));
+    owned = mkdtempSync(join(tmpdir(), 'flotilla-postgres-'));
     chownSync(owned, uid, gid);
-    data = join(owned, 'data');
-    prefix.push('setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--');
-  } else {
-    data = join(opts.dir, 'postgres');
+    asUser = [`--reuid=${String(uid)}`, `--regid=${String(gid)}`, '--clear-groups', '--'];
   }
-  const dataRoot = asRoot ? join(data, '..') : data;
-  const cmd = (binary: string, args: readonly string[]): { command: string; args: string[] } => {
-    const full = [...prefix, join(bins.postgresBin, binary), ...args];
-    const [command, ...rest] = full;
-    if (command === undefined) throw new Error('empty command');
-    return { command, args: rest };
+  const data = owned === undefined ? join(opts.dir, 'postgres') : join(owned, 'data');
+  const removeOwned = (): void => { if (owned !== undefined) rmSync(owned, { recursive: true, force: true }); };
+  const command = (binary: string, args: readonly string[]): { command: string; args: string[] } => {
+    const path = join(bins.postgresBin, binary);
+    return asUser.length > 0 ? { command: 'setpriv', args: [...asUser, path, ...args] } : { command: path, args: [...args] };
   };
-  // Trust authentication on loopback only: a private, throwaway cluster for one run.
-  const init = cmd('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
-  await run(init.command, init.args, { env: { ...process.env, LC_ALL: 'C' } });
   const launch = (): ManagedProcess => {
-    // No Unix socket (its default directory belongs to the system cluster): TCP on loopback.
-    const c = cmd('postgres', ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', '', '-c', 'max_connections=200', '-c', 'fsync=on']);
-    return ManagedProcess.start({ name: 'postgres', command: c.command, args: c.args, logFile: join(opts.dir, 'postgres.log'), detached: opts.detached ?? false });
+    // No Unix socket (its default directory belongs to the system's cluster): TCP on loopback only.
+    const c = command('postgres', ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', '', '-c', 'max_connections=200']);
+    return ManagedProcess.start({ name: 'postgres', ...c, logFile: join(opts.dir, 'postgres.log'), detached: opts.detached ?? false });
   };
   const ready = (p: ManagedProcess): Promise<boolean> => waitFor('PostgreSQL accepting connections', async () => {
     await run(join(bins.postgresBin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres']);
     return true;
   }, { timeoutMs: 60_000, intervalMs: 200, process: p });
-  let proc = launch();
-  await ready(proc);
+  let proc: ManagedProcess | undefined;
+  try {
+    // Trust authentication, loopback only: a private, throwaway cluster for one run.
+    const init = command('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
+    await run(init.command, init.args, { env: { ...process.env, LC_ALL: 'C' } });
+    proc = launch();
+    await ready(proc);
+  } catch (err) {
+    await proc?.kill();
+    removeOwned();
+    throw err;
+  }
+  let current = proc;
   return {
     port,
-    get process() { return proc; },
+    get process() { return current; },
     async restart() {
-      await proc.stop(30_000, 'SIGINT');
-      proc = launch();
-      await ready(proc);
+      await current.stop(30_000, 'SIGINT');
+      current = launch();
+      await ready(current);
     },
     async stop() {
-      await proc.stop(30_000, 'SIGINT');
-      if (asRoot) rmSync(dataRoot, { recursive: true, force: true });
+      await current.stop(30_000, 'SIGINT');
+      removeOwned();
     },
   };
 }
