@@ -1,5 +1,6 @@
 // A real Temporal server: the CLI's dev server (single node, SQLite), on loopback ports
-// chosen at run time.
+// chosen at run time. temporal-sql.ts runs the production shape (SQL persistence) behind the
+// same TemporalServer interface.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
