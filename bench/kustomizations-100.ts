@@ -8,6 +8,10 @@
 // Real parts: a git repository on disk, Flux's controllers built by scripts/build-flux.sh,
 // `flotilla-hub serve` on a Temporal dev server, one `flotilla-agent` on a local cluster.
 // `--count N` is a smoke run with N Kustomizations, nothing recorded.
+// `--temporal postgres` runs Flotilla on the Temporal server built from go.temporal.io/server
+// with PostgreSQL persistence (scripts/build-temporal-sql.sh; deploy/dev/temporal-sql.ts)
+// instead of the dev server: the Temporal figures then add PostgreSQL (postmaster and
+// backends), recorded as kustomizations-100-postgres.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +20,13 @@ import { stringify } from 'yaml';
 import { gitRepositoryStatusQuery } from '../api/git-repository.js';
 import { kustomizationStatusQuery } from '../api/kustomization.js';
 import { conditionOf, isReady } from '../core/conditions.js';
-import { startEnvironment } from '../deploy/dev/environment.js';
+import { startEnvironment, type TemporalKind } from '../deploy/dev/environment.js';
+import { isSqlTemporal, temporalSqlMissing } from '../deploy/dev/temporal-sql.js';
 import { TestFleet } from '../test/harness/fleet.js';
 import { configMap, GitRepo } from '../test/harness/git.js';
 import { assertDeploymentsAvailable, fluxBinaries, runFlux, type FluxRunResult } from './flux.js';
 import { GitHttpServer } from '../test/harness/git-http.js';
-import { cpuSeconds, pollUntilAllReady, recordResults, RssSampler, rssMiB } from './record.js';
+import { cpuSeconds, pollUntilAllReady, recordResults, RssSampler, rssMiB, treeCpuSeconds } from './record.js';
 
 const CLUSTER = 'bench';
 /** Flux's --concurrent: 20 is what Flux's own benchmark uses (the ratios are against it), 4 its default. */
@@ -76,13 +81,13 @@ interface FlotillaRun {
   readonly hubClockAllReadySeconds: number;
   readonly firstReadySeconds: number;
   readonly hubRssBeforeMiB: number;
-  readonly peakRssMiB: { readonly hub: number; readonly temporal: number; readonly agent: number };
-  readonly cpuSeconds: { readonly hub: number; readonly temporal: number; readonly agent: number };
+  readonly peakRssMiB: { readonly hub: number; readonly temporal: number; readonly agent: number; readonly postgres?: number };
+  readonly cpuSeconds: { readonly hub: number; readonly temporal: number; readonly agent: number; readonly postgres?: number };
 }
 
-/** Flotilla on a fresh environment: hub, Temporal dev server, one agent; timed from the apply. */
-async function runFlotilla(declDir: string, count: number, revision: string): Promise<FlotillaRun> {
-  const env = await startEnvironment({ clusters: [CLUSTER], temporal: true });
+/** Flotilla on a fresh environment: hub, Temporal (dev or SQL server), one agent; timed from the apply. */
+async function runFlotilla(declDir: string, count: number, revision: string, temporalKind: TemporalKind): Promise<FlotillaRun> {
+  const env = await startEnvironment({ clusters: [CLUSTER], temporal: temporalKind });
   let fleet: TestFleet | undefined;
   try {
     fleet = await TestFleet.create(env);
@@ -92,11 +97,15 @@ async function runFlotilla(declDir: string, count: number, revision: string): Pr
     const agent = fleet.agents.get(CLUSTER);
     if (!hub || !agent) throw new Error('hub or agent not running');
     const temporal = env.temporalServer().process;
+    // PostgreSQL's backends are processes of their own (one per pooled connection): its
+    // figures are the postmaster's tree (memory as proportional set size: shared buffers once).
+    const server = env.temporalServer();
+    const postgres = isSqlTemporal(server) ? server.postgres.process.pid : undefined;
     const ids = Array.from({ length: count }, (_, i) => `kustomization/flux-system/${appName(i + 1)}`);
 
     const hubRssBeforeMiB = rssMiB(hub.pid);
-    const sampler = new RssSampler({ hub: hub.pid, temporal: temporal.pid, agent: agent.pid }, SAMPLE_MS);
-    const cpu0 = { hub: cpuSeconds(hub.pid), temporal: cpuSeconds(temporal.pid), agent: cpuSeconds(agent.pid) };
+    const sampler = new RssSampler({ hub: hub.pid, temporal: temporal.pid, agent: agent.pid }, SAMPLE_MS, {}, postgres === undefined ? {} : { postgres });
+    const cpu0 = { hub: cpuSeconds(hub.pid), temporal: cpuSeconds(temporal.pid), agent: cpuSeconds(agent.pid), postgres: postgres === undefined ? 0 : treeCpuSeconds(postgres) };
     const t0 = performance.now();
     const t0Epoch = Date.now();
     const applied = await fleet.cli('apply', '-f', declDir);
@@ -121,13 +130,15 @@ async function runFlotilla(declDir: string, count: number, revision: string): Pr
     const peak = sampler.stop();
     const cpu = {
       hub: cpuSeconds(hub.pid) - cpu0.hub, temporal: cpuSeconds(temporal.pid) - cpu0.temporal, agent: cpuSeconds(agent.pid) - cpu0.agent,
+      ...(postgres === undefined ? {} : { postgres: treeCpuSeconds(postgres) - cpu0.postgres }),
     };
     const times = [...readySince.values()];
     await assertDeploymentsAvailable(env.cluster(CLUSTER), count);
     return {
       applySeconds, allReadySeconds,
       hubClockAllReadySeconds: (Math.max(...times) - t0Epoch) / 1000, firstReadySeconds: (Math.min(...times) - t0Epoch) / 1000,
-      hubRssBeforeMiB, peakRssMiB: { hub: peak.hub ?? 0, temporal: peak.temporal ?? 0, agent: peak.agent ?? 0 }, cpuSeconds: cpu,
+      hubRssBeforeMiB, cpuSeconds: cpu,
+      peakRssMiB: { hub: peak.hub ?? 0, temporal: peak.temporal ?? 0, agent: peak.agent ?? 0, ...(postgres === undefined ? {} : { postgres: peak.postgres ?? 0 }) },
     };
   } finally {
     await fleet?.stop();
@@ -186,11 +197,18 @@ async function runFluxOn(work: string, declDir: string, revision: string, concur
 const sum = (o: Readonly<Record<string, number>>): number => Object.values(o).reduce((a, b) => a + b, 0);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { count: { type: 'string' }, temporal: { type: 'string', default: 'dev' } }, strict: true });
   const smoke = values.count !== undefined;
   const count = smoke ? Number(values.count) : 100;
   if (!Number.isInteger(count) || count < 1 || count > 999) throw new Error(`--count must be an integer in 1..999, got "${values.count ?? ''}"`);
-  const flux = fluxBinaries(); // fails now, with how to build them, rather than after the Flotilla run
+  if (values.temporal !== 'dev' && values.temporal !== 'postgres') throw new Error(`--temporal must be dev or postgres, got "${values.temporal}"`);
+  const temporalKind: TemporalKind = values.temporal;
+  // Fail now, with how to build what is missing, rather than after a long run.
+  if (temporalKind === 'postgres') {
+    const missing = temporalSqlMissing();
+    if (missing !== undefined) throw new Error(missing);
+  }
+  const flux = fluxBinaries();
 
   const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-ks-'));
   let server: GitHttpServer | undefined;
@@ -205,15 +223,19 @@ async function main(): Promise<void> {
 
     if (process.env.FLOTILLA_BENCH_ONLY === 'flotilla') {
       if (!smoke) throw new Error('FLOTILLA_BENCH_ONLY=flotilla is for smoke runs (--count)');
-      const ours = await runFlotilla(declDir, count, revision);
+      const ours = await runFlotilla(declDir, count, revision, temporalKind);
       console.log(`Flotilla only: ${JSON.stringify(ours)}`);
       return;
     }
     const fluxRuns: FluxRunResult[] = [];
     for (const concurrent of FLUX_CONCURRENCY) fluxRuns.push(await runFluxOn(work, declDir, revision, concurrent));
-    const ours = await runFlotilla(declDir, count, revision);
+    const ours = await runFlotilla(declDir, count, revision, temporalKind);
 
     const f = (n: number): string => n.toFixed(1);
+    const pg = (figure: number | undefined, unit: string): string => figure === undefined ? '' : ` + PostgreSQL ${f(figure)}${unit}`;
+    const temporalLabel = temporalKind === 'postgres'
+      ? 'Temporal server built from go.temporal.io/server on PostgreSQL (scripts/build-temporal-sql.sh)'
+      : 'Temporal dev server';
     const oursCpu = sum(ours.cpuSeconds);
     const oursRss = sum(ours.peakRssMiB);
     const vs = (r: FluxRunResult): { ratioVsFlux: number; cpuRatioVsFlux: number; rssRatioVsFlux: number } => ({
@@ -226,7 +248,7 @@ async function main(): Promise<void> {
     for (const r of fluxFigures) {
       console.log(`Flux --concurrent=${String(r.concurrent)}: all ${count} Ready ${f(r.allReadySeconds)} s (controllers' clock ${f(r.controllerClockAllReadySeconds)} s; first ${f(r.firstReadySeconds)} s); CPU sc ${f(r.cpuSeconds.sourceController)} + kc ${f(r.cpuSeconds.kustomizeController)} s; peak RSS sc ${f(r.peakRssMiB.sourceController)} + kc ${f(r.peakRssMiB.kustomizeController)} MiB`);
     }
-    console.log(`Flotilla: all ${count} Ready ${f(ours.allReadySeconds)} s (hub clock ${f(ours.hubClockAllReadySeconds)} s; first ${f(ours.firstReadySeconds)} s; apply command ${f(ours.applySeconds)} s); CPU hub ${f(ours.cpuSeconds.hub)} + Temporal ${f(ours.cpuSeconds.temporal)} + agent ${f(ours.cpuSeconds.agent)} s; peak RSS hub ${f(ours.peakRssMiB.hub)} (${f(ours.hubRssBeforeMiB)} before the apply), Temporal ${f(ours.peakRssMiB.temporal)}, agent ${f(ours.peakRssMiB.agent)} MiB`);
+    console.log(`Flotilla: all ${count} Ready ${f(ours.allReadySeconds)} s (hub clock ${f(ours.hubClockAllReadySeconds)} s; first ${f(ours.firstReadySeconds)} s; apply command ${f(ours.applySeconds)} s); CPU hub ${f(ours.cpuSeconds.hub)} + Temporal ${f(ours.cpuSeconds.temporal)}${pg(ours.cpuSeconds.postgres, '')} + agent ${f(ours.cpuSeconds.agent)} s; peak RSS hub ${f(ours.peakRssMiB.hub)} (${f(ours.hubRssBeforeMiB)} before the apply), Temporal ${f(ours.peakRssMiB.temporal)}${pg(ours.peakRssMiB.postgres, '')}, agent ${f(ours.peakRssMiB.agent)} MiB`);
     for (const r of fluxFigures) {
       console.log(`Flotilla / Flux --concurrent=${String(r.concurrent)}: wall ${r.ratioVsFlux.toFixed(2)}×, CPU ${r.cpuRatioVsFlux.toFixed(2)}×, peak RSS ${r.rssRatioVsFlux.toFixed(2)}×`);
     }
@@ -248,15 +270,15 @@ async function main(): Promise<void> {
       `| — peak RSS: source-controller / kustomize-controller | ${f(r.peakRssMiB.sourceController)} / ${f(r.peakRssMiB.kustomizeController)} MiB |`,
       `| **Flotilla / Flux \`--concurrent=${String(r.concurrent)}\`: wall / CPU / peak RSS (sum of each process's peak)** | **${r.ratioVsFlux.toFixed(2)}× / ${r.cpuRatioVsFlux.toFixed(2)}× / ${r.rssRatioVsFlux.toFixed(2)}×** |`,
     ]);
-    recordResults('kustomizations-100', figures, [
-      `Head to head, one invocation, same machine: one GitRepository served over smart HTTP on loopback (git-http-backend) and ${count} Kustomizations (interval 10m, prune, wait: true, timeout 5m; each its own app: a Namespace, a ConfigMap, a 1-replica Deployment and a Service), the same YAML files applied to Flux ${flux.version} (source-controller + kustomize-controller built from their Go modules by scripts/build-flux.sh, run as processes outside the cluster, both at \`--concurrent=N\`) and to Flotilla (one \`flotilla apply -f <dir>\`; real \`flotilla-hub serve\`, Temporal dev server, one \`flotilla-agent\`). Each run on a fresh local cluster (kube-apiserver + controllers + kwok). Time from just before the objects are applied until all are Ready at the commit (status polled every ${String(POLL_MS)} ms); CPU of each system's processes over the same span; peak RSS sampled every ${SAMPLE_MS} ms (child processes such as git and kustomize not included).`,
+    recordResults(temporalKind === 'postgres' ? 'kustomizations-100-postgres' : 'kustomizations-100', { ...figures, temporal: temporalKind }, [
+      `Head to head, one invocation, same machine: one GitRepository served over smart HTTP on loopback (git-http-backend) and ${count} Kustomizations (interval 10m, prune, wait: true, timeout 5m; each its own app: a Namespace, a ConfigMap, a 1-replica Deployment and a Service), the same YAML files applied to Flux ${flux.version} (source-controller + kustomize-controller built from their Go modules by scripts/build-flux.sh, run as processes outside the cluster, both at \`--concurrent=N\`) and to Flotilla (one \`flotilla apply -f <dir>\`; real \`flotilla-hub serve\`, ${temporalLabel}, one \`flotilla-agent\`). Each run on a fresh local cluster (kube-apiserver + controllers + kwok). Time from just before the objects are applied until all are Ready at the commit (status polled every ${String(POLL_MS)} ms); CPU of each system's processes over the same span; peak RSS sampled every ${SAMPLE_MS} ms (child processes such as git and kustomize not included).`,
       '',
       '| figure | value |',
       '|---|---|',
       ...fluxRows,
       `| Flotilla: all ${count} Ready (hub clock; first Ready; \`flotilla apply\` itself) | ${f(ours.allReadySeconds)} s (${f(ours.hubClockAllReadySeconds)} s; ${f(ours.firstReadySeconds)} s; ${f(ours.applySeconds)} s) |`,
-      `| — CPU: hub / Temporal / agent | ${f(ours.cpuSeconds.hub)} / ${f(ours.cpuSeconds.temporal)} / ${f(ours.cpuSeconds.agent)} s (${f(oursCpu)} s) |`,
-      `| — peak RSS: hub / Temporal / agent | ${f(ours.peakRssMiB.hub)} / ${f(ours.peakRssMiB.temporal)} / ${f(ours.peakRssMiB.agent)} MiB (hub ${f(ours.hubRssBeforeMiB)} MiB just before the apply) |`,
+      `| — CPU: hub / Temporal / agent | ${f(ours.cpuSeconds.hub)} / ${f(ours.cpuSeconds.temporal)}${pg(ours.cpuSeconds.postgres, ' s')} / ${f(ours.cpuSeconds.agent)} s (${f(oursCpu)} s) |`,
+      `| — peak RSS: hub / Temporal / agent | ${f(ours.peakRssMiB.hub)} / ${f(ours.peakRssMiB.temporal)}${pg(ours.peakRssMiB.postgres, ' MiB')} / ${f(ours.peakRssMiB.agent)} MiB (hub ${f(ours.hubRssBeforeMiB)} MiB just before the apply) |`,
     ].join('\n'));
   } finally {
     await server?.stop();

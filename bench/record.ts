@@ -58,8 +58,17 @@ export class RssSampler {
   readonly peakMiB: Record<string, number> = {};
   private readonly timer: NodeJS.Timeout;
 
-  /** `trees`: processes sampled with all their descendants (e.g. the hub and its helm children). */
-  constructor(private readonly pids: Readonly<Record<string, number>>, sampleMs: number, private readonly trees: Readonly<Record<string, number>> = {}) {
+  /**
+   * `trees`: processes sampled with all their descendants (e.g. the hub and its helm children).
+   * `sharedTrees`: the same for processes that share memory (PostgreSQL's postmaster and
+   * backends share its buffers), summed by proportional set size so shared pages count once.
+   */
+  constructor(
+    private readonly pids: Readonly<Record<string, number>>,
+    sampleMs: number,
+    private readonly trees: Readonly<Record<string, number>> = {},
+    private readonly sharedTrees: Readonly<Record<string, number>> = {},
+  ) {
     this.sample();
     this.timer = setInterval(() => { this.sample(); }, sampleMs).unref();
   }
@@ -72,6 +81,9 @@ export class RssSampler {
     }
     for (const [name, pid] of Object.entries(this.trees)) {
       this.peakMiB[name] = Math.max(this.peakMiB[name] ?? 0, treeRssMiB(pid));
+    }
+    for (const [name, pid] of Object.entries(this.sharedTrees)) {
+      this.peakMiB[name] = Math.max(this.peakMiB[name] ?? 0, treePssMiB(pid));
     }
   }
 
@@ -89,19 +101,52 @@ export function rssMiB(pid: number): number {
   return m?.[1] ? Number(m[1]) / 1024 : 0;
 }
 
-/** RSS of a process and all its descendants (Linux; children from /proc/<pid>/task/<tid>/children). */
-export function treeRssMiB(pid: number): number {
-  let total = 0;
+/** A process and all its descendants, as pids (Linux; children from /proc/<pid>/task/<tid>/children). */
+export function processTree(pid: number): number[] {
+  const found: number[] = [];
   const queue = [pid];
   for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+    found.push(next);
     try {
-      total += rssMiB(next);
       for (const tid of readdirSync(`/proc/${next}/task`)) {
         for (const child of readFileSync(`/proc/${next}/task/${tid}/children`, 'utf8').split(' ')) {
           if (child.trim() !== '') queue.push(Number(child));
         }
       }
     } catch { /* exited while being read */ }
+  }
+  return found;
+}
+
+/** RSS of a process and all its descendants. */
+export function treeRssMiB(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try { total += rssMiB(p); } catch { /* exited while being read */ }
+  }
+  return total;
+}
+
+/** Proportional set size of a process and its descendants (Linux; /proc/<pid>/smaps_rollup). */
+export function treePssMiB(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      total += m?.[1] ? Number(m[1]) / 1024 : 0;
+    } catch { /* exited while being read */ }
+  }
+  return total;
+}
+
+/**
+ * CPU seconds of a process and its descendants alive now, each with its waited-for children
+ * (e.g. PostgreSQL's postmaster and its backends, which live as long as their connections).
+ */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try { total += cpuSeconds(p, { children: true }); } catch { /* exited while being read */ }
   }
   return total;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real infrastructure Flotilla's dev environment and tests run against:
 # Kubernetes control plane (built from upstream Go modules), kwok, etcd, helm, kustomize,
-# the Temporal CLI/dev server and test server, a current kubectl, and MinIO (a real
-# S3-compatible server for the hub's S3 store).
+# the Temporal CLI/dev server and test server, a current kubectl, MinIO (a real
+# S3-compatible server for the hub's S3 store), and a Temporal server with PostgreSQL
+# persistence (scripts/build-temporal-sql.sh, for test/integration/temporal-postgres.test.ts).
 #
 # Everything lands in a cache outside the repository, keyed by version, and is rebuilt
 # only when missing:  ${FLOTILLA_CACHE:-~/.cache/flotilla}/
@@ -134,4 +135,6 @@ go_install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
 # MINIO_GO_MODULE is module@pseudo-version: bin/minio-<pseudo-version>/minio.
 go_install minio "${MINIO_GO_MODULE#*@}" "${MINIO_GO_MODULE%@*}"
 build_kube
+# Its own script (bench/kustomizations-100.ts --temporal postgres needs it too); cached like the rest.
+bash "$root/scripts/build-temporal-sql.sh"
 say "ready (cache: $cache)"

@@ -28,6 +28,8 @@ export interface Versions {
   readonly MINIO_GO_MODULE: string;
   /** Flux's source- and kustomize-controller, built by scripts/build-flux.sh for the benchmarks only. */
   readonly FLUX_VERSION: string;
+  /** go.temporal.io/server with SQL persistence, built by scripts/build-temporal-sql.sh (deploy/dev/temporal-sql.ts). */
+  readonly TEMPORAL_SERVER_VERSION: string;
 }
 
 export function readVersions(): Versions {
@@ -49,6 +51,7 @@ export function readVersions(): Versions {
     KUSTOMIZE_VERSION: get('KUSTOMIZE_VERSION'),
     MINIO_GO_MODULE: get('MINIO_GO_MODULE'),
     FLUX_VERSION: get('FLUX_VERSION'),
+    TEMPORAL_SERVER_VERSION: get('TEMPORAL_SERVER_VERSION'),
   };
 }
 

@@ -1,17 +1,25 @@
-// A whole local environment: one etcd, one Temporal dev server and N named clusters.
-// Tests start one per test file; `npm run dev:up` starts a long-lived one.
+// A whole local environment: one etcd, one Temporal server and N named clusters.
+// Tests start one per test file; `npm run dev:up` starts a long-lived one. Temporal is the
+// CLI's dev server (SQLite) unless asked for the SQL one (temporal-sql.ts: PostgreSQL).
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEtcd, type Etcd } from './etcd.js';
 import { startCluster, type KubeCluster } from './kube-cluster.js';
 import { startTemporal, type TemporalServer } from './temporal-server.js';
+import { startTemporalSql } from './temporal-sql.js';
+
+/**
+ * Which Temporal server: 'dev' is the CLI's dev server (SQLite, one process); 'postgres' the
+ * server built from go.temporal.io/server on its own PostgreSQL (scripts/build-temporal-sql.sh).
+ */
+export type TemporalKind = 'dev' | 'postgres';
 
 export interface EnvironmentOptions {
   /** Names of the clusters to start (DNS labels). */
   readonly clusters: readonly string[];
-  /** Start a Temporal dev server (default true). */
-  readonly temporal?: boolean;
+  /** Start a Temporal server: true or 'dev' (the default) for the dev server, 'postgres' for the SQL one, false for none. */
+  readonly temporal?: boolean | TemporalKind;
   /** Serve Temporal's Web UI (default false). */
   readonly temporalUi?: boolean;
   /** Working directory; a fresh temporary one when omitted (and removed on stop). */
@@ -49,9 +57,12 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<LocalE
     if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
 
-  const temporalStarting: Promise<TemporalServer | undefined> = (opts.temporal ?? true)
-    ? startTemporal({ dir: join(dir, 'temporal'), ui: opts.temporalUi ?? false, detached })
-    : Promise.resolve(undefined);
+  const kind: TemporalKind | undefined = opts.temporal === false ? undefined : opts.temporal === 'postgres' ? 'postgres' : 'dev';
+  const temporalStarting: Promise<TemporalServer | undefined> = kind === 'postgres'
+    ? startTemporalSql({ dir: join(dir, 'temporal'), detached })
+    : kind === 'dev'
+      ? startTemporal({ dir: join(dir, 'temporal'), ui: opts.temporalUi ?? false, detached })
+      : Promise.resolve(undefined);
   temporalStarting.catch(() => undefined); // observed below; avoids an unhandled rejection meanwhile
   try {
     if (opts.clusters.length > 0) {

@@ -76,10 +76,14 @@ export class ManagedProcess {
     }
   }
 
-  /** SIGTERM to the group, then SIGKILL after `graceMs`. Resolves once the process is gone. */
-  async stop(graceMs = 5000): Promise<void> {
+  /**
+   * `signal` (SIGTERM unless the program wants another for a clean stop, e.g. PostgreSQL's
+   * fast shutdown is SIGINT) to the group, then SIGKILL after `graceMs`. Resolves once the
+   * process is gone.
+   */
+  async stop(graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.exited) return;
-    signalGroup(this.pid, 'SIGTERM');
+    signalGroup(this.pid, signal);
     const killed = await Promise.race([this.exitPromise.then(() => true), sleep(graceMs).then(() => false)]);
     if (!killed) {
       signalGroup(this.pid, 'SIGKILL');

@@ -1,5 +1,6 @@
 // A real Temporal server: the CLI's dev server (single node, SQLite), on loopback ports
-// chosen at run time.
+// chosen at run time. temporal-sql.ts runs the production shape (SQL persistence) behind the
+// same TemporalServer interface.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -55,15 +56,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalServ
     detached: opts.detached ?? false,
   });
   const address = `127.0.0.1:${port}`;
-  const ready = (p: ManagedProcess): Promise<boolean> => waitFor('Temporal frontend and namespace', async () => {
-    const connection = await Connection.connect({ address, connectTimeout: 1000 });
-    try {
-      await connection.workflowService.describeNamespace({ namespace });
-      return true;
-    } finally {
-      await connection.close();
-    }
-  }, { timeoutMs: 60_000, intervalMs: 300, process: p });
+  const ready = (p: ManagedProcess): Promise<boolean> => waitForNamespace(address, namespace, p, 60_000);
   let proc = launch();
   await ready(proc);
   return {
@@ -78,4 +71,17 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalServ
       await ready(proc);
     },
   };
+}
+
+/** Waits until the frontend at `address` answers for `namespace` (or `server` exits). */
+export function waitForNamespace(address: string, namespace: string, server: ManagedProcess, timeoutMs: number): Promise<boolean> {
+  return waitFor('Temporal frontend and namespace', async () => {
+    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      await connection.workflowService.describeNamespace({ namespace });
+      return true;
+    } finally {
+      await connection.close();
+    }
+  }, { timeoutMs, intervalMs: 300, process: server });
 }

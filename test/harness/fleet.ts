@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KustomizationStatus } from '../../api/kustomization.js';
 import { LocalFleet } from '../../deploy/dev/local-fleet.js';
+import type { TemporalKind } from '../../deploy/dev/environment.js';
 import { waitFor } from '../../deploy/dev/processes.js';
 import { isReady } from '../../core/conditions.js';
 import type { ActorStatus } from '../../hub/declarations.js';
@@ -52,19 +53,24 @@ export class TestFleet extends LocalFleet {
 }
 
 /**
- * One environment (real clusters + Temporal) and one fleet (the hub process, an agent per
- * cluster with its labels) for a whole test file, plus a scratch directory; all stopped after.
+ * One environment (real clusters + Temporal, the dev server unless `temporal` says otherwise)
+ * and one fleet (the hub process, an agent per cluster with its labels) for a whole test
+ * file, plus a scratch directory; all stopped after.
  */
-export function useFleet(clusters: Readonly<Record<string, Record<string, string>>>, prefix: string, opts: { hubArgs?: readonly string[] } = {}): {
+export function useFleet(
+  clusters: Readonly<Record<string, Record<string, string>>>,
+  prefix: string,
+  opts: { hubArgs?: readonly string[]; temporal?: TemporalKind } = {},
+): {
   readonly env: () => LocalEnvironment;
   readonly fleet: () => TestFleet;
   readonly dir: () => string;
 } {
   const state: { fleet?: TestFleet; dir?: string } = {};
-  const env = useEnvironment({ clusters: Object.keys(clusters) }, {
+  const env = useEnvironment({ clusters: Object.keys(clusters), temporal: opts.temporal ?? 'dev' }, {
     afterStart: async (e) => {
       state.dir = mkdtempSync(join(tmpdir(), prefix));
-      const fleet = await TestFleet.create(e, opts);
+      const fleet = await TestFleet.create(e, { hubArgs: opts.hubArgs });
       state.fleet = fleet;
       await fleet.startHub();
       for (const [name, labels] of Object.entries(clusters)) await fleet.startAgent(name, labels);
