@@ -54,6 +54,21 @@ export const unsubscribeSignal = defineSignal<[Subscription]>('unsubscribe');
 export const sourceArtifactSignal = defineSignal<[SourceArtifactEvent]>('sourceArtifact');
 export const dependencyStatusSignal = defineSignal<[DependencyStatus]>('dependencyStatus');
 
+/**
+ * What source actors (GitRepository, HelmRepository) and their subscribers call on the hub:
+ * telling many subscribers a new artifact at once, and reading a source's current artifact.
+ */
+export interface SourceNewsActivities {
+  /**
+   * Signals `event` to every subscriber from the hub (not as workflow commands: one actor
+   * signalling 1,000 subscribers would hold 2,000 events and 1,000 pending commands in its
+   * own history). Returns the subscribers that no longer exist.
+   */
+  tellSubscribers(input: { readonly subscribers: readonly string[]; readonly event: SourceArtifactEvent }): Promise<{ readonly missing: string[] }>;
+  /** The current artifact of a source actor (by its workflow id), undefined when it has none or does not exist. */
+  sourceArtifactOf(input: { readonly source: string }): Promise<SourceArtifactEvent | undefined>;
+}
+
 export interface SourceArtifact {
   readonly revision: string;
   readonly artifactDigest: string;

@@ -1,8 +1,9 @@
 // What every declaration actor (GitRepository, Kustomization) shares: its declaration and
 // generation, `flotilla reconcile|suspend|resume|delete`, subscribers, and the wait between
 // reconciles. Each actor workflow creates one DeclarationActor and runs its own loop.
-import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
+  type SourceArtifactEvent, type SourceNewsActivities,
   declarationQuery, deleteSignal, dependencyStatusSignal, reconcileSignal, specSignal, subscribeSignal, suspendSignal,
   unsubscribeSignal, type ActorMemory, type DependencyStatus,
 } from '../api/actor.js';
@@ -43,6 +44,11 @@ export interface SourceLoop {
   handled(token: string): void;
   continueAsNew(): Promise<void>;
 }
+
+const { tellSubscribers } = proxyActivities<SourceNewsActivities>({
+  startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute', retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
+});
+const { sourceArtifactOf } = proxyActivities<SourceNewsActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } });
 
 /** Continue-as-new well before Temporal's limits (50k events), so replays stay cheap. */
 export const HISTORY_LIMIT = 2_000;
@@ -271,11 +277,24 @@ export class Subscriptions {
     return next.seconds;
   }
 
-  /** On a wake: subscribes again where a target was missing, or (the requeue timer fired while waiting) to ask again. */
-  onWake(woke: 'first' | 'timer' | 'woken' | 'other'): void {
-    if (woke === 'timer' && this.askAgain) this.subscribe();
-    else this.retryMissing();
+  /**
+   * On a wake: subscribes again where a target was missing; when the requeue timer fired while
+   * waiting, asks again: the dependencies by subscribing (each answers a new subscriber with its
+   * readiness), the source by reading its artifact (`learned` gets it) — a source has many
+   * subscribers, and 1,000 of them subscribing every 30 s would flood it.
+   */
+  onWake(woke: 'first' | 'timer' | 'woken' | 'other', learned: (e: SourceArtifactEvent) => void): Promise<void> | undefined {
+    const ask = woke === 'timer' && this.askAgain;
     this.askAgain = false;
+    // Synchronous unless asking: recorded histories depend on the order of the actors' commands within a workflow task.
+    if (!ask || this.missing.source) {
+      this.retryMissing();
+      return undefined;
+    }
+    for (const d of this.targets.dependencies()) this.outbox.signal(d, subscribeSignal, { subscriber: this.actor.id });
+    return sourceArtifactOf({ source: this.targets.source() }).then((artifact) => {
+      if (artifact) learned(artifact);
+    });
   }
 
   /** The actor was deleted: its source and dependencies forget it. */
@@ -283,4 +302,33 @@ export class Subscriptions {
     this.outbox.signal(this.targets.source(), unsubscribeSignal, { subscriber: this.actor.id });
     for (const d of this.targets.dependencies()) this.outbox.signal(d, unsubscribeSignal, { subscriber: this.actor.id });
   }
+}
+
+
+/**
+ * A source actor tells every subscriber its new artifact. From the hub, in one activity: as
+ * signals sent by the workflow, 1,000 subscribers cost the source 2,000 history events and
+ * 1,000 pending commands (Temporal allows 2,000) and take minutes to drain. Earlier messages
+ * to the same subscribers leave the outbox first, so an older revision never arrives after
+ * this one; should the activity fail, the outbox tells them. Older histories signalled from
+ * the workflow (patched).
+ */
+export function tellAllSubscribers(
+  actor: { readonly subscribers: Set<string> }, outbox: Outbox, event: SourceArtifactEvent, tellOne: (subscriber: string) => void,
+): Promise<void> | undefined {
+  // Synchronous in older histories: they depend on the order of commands within a workflow task.
+  if (!patched('source-news-activity')) {
+    for (const s of actor.subscribers) tellOne(s);
+    return undefined;
+  }
+  if (actor.subscribers.size === 0) return undefined;
+  return (async () => {
+    await condition(() => outbox.idle());
+    try {
+      const { missing } = await tellSubscribers({ subscribers: [...actor.subscribers].sort(), event });
+      for (const m of missing) actor.subscribers.delete(m); // a finished subscriber is forgotten
+    } catch {
+      for (const s of actor.subscribers) tellOne(s);
+    }
+  })();
 }

@@ -9,7 +9,7 @@ import {
   type GitRepositoryStatus,
 } from '../api/git-repository.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import { DeclarationActor } from './actor.js';
+import { DeclarationActor, tellAllSubscribers } from './actor.js';
 import { workflowNow } from './clock.js';
 import { activityFailure } from './failures.js';
 import { Outbox } from './outbox.js';
@@ -96,6 +96,7 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
       }
       includes.push({ artifactDigest: art.artifactDigest, fromPath: inc.fromPath, toPath: inc.toPath });
     }
+    let news: SourceArtifact | undefined;
     try {
       const result = await fetchGitSource({
         id: actor.id, namespace: actor.declaration.namespace, spec, includes,
@@ -105,11 +106,16 @@ export async function gitRepositoryWorkflow(input: GitRepositoryInput): Promise<
       const artifact: SourceArtifact = { revision: result.revision, artifactDigest: result.artifactDigest, fileCount: result.fileCount, bytes: result.bytes, fetchedAt: now() };
       status = { ...status, artifact, observedGeneration: generation, includedRevisions: Object.fromEntries([...included].map(([k, v]) => [k, v.revision])) };
       finish(true, 'Succeeded', `stored artifact for revision '${result.revision}'`);
-      if (changed) for (const s of actor.subscribers) tell(s, artifact);
+      if (changed) news = artifact;
     } catch (err) {
       const f = activityFailure(err, 'GitOperationFailed');
       status = { ...status, observedGeneration: generation };
       finish(false, f.reason, f.message);
+    }
+    if (news) {
+      const told = news;
+      const telling = tellAllSubscribers(actor, outbox, { source: actor.id, revision: told.revision, artifactDigest: told.artifactDigest }, (s) => { tell(s, told); });
+      if (telling) await telling;
     }
   }
 

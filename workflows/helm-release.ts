@@ -230,7 +230,9 @@ class HelmReleaseActor {
 
   /** Every wake-up, before a reconcile: subscribe again where a target was missing, tell dependents, run queued `flotilla helm rollback`s. */
   private async onWake(woke: 'first' | 'timer' | 'woken' | 'other'): Promise<void> {
-    this.subscriptions.onWake(woke);
+    // Read while awake, before this reconcile: no wake-up needed.
+    const asking = this.subscriptions.onWake(woke, (e) => { if (e.source === this.sourceId()) this.source = e; });
+    if (asking) await asking;
     this.tellDependents();
     while (this.rollbacks.length > 0) {
       const req = this.rollbacks.shift();

@@ -7,7 +7,7 @@ import {
   helmRepositoryStatusQuery, type HelmRepositoryActivities, type HelmRepositoryInput, type HelmRepositoryStatus,
 } from '../api/helm-repository.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import { DeclarationActor } from './actor.js';
+import { DeclarationActor, tellAllSubscribers } from './actor.js';
 import { workflowNow } from './clock.js';
 import { Outbox } from './outbox.js';
 import { finishReconcile } from './reconcile.js';
@@ -63,6 +63,7 @@ export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promis
       startToCloseTimeout: `${spec.timeoutSeconds + 30} seconds`,
       retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes: ['AuthenticationFailed'] },
     });
+    let news: SourceArtifact | undefined;
     try {
       const result = await fetchHelmRepository({
         id: actor.id, namespace: actor.declaration.namespace, url: spec.url, timeoutSeconds: spec.timeoutSeconds,
@@ -72,10 +73,15 @@ export async function helmRepositoryWorkflow(input: HelmRepositoryInput): Promis
       const artifact: SourceArtifact = { revision: result.indexDigest, artifactDigest: result.indexDigest, fileCount: result.charts, bytes: 0, fetchedAt: now() };
       status = { ...status, artifact };
       finish(true, 'Succeeded', `stored artifact: revision '${result.indexDigest}' (${result.charts} charts)`);
-      if (changed) for (const s of actor.subscribers) tell(s, artifact);
+      if (changed) news = artifact;
     } catch (err) {
       const f = activityFailure(err, 'IndexationFailed');
       finish(false, f.reason, f.message);
+    }
+    if (news) {
+      const told = news;
+      const telling = tellAllSubscribers(actor, outbox, { source: actor.id, revision: told.revision, artifactDigest: told.artifactDigest }, (s) => { tell(s, told); });
+      if (telling) await telling;
     }
   }
 }

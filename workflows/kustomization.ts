@@ -157,7 +157,9 @@ class KustomizationActor {
       finalize: () => this.finalize(),
       tellDependents: () => { this.tellDependents(); },
       onWake: (woke) => {
-        this.subscriptions.onWake(woke);
+        // Read while awake, before this reconcile: no wake-up needed.
+        const asking = this.subscriptions.onWake(woke, (e) => { if (e.source === this.sourceId()) this.source = e; });
+        if (asking) return asking.then(() => { this.tellDependents(); });
         this.tellDependents();
         return Promise.resolve();
       },

@@ -4,13 +4,15 @@
 // Failed fetches and builds, and new artifacts, are also recorded as events for notifications
 // (each retry records again: the notifications throttle drops the duplicates).
 import { clearDeploymentUpdate, clusterWorkflowId, upsertDeploymentUpdate, type ClusterDeploymentActivities } from '../../api/cluster.js';
-import type { GitRepositoryActivities } from '../../api/git-repository.js';
+import { sourceArtifactSignal, type SourceNewsActivities } from '../../api/actor.js';
+import { gitRepositoryStatusQuery, type GitRepositoryActivities } from '../../api/git-repository.js';
+import { helmRepositoryStatusQuery } from '../../api/helm-repository.js';
 import type { BuildKustomizationInput, BuildKustomizationResult, KustomizationActivities } from '../../api/kustomization.js';
 import { declarationRefusals, type SourcePolicy } from '../../core/source-policy.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context, ApplicationFailure } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { formatDeclarationError } from '../../core/declarations/parse.js';
 import { objectsYaml, splitBuild } from '../../core/declarations/adopt.js';
 import type { AdoptionContext } from '../../core/declarations/scope.js';
@@ -63,7 +65,10 @@ export async function secretGitCredentials(data: DataObjectStore, namespace: str
 }
 
 /** What the declaration actors call on the hub (contracts in api/cluster.ts, git-repository.ts, kustomization.ts). */
-export type HubActivities = ClusterDeploymentActivities & GitRepositoryActivities & KustomizationActivities;
+export type HubActivities = ClusterDeploymentActivities & GitRepositoryActivities & KustomizationActivities & SourceNewsActivities;
+
+/** How many subscribers tellSubscribers signals at once. */
+const TELL_CONCURRENCY = 16;
 
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
   // Extracted sources and the builds' workspaces: one filesystem, so a workspace links the source's files.
@@ -84,6 +89,38 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
   };
 
   return {
+    async tellSubscribers({ subscribers, event }) {
+      const missing: string[] = [];
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < subscribers.length) {
+          const subscriber = subscribers[next++];
+          if (subscriber === undefined) return;
+          try {
+            await ctx.client.workflow.getHandle(subscriber).signal(sourceArtifactSignal, event);
+          } catch (err) {
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+            missing.push(subscriber);
+          }
+          heartbeat();
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(TELL_CONCURRENCY, subscribers.length) }, worker));
+      return { missing: missing.sort() };
+    },
+
+    async sourceArtifactOf({ source }) {
+      const handle = ctx.client.workflow.getHandle(source);
+      try {
+        const artifact = source.startsWith('gitrepository/') ? (await handle.query(gitRepositoryStatusQuery)).artifact
+          : source.startsWith('helmrepository/') ? (await handle.query(helmRepositoryStatusQuery)).artifact : undefined;
+        return artifact ? { source, revision: artifact.revision, artifactDigest: artifact.artifactDigest } : undefined;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      }
+    },
+
     async listClusters() {
       return (await ctx.registration.clusters())
         .filter((c) => c.revokedAt === undefined)
