@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { clusterStatusQuery, clusterWorkflowId } from '../api/cluster.js';
 import { gitRepositoryStatusQuery } from '../api/git-repository.js';
 import { kustomizationStatusQuery } from '../api/kustomization.js';
 import { conditionOf, isReady } from '../core/conditions.js';
@@ -115,8 +116,15 @@ async function runFlotilla(declDir: string, count: number, revision: string, tem
 
     // Poll the Kustomizations not yet Ready, one status query each per round.
     const client = fleet.client;
+    // Each round one query of the cluster actor (which deployments its agent reported Ready);
+    // only those Kustomizations are then asked for their own Ready condition.
+    const likelyReady = async (): Promise<ReadonlySet<string>> => {
+      const cluster = await client.workflow.getHandle(clusterWorkflowId(CLUSTER)).query(clusterStatusQuery);
+      const desired = new Map(cluster.desired.deployments.map((d) => [d.name, d.generation]));
+      return new Set(cluster.reports.filter((r) => r.phase === 'READY' && desired.get(r.name) === r.generation).map((r) => r.name));
+    };
     const readySince = await pollUntilAllReady({
-      ids, what: 'Kustomizations', t0, timeoutMs: TIMEOUT_MS, pollMs: POLL_MS, logFile: hub.spec.logFile,
+      ids, what: 'Kustomizations', t0, timeoutMs: TIMEOUT_MS, pollMs: POLL_MS, logFile: hub.spec.logFile, likelyReady,
       probe: async (id) => {
         const s = await client.workflow.getHandle(id).query(kustomizationStatusQuery);
         const ready = conditionOf(s.conditions, 'Ready');

@@ -186,13 +186,20 @@ export async function pollUntilAllReady(opts: {
   readonly timeoutMs: number;
   readonly pollMs: number;
   readonly logFile: string;
+  /**
+   * One cheap read per round saying which pending ids are probably ready (e.g. one query of
+   * the cluster actor, as Flux's statuses are one list call): only those are probed. Without
+   * it every pending id is probed every round.
+   */
+  readonly likelyReady?: () => Promise<ReadonlySet<string>>;
 }): Promise<Map<string, number>> {
   const pending = new Set(opts.ids);
   const readySince = new Map<string, number>();
   const last = new Map<string, string>();
   let lastLog = performance.now();
   for (;;) {
-    for (const id of [...pending]) {
+    const likely = opts.likelyReady ? await opts.likelyReady().catch(() => undefined) : undefined;
+    for (const id of [...pending].filter((i) => likely?.has(i) ?? true)) {
       try {
         const p = await opts.probe(id);
         if (p.ready) {
