@@ -49,7 +49,7 @@ export interface AgentOptions {
   readonly log?: LogFn;
   /** Hub connection, applies and API server requests are counted here. */
   readonly metrics?: AgentMetrics;
-  /** Deployments applied at once (default 4). */
+  /** Deployments applied at once (default DEFAULT_CONCURRENCY). */
   readonly concurrency?: number;
   /** API server request retries (default cluster-client.ts DEFAULT_RETRY: 30 s per request); tests shorten it. */
   readonly kubeRetry?: Partial<RetryPolicy>;
@@ -77,7 +77,12 @@ export interface AgentOptions {
 export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
 export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
 
-const DEFAULT_CONCURRENCY = 4;
+/**
+ * Deployments applied (and waited for) at once. Most of an apply is waiting for health, so
+ * this is about waits in parallel, as Flux's --concurrent; the API requests stay capped by
+ * the client's own limits (agents/apply/rate-limit.ts: 16 in flight, 200 qps).
+ */
+export const DEFAULT_CONCURRENCY = 16;
 /** Artifact download errors that mean "the hub is not reachable right now", not "this artifact is bad". */
 const TRANSIENT = /ECONNRESET|ECONNREFUSED|UNAVAILABLE|CANCELLED|DEADLINE_EXCEEDED|No connection established/i;
 /** A failed generation is retried by the drift round at most this often. */

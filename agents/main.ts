@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, logFunction } from '../core/log.js';
 import { parseLabels } from '../core/registration.js';
-import { Agent, DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from './agent.js';
+import { Agent, DEFAULT_CONCURRENCY, DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from './agent.js';
 import { DEFAULT_AGENT_BOUNDS, agentBoundsProblem } from './bounds.js';
 import { startAgentHttp, type AgentHttp } from './http-server.js';
 import { AgentMetrics } from './metrics.js';
@@ -28,6 +28,8 @@ options:
   --kubeconfig <file>    cluster to manage (default: KUBECONFIG, then in-cluster config)
   --namespace <ns>       namespace for the agent's own state (default flotilla-system)
   --drift-interval <s>   re-apply to correct drift this often (default 60; 0 disables)
+  --concurrent <n>       (or FLOTILLA_CONCURRENT) deployments applied and health-checked at
+                         once (default 16; Flux's --concurrent per controller)
   --keepalive-time <s>   (or FLOTILLA_KEEPALIVE_TIME) ping the hub this often on the connection
                          (default 30); keep it >= the hub's grpc.minPingIntervalSeconds (20)
   --keepalive-timeout <s> (or FLOTILLA_KEEPALIVE_TIMEOUT) drop the connection and reconnect when
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       hub: { type: 'string' }, 'hub-ca': { type: 'string' }, cluster: { type: 'string' }, token: { type: 'string' }, labels: { type: 'string' },
-      kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, http: { type: 'string' },
+      kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'drift-interval': { type: 'string' }, concurrent: { type: 'string' }, http: { type: 'string' },
       'keepalive-time': { type: 'string' }, 'keepalive-timeout': { type: 'string' }, 'cache-secret-artifacts': { type: 'boolean' },
       'max-artifact-bytes': { type: 'string' }, 'max-objects': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -93,6 +95,11 @@ async function main(): Promise<void> {
   const drift = Number(values['drift-interval'] ?? '60');
   if (!Number.isFinite(drift) || drift < 0) {
     console.error('flotilla-agent: --drift-interval must be a number of seconds >= 0');
+    process.exit(2);
+  }
+  const concurrent = Number(values.concurrent ?? env('FLOTILLA_CONCURRENT') ?? String(DEFAULT_CONCURRENCY));
+  if (!Number.isInteger(concurrent) || concurrent < 1 || concurrent > 256) {
+    console.error('flotilla-agent: --concurrent must be a whole number from 1 to 256');
     process.exit(2);
   }
   const seconds = (flag: 'keepalive-time' | 'keepalive-timeout', variable: string, fallback: number): number => {
@@ -142,7 +149,7 @@ async function main(): Promise<void> {
   const metrics = new AgentMetrics(cluster);
   const agent = new Agent({
     hubAddress: hubs, hubCa: readFileSync(hubCa), cluster, labels,
-    ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, log, metrics,
+    ...(token ? { token } : {}), ...(values.namespace ? { namespace: values.namespace } : {}), kubeConfig, driftIntervalMs: drift * 1000, concurrency: concurrent, log, metrics,
     keepaliveTimeMs, keepaliveTimeoutMs, cacheSecretArtifacts, bounds,
   });
   let http: AgentHttp | undefined;
