@@ -32,12 +32,17 @@ import { cpuSeconds, pollUntilAllReady, recordResults, RssSampler, rssMiB, treeC
 const CLUSTER = 'bench';
 /** Flux's --concurrent: 20 is what Flux's own benchmark uses (the ratios are against it), 4 its default. */
 const FLUX_CONCURRENCY = [20, 4] as const;
+/**
+ * At 1,000 only --concurrent=20: Flux's default 4 takes over 2 s per Kustomization here
+ * (70–115 s for 100), so more than half an hour for 1,000 — longer than this benchmark's limit.
+ */
+const FLUX_CONCURRENCY_1000 = [20] as const;
 const SAMPLE_MS = 500;
 // Status polling is load on the hub and Temporal (one query per pending object per round);
 // FLOTILLA_BENCH_POLL_MS makes it lighter. The hub-clock figure does not depend on it. Flux's
 // statuses are read with one list call per round, at the same interval.
 const POLL_MS = Number(process.env.FLOTILLA_BENCH_POLL_MS ?? 1000);
-const TIMEOUT_MS = Number(process.env.FLOTILLA_BENCH_TIMEOUT_MIN ?? 15) * 60_000;
+let TIMEOUT_MS = Number(process.env.FLOTILLA_BENCH_TIMEOUT_MIN ?? 15) * 60_000;
 
 const appName = (i: number): string => `app-${String(i).padStart(3, '0')}`;
 
@@ -205,10 +210,14 @@ async function runFluxOn(work: string, declDir: string, revision: string, concur
 const sum = (o: Readonly<Record<string, number>>): number => Object.values(o).reduce((a, b) => a + b, 0);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: 'string' }, temporal: { type: 'string', default: 'dev' } }, strict: true });
+  const { values } = parseArgs({ options: { count: { type: 'string' }, temporal: { type: 'string', default: 'dev' }, scale: { type: 'string', default: '100' } }, strict: true });
+  // --scale 1000 (bench/kustomizations-1000.ts): 1,000 apps in one repository, recorded as kustomizations-1000.
+  if (values.scale !== '100' && values.scale !== '1000') throw new Error(`--scale must be 100 or 1000, got "${values.scale}"`);
+  const scale = Number(values.scale);
   const smoke = values.count !== undefined;
-  const count = smoke ? Number(values.count) : 100;
-  if (!Number.isInteger(count) || count < 1 || count > 999) throw new Error(`--count must be an integer in 1..999, got "${values.count ?? ''}"`);
+  const count = smoke ? Number(values.count) : scale;
+  if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error(`--count must be an integer in 1..1000, got "${values.count ?? ''}"`);
+  if (scale === 1000 && process.env.FLOTILLA_BENCH_TIMEOUT_MIN === undefined) TIMEOUT_MS = 30 * 60_000;
   if (values.temporal !== 'dev' && values.temporal !== 'postgres') throw new Error(`--temporal must be dev or postgres, got "${values.temporal}"`);
   const temporalKind: TemporalKind = values.temporal;
   // Fail now, with how to build what is missing, rather than after a long run.
@@ -236,7 +245,7 @@ async function main(): Promise<void> {
       return;
     }
     const fluxRuns: FluxRunResult[] = [];
-    for (const concurrent of FLUX_CONCURRENCY) fluxRuns.push(await runFluxOn(work, declDir, revision, concurrent));
+    for (const concurrent of scale === 1000 ? FLUX_CONCURRENCY_1000 : FLUX_CONCURRENCY) fluxRuns.push(await runFluxOn(work, declDir, revision, concurrent));
     const ours = await runFlotilla(declDir, count, revision, temporalKind);
 
     const f = (n: number): string => n.toFixed(1);
@@ -278,7 +287,7 @@ async function main(): Promise<void> {
       `| — peak RSS: source-controller / kustomize-controller | ${f(r.peakRssMiB.sourceController)} / ${f(r.peakRssMiB.kustomizeController)} MiB |`,
       `| **Flotilla / Flux \`--concurrent=${String(r.concurrent)}\`: wall / CPU / peak RSS (sum of each process's peak)** | **${r.ratioVsFlux.toFixed(2)}× / ${r.cpuRatioVsFlux.toFixed(2)}× / ${r.rssRatioVsFlux.toFixed(2)}×** |`,
     ]);
-    recordResults(temporalKind === 'postgres' ? 'kustomizations-100-postgres' : 'kustomizations-100', { ...figures, temporal: temporalKind }, [
+    recordResults(`kustomizations-${String(scale)}${temporalKind === 'postgres' ? '-postgres' : ''}`, { ...figures, temporal: temporalKind }, [
       `Head to head, one invocation, same machine: one GitRepository served over smart HTTP on loopback (git-http-backend) and ${count} Kustomizations (interval 10m, prune, wait: true, timeout 5m; each its own app: a Namespace, a ConfigMap, a 1-replica Deployment and a Service), the same YAML files applied to Flux ${flux.version} (source-controller + kustomize-controller built from their Go modules by scripts/build-flux.sh, run as processes outside the cluster, both at \`--concurrent=N\`) and to Flotilla (one \`flotilla apply -f <dir>\`; real \`flotilla-hub serve\`, ${temporalLabel}, one \`flotilla-agent\`). Each run on a fresh local cluster (kube-apiserver + controllers + kwok). Time from just before the objects are applied until all are Ready at the commit (status polled every ${String(POLL_MS)} ms); CPU of each system's processes over the same span; peak RSS sampled every ${SAMPLE_MS} ms (child processes such as git and kustomize not included).`,
       '',
       '| figure | value |',
