@@ -244,9 +244,10 @@ async function main(): Promise<void> {
       console.log(`Flotilla only: ${JSON.stringify(ours)}`);
       return;
     }
+    // Flotilla first: a run that does not converge fails before Flux's long runs.
+    const ours = await runFlotilla(declDir, count, revision, temporalKind);
     const fluxRuns: FluxRunResult[] = [];
     for (const concurrent of scale === 1000 ? FLUX_CONCURRENCY_1000 : FLUX_CONCURRENCY) fluxRuns.push(await runFluxOn(work, declDir, revision, concurrent));
-    const ours = await runFlotilla(declDir, count, revision, temporalKind);
 
     const f = (n: number): string => n.toFixed(1);
     const pg = (figure: number | undefined, unit: string): string => figure === undefined ? '' : ` + PostgreSQL ${f(figure)}${unit}`;
