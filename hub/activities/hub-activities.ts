@@ -10,6 +10,7 @@ import { helmRepositoryStatusQuery } from '../../api/helm-repository.js';
 import type { BuildKustomizationInput, BuildKustomizationResult, KustomizationActivities } from '../../api/kustomization.js';
 import { declarationRefusals, type SourcePolicy } from '../../core/source-policy.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -30,6 +31,7 @@ import { BuildError, buildKustomization } from '../../activities/kustomize-build
 import { RenderLimitError } from '../../core/render-limits.js';
 import type { EngineConfig } from '../../activities/limited-exec.js';
 import { SourceTrees } from '../../activities/source-trees.js';
+import { Semaphore } from '../../core/concurrency.js';
 
 export interface HubActivityContext {
   readonly client: Client;
@@ -73,6 +75,9 @@ const TELL_CONCURRENCY = 16;
 export function createHubActivities(ctx: HubActivityContext): HubActivities {
   // Extracted sources and the builds' workspaces: one filesystem, so a workspace links the source's files.
   const sourceTrees = new SourceTrees(join(ctx.dataDir, 'cache'));
+  // kustomize runs one per core: 100 builds started at once all finish late (they share the
+  // cores); in turn, the first Kustomizations apply while the rest still build.
+  const builds = new Semaphore(availableParallelism());
   const fleet = new TemporalFleet(ctx.client, ctx.taskQueue, ctx.registration);
   const { limits } = ctx.engines;
   const declarations = new DeclarationClient(ctx.client, ctx.taskQueue, ctx.data);
@@ -285,10 +290,10 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
     };
     try {
       // One extraction of the source serves every Kustomization built from it (activities/source-trees.ts).
-      const built = await sourceTrees.use(input.sourceDigest, load, limits, (root) => {
+      const built = await sourceTrees.use(input.sourceDigest, load, limits, (root) => builds.run(() => {
         heartbeat();
         return buildKustomization(root, input.spec, vars, { limits, kustomizeBin: ctx.engines.kustomizeBin, sourceChecked: true, workDir: sourceTrees.workDir });
-      });
+      }));
       const artifactDigest = await ctx.artifacts.put(built.yaml);
       await mkdir(join(ctx.dataDir, 'builds'), { recursive: true });
       await writeFile(cacheFile, JSON.stringify({ artifactDigest, objectCount: built.objectCount }));
