@@ -426,7 +426,7 @@ async function readPart(root: string, dir: string, reached: ReadonlySet<string>)
 
 /**
  * The build's workspace: `part` of the source at the same relative path under `workspace`,
- * its files hard-linked (copied across filesystems), its symlinks recreated as they are.
+ * its files hard-linked (copied where they cannot be), its symlinks recreated as they are.
  * Returns the workspace's source root.
  */
 async function linkWorkspace(root: string, part: string, workspace: string): Promise<string> {
@@ -438,7 +438,8 @@ async function linkWorkspace(root: string, part: string, workspace: string): Pro
       if (entry.isDirectory()) await copy(source, target);
       else if (entry.isSymbolicLink()) await symlink(await readlink(source), target);
       else if (entry.isFile()) await link(source, target).catch(async (err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        // Across filesystems, or where hard links are not allowed (some network and FUSE filesystems): a copy.
+        if (!['EXDEV', 'EPERM', 'ENOTSUP', 'EMLINK', 'EOPNOTSUPP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
         await copyFile(source, target);
       });
     }
