@@ -8,11 +8,8 @@ export interface AgentStreams {
   sendDesiredState(cluster: string, desired: DesiredState): boolean;
 }
 
-/** The cluster actor's current desired state (what a push without one sends): a query of the actor. */
-export type DesiredStateReader = (cluster: string) => Promise<DesiredState>;
-
-export function createDeliveryActivities(streams: AgentStreams, current: DesiredStateReader): DeliveryActivities {
+export function createDeliveryActivities(streams: AgentStreams): DeliveryActivities {
   return {
-    pushDesiredState: async (input) => streams.sendDesiredState(input.cluster, input.desired ?? await current(input.cluster)),
+    pushDesiredState: (input) => Promise.resolve(streams.sendDesiredState(input.cluster, input.desired)),
   };
 }

@@ -185,12 +185,7 @@ export const desiredStateQuery = defineQuery<DesiredState>('desiredState');
 /** The cluster actor delivers its desired state to the agent (activities/agent-delivery.ts, in the hub holding the agent's stream). */
 export interface PushDesiredStateInput {
   readonly cluster: string;
-  /**
-   * The state to push. Absent: the activity reads the cluster actor's current desired state
-   * (a query), so that pushing a state of 1,000 deployments after each of 1,000 updates does
-   * not write the whole state into the actor's history 1,000 times. Older histories pass it.
-   */
-  readonly desired?: DesiredState;
+  readonly desired: DesiredState;
 }
 
 export interface DeliveryActivities {

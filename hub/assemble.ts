@@ -23,7 +23,7 @@ import { FileBlobStore, type BlobStore } from './blob-store.js';
 import { DataObjectStore } from './data-objects.js';
 import { DeclarationClient } from './declarations.js';
 import { EventRecorder } from './events.js';
-import { desiredStateReader, hubQueue, TemporalFleet } from './fleet.js';
+import { hubQueue, TemporalFleet } from './fleet.js';
 import { workflowBundle } from './workflow-bundle.js';
 import { AgentGateway, type GatewayTransport } from './gateway.js';
 import type { HttpRoute } from './http-api.js';
@@ -91,10 +91,7 @@ export async function assembleHub(opts: AssembleOptions): Promise<HubAssembly> {
   const late: { gateway?: AgentGateway } = {};
   const hubId = opts.hubId ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const ownQueue = hubQueue(opts.taskQueue, hubId);
-  const delivery = createDeliveryActivities(
-    { sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false },
-    desiredStateReader(opts.client),
-  );
+  const delivery = createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false });
   const events = EventRecorder.forTemporal(opts.client, opts.taskQueue, opts.log ? { log: opts.log } : {});
   const notificationMetrics = new NotificationMetrics(opts.metrics?.registry);
   const limits = opts.renderLimits ?? DEFAULT_RENDER_LIMITS;

@@ -12,7 +12,6 @@ import {
 import { helmReleaseStatusQuery } from '../api/helm-release.js';
 import { kustomizationStatusQuery } from '../api/kustomization.js';
 import { connectionEvent, objectOfId, reportEvent, reportOutcome } from '../core/notifications/hub-events.js';
-import type { DesiredStateReader } from '../activities/agent-delivery.js';
 import type { EventSink } from './events.js';
 import type { FleetHooks } from './gateway.js';
 import type { RegistrationStore } from './registration.js';
@@ -157,9 +156,4 @@ export class TemporalFleet implements FleetHooks {
     }
     return undefined;
   }
-}
-
-/** The cluster actor's current desired state, read with a query (what a delivery push without one sends). */
-export function desiredStateReader(client: Client): DesiredStateReader {
-  return (cluster) => client.workflow.getHandle(clusterWorkflowId(cluster)).query(desiredStateQuery);
 }

@@ -9,7 +9,7 @@ import {
   adoptHeldStateUpdate, agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, clearDeploymentUpdate,
   clusterReportSignal, clusterStatusQuery, deploymentReportSignal, desiredStateQuery, setDeploymentUpdate,
   upsertDeploymentUpdate, type AdoptRequest, type ClusterInput, type ClusterStatus, type DeliveryActivities,
-  type DeploymentUpsert, type DesiredDeployment, type DesiredState, type PushDesiredStateInput,
+  type DeploymentUpsert, type DesiredDeployment, type DesiredState,
 } from '../api/cluster.js';
 import { quick, viaHub } from './activity-profiles.js';
 import { workflowNow } from './clock.js';
@@ -142,8 +142,6 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     return setDesired(status.desired.deployments.filter((e) => e.name !== name));
   }, { validator: (name) => { if (!name) throw new Error('deployment name is empty'); } });
 
-  // The push reads the current desired state itself (PushDesiredStateInput); older histories carried it.
-  const pushInput = (): PushDesiredStateInput => (patched('push-reads-desired-state') ? { cluster: status.name } : { cluster: status.name, desired: status.desired });
   for (;;) {
     await condition(() => status.desired.version !== pushedVersion || workflowInfo().continueAsNewSuggested);
     if (status.desired.version !== pushedVersion) {
@@ -153,7 +151,7 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
       if (via !== undefined && patched('push-via-agent-hub')) {
         // Only the hub holding the agent's stream can write to it.
         try {
-          await proxyActivities<DeliveryActivities>(viaHub(via)).pushDesiredState(pushInput());
+          await proxyActivities<DeliveryActivities>(viaHub(via)).pushDesiredState({ cluster: status.name, desired: status.desired });
           pushedVersion = version;
           failedPushes = 0;
         } catch {
@@ -172,7 +170,7 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
           }
         }
       } else {
-        await pushDesiredState(pushInput());
+        await pushDesiredState({ cluster: status.name, desired: status.desired });
         pushedVersion = version;
       }
     }

@@ -31,7 +31,7 @@ import type { KubeObject } from '../../core/objects.js';
 import { MAX_REPORT_MESSAGE_BYTES } from '../../core/report-cap.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
 import { FileBlobStore } from '../../hub/blob-store.js';
-import { desiredStateReader, TemporalFleet } from '../../hub/fleet.js';
+import { TemporalFleet } from '../../hub/fleet.js';
 import { AgentGateway } from '../../hub/gateway.js';
 import { RegistrationStore } from '../../hub/registration.js';
 import { ensureSelfSignedTls, type TlsMaterial } from '../../hub/tls.js';
@@ -73,7 +73,7 @@ const env = useEnvironment({ clusters: [CLUSTER] }, {
     const worker = await startWorker(e, {
       taskQueue: TASK_QUEUE,
       workflowsPath: fileURLToPath(new URL('../../workflows/index.js', import.meta.url)),
-      activities: createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }, (c) => desiredStateReader(worker.client)(c)),
+      activities: createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
     });
     const gateway = new AgentGateway({ registration, artifacts, fleet: new TemporalFleet(worker.client, TASK_QUEUE, registration), heartbeatIntervalSeconds: 1 });
     late.gateway = gateway;

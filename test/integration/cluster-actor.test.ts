@@ -9,7 +9,6 @@ import {
   setDeploymentUpdate, type DesiredDeployment, type DesiredState,
 } from '../../api/cluster.js';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
-import { desiredStateReader } from '../../hub/fleet.js';
 import { digestOf } from '../../core/digest.js';
 import { clusterWorkflow } from '../../workflows/cluster.js';
 import { startWorker, useEnvironment } from '../harness/index.js';
@@ -26,7 +25,7 @@ describe('cluster actor', () => {
     const worker = await startWorker(env(), {
       taskQueue: 'cluster-actor-test',
       workflowsPath: fileURLToPath(new URL('../../workflows/index.js', import.meta.url)),
-      activities: createDeliveryActivities({ sendDesiredState: (_cluster, desired) => { sent.push(desired); return true; } }, (c) => desiredStateReader(worker.client)(c)),
+      activities: createDeliveryActivities({ sendDesiredState: (_cluster, desired) => { sent.push(desired); return true; } }),
     });
     try {
       const handle = await worker.client.workflow.start(clusterWorkflow, {

@@ -15,7 +15,7 @@ import { ClusterClient } from '../../agents/apply/cluster-client.js';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
 import { FileArtifactStore } from '../../hub/artifact-store.js';
 import { FileBlobStore } from '../../hub/blob-store.js';
-import { desiredStateReader, TemporalFleet } from '../../hub/fleet.js';
+import { TemporalFleet } from '../../hub/fleet.js';
 import { AgentGateway } from '../../hub/gateway.js';
 import { RegistrationStore } from '../../hub/registration.js';
 import { ensureSelfSignedTls, type TlsMaterial } from '../../hub/tls.js';
@@ -53,7 +53,7 @@ async function startHub(): Promise<void> {
   const worker = await startWorker(env(), {
     taskQueue: 'hub',
     workflowsPath: fileURLToPath(new URL('../../workflows/index.js', import.meta.url)),
-    activities: createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }, (c) => desiredStateReader(worker.client)(c)),
+    activities: createDeliveryActivities({ sendDesiredState: (c, d) => late.gateway?.sendDesiredState(c, d) ?? false }),
   });
   const gateway = new AgentGateway({ registration, artifacts, fleet: new TemporalFleet(worker.client, 'hub', registration), heartbeatIntervalSeconds: 1 });
   late.gateway = gateway;

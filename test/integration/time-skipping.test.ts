@@ -8,7 +8,6 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { agentConnectedSignal, clusterStatusQuery, clusterWorkflowId, setDeploymentUpdate } from '../../api/cluster.js';
 import { bin } from '../../deploy/dev/binaries.js';
 import { createDeliveryActivities } from '../../activities/agent-delivery.js';
-import { desiredStateReader } from '../../hub/fleet.js';
 import { digestOf } from '../../core/digest.js';
 import { clusterWorkflow } from '../../workflows/cluster.js';
 import { longTimerWorkflow } from '../fixtures/workflows/timers.js';
@@ -47,7 +46,7 @@ describe('cluster actor with several hubs (time-skipping)', () => {
     });
     const sent: { cluster: string; version: number }[] = [];
     const deliveredTo = (cluster: string): boolean => sent.some((s) => s.cluster === cluster);
-    const delivery = createDeliveryActivities({ sendDesiredState: (cluster, desired) => { sent.push({ cluster, version: desired.version }); return true; } }, desiredStateReader(env.client));
+    const delivery = createDeliveryActivities({ sendDesiredState: (cluster, desired) => { sent.push({ cluster, version: desired.version }); return true; } });
     try {
       // The shared queue's worker has no delivery of its own here: only the live hub's queue delivers.
       const shared = await Worker.create({
