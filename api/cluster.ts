@@ -130,8 +130,6 @@ export interface ReportSummary {
   readonly finishedAt: number;
   /** The epoch of the agent's desired state when it reported (DesiredState.epoch); absent from older agents. */
   readonly epoch?: string;
-  /** The hub told the deployment's owner already (hub/fleet.ts report); the cluster actor does not forward it. */
-  readonly forwardedByHub?: boolean;
 }
 
 export interface ClusterStatus {

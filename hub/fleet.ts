@@ -6,7 +6,7 @@
 // owner (its revision read from the owner's status), never delaying the gateway.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
-  agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, CLUSTER_WORKFLOW_TYPE, clusterReportSignal, clusterWorkflowId, deploymentReportSignal,
+  agentConnectedSignal, agentDisconnectedSignal, agentHoldSignal, CLUSTER_WORKFLOW_TYPE, clusterWorkflowId, deploymentReportSignal,
   desiredStateQuery, type AgentConnected, type ClusterWorkflow, type AgentDisconnected, type AgentHold, type DesiredState, type ReportSummary,
 } from '../api/cluster.js';
 import { helmReleaseStatusQuery } from '../api/helm-release.js';
@@ -86,27 +86,8 @@ export class TemporalFleet implements FleetHooks {
     return this.hub === undefined ? {} : { hub: this.hub };
   }
 
-  /**
-   * A deployment's report: to its owner (when known and an outcome), straight from the hub, then
-   * to the cluster actor, which forwards only what the hub did not. Through the cluster actor
-   * alone, every report of the cluster cost that one actor a signal in and a signal out: at
-   * 1,000 deployments, thousands of events in one history. The owner first: if the hub dies
-   * between the two, the agent sends its reports again when it reconnects.
-   */
-  async report(cluster: string, report: ReportSummary, owner?: string): Promise<void> {
-    let forwarded = false;
-    if (owner !== undefined && report.phase !== 'APPLYING') {
-      try {
-        await this.client.workflow.getHandle(owner).signal(clusterReportSignal, { cluster, report });
-        forwarded = true;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-        forwarded = true; // the owner is gone: nobody to forward to
-      }
-    }
-    await this.client.workflow.signalWithStart<ClusterWorkflow, [ReportSummary]>(CLUSTER_WORKFLOW_TYPE, {
-      ...(await this.startOptions(cluster)), signal: deploymentReportSignal, signalArgs: [forwarded ? { ...report, forwardedByHub: true } : report],
-    });
+  async report(cluster: string, report: ReportSummary): Promise<void> {
+    await this.client.workflow.signalWithStart<ClusterWorkflow, [ReportSummary]>(CLUSTER_WORKFLOW_TYPE, { ...(await this.startOptions(cluster)), signal: deploymentReportSignal, signalArgs: [report] });
     if (this.events && reportOutcome(report) !== undefined && this.firstTime(cluster, report)) void this.recordReport(this.events, cluster, report);
   }
 

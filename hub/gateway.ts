@@ -22,8 +22,7 @@ export interface FleetHooks {
   desiredState(cluster: string): Promise<DesiredState>;
   connected(cluster: string, info: AgentConnected): Promise<void>;
   disconnected(cluster: string, info: AgentDisconnected): Promise<void>;
-  /** `owner`: the actor the report is about, when the hub knows it (it then tells it directly). */
-  report(cluster: string, report: ReportSummary, owner?: string): Promise<void>;
+  report(cluster: string, report: ReportSummary): Promise<void>;
   /** The agent refused the desired state and holds what runs, or took it again. */
   hold(cluster: string, info: AgentHold): Promise<void>;
 }
@@ -108,8 +107,6 @@ interface Session {
   unreachable: boolean;
   /** Artifacts this cluster may download: those of its desired state. */
   allowed: Set<string>;
-  /** Each deployment's owner (the actor its reports go to), from the desired state last sent. */
-  owners: Map<string, string>;
   /** What the agent said in Hello, told to the actor again when a silent agent speaks. */
   readonly agent: Omit<AgentConnected, 'at'>;
   /** Whether the agent last refused the desired state; unknown until its first Ack on this stream. */
@@ -226,7 +223,6 @@ export class AgentGateway implements AgentStreams {
     const session = this.sessions.get(cluster);
     if (!session) return false;
     session.allowed = new Set(desired.deployments.map((d) => d.artifactDigest));
-    session.owners = ownersOf(desired);
     session.call.write(toWireDesiredState(desired));
     return true;
   }
@@ -295,7 +291,7 @@ export class AgentGateway implements AgentStreams {
       // cluster's .Capabilities); the actor holds its digest.
       const capabilitiesDigest = await this.opts.artifacts.put(capabilitiesOf(hello.api_resources));
       const agent = { agentVersion: hello.agent_version, kubernetesVersion: hello.kubernetes_version, apiResources: hello.api_resources.length, capabilitiesDigest };
-      const created: Session = { cluster, call, lastSeen: Date.now(), unreachable: false, allowed: new Set(), owners: new Map(), agent };
+      const created: Session = { cluster, call, lastSeen: Date.now(), unreachable: false, allowed: new Set(), agent };
       this.sessions.set(cluster, created);
       if (previous) {
         // A reconnect replaces the old stream, which may be half-open (the agent restarted, or
@@ -307,7 +303,6 @@ export class AgentGateway implements AgentStreams {
       await this.opts.fleet.connected(cluster, { at: Date.now(), ...agent });
       const desired = await this.opts.fleet.desiredState(cluster);
       created.allowed = new Set(desired.deployments.map((d) => d.artifactDigest));
-      created.owners = ownersOf(desired);
       // Sent unless the agent has this very state: an agent of another epoch gets it too, and
       // answers with a refusal (it holds what it runs until an operator adopts).
       if (BigInt(hello.desired_state_version) < BigInt(desired.version) || desired.version === 0
@@ -348,7 +343,7 @@ export class AgentGateway implements AgentStreams {
         name: r.name, generation: Number(r.generation), phase: r.phase.replace(/^PHASE_/, ''), message: capMessage(r.message),
         counts: inv ? { objects: inv.objects, created: inv.created, configured: inv.configured, unchanged: inv.unchanged, pruned: inv.pruned, drifted: inv.drifted } : {},
         finishedAt: Number(r.finished_at_unix_ms), ...(r.epoch === '' ? {} : { epoch: r.epoch }),
-      }, session.owners.get(r.name));
+      });
     }
     return session;
   }
@@ -405,9 +400,4 @@ export function capabilitiesOf(resources: readonly { group_version: string; kind
     versions.add(`${r.group_version}/${r.kind}`);
   }
   return JSON.stringify({ apiVersions: [...versions].sort() });
-}
-
-/** Deployment name → owner, from a desired state. */
-function ownersOf(desired: DesiredState): Map<string, string> {
-  return new Map(desired.deployments.flatMap((d) => (d.owner === undefined ? [] : [[d.name, d.owner] as const])));
 }

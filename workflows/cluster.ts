@@ -83,7 +83,7 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     if (d.hub !== undefined && status.hub !== undefined && d.hub !== status.hub) return;
     status = { ...status, connection: d.unreachable ? 'Unreachable' : 'Disconnected', connectionSince: d.at };
   });
-  setHandler(deploymentReportSignal, ({ forwardedByHub, ...r }) => {
+  setHandler(deploymentReportSignal, (r) => {
     // About a state of another record (the agent holds it, or re-sent it on reconnect): not
     // this record's deployments, whatever their names and generations.
     if (r.epoch !== undefined && r.epoch !== '' && status.desired.epoch !== undefined && r.epoch !== status.desired.epoch) return;
@@ -97,9 +97,7 @@ export async function clusterWorkflow(input: ClusterInput): Promise<void> {
     const owner = owners[r.name];
     // Owners act on outcomes only; histories from before this rule forwarded every report.
     const outcome = r.phase !== 'APPLYING' || !patched('forward-outcomes-only');
-    // The hub tells owners itself when it knows them (hub/fleet.ts report); older hubs left it to this actor.
-    const told = forwardedByHub === true && patched('hub-forwards-reports');
-    if (owner !== undefined && outcome && !told) outbox.signal(owner, clusterReportSignal, { cluster: status.name, report: r });
+    if (owner !== undefined && outcome) outbox.signal(owner, clusterReportSignal, { cluster: status.name, report: r });
   });
   setHandler(agentHoldSignal, (h) => {
     if (h.held) {
