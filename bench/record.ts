@@ -198,7 +198,8 @@ export async function pollUntilAllReady(opts: {
   const last = new Map<string, string>();
   let lastLog = performance.now();
   for (;;) {
-    const likely = opts.likelyReady ? await opts.likelyReady().catch(() => undefined) : undefined;
+    // A failed cheap read skips this round's probes (probing everything instead is the load it avoids).
+    const likely = opts.likelyReady ? await opts.likelyReady().catch(() => new Set<string>()) : undefined;
     for (const id of [...pending].filter((i) => likely?.has(i) ?? true)) {
       try {
         const p = await opts.probe(id);
