@@ -304,7 +304,6 @@ export class Subscriptions {
   }
 }
 
-
 /**
  * A source actor tells every subscriber its new artifact. From the hub, in one activity: as
  * signals sent by the workflow, 1,000 subscribers cost the source 2,000 history events and

@@ -31,7 +31,7 @@ import { BuildError, buildKustomization } from '../../activities/kustomize-build
 import { RenderLimitError } from '../../core/render-limits.js';
 import type { EngineConfig } from '../../activities/limited-exec.js';
 import { SourceTrees } from '../../activities/source-trees.js';
-import { Semaphore } from '../../core/concurrency.js';
+import { mapLimited, Semaphore } from '../../core/concurrency.js';
 
 export interface HubActivityContext {
   readonly client: Client;
@@ -96,21 +96,15 @@ export function createHubActivities(ctx: HubActivityContext): HubActivities {
   return {
     async tellSubscribers({ subscribers, event }) {
       const missing: string[] = [];
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < subscribers.length) {
-          const subscriber = subscribers[next++];
-          if (subscriber === undefined) return;
-          try {
-            await ctx.client.workflow.getHandle(subscriber).signal(sourceArtifactSignal, event);
-          } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw err;
-            missing.push(subscriber);
-          }
-          heartbeat();
+      await mapLimited(subscribers, TELL_CONCURRENCY, async (subscriber) => {
+        try {
+          await ctx.client.workflow.getHandle(subscriber).signal(sourceArtifactSignal, event);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          missing.push(subscriber);
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(TELL_CONCURRENCY, subscribers.length) }, worker));
+        heartbeat();
+      });
       return { missing: missing.sort() };
     },
 
